@@ -1,0 +1,107 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Targets of the data plane (`Proxy*`) stay lean: NIO, NIOSSL, NIOHTTP2, Logging and ServiceLifecycle only,
+/// and no Foundation. The control plane and the CLI live in their own targets.
+let package = Package(
+    name: "swiftlet",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "swiftlet-proxy", targets: ["swiftlet-proxy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // Pure logic: configuration, errors, protocol detection, HTTP rules, metrics. No sockets.
+        .target(
+            name: "ProxyCore",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // L4: listeners, original destination, detection, opaque relay, upstream connections.
+        .target(
+            name: "ProxyTransport",
+            dependencies: [
+                "ProxyCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // L7: HTTP/1.1 and HTTP/2 forwarding, pools, error responses.
+        .target(
+            name: "ProxyHTTP",
+            dependencies: [
+                "ProxyCore",
+                "ProxyTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Admin server and the proxy's assembly as ServiceLifecycle services.
+        .target(
+            name: "ProxyRuntime",
+            dependencies: [
+                "ProxyCore",
+                "ProxyTransport",
+                "ProxyHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "swiftlet-proxy",
+            dependencies: [
+                "ProxyRuntime",
+                "ProxyCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "ProxyCoreTests",
+            dependencies: [
+                "ProxyCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "ProxyHTTPTests",
+            dependencies: [
+                "ProxyCore",
+                "ProxyTransport",
+                "ProxyHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // Real peers on loopback and network namespaces; spawns the built `swiftlet-proxy`.
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "ProxyCore",
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

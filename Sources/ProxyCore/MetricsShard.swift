@@ -1,0 +1,62 @@
+/// All metric series of one event loop.
+///
+/// Each loop owns a shard and only that loop touches it, so updates are plain increments. Handlers look a
+/// series up once per connection or target (the dictionary here) and keep the reference.
+public final class MetricsShard {
+    /// Series beyond this many get their authority folded into `"_overflow"`: authorities come from clients,
+    /// and an unbounded label set would let one client exhaust memory.
+    public static let maximumRequestSeries = 10_000
+
+    var requestSeries: [RequestLabels: RequestMetrics] = [:]
+    var tcpSeries: [TCPLabels: TCPMetrics] = [:]
+    /// `[direction][code]`: errors answered at the HTTP edge.
+    var httpErrors = [[UInt64]](repeating: [UInt64](repeating: 0, count: ProxyError.Code.all.count), count: 2)
+    /// `[direction][code]`: connections refused or failed below HTTP.
+    var tcpErrors = [[UInt64]](repeating: [UInt64](repeating: 0, count: ProxyError.Code.all.count), count: 2)
+
+    public init() {}
+
+    public func requestMetrics(for labels: RequestLabels) -> RequestMetrics {
+        if let existing = self.requestSeries[labels] { return existing }
+        var labels = labels
+        if self.requestSeries.count >= Self.maximumRequestSeries {
+            labels.authority = "_overflow"
+            if let existing = self.requestSeries[labels] { return existing }
+        }
+        let created = RequestMetrics(labels: labels)
+        self.requestSeries[labels] = created
+        return created
+    }
+
+    public func tcpMetrics(for labels: TCPLabels) -> TCPMetrics {
+        if let existing = self.tcpSeries[labels] { return existing }
+        let created = TCPMetrics(labels: labels)
+        self.tcpSeries[labels] = created
+        return created
+    }
+
+    public func recordHTTPError(_ direction: TrafficDirection, _ code: ProxyError.Code) {
+        self.httpErrors[direction.rawValue][code.index] &+= 1
+    }
+
+    public func recordTCPError(_ direction: TrafficDirection, _ code: ProxyError.Code) {
+        self.tcpErrors[direction.rawValue][code.index] &+= 1
+    }
+
+    /// A copy of every series, taken on the owning loop and safe to send to the admin server.
+    public func snapshot() -> MetricsSnapshot {
+        var snapshot = MetricsSnapshot()
+        for series in self.requestSeries.values {
+            snapshot.requests[series.rendered, default: .init()].add(series)
+        }
+        for series in self.tcpSeries.values {
+            snapshot.tcp[series.rendered, default: .init()].add(series)
+        }
+        snapshot.httpErrors = self.httpErrors
+        snapshot.tcpErrors = self.tcpErrors
+        return snapshot
+    }
+}
+
+@available(*, unavailable)
+extension MetricsShard: Sendable {}

@@ -1,0 +1,26 @@
+/// Everything the proxy is configured with, parsed once from the environment at start-up.
+///
+/// A plain `Sendable` value: handlers read it freely from any event loop, and tests build one directly.
+public struct ProxyConfig: Sendable {
+    public var inboundListen = HostPort(host: "0.0.0.0", port: 4143)
+    public var outboundListen = HostPort(host: "127.0.0.1", port: 4140)
+    public var adminListen = HostPort(host: "0.0.0.0", port: 4191)
+    public var mode: ProxyMode = .explicit
+    /// Where inbound traffic goes in explicit mode: the local application.
+    public var inboundForward = HostPort(host: "127.0.0.1", port: 8080)
+    /// Explicit mode's stand-in for discovery: authority (`host:port`) to endpoint addresses.
+    public var staticDestinations: [HostPort: [HostPort]] = [:]
+    /// Ports whose traffic is never inspected: server-speaks-first and binary protocols.
+    public var opaquePorts: Set<Int> = [25, 587, 3306, 4444, 5432, 6379, 9300, 11211]
+    public var detectTimeout: Duration = .seconds(10)
+    public var connectTimeout: Duration = .seconds(3)
+    /// Time allowed from the request head being sent to the response head arriving; `nil` waits forever.
+    public var responseTimeout: Duration? = nil
+    public var upstreamIdleTimeout: Duration = .seconds(60)
+    public var maxIdleConnectionsPerEndpoint = 128
+    public var shutdownGracePeriod: Duration = .seconds(30)
+    public var workerThreads = 0
+    public var logLevel = "info"
+
+    public init() {}
+}

@@ -1,0 +1,207 @@
+/// Every `SWIFTLET_PROXY_*` environment variable, declared in this one place.
+///
+/// The same table parses the environment, renders `/env.json`, and prints the README's reference
+/// (`swiftlet-proxy --env-reference`), so the three cannot drift apart.
+public enum ProxyEnvironment {
+    public struct Variable: Sendable {
+        public let name: String
+        public let defaultValue: String
+        public let summary: String
+        let apply: @Sendable (inout ProxyConfig, String) throws(ConfigError) -> Void
+    }
+
+    public static let variables: [Variable] = [
+        Variable(
+            name: "SWIFTLET_PROXY_INBOUND_LISTEN_ADDR", defaultValue: "0.0.0.0:4143",
+            summary: "Address the inbound listener binds (traffic to this workload)."
+        ) { config, value throws(ConfigError) in config.inboundListen = try hostPort(value) },
+        Variable(
+            name: "SWIFTLET_PROXY_OUTBOUND_LISTEN_ADDR", defaultValue: "127.0.0.1:4140",
+            summary: "Address the outbound listener binds (traffic from this workload)."
+        ) { config, value throws(ConfigError) in config.outboundListen = try hostPort(value) },
+        Variable(
+            name: "SWIFTLET_PROXY_ADMIN_LISTEN_ADDR", defaultValue: "0.0.0.0:4191",
+            summary: "Address of the admin server (/metrics, /ready, /live, /env.json, /shutdown)."
+        ) { config, value throws(ConfigError) in config.adminListen = try hostPort(value) },
+        Variable(
+            name: "SWIFTLET_PROXY_MODE", defaultValue: "explicit",
+            summary: "`transparent`: iptables redirects traffic and SO_ORIGINAL_DST names the destination. "
+                + "`explicit`: clients dial the proxy; outbound routes by Host/:authority, inbound goes to INBOUND_FORWARD_ADDR."
+        ) { config, value throws(ConfigError) in
+            guard let mode = ProxyMode(rawValue: value) else { throw ConfigError(value: value, reason: "expected transparent or explicit") }
+            config.mode = mode
+        },
+        Variable(
+            name: "SWIFTLET_PROXY_INBOUND_FORWARD_ADDR", defaultValue: "127.0.0.1:8080",
+            summary: "Explicit mode: the local application that inbound traffic is forwarded to."
+        ) { config, value throws(ConfigError) in config.inboundForward = try hostPort(value) },
+        Variable(
+            name: "SWIFTLET_PROXY_DESTINATIONS", defaultValue: "",
+            summary: "Explicit mode: static routes `authority=addr[|addr…]`, comma separated "
+                + "(`web:8080=127.0.0.1:9001|127.0.0.1:9002`). Other authorities resolve by DNS."
+        ) { config, value throws(ConfigError) in config.staticDestinations = try destinations(value) },
+        Variable(
+            name: "SWIFTLET_PROXY_OPAQUE_PORTS", defaultValue: "25,587,3306,4444,5432,6379,9300,11211",
+            summary: "Destination ports relayed as opaque TCP without protocol detection."
+        ) { config, value throws(ConfigError) in config.opaquePorts = try ports(value) },
+        Variable(
+            name: "SWIFTLET_PROXY_DETECT_TIMEOUT", defaultValue: "10s",
+            summary: "How long to wait for a client's first bytes before treating the connection as opaque TCP."
+        ) { config, value throws(ConfigError) in config.detectTimeout = try duration(value) },
+        Variable(
+            name: "SWIFTLET_PROXY_CONNECT_TIMEOUT", defaultValue: "3s",
+            summary: "Timeout for connecting to an upstream endpoint (504 when it expires)."
+        ) { config, value throws(ConfigError) in config.connectTimeout = try duration(value) },
+        Variable(
+            name: "SWIFTLET_PROXY_RESPONSE_TIMEOUT", defaultValue: "",
+            summary: "Time from sending a request to the response head arriving (504 when it expires); empty waits forever."
+        ) { config, value throws(ConfigError) in config.responseTimeout = value.isEmpty ? nil : try duration(value) },
+        Variable(
+            name: "SWIFTLET_PROXY_UPSTREAM_IDLE_TIMEOUT", defaultValue: "60s",
+            summary: "Pooled upstream connections idle this long are closed."
+        ) { config, value throws(ConfigError) in config.upstreamIdleTimeout = try duration(value) },
+        Variable(
+            name: "SWIFTLET_PROXY_MAX_IDLE_PER_ENDPOINT", defaultValue: "128",
+            summary: "Idle HTTP/1.1 connections kept per endpoint and worker thread."
+        ) { config, value throws(ConfigError) in config.maxIdleConnectionsPerEndpoint = try integer(value, 0...100_000) },
+        Variable(
+            name: "SWIFTLET_PROXY_SHUTDOWN_GRACE_PERIOD", defaultValue: "30s",
+            summary: "On SIGTERM or POST /shutdown: how long in-flight requests and connections may finish."
+        ) { config, value throws(ConfigError) in config.shutdownGracePeriod = try duration(value) },
+        Variable(
+            name: "SWIFTLET_PROXY_WORKER_THREADS", defaultValue: "0",
+            summary: "Event-loop threads; 0 means one per CPU core."
+        ) { config, value throws(ConfigError) in config.workerThreads = try integer(value, 0...256) },
+        Variable(
+            name: "SWIFTLET_PROXY_LOG", defaultValue: "info",
+            summary: "Log level: trace, debug, info, notice, warning, error, critical."
+        ) { config, value throws(ConfigError) in
+            let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+            guard levels.contains(value) else { throw ConfigError(value: value, reason: "expected one of \(levels.joined(separator: ", "))") }
+            config.logLevel = value
+        },
+    ]
+
+    /// Builds the configuration from `environment`, reporting the first bad variable by name.
+    public static func parse(_ environment: [String: String]) throws(ConfigError) -> ProxyConfig {
+        var config = ProxyConfig()
+        for variable in self.variables {
+            guard let value = environment[variable.name] else { continue }
+            do {
+                try variable.apply(&config, value.trimmingASCIISpaces())
+            } catch {
+                var error = error
+                error.variable = variable.name
+                throw error
+            }
+        }
+        return config
+    }
+
+    /// The values in force, for `/env.json`: every declared variable, set or defaulted.
+    public static func effectiveValues(_ environment: [String: String]) -> [(name: String, value: String)] {
+        self.variables.map { ($0.name, environment[$0.name] ?? $0.defaultValue) }
+    }
+
+    /// The Markdown reference table printed by `swiftlet-proxy --env-reference` and kept in the README.
+    public static func markdownReference() -> String {
+        var out = "| variable | default | meaning |\n|---|---|---|\n"
+        for variable in self.variables {
+            let value = variable.defaultValue.isEmpty ? "(empty)" : "`\(variable.defaultValue)`"
+            out += "| `\(variable.name)` | \(value) | \(variable.summary) |\n"
+        }
+        return out
+    }
+
+    // MARK: value parsers
+
+    static func hostPort(_ value: String) throws(ConfigError) -> HostPort {
+        guard let parsed = HostPort(parsing: value) else { throw ConfigError(value: value, reason: "expected host:port") }
+        return parsed
+    }
+
+    static func integer(_ value: String, _ range: ClosedRange<Int>) throws(ConfigError) -> Int {
+        guard let parsed = Int(value), range.contains(parsed) else {
+            throw ConfigError(value: value, reason: "expected an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return parsed
+    }
+
+    static func ports(_ value: String) throws(ConfigError) -> Set<Int> {
+        var result = Set<Int>()
+        for item in value.split(separator: ",") {
+            let text = String(item).trimmingASCIISpaces()
+            if text.isEmpty { continue }
+            if let dash = text.firstIndex(of: "-") {
+                guard let low = Int(text[..<dash]), let high = Int(text[text.index(after: dash)...]),
+                    1 <= low, low <= high, high <= 65535
+                else { throw ConfigError(value: value, reason: "bad port range '\(text)'") }
+                result.formUnion(low...high)
+            } else {
+                guard let port = Int(text), (1...65535).contains(port) else {
+                    throw ConfigError(value: value, reason: "bad port '\(text)'")
+                }
+                result.insert(port)
+            }
+        }
+        return result
+    }
+
+    /// Durations as `250ms`, `10s`, `5m`, `1h`; a bare number means seconds.
+    public static func duration(_ value: String) throws(ConfigError) -> Duration {
+        let units: [(suffix: String, scale: Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
+        for (suffix, scale) in units where value.hasSuffix(suffix) {
+            let number = value.dropLast(suffix.count)
+            if let count = Int64(number), count >= 0, count < Int64.max / scale {
+                return .milliseconds(count * scale)
+            }
+            throw ConfigError(value: value, reason: "expected a duration such as 250ms, 10s or 5m")
+        }
+        if let seconds = Int64(value), seconds >= 0, seconds < Int64.max / 1000 { return .seconds(seconds) }
+        throw ConfigError(value: value, reason: "expected a duration such as 250ms, 10s or 5m")
+    }
+
+    static func destinations(_ value: String) throws(ConfigError) -> [HostPort: [HostPort]] {
+        var table: [HostPort: [HostPort]] = [:]
+        for entry in value.split(separator: ",") {
+            let text = String(entry).trimmingASCIISpaces()
+            if text.isEmpty { continue }
+            guard let equals = text.firstIndex(of: "="),
+                let authority = HostPort(parsing: text[..<equals])
+            else { throw ConfigError(value: value, reason: "expected authority=addr in '\(text)'") }
+            var endpoints: [HostPort] = []
+            for address in text[text.index(after: equals)...].split(separator: "|") {
+                guard let endpoint = HostPort(parsing: address) else {
+                    throw ConfigError(value: value, reason: "bad endpoint '\(address)' in '\(text)'")
+                }
+                endpoints.append(endpoint)
+            }
+            guard !endpoints.isEmpty else { throw ConfigError(value: value, reason: "no endpoints in '\(text)'") }
+            table[HostPort(host: authority.host.lowercased(), port: authority.port)] = endpoints
+        }
+        return table
+    }
+}
+
+/// A bad environment variable: which one, its value, and what was expected.
+public struct ConfigError: Error, CustomStringConvertible, Sendable {
+    public var variable = ""
+    public var value: String
+    public var reason: String
+
+    public init(value: String, reason: String) {
+        self.value = value
+        self.reason = reason
+    }
+
+    public var description: String { "\(self.variable)=\(self.value): \(self.reason)" }
+}
+
+extension String {
+    func trimmingASCIISpaces() -> String {
+        var slice = Substring(self)
+        while let first = slice.first, first == " " || first == "\t" { slice.removeFirst() }
+        while let last = slice.last, last == " " || last == "\t" { slice.removeLast() }
+        return String(slice)
+    }
+}

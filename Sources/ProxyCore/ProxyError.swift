@@ -1,0 +1,58 @@
+/// A failure on the data path, turned into a response only at the edge.
+///
+/// Compared by `code`; the message says what happened in words a person reading the
+/// `swiftlet-proxy-error` header or a log line can act on.
+public struct ProxyError: Error, Hashable, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// Dense index into per-code counter arrays (metrics update without a dictionary).
+        public let index: Int
+        /// The `error` label value in `*_errors_total` metrics.
+        public let label: String
+        /// The HTTP status the edge answers with.
+        public let httpStatus: Int
+
+        private init(_ index: Int, _ label: String, _ httpStatus: Int) {
+            self.index = index
+            self.label = label
+            self.httpStatus = httpStatus
+        }
+
+        public static let connectionRefused = Code(0, "connection_refused", 502)
+        public static let connectionReset = Code(1, "connection_reset", 502)
+        public static let connectTimeout = Code(2, "connect_timeout", 504)
+        public static let responseTimeout = Code(3, "response_timeout", 504)
+        public static let noRoute = Code(4, "no_route", 503)
+        public static let unresolvable = Code(5, "unresolvable", 503)
+        public static let loopDetected = Code(6, "loop_detected", 502)
+        public static let malformedRequest = Code(7, "malformed_request", 400)
+        public static let upstreamProtocol = Code(8, "upstream_protocol", 502)
+        public static let upstreamFailed = Code(9, "upstream_failed", 502)
+
+        public static let all: [Code] = [
+            .connectionRefused, .connectionReset, .connectTimeout, .responseTimeout, .noRoute, .unresolvable,
+            .loopDetected, .malformedRequest, .upstreamProtocol, .upstreamFailed,
+        ]
+
+        public var description: String { self.label }
+
+        public static func == (lhs: Code, rhs: Code) -> Bool { lhs.index == rhs.index }
+        public func hash(into hasher: inout Hasher) { hasher.combine(self.index) }
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(self.code.label): \(self.message)" }
+
+    /// The value of the `swiftlet-proxy-error` response header: short, single-line, header-safe.
+    public var headerValue: String {
+        var text = self.description
+        text.removeAll { $0 == "\r" || $0 == "\n" }
+        return text.count > 200 ? String(text.prefix(200)) : text
+    }
+}

@@ -1,0 +1,148 @@
+import NIOCore
+import NIOHTTP1
+import ProxyCore
+import ProxyTransport
+
+/// Idle HTTP/1.1 upstream connections of one event loop, per endpoint.
+///
+/// Loop-local, so checking a connection out or in takes no lock. Connections idle longer than the idle
+/// timeout are closed by a periodic sweep rather than one timer each.
+final class HTTP1ConnectionPool {
+    struct Idle {
+        var channel: Channel
+        var handler: UpstreamHTTPHandler
+        var since: NIODeadline
+    }
+
+    /// A checked-out connection: `reused` says whether it served a request before (and so may have been closed
+    /// by the server meanwhile).
+    struct Lease {
+        var channel: Channel
+        var handler: UpstreamHTTPHandler
+        var endpoint: HostPort
+        var reused: Bool
+    }
+
+    private let eventLoop: EventLoop
+    private let connector: UpstreamConnector
+    private let metrics: MetricsShard
+    private let maxIdlePerEndpoint: Int
+    private let idleTimeout: TimeAmount
+    private var idle: [HostPort: [Idle]] = [:]
+    private var sweep: RepeatedTask?
+
+    init(eventLoop: EventLoop, connector: UpstreamConnector, metrics: MetricsShard, maxIdlePerEndpoint: Int, idleTimeout: TimeAmount) {
+        self.eventLoop = eventLoop
+        self.connector = connector
+        self.metrics = metrics
+        self.maxIdlePerEndpoint = maxIdlePerEndpoint
+        self.idleTimeout = idleTimeout
+    }
+
+    /// Hands `completion` an idle connection to `endpoint`, or a new one; on the pool's loop.
+    func acquire(
+        _ endpoint: HostPort, direction: TrafficDirection, tls: TLSLabel,
+        completion: @escaping (Result<Lease, ProxyError>) -> Void
+    ) {
+        while var list = self.idle[endpoint], let last = list.popLast() {
+            self.idle[endpoint] = list.isEmpty ? nil : list
+            if last.handler.isActive {
+                last.handler.onIdleClose = nil
+                completion(.success(Lease(channel: last.channel, handler: last.handler, endpoint: endpoint, reused: true)))
+                return
+            }
+        }
+        let tcp = NIOLoopBound(
+            self.metrics.tcpMetrics(for: TCPLabels(direction: direction, peer: .dst, targetAddress: endpoint.description, tls: tls)),
+            eventLoop: self.eventLoop
+        )
+        self.connector.connect(to: endpoint, on: self.eventLoop) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandlers([
+                    TCPAccountingHandler(metrics: tcp.value),
+                    HTTPRequestEncoder(),
+                    ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes, informationalResponseStrategy: .forward)),
+                    UpstreamHTTPHandler(),
+                ])
+            }
+        }.whenCompleteOnLoop { result in
+            switch result {
+            case .success(let channel):
+                guard let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHTTPHandler.self) else {
+                    channel.close(promise: nil)
+                    completion(.failure(ProxyError(.connectionReset, "connection to \(endpoint) closed at once")))
+                    return
+                }
+                completion(.success(Lease(channel: channel, handler: handler, endpoint: endpoint, reused: false)))
+            case .failure(let error):
+                completion(.failure(UpstreamConnector.classify(error, endpoint: endpoint)))
+            }
+        }
+    }
+
+    /// Takes a connection back after a complete exchange; closes it if the pool for its endpoint is full.
+    func release(_ lease: Lease) {
+        guard lease.handler.isActive else { return }
+        var list = self.idle[lease.endpoint] ?? []
+        guard list.count < self.maxIdlePerEndpoint else {
+            lease.channel.close(promise: nil)
+            return
+        }
+        lease.handler.detach()
+        let endpoint = lease.endpoint
+        let handlerID = ObjectIdentifier(lease.handler)
+        lease.handler.onIdleClose = { [weak self] in self?.remove(endpoint, handlerID) }
+        list.append(Idle(channel: lease.channel, handler: lease.handler, since: .now()))
+        self.idle[endpoint] = list
+        // Keep the channel reading while idle so a server close is seen at once.
+        lease.channel.read()
+        self.scheduleSweep()
+    }
+
+    private func remove(_ endpoint: HostPort, _ id: ObjectIdentifier) {
+        guard var list = self.idle[endpoint] else { return }
+        list.removeAll { ObjectIdentifier($0.handler) == id }
+        self.idle[endpoint] = list.isEmpty ? nil : list
+    }
+
+    private func scheduleSweep() {
+        guard self.sweep == nil else { return }
+        let bound = NIOLoopBound(self, eventLoop: self.eventLoop)
+        let interval = TimeAmount.nanoseconds(max(self.idleTimeout.nanoseconds / 4, 100_000_000))
+        self.sweep = self.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            bound.value.closeExpired()
+        }
+    }
+
+    private func closeExpired() {
+        let deadline = NIODeadline.now() - self.idleTimeout
+        for (endpoint, list) in self.idle {
+            let (expired, kept) = (list.filter { $0.since < deadline }, list.filter { $0.since >= deadline })
+            self.idle[endpoint] = kept.isEmpty ? nil : kept
+            for connection in expired {
+                connection.handler.onIdleClose = nil
+                connection.channel.close(promise: nil)
+            }
+        }
+        if self.idle.isEmpty {
+            self.sweep?.cancel()
+            self.sweep = nil
+        }
+    }
+
+    /// Closes every idle connection (shutdown).
+    func closeAll() {
+        for list in self.idle.values {
+            for connection in list {
+                connection.handler.onIdleClose = nil
+                connection.channel.close(promise: nil)
+            }
+        }
+        self.idle = [:]
+        self.sweep?.cancel()
+        self.sweep = nil
+    }
+}
+
+@available(*, unavailable)
+extension HTTP1ConnectionPool: Sendable {}

@@ -1,0 +1,437 @@
+import NIOCore
+import NIOHTTP1
+import ProxyCore
+import ProxyTransport
+
+/// Forwards requests from one downstream HTTP/1.1 connection, or one HTTP/2 stream, to upstream endpoints and
+/// their responses back, streaming bodies with back-pressure in both directions.
+///
+/// One exchange at a time: HTTP/1.1 pipelined requests wait in `queued` until the response before them is done.
+/// Errors become responses here, at the edge, with a `swiftlet-proxy-error` header.
+public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamResponseReceiver {
+    public typealias InboundIn = HTTPServerRequestPart
+    public typealias OutboundIn = HTTPServerResponsePart
+    public typealias OutboundOut = HTTPServerResponsePart
+
+    enum Phase { case idle, connecting, forwarding, upgraded, closed }
+
+    private let connection: HTTPConnectionContext
+    private var context: ChannelHandlerContext?
+    private var phase = Phase.idle
+
+    // The exchange in progress.
+    private var upstream: UpstreamHTTPHandler?
+    private var lease: HTTP1ConnectionPool.Lease?
+    private var buffered: [HTTPClientRequestPart] = []
+    private var requestComplete = false
+    private var responseHeadSent = false
+    private var upstreamKeepAlive = true
+    private var keepAlive = true
+    private var upgradeRequested = false
+    private var requestVersion = HTTPVersion.http1_1
+    private var responseStatus = 0
+    private var grpcStatus: Int? = nil
+    private var started = NIODeadline.now()
+    private var metrics: RequestMetrics?
+    private var responseTimer: Scheduled<Void>?
+    private var upstreamNeedsFlush = false
+
+    private var pendingRead = false
+    private var queued = CircularBuffer<HTTPServerRequestPart>()
+    /// The metrics series of the last authority seen: the common keep-alive case skips the lookup.
+    private var cachedMetrics: (authority: String, target: String, metrics: RequestMetrics)?
+
+    public init(connection: HTTPConnectionContext) {
+        self.connection = connection
+    }
+
+    // MARK: downstream events
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = Self.unwrapInboundIn(data)
+        if !self.queued.isEmpty || (self.phase != .idle && self.requestComplete) {
+            self.queued.append(part)
+            return
+        }
+        self.handle(part, context: context)
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
+        case .head(let head):
+            guard self.phase == .idle else { return }
+            self.startExchange(head, context: context)
+        case .body(let body):
+            self.forward(.body(.byteBuffer(body)))
+        case .end(let trailers):
+            self.requestComplete = true
+            self.forward(.end(trailers))
+            if self.phase == .forwarding { self.armResponseTimer() }
+        }
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        if self.upstreamNeedsFlush {
+            self.upstreamNeedsFlush = false
+            self.upstream?.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        self.abortUpstream()
+        self.phase = .closed
+        context.fireChannelInactive()
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if error is HTTPParserError, self.phase == .idle || !self.responseHeadSent {
+            // Malformed request: answer 400 and close cleanly, never reaching an upstream.
+            self.abortUpstream()
+            self.keepAlive = false
+            self.requestComplete = false
+            self.respondWithError(ProxyError(.malformedRequest, "malformed HTTP request: \(error)"), context: context)
+            return
+        }
+        self.abortUpstream()
+        context.close(promise: nil)
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { self.upstream?.resumeReading() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        if self.canRead {
+            context.read()
+        } else {
+            self.pendingRead = true
+        }
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            // Graceful shutdown: finish the exchange in flight, then close; close at once if idle.
+            self.keepAlive = false
+            if self.phase == .idle { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private var canRead: Bool {
+        switch self.phase {
+        case .idle: return true
+        case .forwarding: return !self.requestComplete && (self.upstream?.isWritable ?? false)
+        case .connecting, .upgraded, .closed: return false
+        }
+    }
+
+    private func resumeReadingIfPossible() {
+        if self.pendingRead, self.canRead, let context = self.context {
+            self.pendingRead = false
+            context.read()
+        }
+    }
+
+    // MARK: starting an exchange
+
+    private func startExchange(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        self.phase = .connecting
+        self.started = .now()
+        self.requestComplete = false
+        self.responseHeadSent = false
+        self.responseStatus = 0
+        self.grpcStatus = nil
+        self.upstreamKeepAlive = true
+        self.requestVersion = head.version
+        if !self.connection.isHTTP2 {
+            self.keepAlive = self.keepAlive && head.isKeepAlive && head.version.major == 1 && head.version.minor >= 1
+        }
+
+        var headers = head.headers
+        let upgrade = headers.removeHopByHopFields(keepingUpgrade: !self.connection.isHTTP2)
+        self.upgradeRequested = upgrade != nil
+        let authority = headers.first(name: "host")
+
+        let target: TrafficTarget
+        do {
+            let resources = self.connection.resources
+            target = try self.connection.router.requestTarget(
+                authority: authority, connectionDestination: self.connection.destination,
+                pick: { resources.pick($0) }
+            )
+        } catch {
+            self.metrics = nil
+            self.respondWithError(error, context: context)
+            return
+        }
+        let metrics = self.metricsSeries(authority: target.authority, target: target.endpoint.description)
+        metrics.recordRequest()
+        self.metrics = metrics
+        if authority == nil { headers.replaceOrAdd(name: "host", value: target.authority) }
+
+        let upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: headers)
+        self.buffered = [.head(upstreamHead)]
+
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        if self.connection.isHTTP2 {
+            self.connection.resources.http2.openStream(target.endpoint, direction: self.connection.direction, tls: self.connection.tls) { result in
+                bound.value.upstreamReady(result.map { ($0, nil) })
+            }
+        } else {
+            self.connection.resources.http1.acquire(target.endpoint, direction: self.connection.direction, tls: self.connection.tls) { result in
+                bound.value.upstreamReady(result.map { ($0.handler, $0) })
+            }
+        }
+    }
+
+    private func metricsSeries(authority: String, target: String) -> RequestMetrics {
+        if let cached = self.cachedMetrics, cached.authority == authority, cached.target == target {
+            return cached.metrics
+        }
+        let series = self.connection.resources.metrics.requestMetrics(
+            for: RequestLabels(direction: self.connection.direction, authority: authority, targetAddress: target, tls: self.connection.tls)
+        )
+        self.cachedMetrics = (authority, target, series)
+        return series
+    }
+
+    private func upstreamReady(_ result: Result<(UpstreamHTTPHandler, HTTP1ConnectionPool.Lease?), ProxyError>) {
+        guard self.phase == .connecting, let context = self.context else {
+            // The client went away while we connected: hand the connection back unused.
+            if case .success(let (handler, lease)) = result {
+                if let lease { self.connection.resources.http1.release(lease) } else { handler.close() }
+            }
+            return
+        }
+        switch result {
+        case .failure(let error):
+            self.buffered = []
+            self.respondWithError(error, context: context)
+        case .success(let (handler, lease)):
+            self.upstream = handler
+            self.lease = lease
+            self.phase = .forwarding
+            handler.attach(self)
+            for part in self.buffered { handler.write(part) }
+            self.buffered = []
+            handler.flush()
+            if self.requestComplete { self.armResponseTimer() }
+            self.resumeReadingIfPossible()
+        }
+    }
+
+    private func forward(_ part: HTTPClientRequestPart) {
+        switch self.phase {
+        case .connecting:
+            self.buffered.append(part)
+        case .forwarding:
+            self.upstream?.write(part)
+            self.upstreamNeedsFlush = true
+        case .idle, .upgraded, .closed:
+            break
+        }
+    }
+
+    private func armResponseTimer() {
+        guard let timeout = self.connection.responseTimeout, self.responseTimer == nil, !self.responseHeadSent,
+            let context = self.context
+        else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        self.responseTimer = context.eventLoop.scheduleTask(in: timeout) {
+            let handler = bound.value
+            handler.responseTimer = nil
+            handler.upstreamFailed(ProxyError(.responseTimeout, "no response within \(timeout.nanoseconds / 1_000_000)ms"))
+        }
+    }
+
+    // MARK: upstream events
+
+    var downstreamWritable: Bool { self.context?.channel.isWritable ?? false }
+
+    func upstreamReceived(_ part: HTTPClientResponsePart) {
+        guard let context = self.context, self.phase == .forwarding else { return }
+        switch part {
+        case .head(let head):
+            if (100..<200).contains(head.status.code), head.status != .switchingProtocols {
+                context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
+                return
+            }
+            self.responseTimer?.cancel()
+            self.responseTimer = nil
+            self.responseStatus = Int(head.status.code)
+            self.upstreamKeepAlive = head.isKeepAlive
+            var headers = head.headers
+            if head.status == .switchingProtocols, self.upgradeRequested {
+                headers.removeHopByHopFields(keepingUpgrade: true)
+                headers.replaceOrAdd(name: "connection", value: "upgrade")
+                self.responseHeadSent = true
+                context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: self.requestVersion, status: head.status, headers: headers))), promise: nil)
+                context.flush()
+                self.switchToRelay(context: context)
+                return
+            }
+            headers.removeHopByHopFields()
+            if let value = headers.first(name: "grpc-status") { self.grpcStatus = Int(value) }
+            if self.upgradeRequested && !self.connection.isHTTP2 {
+                // The upstream declined the upgrade; our decoder stopped parsing at the upgrade request.
+                self.keepAlive = false
+            }
+            if !self.connection.isHTTP2, !self.keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
+            self.responseHeadSent = true
+            context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: self.requestVersion, status: head.status, headers: headers))), promise: nil)
+        case .body(let body):
+            context.write(Self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        case .end(let trailers):
+            if let value = trailers?.first(name: "grpc-status") { self.grpcStatus = Int(value) }
+            context.write(Self.wrapOutboundOut(.end(trailers)), promise: nil)
+            self.finishExchange(context: context, reusable: self.requestComplete && self.upstreamKeepAlive)
+        }
+    }
+
+    func upstreamReadComplete() {
+        self.context?.flush()
+    }
+
+    func upstreamBecameWritable() {
+        self.resumeReadingIfPossible()
+    }
+
+    func upstreamFailed(_ error: ProxyError) {
+        guard let context = self.context, self.phase == .forwarding || self.phase == .connecting else { return }
+        self.abortUpstream()
+        if self.responseHeadSent {
+            // Too late for an error response: the client sees the stream cut.
+            self.phase = .closed
+            context.close(promise: nil)
+            return
+        }
+        self.respondWithError(error, context: context)
+    }
+
+    // MARK: finishing
+
+    private func finishExchange(context: ChannelHandlerContext, reusable: Bool) {
+        let elapsed = NIODeadline.now() - self.started
+        self.metrics?.recordResponse(status: self.responseStatus, grpcStatus: self.grpcStatus, latencyNanoseconds: elapsed.nanoseconds)
+        self.responseTimer?.cancel()
+        self.responseTimer = nil
+        if let upstream = self.upstream {
+            upstream.detach()
+            if let lease = self.lease, reusable {
+                self.connection.resources.http1.release(lease)
+            } else if self.lease != nil || !self.requestComplete {
+                // HTTP/1.1 that cannot be reused, or an HTTP/2 stream whose request is still open: close it.
+                upstream.close()
+            }
+        }
+        self.upstream = nil
+        self.lease = nil
+        let closeDownstream = !self.connection.isHTTP2 && (!self.keepAlive || !self.requestComplete)
+        self.phase = .idle
+        context.flush()
+        if closeDownstream {
+            self.phase = .closed
+            context.close(promise: nil)
+            return
+        }
+        self.drainQueue(context: context)
+        self.resumeReadingIfPossible()
+    }
+
+    private func drainQueue(context: ChannelHandlerContext) {
+        while self.phase == .idle || (self.phase != .closed && !self.requestComplete), let part = self.queued.popFirst() {
+            self.handle(part, context: context)
+        }
+    }
+
+    private func abortUpstream() {
+        self.responseTimer?.cancel()
+        self.responseTimer = nil
+        if let upstream = self.upstream {
+            upstream.close()
+            self.upstream = nil
+        }
+        self.lease = nil
+        self.buffered = []
+    }
+
+    /// Answers `error` with its status and a `swiftlet-proxy-error` header, closing the connection when the
+    /// request was not read to its end (HTTP/1.1) or the client asked to.
+    private func respondWithError(_ error: ProxyError, context: ChannelHandlerContext) {
+        self.connection.resources.metrics.recordHTTPError(self.connection.direction, error.code)
+        self.responseStatus = error.code.httpStatus
+        let body = "\(error.description)\n"
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "text/plain; charset=utf-8")
+        headers.add(name: "content-length", value: String(body.utf8.count))
+        headers.add(name: "swiftlet-proxy-error", value: error.headerValue)
+        let closing = !self.connection.isHTTP2 && (!self.keepAlive || !self.requestComplete)
+        if closing { headers.add(name: "connection", value: "close") }
+        let head = HTTPResponseHead(version: self.requestVersion, status: HTTPResponseStatus(statusCode: error.code.httpStatus), headers: headers)
+        self.responseHeadSent = true
+        context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
+        context.write(Self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        context.write(Self.wrapOutboundOut(.end(nil)), promise: nil)
+        if self.metrics != nil {
+            self.finishExchange(context: context, reusable: false)
+        } else {
+            context.flush()
+            if closing {
+                self.phase = .closed
+                context.close(promise: nil)
+            } else {
+                self.phase = .idle
+                self.drainQueue(context: context)
+                self.resumeReadingIfPossible()
+            }
+        }
+    }
+
+    // MARK: upgrade
+
+    /// After a `101 Switching Protocols`, both connections become an opaque byte relay.
+    private func switchToRelay(context: ChannelHandlerContext) {
+        guard let upstream = self.upstream, let upstreamContext = upstream.context else {
+            context.close(promise: nil)
+            return
+        }
+        self.metrics?.recordResponse(status: 101, grpcStatus: nil, latencyNanoseconds: (NIODeadline.now() - self.started).nanoseconds)
+        self.phase = .upgraded
+        upstream.detach()
+        self.upstream = nil
+        self.lease = nil
+        let (downstreamGlue, upstreamGlue) = GlueHandler.matchedPair()
+        let downstreamPipeline = context.pipeline.syncOperations
+        let upstreamPipeline = upstreamContext.pipeline.syncOperations
+        do {
+            try downstreamPipeline.addHandler(downstreamGlue)
+            try upstreamPipeline.addHandler(upstreamGlue)
+            // Removing the decoders forwards bytes they already read past the handshake into the relay.
+            upstreamPipeline.removeHandler(upstream, promise: nil)
+            upstreamPipeline.removeHandler(try upstreamPipeline.handler(type: HTTPRequestEncoder.self), promise: nil)
+            upstreamPipeline.removeHandler(try upstreamPipeline.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self), promise: nil)
+            downstreamPipeline.removeHandler(context: context, promise: nil)
+            downstreamPipeline.removeHandler(try downstreamPipeline.handler(type: HTTPResponseEncoder.self), promise: nil)
+            downstreamPipeline.removeHandler(try downstreamPipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
+            context.channel.read()
+            upstreamContext.channel.read()
+        } catch {
+            upstreamContext.close(promise: nil)
+            context.close(promise: nil)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension HTTPProxyHandler: Sendable {}

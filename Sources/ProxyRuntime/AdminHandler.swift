@@ -1,0 +1,108 @@
+import NIOCore
+import NIOHTTP1
+import ProxyCore
+
+/// The admin endpoints: `/metrics`, `/ready`, `/live`, `/env.json` and `POST /shutdown` (loopback clients only).
+final class AdminHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    struct Shared: Sendable {
+        let loops: LoopResourcesTable
+        let readiness: Readiness
+        let environment: [(name: String, value: String)]
+        let requestShutdown: @Sendable () -> Void
+    }
+
+    private let shared: Shared
+    private var request: HTTPRequestHead?
+
+    init(shared: Shared) {
+        self.shared = shared
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch Self.unwrapInboundIn(data) {
+        case .head(let head):
+            self.request = head
+        case .body:
+            break
+        case .end:
+            guard let head = self.request else { return }
+            self.request = nil
+            self.route(head, context: context)
+        }
+    }
+
+    private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        switch (head.method, path) {
+        case (.GET, "/metrics"):
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            self.shared.loops.snapshot(on: context.eventLoop).whenComplete { result in
+                let (handler, context) = bound.value
+                switch result {
+                case .success(let snapshot):
+                    var text = ""
+                    text.reserveCapacity(16 * 1024)
+                    snapshot.render(into: &text)
+                    ProcessMetrics.render(into: &text)
+                    text += "# HELP proxy_build_info Proxy build info.\n# TYPE proxy_build_info gauge\n"
+                    text += "proxy_build_info{version=\"\(BuildInfo.version)\",vendor=\"swiftlet\"} 1\n"
+                    handler.respond(.ok, text, contentType: "text/plain; version=0.0.4", head: head, context: context)
+                case .failure(let error):
+                    handler.respond(.internalServerError, "metrics unavailable: \(error)\n", head: head, context: context)
+                }
+            }
+        case (.GET, "/ready"):
+            if self.shared.readiness.isReady {
+                self.respond(.ok, "ready\n", head: head, context: context)
+            } else {
+                self.respond(.serviceUnavailable, "not ready\n", head: head, context: context)
+            }
+        case (.GET, "/live"):
+            self.respond(.ok, "live\n", head: head, context: context)
+        case (.GET, "/env.json"):
+            let json = JSONText.object(self.shared.environment.map { ($0.name, $0.value) })
+            self.respond(.ok, json, contentType: "application/json", head: head, context: context)
+        case (.POST, "/shutdown"):
+            guard Self.isLoopback(context.channel.remoteAddress) else {
+                self.respond(.forbidden, "shutdown is only accepted from localhost\n", head: head, context: context)
+                return
+            }
+            self.respond(.ok, "shutdown\n", head: head, context: context)
+            self.shared.requestShutdown()
+        case (_, "/shutdown"), (_, "/metrics"), (_, "/ready"), (_, "/live"), (_, "/env.json"):
+            self.respond(.methodNotAllowed, "method not allowed\n", head: head, context: context)
+        default:
+            self.respond(.notFound, "not found\n", head: head, context: context)
+        }
+    }
+
+    static func isLoopback(_ address: SocketAddress?) -> Bool {
+        guard let ip = address?.ipAddress else { return false }
+        return ip.hasPrefix("127.") || ip == "::1" || ip == "::ffff:127.0.0.1"
+    }
+
+    private func respond(
+        _ status: HTTPResponseStatus, _ body: String, contentType: String = "text/plain; charset=utf-8",
+        head: HTTPRequestHead, context: ChannelHandlerContext
+    ) {
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: contentType)
+        headers.add(name: "content-length", value: String(body.utf8.count))
+        if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
+        context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+        if head.method != .HEAD {
+            context.write(Self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        }
+        let keepAlive = head.isKeepAlive
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { bound.value.close(promise: nil) }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension AdminHandler: Sendable {}

@@ -1,0 +1,138 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import ProxyCore
+import ProxyHTTP
+import ProxyTransport
+
+/// Builds the pipeline of every connection accepted by the inbound or outbound listener:
+/// accounting → (original destination, loop guard) → detection → HTTP/1.1, HTTP/2 or an opaque relay.
+struct ListenerPipeline: Sendable {
+    let direction: TrafficDirection
+    let config: ProxyConfig
+    let router: Router
+    let connector: UpstreamConnector
+    let loops: LoopResourcesTable
+    let drainer: ConnectionDrainer
+    let logger: Logger
+
+    /// Plaintext for now: mTLS identities arrive with the identity service.
+    var tls: TLSLabel { self.direction == .inbound ? .noTLSFromRemote : .notProvidedByDiscovery }
+
+    func initialize(_ channel: Channel) throws {
+        let resources = try self.loops.resources(for: channel.eventLoop)
+        guard self.drainer.track(channel) else {
+            channel.close(promise: nil)
+            return
+        }
+        var original: SocketAddress? = nil
+        if self.config.mode == .transparent {
+            original = OriginalDestination.read(from: channel)
+            if let original, self.connector.loopGuard.isOwnListener(original) {
+                resources.metrics.recordTCPError(self.direction, .loopDetected)
+                self.logger.debug("refusing a connection to the proxy's own listener", metadata: ["dst": "\(original)"])
+                channel.close(promise: nil)
+                return
+            }
+        }
+        let destination = self.router.connectionDestination(direction: self.direction, originalDestination: original)
+        let tls = self.tls
+        let sourceMetrics = resources.metrics.tcpMetrics(
+            for: TCPLabels(direction: self.direction, peer: .src, targetAddress: destination?.description ?? "", tls: tls)
+        )
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(TCPAccountingHandler(metrics: sourceMetrics))
+
+        if let destination, self.config.opaquePorts.contains(destination.port) {
+            try self.addRelay(to: destination, pipeline: pipeline, resources: resources)
+            return
+        }
+        let detection = ProtocolDetectionHandler(timeout: TimeAmount(self.config.detectTimeout)) { context, detected in
+            let pipeline = context.pipeline.syncOperations
+            switch detected {
+            case .http1:
+                try self.addHTTP1(pipeline: pipeline, resources: resources, destination: destination)
+            case .http2:
+                try self.addHTTP2(pipeline: pipeline, resources: resources, destination: destination, channel: context.channel)
+            case .tls, .opaque:
+                guard let destination else {
+                    resources.metrics.recordTCPError(self.direction, .noRoute)
+                    throw ProxyError(.noRoute, "explicit outbound traffic must be HTTP to be routed")
+                }
+                try self.addRelay(to: destination, pipeline: pipeline, resources: resources)
+            }
+        }
+        try pipeline.addHandler(detection)
+    }
+
+    private func httpContext(_ resources: LoopResources, _ destination: HostPort?, http2: Bool) -> HTTPConnectionContext {
+        HTTPConnectionContext(
+            direction: self.direction, destination: destination, router: self.router, resources: resources, tls: self.tls,
+            responseTimeout: self.config.responseTimeout.map { TimeAmount($0) }, isHTTP2: http2
+        )
+    }
+
+    private func addHTTP1(pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources, destination: HostPort?) throws {
+        // The empty upgrade configuration only makes NIO keep bytes after an `Upgrade` request for the relay;
+        // the upgrade itself is the upstream's to accept, and HTTPProxyHandler relays it.
+        try pipeline.configureHTTPServerPipeline(
+            withPipeliningAssistance: false,
+            withServerUpgrade: (upgraders: [], completionHandler: { _ in }),
+            withErrorHandling: false,
+            withOutboundHeaderValidation: false,
+            withEncoderConfiguration: .init()
+        )
+        try pipeline.addHandler(HTTPProxyHandler(connection: self.httpContext(resources, destination, http2: false)))
+    }
+
+    private func addHTTP2(
+        pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources, destination: HostPort?, channel: Channel
+    ) throws {
+        let context = NIOLoopBound(self.httpContext(resources, destination, http2: true), eventLoop: channel.eventLoop)
+        _ = try pipeline.configureHTTP2Pipeline(
+            mode: .server,
+            connectionConfiguration: Self.http2Connection,
+            streamConfiguration: Self.http2Stream
+        ) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandlers([
+                    HTTP2FramePayloadToHTTP1ServerCodec(),
+                    HTTPProxyHandler(connection: context.value),
+                ])
+            }
+        }
+    }
+
+    private func addRelay(to destination: HostPort, pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources) throws {
+        let metrics = resources.metrics
+        let direction = self.direction
+        let upstreamMetrics = metrics.tcpMetrics(
+            for: TCPLabels(direction: direction, peer: .dst, targetAddress: destination.description, tls: self.tls)
+        )
+        try pipeline.addHandler(
+            RelayConnectHandler(destination: destination, connector: self.connector, upstreamMetrics: upstreamMetrics) { error in
+                metrics.recordTCPError(direction, error.code)
+            }
+        )
+    }
+
+    static let http2Connection: NIOHTTP2Handler.ConnectionConfiguration = {
+        var configuration = NIOHTTP2Handler.ConnectionConfiguration()
+        configuration.targetWindowSize = 4 * 1024 * 1024
+        configuration.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: 64 * 1024),
+            HTTP2Setting(parameter: .initialWindowSize, value: 1024 * 1024),
+        ]
+        return configuration
+    }()
+
+    static let http2Stream: NIOHTTP2Handler.StreamConfiguration = {
+        var configuration = NIOHTTP2Handler.StreamConfiguration()
+        configuration.targetWindowSize = 1024 * 1024
+        configuration.outboundBufferSizeHighWatermark = 64 * 1024
+        configuration.outboundBufferSizeLowWatermark = 16 * 1024
+        return configuration
+    }()
+}

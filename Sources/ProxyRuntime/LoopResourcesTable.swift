@@ -1,0 +1,42 @@
+import NIOCore
+import ProxyCore
+import ProxyHTTP
+import ProxyTransport
+
+/// The per-loop resources of every event loop, fixed at start-up; finding a loop's entry is a scan of a few
+/// elements, done once per accepted connection.
+struct LoopResourcesTable: Sendable {
+    let entries: [NIOLoopBound<LoopResources>]
+
+    static func make(group: EventLoopGroup, config: ProxyConfig, connector: UpstreamConnector) async throws -> LoopResourcesTable {
+        var entries: [NIOLoopBound<LoopResources>] = []
+        for loop in group.makeIterator() {
+            let entry = try await loop.submit {
+                NIOLoopBound(LoopResources(eventLoop: loop, config: config, connector: connector), eventLoop: loop)
+            }.get()
+            entries.append(entry)
+        }
+        return LoopResourcesTable(entries: entries)
+    }
+
+    func resources(for loop: EventLoop) throws -> LoopResources {
+        for entry in self.entries where entry.eventLoop === loop { return entry.value }
+        throw ProxyError(.upstreamFailed, "connection on an unknown event loop")
+    }
+
+    /// Every loop's metrics, merged on `loop`; each shard is read on its own loop, so no lock guards a counter.
+    func snapshot(on loop: EventLoop) -> EventLoopFuture<MetricsSnapshot> {
+        let parts = self.entries.map { entry in entry.eventLoop.submit { entry.value.metrics.snapshot() } }
+        return EventLoopFuture.whenAllSucceed(parts, on: loop).map { parts in
+            var merged = MetricsSnapshot()
+            for part in parts { merged.merge(part) }
+            return merged
+        }
+    }
+
+    func closeIdleConnections() async {
+        for entry in self.entries {
+            try? await entry.eventLoop.submit { entry.value.closeIdleConnections() }.get()
+        }
+    }
+}

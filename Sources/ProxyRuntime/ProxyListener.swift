@@ -1,0 +1,20 @@
+import NIOCore
+import NIOPosix
+import ProxyCore
+
+/// Binds a proxy listener whose accepted connections are set up by `ListenerPipeline`, synchronously in the
+/// child initializer so no byte is read before the pipeline is complete.
+enum ProxyListener {
+    static func bind(_ address: HostPort, group: EventLoopGroup, pipeline: ListenerPipeline) async throws -> Channel {
+        try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try pipeline.initialize(channel) }
+            }
+            .bind(host: address.host, port: address.port)
+            .get()
+    }
+}

@@ -1,0 +1,116 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ProxyCore
+import ProxyHTTP
+import ProxyTransport
+import ServiceLifecycle
+
+/// The whole proxy as one ServiceLifecycle service: binds the admin, inbound and outbound listeners, serves
+/// until graceful shutdown (SIGTERM, or `POST /shutdown`), then stops accepting, lets connections finish within
+/// the grace period, and closes what remains.
+public struct ProxyService: Service {
+    public let config: ProxyConfig
+    public let environment: [String: String]
+    public let group: EventLoopGroup
+    public let logger: Logger
+    /// Called with the bound addresses once the proxy is ready (tests use it to learn ephemeral ports).
+    public var onReady: (@Sendable (BoundAddresses) -> Void)?
+
+    public struct BoundAddresses: Sendable {
+        public var inbound: SocketAddress
+        public var outbound: SocketAddress
+        public var admin: SocketAddress
+    }
+
+    public init(config: ProxyConfig, environment: [String: String], group: EventLoopGroup, logger: Logger) {
+        self.config = config
+        self.environment = environment
+        self.group = group
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let (shutdownRequests, shutdownContinuation) = AsyncStream.makeStream(of: Void.self)
+        let readiness = Readiness()
+
+        // Bind first with a placeholder guard, since the guard needs the bound addresses.
+        let adminShared = { (loops: LoopResourcesTable) in
+            AdminHandler.Shared(
+                loops: loops, readiness: readiness,
+                environment: ProxyEnvironment.effectiveValues(self.environment),
+                requestShutdown: { shutdownContinuation.yield() }
+            )
+        }
+        let listenAddresses = [self.config.inboundListen, self.config.outboundListen].compactMap {
+            try? SocketAddress(ipAddress: $0.host, port: $0.port)
+        }
+        let loopGuard = LoopGuard(listeners: listenAddresses, localIPs: LoopGuard.localAddresses())
+        let connector = UpstreamConnector(connectTimeout: TimeAmount(self.config.connectTimeout), loopGuard: loopGuard)
+        let loops = try await LoopResourcesTable.make(group: self.group, config: self.config, connector: connector)
+        let router = Router(config: self.config)
+
+        let inboundDrainer = ConnectionDrainer()
+        let outboundDrainer = ConnectionDrainer()
+        let admin = try await AdminServer.bind(self.config.adminListen, group: self.group, shared: adminShared(loops))
+        let inbound = try await ProxyListener.bind(
+            self.config.inboundListen, group: self.group,
+            pipeline: ListenerPipeline(direction: .inbound, config: self.config, router: router, connector: connector, loops: loops, drainer: inboundDrainer, logger: self.logger)
+        )
+        let outbound = try await ProxyListener.bind(
+            self.config.outboundListen, group: self.group,
+            pipeline: ListenerPipeline(direction: .outbound, config: self.config, router: router, connector: connector, loops: loops, drainer: outboundDrainer, logger: self.logger)
+        )
+        readiness.set(true)
+        let bound = BoundAddresses(inbound: inbound.localAddress!, outbound: outbound.localAddress!, admin: admin.localAddress!)
+        self.logger.info(
+            "swiftlet-proxy ready",
+            metadata: [
+                "mode": "\(self.config.mode.rawValue)", "inbound": "\(bound.inbound)", "outbound": "\(bound.outbound)",
+                "admin": "\(bound.admin)",
+            ]
+        )
+        self.onReady?(bound)
+
+        // Serve until SIGTERM (through the service group) or POST /shutdown.
+        await withTaskGroup(of: Void.self) { waiters in
+            waiters.addTask { try? await gracefulShutdown() }
+            waiters.addTask {
+                var requests = shutdownRequests.makeAsyncIterator()
+                _ = await requests.next()
+            }
+            await waiters.next()
+            waiters.cancelAll()
+        }
+        shutdownContinuation.finish()
+
+        self.logger.info("draining", metadata: ["grace_period": "\(self.config.shutdownGracePeriod)"])
+        readiness.set(false)
+        try? await inbound.close()
+        try? await outbound.close()
+        let loop = self.group.next()
+        let drained = EventLoopFuture.whenAllComplete(
+            [inboundDrainer.drain(on: loop), outboundDrainer.drain(on: loop)], on: loop
+        )
+        let grace = loop.scheduleTask(in: TimeAmount(self.config.shutdownGracePeriod)) {}
+        let finishedInTime = await withTaskGroup(of: Bool.self) { race in
+            race.addTask { _ = try? await drained.get(); return true }
+            race.addTask { _ = try? await grace.futureResult.get(); return false }
+            let first = await race.next() ?? false
+            race.cancelAll()
+            grace.cancel()
+            return first
+        }
+        if !finishedInTime {
+            self.logger.warning(
+                "grace period over; closing remaining connections",
+                metadata: ["open": "\(inboundDrainer.openConnections + outboundDrainer.openConnections)"]
+            )
+            inboundDrainer.closeAll()
+            outboundDrainer.closeAll()
+        }
+        await loops.closeIdleConnections()
+        try? await admin.close()
+        self.logger.info("swiftlet-proxy stopped")
+    }
+}

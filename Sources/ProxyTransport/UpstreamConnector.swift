@@ -1,0 +1,75 @@
+import NIOCore
+import NIOPosix
+import ProxyCore
+
+/// Opens connections to upstream endpoints on the caller's event loop, so a relay never hops threads.
+public struct UpstreamConnector: Sendable {
+    public let connectTimeout: TimeAmount
+    public let loopGuard: LoopGuard
+
+    public init(connectTimeout: TimeAmount, loopGuard: LoopGuard) {
+        self.connectTimeout = connectTimeout
+        self.loopGuard = loopGuard
+    }
+
+    /// Connects to `endpoint`, running `initializer` on the new channel before it is active. Failures arrive
+    /// as `ProxyError` with the code the edge answers with.
+    public func connect(
+        to endpoint: HostPort,
+        on eventLoop: EventLoop,
+        initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<Channel> {
+        if self.loopGuard.isOwnListener(ip: endpoint.host, port: endpoint.port) {
+            return eventLoop.makeFailedFuture(
+                ProxyError(.loopDetected, "\(endpoint) is this proxy's own listener")
+            )
+        }
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(self.connectTimeout)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelInitializer(initializer)
+        let loopGuard = self.loopGuard
+        let connected: EventLoopFuture<Channel>
+        if let address = try? SocketAddress(ipAddress: endpoint.host, port: endpoint.port) {
+            connected = bootstrap.connect(to: address)
+        } else {
+            connected = bootstrap.connect(host: endpoint.host, port: endpoint.port)
+        }
+        return connected.flatMapErrorThrowing { error in
+            throw Self.classify(error, endpoint: endpoint)
+        }.flatMapThrowing { channel in
+            // A name that resolved to one of our own listeners is a loop too.
+            if let remote = channel.remoteAddress, loopGuard.isOwnListener(remote) {
+                channel.close(promise: nil)
+                throw ProxyError(.loopDetected, "\(endpoint) resolves to this proxy's own listener")
+            }
+            return channel
+        }
+    }
+
+    public static func classify(_ error: Error, endpoint: HostPort) -> ProxyError {
+        if let error = error as? ProxyError { return error }
+        if let error = error as? ChannelError, case .connectTimeout = error {
+            return ProxyError(.connectTimeout, "connecting to \(endpoint) timed out")
+        }
+        if let error = error as? NIOConnectionError {
+            if error.dnsAAAAError != nil || error.dnsAError != nil, error.connectionErrors.isEmpty {
+                return ProxyError(.unresolvable, "cannot resolve \(endpoint.host)")
+            }
+            if error.connectionErrors.contains(where: { ($0.error as? ChannelError).map { if case .connectTimeout = $0 { true } else { false } } ?? false }) {
+                return ProxyError(.connectTimeout, "connecting to \(endpoint) timed out")
+            }
+            return ProxyError(.connectionRefused, "connection to \(endpoint) refused")
+        }
+        if let error = error as? IOError {
+            switch error.errnoCode {
+            case 111: return ProxyError(.connectionRefused, "connection to \(endpoint) refused")
+            case 110: return ProxyError(.connectTimeout, "connecting to \(endpoint) timed out")
+            case 113, 101: return ProxyError(.connectionRefused, "no route to \(endpoint)")
+            default: return ProxyError(.connectionRefused, "connecting to \(endpoint) failed (errno \(error.errnoCode))")
+            }
+        }
+        return ProxyError(.connectionRefused, "connecting to \(endpoint): \(error)")
+    }
+}
