@@ -167,7 +167,7 @@ public enum ProxyEnvironment {
             let text = String(entry).trimmingASCIISpaces()
             if text.isEmpty { continue }
             guard let equals = text.firstIndex(of: "="),
-                let authority = HostPort(parsing: text[..<equals])
+                let authority = HostPort(parsing: text[..<equals], defaultPort: 80)
             else { throw ConfigError(value: value, reason: "expected authority=addr in '\(text)'") }
             var endpoints: [HostPort] = []
             for address in text[text.index(after: equals)...].split(separator: "|") {

@@ -1,0 +1,65 @@
+import ProxyCore
+import Testing
+
+@Suite struct ProxyEnvironmentTests {
+    @Test func defaultsMatchLinkerdsPorts() throws {
+        let config = try ProxyEnvironment.parse([:])
+        #expect(config.inboundListen == HostPort(host: "0.0.0.0", port: 4143))
+        #expect(config.outboundListen == HostPort(host: "127.0.0.1", port: 4140))
+        #expect(config.adminListen.port == 4191)
+        #expect(config.opaquePorts == [25, 587, 3306, 4444, 5432, 6379, 9300, 11211])
+        #expect(config.detectTimeout == .seconds(10))
+    }
+
+    @Test func everyDeclaredDefaultParses() throws {
+        var environment: [String: String] = [:]
+        for variable in ProxyEnvironment.variables { environment[variable.name] = variable.defaultValue }
+        _ = try ProxyEnvironment.parse(environment)
+    }
+
+    @Test func parsesDurationsPortsAndStaticDestinations() throws {
+        let config = try ProxyEnvironment.parse([
+            "SWIFTLET_PROXY_DETECT_TIMEOUT": "250ms",
+            "SWIFTLET_PROXY_CONNECT_TIMEOUT": "2",
+            "SWIFTLET_PROXY_OPAQUE_PORTS": "22, 8000-8002",
+            "SWIFTLET_PROXY_DESTINATIONS": "Web:8080=127.0.0.1:9001|127.0.0.1:9002, db=[::1]:5432",
+            "SWIFTLET_PROXY_MODE": "transparent",
+        ])
+        #expect(config.detectTimeout == .milliseconds(250))
+        #expect(config.connectTimeout == .seconds(2))
+        #expect(config.opaquePorts == [22, 8000, 8001, 8002])
+        #expect(config.mode == .transparent)
+        #expect(config.staticDestinations[HostPort(host: "web", port: 8080)]?.count == 2)
+        #expect(config.staticDestinations[HostPort(host: "web", port: 8080)]?.first == HostPort(host: "127.0.0.1", port: 9001))
+    }
+
+    @Test func aBadValueNamesTheVariableAndWhatWasExpected() {
+        #expect {
+            try ProxyEnvironment.parse(["SWIFTLET_PROXY_INBOUND_LISTEN_ADDR": "0.0.0.0"])
+        } throws: { error in
+            let error = error as! ConfigError
+            return error.variable == "SWIFTLET_PROXY_INBOUND_LISTEN_ADDR" && error.reason.contains("host:port")
+        }
+        #expect(throws: ConfigError.self) { try ProxyEnvironment.parse(["SWIFTLET_PROXY_DETECT_TIMEOUT": "soon"]) }
+        #expect(throws: ConfigError.self) { try ProxyEnvironment.parse(["SWIFTLET_PROXY_OPAQUE_PORTS": "70000"]) }
+        #expect(throws: ConfigError.self) { try ProxyEnvironment.parse(["SWIFTLET_PROXY_MODE": "magic"]) }
+        #expect(throws: ConfigError.self) { try ProxyEnvironment.parse(["SWIFTLET_PROXY_DESTINATIONS": "web:80"]) }
+    }
+
+    @Test func theReferenceTableListsEveryVariable() {
+        let table = ProxyEnvironment.markdownReference()
+        for variable in ProxyEnvironment.variables { #expect(table.contains(variable.name)) }
+    }
+
+    @Test func hostPortParsesTheFormsAnAuthorityTakes() {
+        #expect(HostPort(parsing: "web:8080") == HostPort(host: "web", port: 8080))
+        #expect(HostPort(parsing: "[::1]:80") == HostPort(host: "::1", port: 80))
+        #expect(HostPort(parsing: "web", defaultPort: 80) == HostPort(host: "web", port: 80))
+        #expect(HostPort(parsing: "web") == nil)
+        #expect(HostPort(parsing: "web:0") == nil)
+        #expect(HostPort(parsing: "web:99999") == nil)
+        #expect(HostPort(parsing: ":80") == nil)
+        #expect(HostPort(parsing: "a:b:80") == nil)
+        #expect(HostPort(host: "::1", port: 80).description == "[::1]:80")
+    }
+}
