@@ -13,7 +13,9 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
     public typealias OutboundIn = HTTPServerResponsePart
     public typealias OutboundOut = HTTPServerResponsePart
 
-    enum Phase { case idle, connecting, forwarding, upgraded, closed }
+    /// `discarding`: the response went out before the request ended (an error, or an upstream that answered
+    /// early); the rest of the request is read and dropped so the connection can carry the next one.
+    enum Phase { case idle, connecting, forwarding, discarding, upgraded, closed }
 
     private let connection: HTTPConnectionContext
     private var context: ChannelHandlerContext?
@@ -73,6 +75,11 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
             self.forward(.body(.byteBuffer(body)))
         case .end(let trailers):
             self.requestComplete = true
+            if self.phase == .discarding {
+                self.phase = .idle
+                self.drainQueue(context: context)
+                return
+            }
             self.forward(.end(trailers))
             if self.phase == .forwarding { self.armResponseTimer() }
         }
@@ -130,7 +137,7 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     private var canRead: Bool {
         switch self.phase {
-        case .idle: return true
+        case .idle, .discarding: return true
         case .forwarding: return !self.requestComplete && (self.upstream?.isWritable ?? false)
         case .connecting, .upgraded, .closed: return false
         }
@@ -238,7 +245,7 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
         case .forwarding:
             self.upstream?.write(part)
             self.upstreamNeedsFlush = true
-        case .idle, .upgraded, .closed:
+        case .idle, .discarding, .upgraded, .closed:
             break
         }
     }
@@ -337,10 +344,9 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
         self.upstream = nil
         self.lease = nil
-        let closeDownstream = !self.connection.isHTTP2 && (!self.keepAlive || !self.requestComplete)
-        self.phase = .idle
+        self.phase = self.requestComplete ? .idle : .discarding
         context.flush()
-        if closeDownstream {
+        if !self.connection.isHTTP2 && !self.keepAlive {
             self.phase = .closed
             context.close(promise: nil)
             return
@@ -350,7 +356,9 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     private func drainQueue(context: ChannelHandlerContext) {
-        while self.phase == .idle || (self.phase != .closed && !self.requestComplete), let part = self.queued.popFirst() {
+        while self.phase == .idle || self.phase == .discarding || (self.phase != .closed && !self.requestComplete),
+            let part = self.queued.popFirst()
+        {
             self.handle(part, context: context)
         }
     }
@@ -376,7 +384,7 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
         headers.add(name: "content-type", value: "text/plain; charset=utf-8")
         headers.add(name: "content-length", value: String(body.utf8.count))
         headers.add(name: "swiftlet-proxy-error", value: error.headerValue)
-        let closing = !self.connection.isHTTP2 && (!self.keepAlive || !self.requestComplete)
+        let closing = !self.connection.isHTTP2 && !self.keepAlive
         if closing { headers.add(name: "connection", value: "close") }
         let head = HTTPResponseHead(version: self.requestVersion, status: HTTPResponseStatus(statusCode: error.code.httpStatus), headers: headers)
         self.responseHeadSent = true
@@ -391,7 +399,7 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
                 self.phase = .closed
                 context.close(promise: nil)
             } else {
-                self.phase = .idle
+                self.phase = self.requestComplete ? .idle : .discarding
                 self.drainQueue(context: context)
                 self.resumeReadingIfPossible()
             }
