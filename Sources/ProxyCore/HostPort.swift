@@ -11,7 +11,8 @@ public struct HostPort: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
-    /// Parses `host:port`, `[v6]:port`, or (with `defaultPort`) a bare host.
+    /// Parses `host:port`, `[v6]:port`, or (with `defaultPort`) a bare host. Port 0 is accepted: a listener
+    /// bound to it gets an ephemeral port; destinations reject it.
     public init?(parsing text: Substring, defaultPort: Int? = nil) {
         guard !text.isEmpty else { return nil }
         if text.first == "[" {
@@ -46,7 +47,7 @@ public struct HostPort: Hashable, Sendable, CustomStringConvertible {
 
     private static func port(_ digits: Substring) -> Int? {
         guard !digits.isEmpty, digits.count <= 5, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
-            let value = Int(digits), value > 0, value <= 65535
+            let value = Int(digits), value >= 0, value <= 65535
         else { return nil }
         return value
     }

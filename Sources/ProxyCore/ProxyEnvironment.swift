@@ -34,7 +34,10 @@ public enum ProxyEnvironment {
         Variable(
             name: "SWIFTLET_PROXY_INBOUND_FORWARD_ADDR", defaultValue: "127.0.0.1:8080",
             summary: "Explicit mode: the local application that inbound traffic is forwarded to."
-        ) { config, value throws(ConfigError) in config.inboundForward = try hostPort(value) },
+        ) { config, value throws(ConfigError) in
+            config.inboundForward = try hostPort(value)
+            guard config.inboundForward.port != 0 else { throw ConfigError(value: value, reason: "port 0 cannot be dialled") }
+        },
         Variable(
             name: "SWIFTLET_PROXY_DESTINATIONS", defaultValue: "",
             summary: "Explicit mode: static routes `authority=addr[|addr…]`, comma separated "
@@ -167,11 +170,11 @@ public enum ProxyEnvironment {
             let text = String(entry).trimmingASCIISpaces()
             if text.isEmpty { continue }
             guard let equals = text.firstIndex(of: "="),
-                let authority = HostPort(parsing: text[..<equals], defaultPort: 80)
+                let authority = HostPort(parsing: text[..<equals], defaultPort: 80), authority.port != 0
             else { throw ConfigError(value: value, reason: "expected authority=addr in '\(text)'") }
             var endpoints: [HostPort] = []
             for address in text[text.index(after: equals)...].split(separator: "|") {
-                guard let endpoint = HostPort(parsing: address) else {
+                guard let endpoint = HostPort(parsing: address), endpoint.port != 0 else {
                     throw ConfigError(value: value, reason: "bad endpoint '\(address)' in '\(text)'")
                 }
                 endpoints.append(endpoint)

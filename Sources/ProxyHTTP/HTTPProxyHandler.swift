@@ -37,6 +37,8 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var metrics: RequestMetrics?
     private var responseTimer: Scheduled<Void>?
     private var upstreamNeedsFlush = false
+    /// A `101` went downstream; the relay starts at its `.end`.
+    private var switchingProtocols = false
 
     private var pendingRead = false
     private var queued = CircularBuffer<HTTPServerRequestPart>()
@@ -285,7 +287,7 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
                 self.responseHeadSent = true
                 context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: self.requestVersion, status: head.status, headers: headers))), promise: nil)
                 context.flush()
-                self.switchToRelay(context: context)
+                self.switchingProtocols = true
                 return
             }
             headers.removeHopByHopFields()
@@ -300,6 +302,11 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
         case .body(let body):
             context.write(Self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         case .end(let trailers):
+            if self.switchingProtocols {
+                // The 101's end: nothing of HTTP is left in flight on either side, so both become a relay now.
+                self.switchToRelay(context: context)
+                return
+            }
             if let value = trailers?.first(name: "grpc-status") { self.grpcStatus = Int(value) }
             context.write(Self.wrapOutboundOut(.end(trailers)), promise: nil)
             self.finishExchange(context: context, reusable: self.requestComplete && self.upstreamKeepAlive)

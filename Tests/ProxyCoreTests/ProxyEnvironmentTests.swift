@@ -44,6 +44,8 @@ import Testing
         #expect(throws: ConfigError.self) { try ProxyEnvironment.parse(["SWIFTLET_PROXY_OPAQUE_PORTS": "70000"]) }
         #expect(throws: ConfigError.self) { try ProxyEnvironment.parse(["SWIFTLET_PROXY_MODE": "magic"]) }
         #expect(throws: ConfigError.self) { try ProxyEnvironment.parse(["SWIFTLET_PROXY_DESTINATIONS": "web:80"]) }
+        #expect(throws: ConfigError.self) { try ProxyEnvironment.parse(["SWIFTLET_PROXY_DESTINATIONS": "web:80=127.0.0.1:0"]) }
+        #expect(throws: ConfigError.self) { try ProxyEnvironment.parse(["SWIFTLET_PROXY_INBOUND_FORWARD_ADDR": "127.0.0.1:0"]) }
     }
 
     @Test func theReferenceTableListsEveryVariable() {
@@ -56,7 +58,7 @@ import Testing
         #expect(HostPort(parsing: "[::1]:80") == HostPort(host: "::1", port: 80))
         #expect(HostPort(parsing: "web", defaultPort: 80) == HostPort(host: "web", port: 80))
         #expect(HostPort(parsing: "web") == nil)
-        #expect(HostPort(parsing: "web:0") == nil)
+        #expect(HostPort(parsing: "127.0.0.1:0") == HostPort(host: "127.0.0.1", port: 0))
         #expect(HostPort(parsing: "web:99999") == nil)
         #expect(HostPort(parsing: ":80") == nil)
         #expect(HostPort(parsing: "a:b:80") == nil)

@@ -1,0 +1,249 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Facts about the test environment, and the rule for tools that are missing: skip locally, fail under CI
+/// (`SWIFTLET_E2E=required`).
+enum E2E {
+    static let required = ProcessInfo.processInfo.environment["SWIFTLET_E2E"] == "required"
+
+    static let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    static let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures")
+
+    static var proxyBinary: String {
+        for candidate in [".build/debug/swiftlet-proxy", ".build/release/swiftlet-proxy"] {
+            let path = packageRoot.appendingPathComponent(candidate).path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return packageRoot.appendingPathComponent(".build/debug/swiftlet-proxy").path
+    }
+
+    /// The venv made by scripts/install-test-deps (it has grpcio), else the system Python.
+    static var python: String {
+        let venv = packageRoot.appendingPathComponent(".venv-test/bin/python").path
+        return FileManager.default.isExecutableFile(atPath: venv) ? venv : (which("python3") ?? "python3")
+    }
+
+    static func which(_ tool: String) -> String? {
+        let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"
+        for directory in paths.split(separator: ":") {
+            let path = "\(directory)/\(tool)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+
+    static var isRoot: Bool { getuid() == 0 }
+
+    static var hasGRPC: Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = ["-c", "import grpc"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    /// For `.enabled(if:)`: true when the tools exist, and always true under CI so a missing tool fails the test.
+    static func available(_ tools: String...) -> Bool {
+        required || tools.allSatisfy { which($0) != nil }
+    }
+
+    /// Inside a test: fail clearly if a tool is missing (reached only under CI, or when a check was skipped).
+    static func need(_ tools: String...) throws {
+        let missing = tools.filter { which($0) == nil }
+        if !missing.isEmpty { throw HarnessError("missing tools: \(missing.joined(separator: ", ")) (run scripts/install-test-deps)") }
+    }
+
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-e2e-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A child process whose output lines can be awaited.
+final class ChildProcess: @unchecked Sendable {
+    let process = Process()
+    private let lock = NSLock()
+    private var output = ""
+    private var waiters: [(String, CheckedContinuation<String, Error>)] = []
+    let name: String
+    private let exited: AsyncStream<Void>
+
+    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], name: String? = nil) throws {
+        self.name = name ?? URL(fileURLWithPath: executable).lastPathComponent
+        self.process.executableURL = URL(fileURLWithPath: executable)
+        self.process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        self.process.environment = env
+        let pipe = Pipe()
+        self.process.standardOutput = pipe
+        self.process.standardError = pipe
+        let (exited, exit) = AsyncStream.makeStream(of: Void.self)
+        self.exited = exited
+        self.process.terminationHandler = { _ in
+            exit.yield()
+            exit.finish()
+        }
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil }
+            guard let self else { return }
+            if data.isEmpty {
+                self.fail(HarnessError("\(self.name) exited; output:\n\(self.text)"))
+                return
+            }
+            self.append(String(decoding: data, as: UTF8.self))
+        }
+        try self.process.run()
+    }
+
+    var text: String { self.lock.withLock { self.output } }
+    var pid: Int32 { self.process.processIdentifier }
+
+    private func append(_ chunk: String) {
+        let ready: [(CheckedContinuation<String, Error>, String)] = self.lock.withLock {
+            self.output += chunk
+            var matched: [(CheckedContinuation<String, Error>, String)] = []
+            self.waiters.removeAll { needle, continuation in
+                guard let line = Self.line(containing: needle, in: self.output) else { return false }
+                matched.append((continuation, line))
+                return true
+            }
+            return matched
+        }
+        for (continuation, line) in ready { continuation.resume(returning: line) }
+    }
+
+    private func fail(_ error: Error) {
+        let waiting = self.lock.withLock { () -> [(String, CheckedContinuation<String, Error>)] in
+            defer { self.waiters = [] }
+            return self.waiters
+        }
+        for (_, continuation) in waiting { continuation.resume(throwing: error) }
+    }
+
+    static func line(containing needle: String, in text: String) -> String? {
+        text.split(separator: "\n").first { $0.contains(needle) }.map(String.init)
+    }
+
+    /// Waits until a line of output contains `needle` (or the process ends, or `timeout` passes).
+    func waitForLine(containing needle: String, timeout: Duration = .seconds(60)) async throws -> String {
+        try await withThrowingTaskGroup(of: String.self) { group in
+            group.addTask {
+                try await withCheckedThrowingContinuation { continuation in
+                    let immediate: String? = self.lock.withLock {
+                        if let line = Self.line(containing: needle, in: self.output) { return line }
+                        if !self.process.isRunning { return nil }
+                        self.waiters.append((needle, continuation))
+                        return ""
+                    }
+                    if let immediate, !immediate.isEmpty {
+                        continuation.resume(returning: immediate)
+                    } else if immediate == nil {
+                        continuation.resume(throwing: HarnessError("\(self.name) is not running; output:\n\(self.text)"))
+                    }
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw HarnessError("timed out waiting for '\(needle)' from \(self.name); output:\n\(self.text)")
+            }
+            defer {
+                group.cancelAll()
+                // A continuation does not notice cancellation: resume it so the group can end.
+                self.fail(CancellationError())
+            }
+            return try await group.next()!
+        }
+    }
+
+    /// Waits for the process to exit and returns its status.
+    func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
+        let exited = self.exited
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { for await _ in exited { break } }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw HarnessError("\(self.name) did not exit in time; output:\n\(self.text)")
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+        return self.process.terminationStatus
+    }
+
+    func signal(_ signal: Int32) {
+        if self.process.isRunning { kill(self.process.processIdentifier, signal) }
+    }
+
+    /// Ends the process without waiting (cleanup): SIGKILL, since a test that needs a graceful stop asks for it.
+    func stop() {
+        if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
+    }
+
+    deinit { self.stop() }
+}
+
+/// Runs a command to completion without blocking the test's thread.
+@discardableResult
+func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], input: Data? = nil) async throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: E2E.which(executable) ?? executable)
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (key, value) in environment { env[key] = value }
+    process.environment = env
+    let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("out-\(UUID().uuidString)")
+    FileManager.default.createFile(atPath: outputFile.path, contents: nil)
+    let handle = try FileHandle(forWritingTo: outputFile)
+    process.standardOutput = handle
+    process.standardError = handle
+    let (exited, exit) = AsyncStream.makeStream(of: Void.self)
+    process.terminationHandler = { _ in
+        exit.yield()
+        exit.finish()
+    }
+    if let input {
+        let pipe = Pipe()
+        process.standardInput = pipe
+        try process.run()
+        pipe.fileHandleForWriting.write(input)
+        try pipe.fileHandleForWriting.close()
+    } else {
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+    for await _ in exited { break }
+    try handle.close()
+    let output = (try? String(contentsOf: outputFile, encoding: .utf8)) ?? ""
+    try? FileManager.default.removeItem(at: outputFile)
+    return (process.terminationStatus, output)
+}

@@ -1,0 +1,161 @@
+import Foundation
+import Testing
+
+/// A running `swiftlet-proxy` on ephemeral loopback ports.
+final class ProxyProcess: @unchecked Sendable {
+    let child: ChildProcess
+    let inboundPort: Int
+    let outboundPort: Int
+    let adminPort: Int
+
+    static func start(_ environment: [String: String] = [:], prefix: [String] = []) async throws -> ProxyProcess {
+        var env = [
+            "SWIFTLET_PROXY_INBOUND_LISTEN_ADDR": "127.0.0.1:0",
+            "SWIFTLET_PROXY_OUTBOUND_LISTEN_ADDR": "127.0.0.1:0",
+            "SWIFTLET_PROXY_ADMIN_LISTEN_ADDR": "127.0.0.1:0",
+            "SWIFTLET_PROXY_SHUTDOWN_GRACE_PERIOD": "10s",
+            "SWIFTLET_PROXY_LOG": "info",
+        ]
+        for (key, value) in environment { env[key] = value }
+        let child: ChildProcess
+        if prefix.isEmpty {
+            child = try ChildProcess(E2E.proxyBinary, [], environment: env, name: "swiftlet-proxy")
+        } else {
+            child = try ChildProcess(prefix[0], Array(prefix.dropFirst()) + [E2E.proxyBinary], environment: env, name: "swiftlet-proxy")
+        }
+        let line = try await child.waitForLine(containing: "swiftlet-proxy ready")
+        func port(_ key: String) throws -> Int {
+            guard let token = line.split(separator: " ").first(where: { $0.hasPrefix("\(key)=") }),
+                let colon = token.lastIndex(of: ":"), let port = Int(token[token.index(after: colon)...])
+            else { throw HarnessError("no \(key) port in '\(line)'") }
+            return port
+        }
+        return ProxyProcess(child: child, inbound: try port("inbound"), outbound: try port("outbound"), admin: try port("admin"))
+    }
+
+    private init(child: ChildProcess, inbound: Int, outbound: Int, admin: Int) {
+        self.child = child
+        self.inboundPort = inbound
+        self.outboundPort = outbound
+        self.adminPort = admin
+    }
+
+    func metrics() async throws -> String {
+        let result = try await run("curl", ["-sS", "--max-time", "10", "http://127.0.0.1:\(self.adminPort)/metrics"])
+        guard result.status == 0 else { throw HarnessError("metrics scrape failed: \(result.output)") }
+        return result.output
+    }
+
+    /// The sum of a family's samples whose label text contains every fragment in `matching`.
+    func metric(_ family: String, _ matching: String...) async throws -> Double {
+        Metrics.sum(try await self.metrics(), family, matching)
+    }
+
+    /// Peak resident set size (VmHWM) in MiB.
+    var peakRSSMiB: Double { Metrics.procStatus(self.child.pid, "VmHWM") / 1024 }
+    var rssMiB: Double { Metrics.procStatus(self.child.pid, "VmRSS") / 1024 }
+
+    func stop() { self.child.stop() }
+}
+
+enum Metrics {
+    static func sum(_ text: String, _ family: String, _ matching: [String]) -> Double {
+        var total = 0.0
+        for line in text.split(separator: "\n") where line.hasPrefix(family + "{") || line.hasPrefix(family + " ") {
+            guard matching.allSatisfy({ line.contains($0) }), let value = line.split(separator: " ").last.flatMap({ Double($0) }) else {
+                continue
+            }
+            total += value
+        }
+        return total
+    }
+
+    static func procStatus(_ pid: Int32, _ field: String) -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
+            return Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0") ?? 0
+        }
+        return 0
+    }
+}
+
+/// One of the Python fixtures in Tests/Fixtures, started and awaited until it listens.
+final class FixtureProcess: @unchecked Sendable {
+    let child: ChildProcess
+    let port: Int
+
+    static func start(_ script: String, _ arguments: [String] = []) async throws -> FixtureProcess {
+        let path = E2E.fixtures.appendingPathComponent(script).path
+        let child = try ChildProcess(E2E.python, ["-u", path] + arguments, name: script)
+        let line = try await child.waitForLine(containing: "LISTENING")
+        guard let port = line.split(separator: " ").last.flatMap({ Int($0) }) else { throw HarnessError("bad line \(line)") }
+        return FixtureProcess(child: child, port: port)
+    }
+
+    private init(child: ChildProcess, port: Int) {
+        self.child = child
+        self.port = port
+    }
+}
+
+/// nginx as a real upstream: HTTP/1.1 on `port`, prior-knowledge HTTP/2 (h2c) on `h2Port`, serving `root`.
+final class NginxProcess: @unchecked Sendable {
+    let child: ChildProcess
+    let port: Int
+    let h2Port: Int
+    let root: URL
+
+    static func start() async throws -> NginxProcess {
+        try E2E.need("nginx")
+        let directory = try E2E.temporaryDirectory()
+        let root = directory.appendingPathComponent("www")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try "hello from nginx\n".write(to: root.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
+        let port = E2E.freePort()
+        let h2Port = E2E.freePort()
+        let config = """
+            worker_processes 1;
+            error_log \(directory.path)/error.log warn;
+            pid \(directory.path)/nginx.pid;
+            events { worker_connections 4096; }
+            http {
+                access_log off;
+                client_body_temp_path \(directory.path)/body;
+                proxy_temp_path \(directory.path)/proxy;
+                fastcgi_temp_path \(directory.path)/fastcgi;
+                uwsgi_temp_path \(directory.path)/uwsgi;
+                scgi_temp_path \(directory.path)/scgi;
+                keepalive_requests 1000000;
+                server {
+                    listen 127.0.0.1:\(port);
+                    listen 127.0.0.1:\(h2Port) http2;
+                    root \(root.path);
+                    location / { }
+                }
+            }
+            """
+        let configPath = directory.appendingPathComponent("nginx.conf")
+        try config.write(to: configPath, atomically: true, encoding: .utf8)
+        let child = try ChildProcess(E2E.which("nginx")!, ["-p", directory.path, "-c", configPath.path, "-g", "daemon off;"], name: "nginx")
+        try await waitForPort(port)
+        try await waitForPort(h2Port)
+        return NginxProcess(child: child, port: port, h2Port: h2Port, root: root)
+    }
+
+    private init(child: ChildProcess, port: Int, h2Port: Int, root: URL) {
+        self.child = child
+        self.port = port
+        self.h2Port = h2Port
+        self.root = root
+    }
+}
+
+/// Connects until `port` accepts (nginx prints nothing when it is ready), up to ten seconds.
+func waitForPort(_ port: Int, host: String = "127.0.0.1") async throws {
+    for _ in 0..<500 {
+        let result = try await run("curl", ["-s", "-o", "/dev/null", "--max-time", "1", "http://\(host):\(port)/"])
+        if result.status != 7 { return }  // 7: could not connect
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    throw HarnessError("nothing listens on \(host):\(port)")
+}
