@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import ProxyCore
 
@@ -12,11 +13,13 @@ public struct HTTPConnectionContext {
     public var responseTimeout: TimeAmount?
     /// The downstream is an HTTP/2 stream: upstream requests go over HTTP/2 too (gRPC needs it end to end).
     public var isHTTP2: Bool
+    public var logger: Logger
 
     public init(
         direction: TrafficDirection, destination: HostPort?, router: Router, resources: LoopResources, tls: TLSLabel,
-        responseTimeout: TimeAmount?, isHTTP2: Bool
+        responseTimeout: TimeAmount?, isHTTP2: Bool, logger: Logger = Logger(label: "swiftlet-proxy")
     ) {
+        self.logger = logger
         self.direction = direction
         self.destination = destination
         self.router = router

@@ -37,6 +37,8 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var metrics: RequestMetrics?
     private var responseTimer: Scheduled<Void>?
     private var upstreamNeedsFlush = false
+    /// gRPC status fields of a trailers-only response, sent as trailers at the response's end.
+    private var trailersFromHead: HTTPHeaders?
     /// A `101` went downstream; the relay starts at its `.end`.
     private var switchingProtocols = false
 
@@ -291,7 +293,19 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
                 return
             }
             headers.removeHopByHopFields()
-            if let value = headers.first(name: "grpc-status") { self.grpcStatus = Int(value) }
+            if let value = headers.first(name: "grpc-status") {
+                self.grpcStatus = Int(value)
+                if self.connection.isHTTP2 {
+                    // A gRPC "trailers-only" response. Sent on as a head, its end would become an empty DATA frame
+                    // and the status would be lost; carry the status fields as trailers instead.
+                    var trailers = HTTPHeaders()
+                    for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+                        for value in headers[canonicalForm: name] { trailers.add(name: name, value: String(value)) }
+                        headers.remove(name: name)
+                    }
+                    self.trailersFromHead = trailers
+                }
+            }
             if self.upgradeRequested && !self.connection.isHTTP2 {
                 // The upstream declined the upgrade; our decoder stopped parsing at the upgrade request.
                 self.keepAlive = false
@@ -306,6 +320,12 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
                 // The 101's end: nothing of HTTP is left in flight on either side, so both become a relay now.
                 self.switchToRelay(context: context)
                 return
+            }
+            var trailers = trailers
+            if let fromHead = self.trailersFromHead {
+                self.trailersFromHead = nil
+                trailers = trailers ?? HTTPHeaders()
+                trailers!.add(contentsOf: fromHead)
             }
             if let value = trailers?.first(name: "grpc-status") { self.grpcStatus = Int(value) }
             context.write(Self.wrapOutboundOut(.end(trailers)), promise: nil)
@@ -385,6 +405,9 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// request was not read to its end (HTTP/1.1) or the client asked to.
     private func respondWithError(_ error: ProxyError, context: ChannelHandlerContext) {
         self.connection.resources.metrics.recordHTTPError(self.connection.direction, error.code)
+        self.connection.logger.debug(
+            "answering with an error", metadata: ["direction": "\(self.connection.direction.label)", "error": "\(error)"]
+        )
         self.responseStatus = error.code.httpStatus
         let body = "\(error.description)\n"
         var headers = HTTPHeaders()

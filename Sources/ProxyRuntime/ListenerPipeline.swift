@@ -69,7 +69,7 @@ struct ListenerPipeline: Sendable {
     private func httpContext(_ resources: LoopResources, _ destination: HostPort?, http2: Bool) -> HTTPConnectionContext {
         HTTPConnectionContext(
             direction: self.direction, destination: destination, router: self.router, resources: resources, tls: self.tls,
-            responseTimeout: self.config.responseTimeout.map { TimeAmount($0) }, isHTTP2: http2
+            responseTimeout: self.config.responseTimeout.map { TimeAmount($0) }, isHTTP2: http2, logger: self.logger
         )
     }
 

@@ -114,3 +114,8 @@ public struct ProxyService: Service {
         self.logger.info("swiftlet-proxy stopped")
     }
 }
+
+extension ProxyService: CustomStringConvertible {
+    /// ServiceLifecycle logs services by description: never print the environment, which may hold secrets.
+    public var description: String { "ProxyService(mode: \(self.config.mode.rawValue))" }
+}

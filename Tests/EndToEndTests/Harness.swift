@@ -150,8 +150,10 @@ final class ChildProcess: @unchecked Sendable {
         for (_, continuation) in waiting { continuation.resume(throwing: error) }
     }
 
+    /// The first complete (newline-terminated) line containing `needle`: a line still being written does not count.
     static func line(containing needle: String, in text: String) -> String? {
-        text.split(separator: "\n").first { $0.contains(needle) }.map(String.init)
+        guard let end = text.lastIndex(of: "\n") else { return nil }
+        return text[..<end].split(separator: "\n").first { $0.contains(needle) }.map(String.init)
     }
 
     /// Waits until a line of output contains `needle` (or the process ends, or `timeout` passes).
