@@ -92,15 +92,15 @@ public struct ProxyService: Service {
         let drained = EventLoopFuture.whenAllComplete(
             [inboundDrainer.drain(on: loop), outboundDrainer.drain(on: loop)], on: loop
         )
-        let grace = loop.scheduleTask(in: TimeAmount(self.config.shutdownGracePeriod)) {}
-        let finishedInTime = await withTaskGroup(of: Bool.self) { race in
-            race.addTask { _ = try? await drained.get(); return true }
-            race.addTask { _ = try? await grace.futureResult.get(); return false }
-            let first = await race.next() ?? false
-            race.cancelAll()
+        // Race the drain against the grace period on the loop: awaiting a future is not cancellable, so a task
+        // group racing the two would wait for the drain anyway.
+        let outcome = loop.makePromise(of: Bool.self)
+        let grace = loop.scheduleTask(in: TimeAmount(self.config.shutdownGracePeriod)) { outcome.succeed(false) }
+        drained.whenComplete { _ in
             grace.cancel()
-            return first
+            outcome.succeed(true)
         }
+        let finishedInTime = (try? await outcome.futureResult.get()) ?? false
         if !finishedInTime {
             self.logger.warning(
                 "grace period over; closing remaining connections",

@@ -63,7 +63,9 @@ let threads = config.workerThreads > 0 ? config.workerThreads : System.coreCount
 let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
 let proxy = ProxyService(config: config, environment: environment, group: group, logger: logger)
 let services = ServiceGroup(
-    configuration: .init(services: [.init(service: proxy)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    configuration: .init(
+        services: [.init(service: proxy, successTerminationBehavior: .gracefullyShutdownGroup)],
+        gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
 )
 do {
     try await services.run()

@@ -94,7 +94,7 @@ final class ChildProcess: @unchecked Sendable {
     private var output = ""
     private var waiters: [(String, CheckedContinuation<String, Error>)] = []
     let name: String
-    private let exited: AsyncStream<Void>
+    private let exited: ExitLatch
 
     init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], name: String? = nil) throws {
         self.name = name ?? URL(fileURLWithPath: executable).lastPathComponent
@@ -106,12 +106,9 @@ final class ChildProcess: @unchecked Sendable {
         let pipe = Pipe()
         self.process.standardOutput = pipe
         self.process.standardError = pipe
-        let (exited, exit) = AsyncStream.makeStream(of: Void.self)
+        let exited = ExitLatch()
         self.exited = exited
-        self.process.terminationHandler = { _ in
-            exit.yield()
-            exit.finish()
-        }
+        self.process.terminationHandler = { _ in exited.open() }
         pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
             if data.isEmpty { handle.readabilityHandler = nil }
@@ -191,9 +188,11 @@ final class ChildProcess: @unchecked Sendable {
     func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
         let exited = self.exited
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { for await _ in exited { break } }
+            group.addTask { await exited.wait() }
             group.addTask {
                 try await Task.sleep(for: timeout)
+                // Kill it so the waiting child can finish, then report the failure.
+                self.stop()
                 throw HarnessError("\(self.name) did not exit in time; output:\n\(self.text)")
             }
             try await group.next()
@@ -228,11 +227,8 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
     let handle = try FileHandle(forWritingTo: outputFile)
     process.standardOutput = handle
     process.standardError = handle
-    let (exited, exit) = AsyncStream.makeStream(of: Void.self)
-    process.terminationHandler = { _ in
-        exit.yield()
-        exit.finish()
-    }
+    let exit = ExitLatch()
+    process.terminationHandler = { _ in exit.open() }
     if let input {
         let pipe = Pipe()
         process.standardInput = pipe
@@ -243,9 +239,37 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
         process.standardInput = FileHandle.nullDevice
         try process.run()
     }
-    for await _ in exited { break }
+    await exit.wait()
     try handle.close()
     let output = (try? String(contentsOf: outputFile, encoding: .utf8)) ?? ""
     try? FileManager.default.removeItem(at: outputFile)
     return (process.terminationStatus, output)
+}
+
+/// Opens once, when a process has exited; waiting is not cut short by task cancellation, so a status is only read
+/// from a process that really ended.
+final class ExitLatch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var isOpen = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func open() {
+        let waiting: [CheckedContinuation<Void, Never>] = self.lock.withLock {
+            self.isOpen = true
+            defer { self.waiters = [] }
+            return self.waiters
+        }
+        for waiter in waiting { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let done = self.lock.withLock {
+                if self.isOpen { return true }
+                self.waiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
 }
