@@ -7,7 +7,7 @@ GET  /hang         never answers
 GET  /ws           WebSocket echo (RFC 6455) after a 101
 GET  /headers      answers with the request headers as text
 anything else      200 "ok <path>"
-Prints "LISTENING <port>" once bound.
+Arguments: [port [address]]. Prints "LISTENING <port>" once bound.
 """
 import base64, hashlib, socketserver, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -124,6 +124,6 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 512
 
-server = Server(("127.0.0.1", int(sys.argv[1]) if len(sys.argv) > 1 else 0), Handler)
+server = Server((sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1", int(sys.argv[1]) if len(sys.argv) > 1 else 0), Handler)
 print("LISTENING", server.server_address[1], flush=True)
 server.serve_forever()

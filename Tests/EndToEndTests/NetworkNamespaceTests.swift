@@ -1,0 +1,150 @@
+import Foundation
+import Testing
+
+/// Two "pods" as network namespaces joined by a veth pair, each with iptables rules like Linkerd's proxy-init and a
+/// transparent `swiftlet-proxy` running as uid 2102. A client in one pod reaches a server in the other through
+/// both proxies without knowing they exist.
+@Suite(.serialized, .enabled(if: E2E.required || (E2E.isRoot && E2E.which("iptables") != nil && E2E.which("ip") != nil && E2E.which("setpriv") != nil)))
+struct NetworkNamespaceTests {
+    static let proxyUID = "2102"
+
+    /// A namespace pod: created with loopback up, removed (with its processes) when released.
+    final class Pod: @unchecked Sendable {
+        let name: String
+        let address: String
+
+        init(name: String, address: String) {
+            self.name = name
+            self.address = address
+        }
+
+        func exec(_ arguments: [String]) -> [String] { ["netns", "exec", self.name] + arguments }
+
+        func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+            try await EndToEndTests.run("ip", self.exec(arguments))
+        }
+
+        func must(_ arguments: [String]) async throws {
+            let result = try await self.run(arguments)
+            if result.status != 0 { throw HarnessError("in \(self.name): \(arguments.joined(separator: " ")) failed: \(result.output)") }
+        }
+
+        /// Linkerd proxy-init's rules: inbound TCP (but the proxy's own admin ports) to 4143; outbound TCP to 4140,
+        /// except the proxy's own traffic (uid 2102) and loopback.
+        func installProxyInitRules() async throws {
+            for rule in [
+                "-t nat -N PROXY_INIT_REDIRECT",
+                "-t nat -A PROXY_INIT_REDIRECT -p tcp -m multiport --dports 4190,4191 -j RETURN",
+                "-t nat -A PROXY_INIT_REDIRECT -p tcp -j REDIRECT --to-port 4143",
+                "-t nat -A PREROUTING -j PROXY_INIT_REDIRECT",
+                "-t nat -N PROXY_INIT_OUTPUT",
+                "-t nat -A PROXY_INIT_OUTPUT -m owner --uid-owner \(NetworkNamespaceTests.proxyUID) -j RETURN",
+                "-t nat -A PROXY_INIT_OUTPUT -o lo -j RETURN",
+                "-t nat -A PROXY_INIT_OUTPUT -p tcp -j REDIRECT --to-port 4140",
+                "-t nat -A OUTPUT -j PROXY_INIT_OUTPUT",
+            ] {
+                try await self.must(["iptables"] + rule.split(separator: " ").map(String.init))
+            }
+        }
+
+        func startProxy() async throws -> ProxyProcess {
+            try await ProxyProcess.start(
+                [
+                    "SWIFTLET_PROXY_MODE": "transparent",
+                    "SWIFTLET_PROXY_INBOUND_LISTEN_ADDR": "0.0.0.0:4143",
+                    "SWIFTLET_PROXY_OUTBOUND_LISTEN_ADDR": "127.0.0.1:4140",
+                    "SWIFTLET_PROXY_ADMIN_LISTEN_ADDR": "0.0.0.0:4191",
+                ],
+                prefix: [E2E.which("ip")!] + self.exec([E2E.which("setpriv")!, "--reuid=\(NetworkNamespaceTests.proxyUID)", "--regid=\(NetworkNamespaceTests.proxyUID)", "--clear-groups"])
+            )
+        }
+
+        func metrics() async throws -> String {
+            try await self.run(["curl", "-sS", "http://127.0.0.1:4191/metrics"]).output
+        }
+    }
+
+    /// Builds pods `a` (198.51.100.1) and `b` (198.51.100.2) on one veth link; TEST-NET-2 addresses that exist only
+    /// inside these namespaces.
+    func makePods() async throws -> (Pod, Pod, () async -> Void) {
+        try E2E.need("ip", "iptables", "setpriv", "curl")
+        guard E2E.isRoot else { throw HarnessError("network namespaces need root") }
+        let suffix = String(UUID().uuidString.prefix(6)).lowercased()
+        let a = Pod(name: "swl-a-\(suffix)", address: "198.51.100.1")
+        let b = Pod(name: "swl-b-\(suffix)", address: "198.51.100.2")
+        let cleanup = {
+            for pod in [a, b] {
+                _ = try? await run("sh", ["-c", "ip netns pids \(pod.name) | xargs -r kill -9; ip netns del \(pod.name)"])
+            }
+        }
+        do {
+            for pod in [a, b] {
+                try await self.ip(["netns", "add", pod.name])
+                try await pod.must(["ip", "link", "set", "lo", "up"])
+            }
+            try await self.ip(["link", "add", "va-\(suffix)", "netns", a.name, "type", "veth", "peer", "name", "vb-\(suffix)", "netns", b.name])
+            for (pod, device) in [(a, "va-\(suffix)"), (b, "vb-\(suffix)")] {
+                try await pod.must(["ip", "addr", "add", "\(pod.address)/24", "dev", device])
+                try await pod.must(["ip", "link", "set", device, "up"])
+                try await pod.installProxyInitRules()
+            }
+        } catch {
+            await cleanup()
+            throw error
+        }
+        return (a, b, cleanup)
+    }
+
+    func ip(_ arguments: [String]) async throws {
+        let result = try await run("ip", arguments)
+        if result.status != 0 { throw HarnessError("ip \(arguments.joined(separator: " ")): \(result.output)") }
+    }
+
+    @Test func aClientReachesAServerInAnotherPodThroughBothProxiesTransparently() async throws {
+        let (a, b, cleanup) = try await self.makePods()
+        do {
+            let server = try ChildProcess(
+                E2E.which("ip")!, b.exec([E2E.python, "-u", E2E.fixtures.appendingPathComponent("upstream.py").path, "8080", "0.0.0.0"]),
+                name: "server-in-b"
+            )
+            _ = try await server.waitForLine(containing: "LISTENING")
+            let proxyA = try await a.startProxy()
+            let proxyB = try await b.startProxy()
+
+            // The client knows nothing of proxies: it dials the server's pod address.
+            let response = try await a.run(["curl", "-sS", "--max-time", "10", "http://\(b.address):8080/hello", "http://\(b.address):8080/again"])
+            #expect(response.status == 0, "\(response.output)")
+            #expect(response.output == "ok /hellook /again")
+
+            let outbound = try await a.metrics()
+            #expect(Metrics.sum(outbound, "request_total", ["direction=\"outbound\"", "target_addr=\"\(b.address):8080\""]) == 2)
+            #expect(Metrics.sum(outbound, "response_total", ["direction=\"outbound\"", "status_code=\"200\""]) == 2)
+            let inbound = try await b.metrics()
+            #expect(Metrics.sum(inbound, "request_total", ["direction=\"inbound\"", "target_addr=\"\(b.address):8080\""]) == 2)
+            #expect(Metrics.sum(inbound, "response_total", ["direction=\"inbound\"", "status_code=\"200\""]) == 2)
+            withExtendedLifetime((server, proxyA, proxyB)) {}
+        } catch {
+            await cleanup()
+            throw error
+        }
+        await cleanup()
+    }
+
+    @Test func dialingTheOutboundPortDirectlyIsRefusedAsALoopAndCounted() async throws {
+        let (a, _, cleanup) = try await self.makePods()
+        do {
+            let proxyA = try await a.startProxy()
+            // Loopback is not redirected, so SO_ORIGINAL_DST names the proxy's own listener: it must not dial itself.
+            let result = try await a.run(["curl", "-sS", "--max-time", "5", "http://127.0.0.1:4140/"])
+            #expect(result.status != 0)
+            let metrics = try await a.metrics()
+            #expect(Metrics.sum(metrics, "outbound_tcp_errors_total", ["error=\"loop_detected\""]) == 1)
+            #expect(Metrics.sum(metrics, "process_open_fds", []) < 100)
+            withExtendedLifetime(proxyA) {}
+        } catch {
+            await cleanup()
+            throw error
+        }
+        await cleanup()
+    }
+}
