@@ -205,9 +205,13 @@ final class ChildProcess: @unchecked Sendable {
         if self.process.isRunning { kill(self.process.processIdentifier, signal) }
     }
 
-    /// Ends the process without waiting (cleanup): SIGKILL, since a test that needs a graceful stop asks for it.
+    /// The signal `stop()` sends: SIGKILL by default (a test that needs a graceful stop asks for it); nginx needs
+    /// SIGTERM so its master takes its workers down with it.
+    var stopSignal: Int32 = SIGKILL
+
+    /// Ends the process without waiting (cleanup).
     func stop() {
-        if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
+        if self.process.isRunning { kill(self.process.processIdentifier, self.stopSignal) }
     }
 
     deinit { self.stop() }
@@ -272,4 +276,23 @@ final class ExitLatch: @unchecked Sendable {
             if done { continuation.resume() }
         }
     }
+}
+
+/// Sends `request` bytes on one TCP connection and returns every byte the server sent until it closed, with the
+/// closing noted (Python, so the exchange is byte-exact and independent of any HTTP client's habits).
+func rawExchange(port: Int, _ request: String) async throws -> String {
+    let literal = request.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\r", with: "\\r")
+        .replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\"", with: "\\\"")
+    let script = """
+        import socket, sys
+        s = socket.create_connection(("127.0.0.1", \(port)), timeout=20)
+        s.sendall(b"\(literal)")
+        data = b""
+        while True:
+            piece = s.recv(65536)
+            if not piece: break
+            data += piece
+        sys.stdout.write(data.decode("latin-1") + "<closed>")
+        """
+    return try await run(E2E.python, ["-c", script]).output
 }

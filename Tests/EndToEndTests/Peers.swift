@@ -137,6 +137,7 @@ final class NginxProcess: @unchecked Sendable {
         let configPath = directory.appendingPathComponent("nginx.conf")
         try config.write(to: configPath, atomically: true, encoding: .utf8)
         let child = try ChildProcess(E2E.which("nginx")!, ["-p", directory.path, "-c", configPath.path, "-g", "daemon off;"], name: "nginx")
+        child.stopSignal = SIGTERM
         try await waitForPort(port)
         try await waitForPort(h2Port)
         return NginxProcess(child: child, port: port, h2Port: h2Port, root: root)
