@@ -15,6 +15,8 @@ extension HTTPHeaders {
     /// `Content-Length` is known).
     @discardableResult
     public mutating func removeHopByHopFields(keepingUpgrade: Bool = false) -> String? {
+        // Most messages carry none of these: one scan, and no copy of the headers, in that case.
+        guard self.contains(where: { Self.isConnectionScoped($0.name) }) else { return nil }
         var upgrade: String? = nil
         var connectionTokens: [Substring] = []
         for value in self[canonicalForm: "connection"] {
@@ -43,5 +45,29 @@ extension HTTPHeaders {
             self.add(name: "upgrade", value: upgrade)
         }
         return upgrade
+    }
+
+    /// Whether `name` is a field that can make a message need rewriting at a hop.
+    static func isConnectionScoped(_ name: String) -> Bool {
+        switch name.utf8.count {
+        case 2: return name.caseInsensitiveEquals("te")
+        case 7: return name.caseInsensitiveEquals("upgrade")
+        case 10: return name.caseInsensitiveEquals("connection") || name.caseInsensitiveEquals("keep-alive")
+        case 16: return name.caseInsensitiveEquals("proxy-connection")
+        case 17: return name.caseInsensitiveEquals("transfer-encoding")
+        default: return false
+        }
+    }
+}
+
+extension String {
+    /// ASCII case-insensitive comparison with a lowercase literal, without allocating.
+    func caseInsensitiveEquals(_ lowercase: String) -> Bool {
+        guard self.utf8.count == lowercase.utf8.count else { return false }
+        for (a, b) in zip(self.utf8, lowercase.utf8) {
+            let folded = (a >= 65 && a <= 90) ? a | 0x20 : a
+            if folded != b { return false }
+        }
+        return true
     }
 }

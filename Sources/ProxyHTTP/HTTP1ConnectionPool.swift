@@ -44,13 +44,9 @@ final class HTTP1ConnectionPool {
         _ endpoint: HostPort, direction: TrafficDirection, tls: TLSLabel,
         completion: @escaping (Result<Lease, ProxyError>) -> Void
     ) {
-        while var list = self.idle[endpoint], let last = list.popLast() {
-            self.idle[endpoint] = list.isEmpty ? nil : list
-            if last.handler.isActive {
-                last.handler.onIdleClose = nil
-                completion(.success(Lease(channel: last.channel, handler: last.handler, endpoint: endpoint, reused: true)))
-                return
-            }
+        if let lease = self.takeIdle(endpoint) {
+            completion(.success(lease))
+            return
         }
         let tcp = NIOLoopBound(
             self.metrics.tcpMetrics(for: TCPLabels(direction: direction, peer: .dst, targetAddress: endpoint.description, tls: tls)),
@@ -80,29 +76,37 @@ final class HTTP1ConnectionPool {
         }
     }
 
+    /// An idle connection to `endpoint`, if one is alive: the common case, answered without a callback.
+    /// The list is mutated in place, so checking out does not copy it.
+    func takeIdle(_ endpoint: HostPort) -> Lease? {
+        while let last = self.idle[endpoint]?.popLast() {
+            if self.idle[endpoint]?.isEmpty == true { self.idle[endpoint] = nil }
+            if last.handler.isActive {
+                last.handler.idlePool = nil
+                return Lease(channel: last.channel, handler: last.handler, endpoint: endpoint, reused: true)
+            }
+        }
+        return nil
+    }
+
     /// Takes a connection back after a complete exchange; closes it if the pool for its endpoint is full.
     func release(_ lease: Lease) {
         guard lease.handler.isActive else { return }
-        var list = self.idle[lease.endpoint] ?? []
-        guard list.count < self.maxIdlePerEndpoint else {
+        guard (self.idle[lease.endpoint]?.count ?? 0) < self.maxIdlePerEndpoint else {
             lease.channel.close(promise: nil)
             return
         }
         lease.handler.detach()
-        let endpoint = lease.endpoint
-        let handlerID = ObjectIdentifier(lease.handler)
-        lease.handler.onIdleClose = { [weak self] in self?.remove(endpoint, handlerID) }
-        list.append(Idle(channel: lease.channel, handler: lease.handler, since: .now()))
-        self.idle[endpoint] = list
-        // Keep the channel reading while idle so a server close is seen at once.
-        lease.channel.read()
+        // The handler tells the pool if the server closes it while idle (it keeps reading, so that is seen at once).
+        lease.handler.idlePool = (self, lease.endpoint)
+        self.idle[lease.endpoint, default: []].append(Idle(channel: lease.channel, handler: lease.handler, since: .now()))
         self.scheduleSweep()
     }
 
-    private func remove(_ endpoint: HostPort, _ id: ObjectIdentifier) {
-        guard var list = self.idle[endpoint] else { return }
-        list.removeAll { ObjectIdentifier($0.handler) == id }
-        self.idle[endpoint] = list.isEmpty ? nil : list
+    /// Called by an idle connection's handler when the server closed it.
+    func idleConnectionClosed(_ handler: UpstreamHTTPHandler, endpoint: HostPort) {
+        self.idle[endpoint]?.removeAll { $0.handler === handler }
+        if self.idle[endpoint]?.isEmpty == true { self.idle[endpoint] = nil }
     }
 
     private func scheduleSweep() {
@@ -120,7 +124,7 @@ final class HTTP1ConnectionPool {
             let (expired, kept) = (list.filter { $0.since < deadline }, list.filter { $0.since >= deadline })
             self.idle[endpoint] = kept.isEmpty ? nil : kept
             for connection in expired {
-                connection.handler.onIdleClose = nil
+                connection.handler.idlePool = nil
                 connection.channel.close(promise: nil)
             }
         }
@@ -134,7 +138,7 @@ final class HTTP1ConnectionPool {
     func closeAll() {
         for list in self.idle.values {
             for connection in list {
-                connection.handler.onIdleClose = nil
+                connection.handler.idlePool = nil
                 connection.channel.close(promise: nil)
             }
         }

@@ -200,7 +200,12 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
                 bound.value.upstreamReady(result.map { ($0, nil) })
             }
         } else {
-            self.connection.resources.http1.acquire(target.endpoint, direction: self.connection.direction, tls: self.connection.tls) { result in
+            let pool = self.connection.resources.http1
+            if let lease = pool.takeIdle(target.endpoint) {
+                self.upstreamReady(.success((lease.handler, lease)))
+                return
+            }
+            pool.acquire(target.endpoint, direction: self.connection.direction, tls: self.connection.tls) { result in
                 bound.value.upstreamReady(result.map { ($0.handler, $0) })
             }
         }

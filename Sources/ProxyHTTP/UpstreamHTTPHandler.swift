@@ -12,8 +12,8 @@ final class UpstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var receiver: UpstreamResponseReceiver?
     private(set) var context: ChannelHandlerContext?
     private var pendingRead = false
-    /// Set by the pool when the connection sits idle; lets an idle close be noticed without a receiver.
-    var onIdleClose: (() -> Void)?
+    /// Set by the pool while the connection sits idle, so a close by the server removes it from the pool.
+    var idlePool: (pool: HTTP1ConnectionPool, endpoint: HostPort)?
 
     init() {}
 
@@ -24,8 +24,11 @@ final class UpstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.receiver = receiver
     }
 
+    /// Ends the exchange. A read held back for a full downstream is issued now: an idle connection keeps
+    /// reading so that a close by the server is seen at once.
     func detach() {
         self.receiver = nil
+        self.resumeReading()
     }
 
     func write(_ part: HTTPClientRequestPart) {
@@ -74,10 +77,10 @@ final class UpstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let receiver = self.receiver {
             self.receiver = nil
             receiver.upstreamFailed(ProxyError(.connectionReset, "upstream closed the connection"))
-        } else {
-            self.onIdleClose?()
+        } else if let (pool, endpoint) = self.idlePool {
+            pool.idleConnectionClosed(self, endpoint: endpoint)
         }
-        self.onIdleClose = nil
+        self.idlePool = nil
         context.fireChannelInactive()
     }
 

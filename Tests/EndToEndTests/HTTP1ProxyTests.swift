@@ -117,7 +117,7 @@ struct HTTP1ProxyTests {
         #expect(download.output == "\(gib)")
 
         let file = try E2E.temporaryDirectory().appendingPathComponent("upload.bin")
-        FileManager.default.createFile(atPath: file.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: file.path, contents: nil)
         let handle = try FileHandle(forWritingTo: file)
         try handle.truncate(atOffset: UInt64(gib))  // sparse: a gigabyte of zeros
         try handle.close()

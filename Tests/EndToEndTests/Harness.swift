@@ -227,7 +227,7 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
     for (key, value) in environment { env[key] = value }
     process.environment = env
     let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("out-\(UUID().uuidString)")
-    FileManager.default.createFile(atPath: outputFile.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
     let handle = try FileHandle(forWritingTo: outputFile)
     process.standardOutput = handle
     process.standardError = handle

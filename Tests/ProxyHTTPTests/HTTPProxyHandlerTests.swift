@@ -35,7 +35,7 @@ import Testing
 
     @Test func aMalformedRequestGets400WithAReasonAndTheConnectionCloses() throws {
         let channel = try self.makeChannel()
-        try? channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nBad Header\r\n\r\n"))
+        _ = try? channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nBad Header\r\n\r\n"))
         let response = try self.readResponse(channel)
         #expect(response.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
         #expect(response.lowercased().contains("swiftlet-proxy-error: malformed_request"))
