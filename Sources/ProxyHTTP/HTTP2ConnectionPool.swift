@@ -19,25 +19,6 @@ final class HTTP2ConnectionPool {
     private let metrics: MetricsShard
     private var connections: [HostPort: Connection] = [:]
 
-    static let connectionConfiguration: NIOHTTP2Handler.ConnectionConfiguration = {
-        var configuration = NIOHTTP2Handler.ConnectionConfiguration()
-        configuration.targetWindowSize = 4 * 1024 * 1024
-        configuration.initialSettings = [
-            HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
-            HTTP2Setting(parameter: .maxHeaderListSize, value: 64 * 1024),
-            HTTP2Setting(parameter: .initialWindowSize, value: 1024 * 1024),
-        ]
-        return configuration
-    }()
-
-    static let streamConfiguration: NIOHTTP2Handler.StreamConfiguration = {
-        var configuration = NIOHTTP2Handler.StreamConfiguration()
-        configuration.targetWindowSize = 1024 * 1024
-        configuration.outboundBufferSizeHighWatermark = 64 * 1024
-        configuration.outboundBufferSizeLowWatermark = 16 * 1024
-        return configuration
-    }()
-
     init(eventLoop: EventLoop, connector: UpstreamConnector, metrics: MetricsShard) {
         self.eventLoop = eventLoop
         self.connector = connector
@@ -66,8 +47,8 @@ final class HTTP2ConnectionPool {
                 try channel.pipeline.syncOperations.addHandler(TCPAccountingHandler(metrics: tcp.value))
                 _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
                     mode: .client,
-                    connectionConfiguration: Self.connectionConfiguration,
-                    streamConfiguration: Self.streamConfiguration
+                    connectionConfiguration: HTTP2Tuning.connection,
+                    streamConfiguration: HTTP2Tuning.stream
                 ) { stream in
                     // Servers do not open streams to us (no push): refuse any.
                     stream.close()

@@ -37,6 +37,11 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var metrics: RequestMetrics?
     private var responseTimer: Scheduled<Void>?
     private var upstreamNeedsFlush = false
+    /// The request as sent upstream, kept while it may still be replayed on a fresh connection.
+    private var upstreamHead: HTTPRequestHead?
+    private var upstreamTarget: TrafficTarget?
+    private var bodyForwarded = false
+    private var replayed = false
     /// gRPC status fields of a trailers-only response, sent as trailers at the response's end.
     private var trailersFromHead: HTTPHeaders?
     /// A `101` went downstream; the relay starts at its `.end`.
@@ -76,6 +81,7 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
             guard self.phase == .idle else { return }
             self.startExchange(head, context: context)
         case .body(let body):
+            self.bodyForwarded = true
             self.forward(.body(.byteBuffer(body)))
         case .end(let trailers):
             self.requestComplete = true
@@ -130,6 +136,13 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            // The client sent its last byte (accepted connections allow half-close for the opaque relay): answer
+            // what is in flight, then close; close at once if nothing is.
+            self.keepAlive = false
+            if self.phase == .idle || self.phase == .discarding { context.close(promise: nil) }
+            return
+        }
         if event is ChannelShouldQuiesceEvent {
             // Graceful shutdown: finish the exchange in flight, then close; close at once if idle.
             self.keepAlive = false
@@ -193,7 +206,14 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
 
         let upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: headers)
         self.buffered = [.head(upstreamHead)]
+        self.upstreamHead = upstreamHead
+        self.upstreamTarget = target
+        self.bodyForwarded = false
+        self.replayed = false
+        self.connectUpstream(target, context: context)
+    }
 
+    private func connectUpstream(_ target: TrafficTarget, context: ChannelHandlerContext) {
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         if self.connection.isHTTP2 {
             self.connection.resources.http2.openStream(target.endpoint, direction: self.connection.direction, tls: self.connection.tls) { result in
@@ -348,6 +368,17 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     func upstreamFailed(_ error: ProxyError) {
         guard let context = self.context, self.phase == .forwarding || self.phase == .connecting else { return }
+        if self.canReplay(after: error), let head = self.upstreamHead, let target = self.upstreamTarget {
+            // A pooled connection the server closed as we reused it: nothing of the request was consumed, so it
+            // goes once more on another connection, as browsers and other proxies do.
+            self.replayed = true
+            self.abortUpstream()
+            self.phase = .connecting
+            self.buffered = [.head(head)]
+            if self.requestComplete { self.buffered.append(.end(nil)) }
+            self.connectUpstream(target, context: context)
+            return
+        }
         self.abortUpstream()
         if self.responseHeadSent {
             // Too late for an error response: the client sees the stream cut.
@@ -356,6 +387,13 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
             return
         }
         self.respondWithError(error, context: context)
+    }
+
+    /// Only a request whose bytes were never answered, on a reused HTTP/1.1 connection that then closed, and
+    /// with no body (a body may have been partly consumed), is replayed; and only once.
+    private func canReplay(after error: ProxyError) -> Bool {
+        guard !self.replayed, !self.responseHeadSent, !self.bodyForwarded, self.lease?.reused == true else { return false }
+        return error.code == .connectionReset || error.code == .upstreamFailed
     }
 
     // MARK: finishing

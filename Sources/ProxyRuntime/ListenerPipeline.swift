@@ -92,8 +92,8 @@ struct ListenerPipeline: Sendable {
         let context = NIOLoopBound(self.httpContext(resources, destination, http2: true), eventLoop: channel.eventLoop)
         _ = try pipeline.configureHTTP2Pipeline(
             mode: .server,
-            connectionConfiguration: Self.http2Connection,
-            streamConfiguration: Self.http2Stream
+            connectionConfiguration: HTTP2Tuning.connection,
+            streamConfiguration: HTTP2Tuning.stream
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
                 try stream.pipeline.syncOperations.addHandlers([
@@ -116,23 +116,4 @@ struct ListenerPipeline: Sendable {
             }
         )
     }
-
-    static let http2Connection: NIOHTTP2Handler.ConnectionConfiguration = {
-        var configuration = NIOHTTP2Handler.ConnectionConfiguration()
-        configuration.targetWindowSize = 4 * 1024 * 1024
-        configuration.initialSettings = [
-            HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
-            HTTP2Setting(parameter: .maxHeaderListSize, value: 64 * 1024),
-            HTTP2Setting(parameter: .initialWindowSize, value: 1024 * 1024),
-        ]
-        return configuration
-    }()
-
-    static let http2Stream: NIOHTTP2Handler.StreamConfiguration = {
-        var configuration = NIOHTTP2Handler.StreamConfiguration()
-        configuration.targetWindowSize = 1024 * 1024
-        configuration.outboundBufferSizeHighWatermark = 64 * 1024
-        configuration.outboundBufferSizeLowWatermark = 16 * 1024
-        return configuration
-    }()
 }

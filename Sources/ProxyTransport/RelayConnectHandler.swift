@@ -30,7 +30,7 @@ public final class RelayConnectHandler: ChannelDuplexHandler, RemovableChannelHa
         self.connecting = true
         let metrics = NIOLoopBound(self.upstreamMetrics, eventLoop: context.eventLoop)
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        self.connector.connect(to: self.destination, on: context.eventLoop) { channel in
+        self.connector.connect(to: self.destination, on: context.eventLoop, halfClosure: true) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(TCPAccountingHandler(metrics: metrics.value))
             }

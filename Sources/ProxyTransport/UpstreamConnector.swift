@@ -14,9 +14,13 @@ public struct UpstreamConnector: Sendable {
 
     /// Connects to `endpoint`, running `initializer` on the new channel before it is active. Failures arrive
     /// as `ProxyError` with the code the edge answers with.
+    ///
+    /// `halfClosure` is for the opaque relay only, which carries a FIN across; an HTTP connection must see a
+    /// server's FIN as the end of the connection.
     public func connect(
         to endpoint: HostPort,
         on eventLoop: EventLoop,
+        halfClosure: Bool = false,
         initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
     ) -> EventLoopFuture<Channel> {
         if self.loopGuard.isOwnListener(ip: endpoint.host, port: endpoint.port) {
@@ -27,7 +31,7 @@ public struct UpstreamConnector: Sendable {
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(self.connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.allowRemoteHalfClosure, value: halfClosure)
             .channelInitializer(initializer)
         let loopGuard = self.loopGuard
         let connected: EventLoopFuture<Channel>

@@ -84,6 +84,24 @@ struct HTTP1ProxyTests {
         #expect(try await run("curl", ["-sS", "http://127.0.0.1:\(proxy.inboundPort)/alive"]).output == "ok /alive")
     }
 
+    @Test func aRequestOnAPooledConnectionTheServerDroppedIsReplayedOnce() async throws {
+        let upstream = try await FixtureProcess.start("upstream.py")
+        let proxy = try await ProxyProcess.start([
+            "SWIFTLET_PROXY_INBOUND_FORWARD_ADDR": "127.0.0.1:\(upstream.port)", "SWIFTLET_PROXY_WORKER_THREADS": "1",
+        ])
+        let url = "http://127.0.0.1:\(proxy.inboundPort)"
+        // The first answer leaves a pooled connection that the server will drop at the next request.
+        #expect(try await run("curl", ["-sS", "\(url)/close-next"]).output == "ok /close-next")
+        let replayed = try await run("curl", ["-sS", "-w", " %{http_code}", "\(url)/after"])
+        #expect(replayed.output == "ok /after 200")
+        #expect(try await proxy.metric("tcp_open_total", "peer=\"dst\"") == 2)
+
+        // A request with a body may have been consumed: it is not replayed, the client learns of the failure.
+        #expect(try await run("curl", ["-sS", "\(url)/close-next"]).output == "ok /close-next")
+        let posted = try await run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--data-binary", "payload", "\(url)/count"])
+        #expect(posted.output == "502")
+    }
+
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
         let upstream = try await FixtureProcess.start("upstream.py")
         let proxy = try await ProxyProcess.start(["SWIFTLET_PROXY_INBOUND_FORWARD_ADDR": "127.0.0.1:\(upstream.port)"])

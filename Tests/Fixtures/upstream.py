@@ -6,6 +6,8 @@ POST /count        reads the body in pieces and answers with its length and sha2
 GET  /hang         never answers
 GET  /ws           WebSocket echo (RFC 6455) after a 101
 GET  /headers      answers with the request headers as text
+GET  /close-next   answers, then meets the next request on the same connection with a close and no answer
+                   (a keep-alive connection the server dropped just as the proxy reused it)
 anything else      200 "ok <path>"
 Arguments: [port [address]]. Prints "LISTENING <port>" once bound.
 """
@@ -20,8 +22,18 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def dropped(self):
+        if getattr(self, "close_next", False):
+            self.close_connection = True
+            return True
+        return False
+
     def do_GET(self):
+        if self.dropped():
+            return
         path = self.path.split("?")[0]
+        if path == "/close-next":
+            self.close_next = True
         if path.startswith("/bytes/"):
             total = int(path.split("/")[2])
             self.send_response(200)
@@ -58,6 +70,8 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def do_POST(self):
+        if self.dropped():
+            return
         digest = hashlib.sha256()
         count = 0
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
