@@ -39,15 +39,12 @@ final class HTTP1ConnectionPool {
         self.idleTimeout = idleTimeout
     }
 
-    /// Hands `completion` an idle connection to `endpoint`, or a new one; on the pool's loop.
-    func acquire(
+    /// Opens a new connection to `endpoint` for a caller that found no idle one (`takeIdle`); `completion` runs
+    /// on the pool's loop.
+    func connect(
         _ endpoint: HostPort, direction: TrafficDirection, tls: TLSLabel,
         completion: @escaping (Result<Lease, ProxyError>) -> Void
     ) {
-        if let lease = self.takeIdle(endpoint) {
-            completion(.success(lease))
-            return
-        }
         let tcp = NIOLoopBound(
             self.metrics.tcpMetrics(for: TCPLabels(direction: direction, peer: .dst, targetAddress: endpoint.description, tls: tls)),
             eventLoop: self.eventLoop

@@ -115,6 +115,8 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
             self.abortUpstream()
             self.keepAlive = false
             self.requestComplete = false
+            // Not a request of any series: counted in `*_http_errors_total` only.
+            self.metrics = nil
             self.respondWithError(ProxyError(.malformedRequest, "malformed HTTP request: \(error)"), context: context)
             return
         }
@@ -225,7 +227,7 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
                 self.upstreamReady(.success((lease.handler, lease)))
                 return
             }
-            pool.acquire(target.endpoint, direction: self.connection.direction, tls: self.connection.tls) { result in
+            pool.connect(target.endpoint, direction: self.connection.direction, tls: self.connection.tls) { result in
                 bound.value.upstreamReady(result.map { ($0.handler, $0) })
             }
         }
@@ -464,19 +466,7 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
         context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(Self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
         context.write(Self.wrapOutboundOut(.end(nil)), promise: nil)
-        if self.metrics != nil {
-            self.finishExchange(context: context, reusable: false)
-        } else {
-            context.flush()
-            if closing {
-                self.phase = .closed
-                context.close(promise: nil)
-            } else {
-                self.phase = self.requestComplete ? .idle : .discarding
-                self.drainQueue(context: context)
-                self.resumeReadingIfPossible()
-            }
-        }
+        self.finishExchange(context: context, reusable: false)
     }
 
     // MARK: upgrade

@@ -39,14 +39,6 @@ enum ProcessMetrics {
         }
     }
 
-    /// Resident set size in bytes, for logs and tests.
-    static func residentBytes() -> Int {
-        guard let statm = readFile("/proc/self/statm") else { return 0 }
-        let fields = statm.split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
-        return pages * sysconf(Int32(_SC_PAGESIZE))
-    }
-
     static func bootTimeSeconds() -> Double? {
         guard let stat = readFile("/proc/stat") else { return nil }
         for line in stat.split(separator: "\n") where line.hasPrefix("btime ") {
