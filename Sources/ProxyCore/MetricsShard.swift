@@ -35,6 +35,22 @@ public final class MetricsShard {
         return created
     }
 
+    /// The series of connections accepted for `target`. The last one asked for is kept by value: accepted
+    /// connections mostly go to the same target, and the text label and hash lookup showed in profiles of
+    /// connection-per-request traffic.
+    public func acceptedTCPMetrics(direction: TrafficDirection, target: HostPort?, tls: TLSLabel) -> TCPMetrics {
+        if let last = self.lastAccepted, last.direction == direction, last.target == target, last.tls == tls {
+            return last.metrics
+        }
+        let metrics = self.tcpMetrics(
+            for: TCPLabels(direction: direction, peer: .src, targetAddress: target?.description ?? "", tls: tls)
+        )
+        self.lastAccepted = (direction, target, tls, metrics)
+        return metrics
+    }
+
+    private var lastAccepted: (direction: TrafficDirection, target: HostPort?, tls: TLSLabel, metrics: TCPMetrics)?
+
     public func recordHTTPError(_ direction: TrafficDirection, _ code: ProxyError.Code) {
         self.httpErrors[direction.rawValue][code.index] &+= 1
     }

@@ -38,9 +38,7 @@ struct ListenerPipeline: Sendable {
         }
         let destination = self.router.connectionDestination(direction: self.direction, originalDestination: original)
         let tls = self.tls
-        let sourceMetrics = resources.metrics.tcpMetrics(
-            for: TCPLabels(direction: self.direction, peer: .src, targetAddress: destination?.description ?? "", tls: tls)
-        )
+        let sourceMetrics = resources.metrics.acceptedTCPMetrics(direction: self.direction, target: destination, tls: tls)
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(TCPAccountingHandler(metrics: sourceMetrics))
 
@@ -74,15 +72,13 @@ struct ListenerPipeline: Sendable {
     }
 
     private func addHTTP1(pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources, destination: HostPort?) throws {
-        // The empty upgrade configuration only makes NIO keep bytes after an `Upgrade` request for the relay;
-        // the upgrade itself is the upstream's to accept, and HTTPProxyHandler relays it.
-        try pipeline.configureHTTPServerPipeline(
-            withPipeliningAssistance: false,
-            withServerUpgrade: (upgraders: [], completionHandler: { _ in }),
-            withErrorHandling: false,
-            withOutboundHeaderValidation: false,
-            withEncoderConfiguration: .init()
-        )
+        // The codec alone, without NIO's server upgrade handler (which is added and removed again on every
+        // connection): the decoder keeps the bytes after an `Upgrade` request for the relay, and the upgrade itself
+        // is the upstream's to accept; HTTPProxyHandler relays it.
+        try pipeline.addHandlers([
+            HTTPResponseEncoder(configuration: .init()),
+            ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)),
+        ])
         try pipeline.addHandler(HTTPProxyHandler(connection: self.httpContext(resources, destination, http2: false)))
     }
 

@@ -36,4 +36,13 @@ import Testing
         #expect(headers.removeHopByHopFields(keepingUpgrade: true) == nil)
         #expect(!headers.contains(name: "upgrade"))
     }
+
+    @Test func keepsTheOrderAndRepeatsOfEndToEndFieldsAndReadsTokensLoosely() {
+        var headers = HTTPHeaders([
+            ("Set-Cookie", "a=1"), ("connection", " Keep-Alive ,\tX-Hop "), ("x-hop", "gone"), ("Set-Cookie", "b=2"),
+            ("Via", "1.1 a"), ("CONNECTION", "close"),
+        ])
+        headers.removeHopByHopFields()
+        #expect(headers.map { "\($0.name): \($0.value)" } == ["Set-Cookie: a=1", "Set-Cookie: b=2", "Via: 1.1 a"])
+    }
 }
