@@ -1,13 +1,14 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Targets of the data plane (`Proxy*`) stay lean: NIO, NIOSSL, NIOHTTP2, Logging and ServiceLifecycle only,
-/// and no Foundation. The control plane and the CLI live in their own targets.
+/// Targets of the data plane (`Proxy*`) stay lean: NIO, NIOSSL, NIOHTTP2, gRPC, Logging and ServiceLifecycle
+/// only, and no Foundation. The control plane and the CLI live in their own targets.
 let package = Package(
     name: "swiftlet",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "swiftlet-proxy", targets: ["swiftlet-proxy"]),
+        .executable(name: "swiftlet", targets: ["swiftlet"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -15,6 +16,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Pure logic: configuration, errors, protocol detection, HTTP rules, metrics. No sockets.
@@ -50,6 +57,29 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Generated messages and stubs of our gRPC API (scripts/generate-proto).
+        .target(
+            name: "SwiftletAPI",
+            dependencies: [
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            ]
+        ),
+        // The proxy's side of discovery: Destination streams, per-destination balancers.
+        .target(
+            name: "ProxyDiscovery",
+            dependencies: [
+                "ProxyCore",
+                "SwiftletAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Admin server and the proxy's assembly as ServiceLifecycle services.
         .target(
             name: "ProxyRuntime",
@@ -57,6 +87,7 @@ let package = Package(
                 "ProxyCore",
                 "ProxyTransport",
                 "ProxyHTTP",
+                "ProxyDiscovery",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -77,6 +108,44 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The control plane: cluster model, sources (files now, Kubernetes later), index, gRPC services.
+        .target(
+            name: "Controller",
+            dependencies: [
+                "SwiftletAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // The `swiftlet` commands: controller, demo (and the demo's own programs), version.
+        .target(
+            name: "CLI",
+            dependencies: [
+                "Controller",
+                "SwiftletAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "swiftlet",
+            dependencies: [
+                "CLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(
             name: "ProxyCoreTests",
             dependencies: [
@@ -93,6 +162,21 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "ProxyDiscoveryTests",
+            dependencies: [
+                "ProxyCore",
+                "ProxyDiscovery",
+                "SwiftletAPI",
+            ]
+        ),
+        .testTarget(
+            name: "ControllerTests",
+            dependencies: [
+                "Controller",
+                "SwiftletAPI",
             ]
         ),
         // Real peers on loopback and network namespaces; spawns the built `swiftlet-proxy`.

@@ -1,0 +1,169 @@
+import Synchronization
+
+/// The mesh's view of the cluster, and the subscriptions of everyone watching a destination.
+///
+/// Sources `apply` whole snapshots; the index finds which services and workloads changed, recomputes only the
+/// destinations they touch, and yields a new `DestinationState` to each watcher whose answer changed. Watch
+/// streams keep only the newest state: a slow watcher skips intermediate states, it never holds the index up.
+public final class ClusterIndex: Sendable {
+    public let identity: MeshIdentity
+    public let clusterDomain: String
+    private let state: Mutex<State>
+
+    private struct State {
+        var snapshot = ClusterSnapshot()
+        /// namespace → `key=value` → workloads carrying that label.
+        var labelIndex: [String: [String: Set<ObjectKey>]] = [:]
+        var watchers: [DestinationAuthority: [UInt64: AsyncStream<DestinationState>.Continuation]] = [:]
+        var lastSent: [DestinationAuthority: DestinationState] = [:]
+        var nextID: UInt64 = 0
+        var generation: UInt64 = 0
+    }
+
+    public init(identity: MeshIdentity = MeshIdentity(), clusterDomain: String = "cluster.local") {
+        self.identity = identity
+        self.clusterDomain = clusterDomain
+        self.state = Mutex(State())
+    }
+
+    /// How many snapshots changed something; `/ready` and tests use it.
+    public var generation: UInt64 { self.state.withLock { $0.generation } }
+    public var watcherCount: Int { self.state.withLock { $0.watchers.values.reduce(0) { $0 + $1.count } } }
+    public var snapshot: ClusterSnapshot { self.state.withLock { $0.snapshot } }
+
+    /// Replaces the cluster's contents. Returns how many watchers were sent a new state.
+    @discardableResult
+    public func apply(_ next: ClusterSnapshot) -> Int {
+        self.state.withLock { state in
+            let previous = state.snapshot
+            guard previous != next else { return 0 }
+            state.generation &+= 1
+            var changedServices = Set<ObjectKey>()
+            for (key, service) in next.services where previous.services[key] != service { changedServices.insert(key) }
+            for key in previous.services.keys where next.services[key] == nil { changedServices.insert(key) }
+            // Changed workloads, old and new versions both: a workload that lost a label leaves a service.
+            var changedWorkloads: [String: [WorkloadSpec]] = [:]
+            for (key, workload) in next.workloads {
+                let old = previous.workloads[key]
+                guard old != workload else { continue }
+                changedWorkloads[key.namespace, default: []].append(workload)
+                if let old {
+                    changedWorkloads[key.namespace, default: []].append(old)
+                    Self.unindex(old, in: &state.labelIndex)
+                }
+                Self.index(workload, in: &state.labelIndex)
+            }
+            for (key, old) in previous.workloads where next.workloads[key] == nil {
+                changedWorkloads[key.namespace, default: []].append(old)
+                Self.unindex(old, in: &state.labelIndex)
+            }
+            state.snapshot = next
+
+            var notified = 0
+            for (authority, watchers) in state.watchers {
+                let key = authority.service
+                var affected = changedServices.contains(key)
+                if !affected, let service = next.services[key], let candidates = changedWorkloads[key.namespace] {
+                    affected = candidates.contains { $0.isSelected(by: service.selector) }
+                }
+                guard affected else { continue }
+                let resolved = Self.resolve(authority, in: state, identity: self.identity)
+                guard state.lastSent[authority] != resolved else { continue }
+                state.lastSent[authority] = resolved
+                for continuation in watchers.values { continuation.yield(resolved) }
+                notified += watchers.count
+            }
+            return notified
+        }
+    }
+
+    /// The current answer for `authority`.
+    public func resolve(_ authority: DestinationAuthority) -> DestinationState {
+        self.state.withLock { Self.resolve(authority, in: $0, identity: self.identity) }
+    }
+
+    /// A stream of the answers for `authority`: the current one at once, then each change, until the consumer
+    /// stops iterating.
+    public func watch(_ authority: DestinationAuthority) -> AsyncStream<DestinationState> {
+        let (stream, continuation) = AsyncStream.makeStream(of: DestinationState.self, bufferingPolicy: .bufferingNewest(1))
+        let id: UInt64 = self.state.withLock { state in
+            let id = state.nextID
+            state.nextID &+= 1
+            state.watchers[authority, default: [:]][id] = continuation
+            let current = state.lastSent[authority] ?? Self.resolve(authority, in: state, identity: self.identity)
+            state.lastSent[authority] = current
+            continuation.yield(current)
+            return id
+        }
+        continuation.onTermination = { [weak self] _ in
+            self?.state.withLock { state in
+                state.watchers[authority]?[id] = nil
+                if state.watchers[authority]?.isEmpty == true {
+                    state.watchers[authority] = nil
+                    state.lastSent[authority] = nil
+                }
+            }
+        }
+        return stream
+    }
+
+    // MARK: resolution
+
+    private static func resolve(_ authority: DestinationAuthority, in state: State, identity: MeshIdentity) -> DestinationState {
+        guard let service = state.snapshot.services[authority.service] else { return .noEndpoints(exists: false) }
+        guard let port = service.ports.first(where: { $0.port == authority.port }) else { return .noEndpoints(exists: true) }
+        let hint = Self.protocolHint(port.appProtocol)
+        var endpoints: [EndpointAddress: ResolvedEndpoint] = [:]
+        for key in Self.candidates(for: service, in: state) {
+            guard let workload = state.snapshot.workloads[key], workload.isSelected(by: service.selector) else { continue }
+            let targetPort: Int
+            switch port.targetPort {
+            case .number(let number): targetPort = number
+            case .name(let name):
+                guard let named = workload.ports.first(where: { $0.name == name }) else { continue }
+                targetPort = named.port
+            }
+            let endpoint = ResolvedEndpoint(
+                ip: workload.address, port: targetPort,
+                identity: workload.meshed ? identity.dnsName(serviceAccount: workload.serviceAccount, namespace: workload.key.namespace) : nil,
+                protocolHint: hint,
+                labels: [
+                    "dst_pod": workload.key.name,
+                    "dst_workload": workload.labels["app.kubernetes.io/name"] ?? workload.labels["app"] ?? workload.key.name,
+                    "dst_serviceaccount": workload.serviceAccount,
+                ]
+            )
+            endpoints[endpoint.address] = endpoint
+        }
+        guard !endpoints.isEmpty else { return .noEndpoints(exists: true) }
+        return .endpoints(endpoints, labels: ["dst_namespace": service.key.namespace, "dst_service": service.key.name])
+    }
+
+    /// The workloads that may match `service`: those carrying its rarest selector label.
+    private static func candidates(for service: ServiceSpec, in state: State) -> Set<ObjectKey> {
+        guard !service.selector.isEmpty, let labels = state.labelIndex[service.key.namespace] else { return [] }
+        var best: Set<ObjectKey>? = nil
+        for (key, value) in service.selector {
+            let set = labels["\(key)=\(value)"] ?? []
+            if best == nil || set.count < best!.count { best = set }
+            if set.isEmpty { break }
+        }
+        return best ?? []
+    }
+
+    static func protocolHint(_ appProtocol: String?) -> ResolvedEndpoint.ProtocolHint {
+        switch appProtocol?.lowercased() {
+        case "kubernetes.io/h2c", "h2c", "grpc", "http2": return .http2
+        case "linkerd.io/opaque", "swiftlet.io/opaque", "tcp", "opaque": return .opaque
+        default: return .unknown
+        }
+    }
+
+    private static func index(_ workload: WorkloadSpec, in index: inout [String: [String: Set<ObjectKey>]]) {
+        for (key, value) in workload.labels { index[workload.key.namespace, default: [:]]["\(key)=\(value)", default: []].insert(workload.key) }
+    }
+
+    private static func unindex(_ workload: WorkloadSpec, in index: inout [String: [String: Set<ObjectKey>]]) {
+        for (key, value) in workload.labels { index[workload.key.namespace]?["\(key)=\(value)"]?.remove(workload.key) }
+    }
+}

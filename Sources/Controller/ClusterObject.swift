@@ -1,0 +1,5 @@
+/// A document of a kind the mesh reads.
+public enum ClusterObject: Hashable, Sendable {
+    case service(ServiceSpec)
+    case workload(WorkloadSpec)
+}

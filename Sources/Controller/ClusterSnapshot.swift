@@ -1,0 +1,23 @@
+/// Everything a source knows at one moment. Sources hand whole snapshots to the index, which works out what
+/// changed: a source stays simple, and a relist after a lost watch is the same operation as the first list.
+public struct ClusterSnapshot: Hashable, Sendable {
+    public var services: [ObjectKey: ServiceSpec]
+    public var workloads: [ObjectKey: WorkloadSpec]
+
+    public init(services: [ObjectKey: ServiceSpec] = [:], workloads: [ObjectKey: WorkloadSpec] = [:]) {
+        self.services = services
+        self.workloads = workloads
+    }
+
+    public init(_ objects: [ClusterObject]) {
+        self.init()
+        for object in objects {
+            switch object {
+            case .service(let service): self.services[service.key] = service
+            case .workload(let workload): self.workloads[workload.key] = workload
+            }
+        }
+    }
+
+    public var endpointCount: Int { self.workloads.count }
+}

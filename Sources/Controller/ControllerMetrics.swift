@@ -1,0 +1,54 @@
+import Synchronization
+
+/// The controller's own counters, rendered at its admin `/metrics`.
+public final class ControllerMetrics: Sendable {
+    let manifestErrors = Atomic<UInt64>(0)
+    let manifestReloads = Atomic<UInt64>(0)
+    let destinationStreams = Atomic<Int64>(0)
+    let destinationUpdates = Atomic<UInt64>(0)
+    private let lastErrors = Mutex<[String: ManifestError]>([:])
+
+    public init() {}
+
+    public func recordReload() { self.manifestReloads.add(1, ordering: .relaxed) }
+
+    /// A file that failed to parse (its previous version stays in force); `nil` clears the file's error.
+    public func recordManifest(file: String, error: ManifestError?) {
+        if error != nil { self.manifestErrors.add(1, ordering: .relaxed) }
+        self.lastErrors.withLock { $0[file] = error }
+    }
+
+    /// The files whose latest version is in error, with the error.
+    public var currentErrors: [ManifestError] {
+        self.lastErrors.withLock { Array($0.values).sorted { $0.file < $1.file } }
+    }
+
+    func streamOpened() { self.destinationStreams.add(1, ordering: .relaxed) }
+    func streamClosed() { self.destinationStreams.subtract(1, ordering: .relaxed) }
+    func updateSent() { self.destinationUpdates.add(1, ordering: .relaxed) }
+
+    public func render(index: ClusterIndex, processLines: String = "") -> String {
+        let snapshot = index.snapshot
+        var text = ""
+        text += "# HELP controller_manifest_errors_total Manifest files that failed to parse; their last good version stays in force.\n"
+        text += "# TYPE controller_manifest_errors_total counter\n"
+        text += "controller_manifest_errors_total \(self.manifestErrors.load(ordering: .relaxed))\n"
+        text += "# HELP controller_manifest_files_in_error Files whose newest version is in error.\n"
+        text += "# TYPE controller_manifest_files_in_error gauge\n"
+        text += "controller_manifest_files_in_error \(self.currentErrors.count)\n"
+        text += "# HELP controller_manifest_reloads_total Times the manifest directory was read.\n"
+        text += "# TYPE controller_manifest_reloads_total counter\n"
+        text += "controller_manifest_reloads_total \(self.manifestReloads.load(ordering: .relaxed))\n"
+        text += "# HELP controller_services Services known.\n# TYPE controller_services gauge\n"
+        text += "controller_services \(snapshot.services.count)\n"
+        text += "# HELP controller_workloads Workloads known.\n# TYPE controller_workloads gauge\n"
+        text += "controller_workloads \(snapshot.workloads.count)\n"
+        text += "# HELP destination_streams Open Destination.Get streams.\n# TYPE destination_streams gauge\n"
+        text += "destination_streams \(self.destinationStreams.load(ordering: .relaxed))\n"
+        text += "# HELP destination_updates_total Updates sent on Destination.Get streams.\n"
+        text += "# TYPE destination_updates_total counter\n"
+        text += "destination_updates_total \(self.destinationUpdates.load(ordering: .relaxed))\n"
+        text += processLines
+        return text
+    }
+}

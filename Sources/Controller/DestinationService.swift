@@ -1,0 +1,106 @@
+import GRPCCore
+import Logging
+import SwiftletAPI
+
+/// `swiftlet.destination.v1.Destination`: one `Get` stream per destination a proxy sends traffic to.
+///
+/// The index hands each stream whole states; the stream sends the proxy only what changed since its last
+/// message: `add` for endpoints that joined or changed, `remove` for those that left, `no_endpoints` when none are left.
+public struct DestinationService: Swiftlet_Destination_V1_Destination.SimpleServiceProtocol {
+    let index: ClusterIndex
+    let metrics: ControllerMetrics
+    let logger: Logger
+
+    public init(index: ClusterIndex, metrics: ControllerMetrics, logger: Logger) {
+        self.index = index
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    public func get(
+        request: Swiftlet_Destination_V1_GetDestination,
+        response: RPCWriter<Swiftlet_Destination_V1_Update>,
+        context: ServerContext
+    ) async throws {
+        self.metrics.streamOpened()
+        defer { self.metrics.streamClosed() }
+        let namespace = request.contextNamespace.isEmpty ? "default" : request.contextNamespace
+        guard let authority = DestinationAuthority(parsing: request.authority, contextNamespace: namespace, clusterDomain: self.index.clusterDomain) else {
+            // Not a name of the cluster: the proxy resolves it by other means. The stream stays open (nothing will
+            // change) until the proxy lets go of the destination.
+            try await response.write(Self.noEndpoints(exists: false))
+            self.metrics.updateSent()
+            try await Task.sleep(for: .seconds(365 * 24 * 3600))
+            return
+        }
+        self.logger.debug("destination watched", metadata: ["authority": "\(request.authority)", "client": "\(request.clientWorkload)"])
+        var delta = DestinationDelta()
+        for await state in self.index.watch(authority) {
+            for update in delta.next(state) {
+                try await response.write(update)
+                self.metrics.updateSent()
+            }
+        }
+    }
+
+    static func noEndpoints(exists: Bool) -> Swiftlet_Destination_V1_Update {
+        var update = Swiftlet_Destination_V1_Update()
+        update.noEndpoints = .with { $0.exists = exists }
+        return update
+    }
+}
+
+/// Turns successive states of a destination into the messages that bring a client from one to the next.
+struct DestinationDelta {
+    private var sent: [EndpointAddress: ResolvedEndpoint] = [:]
+    private var first = true
+
+    mutating func next(_ state: DestinationState) -> [Swiftlet_Destination_V1_Update] {
+        defer { self.first = false }
+        switch state {
+        case .noEndpoints(let exists):
+            self.sent = [:]
+            return [DestinationService.noEndpoints(exists: exists)]
+        case .endpoints(let endpoints, let labels):
+            var updates: [Swiftlet_Destination_V1_Update] = []
+            let removed = self.sent.keys.filter { endpoints[$0] == nil }.sorted()
+            if !removed.isEmpty {
+                var update = Swiftlet_Destination_V1_Update()
+                update.remove = .with { $0.addresses = removed.map(Self.address) }
+                updates.append(update)
+            }
+            let added = endpoints.values.filter { self.sent[$0.address] != $0 }.sorted { $0.address < $1.address }
+            if !added.isEmpty || self.first {
+                var update = Swiftlet_Destination_V1_Update()
+                update.add = .with {
+                    $0.endpoints = added.map(Self.endpoint)
+                    $0.labels = labels
+                }
+                updates.append(update)
+            }
+            self.sent = endpoints
+            return updates
+        }
+    }
+
+    static func address(_ address: EndpointAddress) -> Swiftlet_Destination_V1_TcpAddress {
+        .with {
+            $0.ip = address.ip
+            $0.port = UInt32(address.port)
+        }
+    }
+
+    static func endpoint(_ endpoint: ResolvedEndpoint) -> Swiftlet_Destination_V1_Endpoint {
+        .with {
+            $0.address = Self.address(endpoint.address)
+            $0.weight = UInt32(endpoint.weight)
+            $0.identity = endpoint.identity ?? ""
+            $0.labels = endpoint.labels
+            switch endpoint.protocolHint {
+            case .unknown: $0.protocolHint = .unknown
+            case .http2: $0.protocolHint = .http2
+            case .opaque: $0.protocolHint = .opaque
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+/// What the mesh reads of a Kubernetes `Service` (v1): which workloads it selects and how its ports map to theirs.
+public struct ServiceSpec: Hashable, Sendable {
+    public struct Port: Hashable, Sendable {
+        public var name: String?
+        public var port: Int
+        public var targetPort: TargetPort
+        /// `appProtocol`, e.g. `kubernetes.io/h2c`, `grpc`, `linkerd.io/opaque`.
+        public var appProtocol: String?
+
+        public init(name: String? = nil, port: Int, targetPort: TargetPort? = nil, appProtocol: String? = nil) {
+            self.name = name
+            self.port = port
+            self.targetPort = targetPort ?? .number(port)
+            self.appProtocol = appProtocol
+        }
+    }
+
+    /// A `targetPort`: a number, or the name of a port of the selected workloads.
+    public enum TargetPort: Hashable, Sendable {
+        case number(Int)
+        case name(String)
+    }
+
+    public var key: ObjectKey
+    /// Empty means the service selects nothing (Kubernetes: endpoints are managed by hand), not everything.
+    public var selector: [String: String]
+    public var ports: [Port]
+
+    public init(key: ObjectKey, selector: [String: String], ports: [Port]) {
+        self.key = key
+        self.selector = selector
+        self.ports = ports
+    }
+}

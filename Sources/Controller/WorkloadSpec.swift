@@ -1,0 +1,40 @@
+/// One running instance of an application: the local stand-in for a Pod (or Linkerd's ExternalWorkload).
+///
+/// `address` and `ports` say where the instance is reachable as the mesh sees it: in a network namespace, the
+/// pod's IP and its application ports (iptables hands them to the proxy); on loopback, its proxy's inbound port.
+public struct WorkloadSpec: Hashable, Sendable {
+    public struct Port: Hashable, Sendable {
+        public var name: String?
+        public var port: Int
+
+        public init(name: String? = nil, port: Int) {
+            self.name = name
+            self.port = port
+        }
+    }
+
+    public var key: ObjectKey
+    public var labels: [String: String]
+    public var serviceAccount: String
+    public var address: String
+    public var ports: [Port]
+    /// Whether a proxy runs beside it (its endpoints then carry an identity).
+    public var meshed: Bool
+
+    public init(
+        key: ObjectKey, labels: [String: String], serviceAccount: String = "default", address: String,
+        ports: [Port] = [], meshed: Bool = true
+    ) {
+        self.key = key
+        self.labels = labels
+        self.serviceAccount = serviceAccount
+        self.address = address
+        self.ports = ports
+        self.meshed = meshed
+    }
+
+    /// Whether `selector` (non-empty) selects this workload.
+    public func isSelected(by selector: [String: String]) -> Bool {
+        !selector.isEmpty && selector.allSatisfy { self.labels[$0.key] == $0.value }
+    }
+}
