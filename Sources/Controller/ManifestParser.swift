@@ -11,9 +11,13 @@ public enum ManifestParser {
     public static func parse(_ text: String, file: String) throws(ManifestError) -> [ClusterObject] {
         var objects: [ClusterObject] = []
         do {
-            for document in try Yams.compose_all(yaml: text) {
+            // The sequence stops at a syntax error and keeps it in `error`: checked after the loop, or a broken
+            // file would silently lose its later documents.
+            var documents = try Yams.compose_all(yaml: text)
+            while let document = documents.next() {
                 if let object = try Self.object(document, file: file) { objects.append(object) }
             }
+            if let error = documents.error { throw error }
         } catch let error as ManifestError {
             throw error
         } catch let error as YamlError {

@@ -1,0 +1,89 @@
+import Controller
+import Testing
+
+@Suite struct ClusterIndexTests {
+    static let key = ObjectKey(namespace: "ns", name: "web")
+    static let authority = DestinationAuthority(service: key, port: 80)
+
+    static func service(selector: [String: String] = ["app": "web"], hint: String? = nil) -> ServiceSpec {
+        ServiceSpec(key: key, selector: selector, ports: [.init(name: "http", port: 80, targetPort: .name("http"), appProtocol: hint)])
+    }
+
+    static func workload(_ name: String, port: Int, labels: [String: String] = ["app": "web"], meshed: Bool = true) -> WorkloadSpec {
+        WorkloadSpec(
+            key: ObjectKey(namespace: "ns", name: name), labels: labels, serviceAccount: "web-sa", address: "127.0.0.1",
+            ports: [.init(name: "http", port: port)], meshed: meshed
+        )
+    }
+
+    static func snapshot(_ services: [ServiceSpec], _ workloads: [WorkloadSpec]) -> ClusterSnapshot {
+        ClusterSnapshot(services.map { .service($0) } + workloads.map { .workload($0) })
+    }
+
+    static func ports(_ state: DestinationState?) -> [Int] {
+        guard case .endpoints(let endpoints, _) = state else { return [] }
+        return endpoints.keys.map(\.port).sorted()
+    }
+
+    @Test func resolvesNamedTargetPortsPerWorkloadWithIdentityAndLabels() throws {
+        let index = ClusterIndex()
+        index.apply(Self.snapshot([Self.service(hint: "grpc")], [Self.workload("web-0", port: 7001), Self.workload("web-1", port: 7002, meshed: false)]))
+        guard case .endpoints(let endpoints, let labels) = index.resolve(Self.authority) else {
+            Issue.record("no endpoints")
+            return
+        }
+        #expect(labels == ["dst_namespace": "ns", "dst_service": "web"])
+        let first = try #require(endpoints[EndpointAddress(ip: "127.0.0.1", port: 7001)])
+        #expect(first.identity == "web-sa.ns.serviceaccount.identity.swiftlet.cluster.local")
+        #expect(first.protocolHint == .http2)
+        #expect(first.labels["dst_pod"] == "web-0")
+        #expect(first.labels["dst_workload"] == "web")
+        #expect(endpoints[EndpointAddress(ip: "127.0.0.1", port: 7002)]?.identity == nil)
+    }
+
+    @Test func tellsAMissingServiceFromAServiceWithoutEndpoints() {
+        let index = ClusterIndex()
+        #expect(index.resolve(Self.authority) == .noEndpoints(exists: false))
+        index.apply(Self.snapshot([Self.service()], []))
+        #expect(index.resolve(Self.authority) == .noEndpoints(exists: true))
+        #expect(index.resolve(DestinationAuthority(service: Self.key, port: 81)) == .noEndpoints(exists: true))
+    }
+
+    @Test func watchersSeeEachChangeThatConcernsThemAndNoOther() async {
+        let index = ClusterIndex()
+        index.apply(Self.snapshot([Self.service()], [Self.workload("web-0", port: 7001)]))
+        var updates = index.watch(Self.authority).makeAsyncIterator()
+        #expect(Self.ports(await updates.next()) == [7001])
+
+        // A workload joins.
+        #expect(index.apply(Self.snapshot([Self.service()], [Self.workload("web-0", port: 7001), Self.workload("web-1", port: 7002)])) == 1)
+        #expect(Self.ports(await updates.next()) == [7001, 7002])
+        // An unrelated workload changes: no one is told.
+        #expect(
+            index.apply(
+                Self.snapshot([Self.service()], [Self.workload("web-0", port: 7001), Self.workload("web-1", port: 7002), Self.workload("db", port: 5432, labels: ["app": "db"])])
+            ) == 0
+        )
+        // A workload loses the label the service selects: it leaves.
+        #expect(
+            index.apply(
+                Self.snapshot([Self.service()], [Self.workload("web-0", port: 7001), Self.workload("web-1", port: 7002, labels: ["app": "old"])])
+            ) == 1
+        )
+        #expect(Self.ports(await updates.next()) == [7001])
+        // The service goes away.
+        index.apply(Self.snapshot([], [Self.workload("web-0", port: 7001)]))
+        #expect(await updates.next() == .noEndpoints(exists: false))
+    }
+
+    @Test func aWatcherThatStopsIsForgotten() async {
+        let index = ClusterIndex()
+        index.apply(Self.snapshot([Self.service()], [Self.workload("web-0", port: 7001)]))
+        do {
+            var updates = index.watch(Self.authority).makeAsyncIterator()
+            _ = await updates.next()
+            #expect(index.watcherCount == 1)
+        }
+        #expect(index.watcherCount == 0)
+    }
+}
