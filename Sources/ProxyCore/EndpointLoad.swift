@@ -1,0 +1,36 @@
+/// The load of one endpoint as one event loop sees it: requests in flight and a peak-EWMA of their latency.
+///
+/// A reference type so that a request holds its endpoint's load from pick to finish without a look-up, even if
+/// the destination's endpoints change meanwhile. Owned by one event loop.
+public final class EndpointLoad {
+    public let endpoint: DiscoveredEndpoint
+    public private(set) var pending = 0
+    public private(set) var ewma: PeakEWMA
+
+    public init(endpoint: DiscoveredEndpoint, now: UInt64) {
+        self.endpoint = endpoint
+        self.ewma = PeakEWMA(now: now)
+    }
+
+    /// Cost as Finagle defines it: latency estimate × (requests in flight + 1), divided by the endpoint's weight.
+    public func cost(now: UInt64) -> Double {
+        self.ewma.decayed(now) * Double(self.pending + 1) / Double(max(self.endpoint.weight, 1))
+    }
+
+    public func started() {
+        self.pending += 1
+    }
+
+    public func finished(rttNanoseconds: UInt64, now: UInt64) {
+        self.pending = max(0, self.pending - 1)
+        self.ewma.observe(rttNanoseconds: Double(rttNanoseconds), now: now)
+    }
+
+    /// A request that ended without a latency worth learning from (cancelled by the client).
+    public func abandoned() {
+        self.pending = max(0, self.pending - 1)
+    }
+}
+
+@available(*, unavailable)
+extension EndpointLoad: Sendable {}
