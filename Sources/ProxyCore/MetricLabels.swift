@@ -6,16 +6,21 @@ public struct RequestLabels: Hashable, Sendable {
     public var authority: String
     public var targetAddress: String
     public var tls: TLSLabel
+    /// Discovery's labels of the endpoint (`dst_service`, `dst_namespace`, `dst_pod`, …), sorted.
+    public var destinationLabels: [MetricLabel]
 
-    public init(direction: TrafficDirection, authority: String, targetAddress: String, tls: TLSLabel) {
+    public init(direction: TrafficDirection, authority: String, targetAddress: String, tls: TLSLabel, destinationLabels: [MetricLabel] = []) {
         self.direction = direction
         self.authority = authority
         self.targetAddress = targetAddress
         self.tls = tls
+        self.destinationLabels = destinationLabels
     }
 
     var rendered: String {
-        "direction=\"\(direction.label)\",authority=\"\(escape(authority))\",target_addr=\"\(escape(targetAddress))\",\(tls.rendered)"
+        var text = "direction=\"\(direction.label)\",authority=\"\(escape(authority))\",target_addr=\"\(escape(targetAddress))\",\(tls.rendered)"
+        for label in self.destinationLabels { text += ",\(label.name)=\"\(escape(label.value))\"" }
+        return text
     }
 }
 

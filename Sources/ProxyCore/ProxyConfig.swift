@@ -11,6 +11,11 @@ public struct ProxyConfig: Sendable {
     /// Explicit mode's stand-in for discovery: authority (`host:port`) to endpoint addresses.
     public var staticDestinations: [HostPort: [HostPort]] = [:]
     /// Ports whose traffic is never inspected: server-speaks-first and binary protocols.
+    /// The controller's Destination API; `nil` turns discovery off.
+    public var destinationController: HostPort? = nil
+    public var namespace = "default"
+    public var workload = ""
+    public var destinationIdleTimeout: Duration = .seconds(60)
     public var opaquePorts: Set<Int> = [25, 587, 3306, 4444, 5432, 6379, 9300, 11211]
     public var detectTimeout: Duration = .seconds(10)
     public var connectTimeout: Duration = .seconds(3)

@@ -44,6 +44,23 @@ public enum ProxyEnvironment {
                 + "(`web:8080=127.0.0.1:9001|127.0.0.1:9002`). Other authorities resolve by DNS."
         ) { config, value throws(ConfigError) in config.staticDestinations = try destinations(value) },
         Variable(
+            name: "SWIFTLET_PROXY_DESTINATION_ADDR", defaultValue: "",
+            summary: "The controller's Destination API (`host:port`, e.g. `swiftlet-dst.swiftlet:8086`). Empty: no discovery. "
+                + "Authorities not in DESTINATIONS are resolved through it; names it does not know fall back to DNS."
+        ) { config, value throws(ConfigError) in config.destinationController = value.isEmpty ? nil : try hostPort(value) },
+        Variable(
+            name: "SWIFTLET_PROXY_NAMESPACE", defaultValue: "default",
+            summary: "The workload's namespace: short names (`web:8080`) are services of this namespace."
+        ) { config, value throws(ConfigError) in config.namespace = value },
+        Variable(
+            name: "SWIFTLET_PROXY_WORKLOAD", defaultValue: "",
+            summary: "The workload's name, sent to the controller for its logs."
+        ) { config, value throws(ConfigError) in config.workload = value },
+        Variable(
+            name: "SWIFTLET_PROXY_DESTINATION_IDLE_TIMEOUT", defaultValue: "60s",
+            summary: "A destination without requests for this long stops being watched (its balancer is dropped)."
+        ) { config, value throws(ConfigError) in config.destinationIdleTimeout = try duration(value) },
+        Variable(
             name: "SWIFTLET_PROXY_OPAQUE_PORTS", defaultValue: "25,587,3306,4444,5432,6379,9300,11211",
             summary: "Destination ports relayed as opaque TCP without protocol detection."
         ) { config, value throws(ConfigError) in config.opaquePorts = try ports(value) },

@@ -27,10 +27,12 @@ public struct ProxyError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let malformedRequest = Code(7, "malformed_request", 400)
         public static let upstreamProtocol = Code(8, "upstream_protocol", 502)
         public static let upstreamFailed = Code(9, "upstream_failed", 502)
+        /// Discovery knows the service and it has no endpoint now.
+        public static let noEndpoints = Code(10, "no_endpoints", 503)
 
         public static let all: [Code] = [
             .connectionRefused, .connectionReset, .connectTimeout, .responseTimeout, .noRoute, .unresolvable,
-            .loopDetected, .malformedRequest, .upstreamProtocol, .upstreamFailed,
+            .loopDetected, .malformedRequest, .upstreamProtocol, .upstreamFailed, .noEndpoints,
         ]
 
         public var description: String { self.label }

@@ -14,6 +14,8 @@ public struct HTTPConnectionContext {
     /// The downstream is an HTTP/2 stream: upstream requests go over HTTP/2 too (gRPC needs it end to end).
     public var isHTTP2: Bool
     public var logger: Logger
+    /// How long a request waits for discovery's first answer about its authority.
+    public var discoveryTimeout: TimeAmount = .seconds(3)
 
     public init(
         direction: TrafficDirection, destination: HostPort?, router: Router, resources: LoopResources, tls: TLSLabel,

@@ -47,6 +47,13 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// A `101` went downstream; the relay starts at its `.end`.
     private var switchingProtocols = false
 
+    /// The endpoint the balancer chose for this exchange; told the latency when it ends.
+    private var endpointLoad: EndpointLoad?
+    private var discoveryTimer: Scheduled<Void>?
+    private var awaitingDiscovery = false
+    /// Tells a late discovery answer which exchange it was for.
+    private var exchangeID = 0
+
     private var pendingRead = false
     private var queued = CircularBuffer<HTTPServerRequestPart>()
     /// The metrics series of the last authority seen: the common keep-alive case skips the lookup.
@@ -104,6 +111,10 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
+        self.endpointLoad?.abandoned()
+        self.endpointLoad = nil
+        self.discoveryTimer?.cancel()
+        self.discoveryTimer = nil
         self.abortUpstream()
         self.phase = .closed
         context.fireChannelInactive()
@@ -177,6 +188,7 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
     // MARK: starting an exchange
 
     private func startExchange(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        self.exchangeID &+= 1
         self.phase = .connecting
         self.started = .now()
         self.requestComplete = false
@@ -193,30 +205,97 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
         let upgrade = headers.removeHopByHopFields(keepingUpgrade: !self.connection.isHTTP2)
         self.upgradeRequested = upgrade != nil
         let authority = headers.first(name: "host")
+        self.buffered = []
+        self.bodyForwarded = false
+        self.replayed = false
+        self.endpointLoad = nil
 
+        if let key = self.connection.router.discoveryKey(authority: authority, connectionDestination: self.connection.destination),
+            let destination = self.connection.resources.destination(for: key)
+        {
+            let now = NIODeadline.now().uptimeNanoseconds
+            destination.entry.touch(now: now)
+            destination.refresh(now: now)
+            if destination.state == .pending {
+                self.awaitDiscovery(destination, head: head, headers: headers, authority: authority, key: key, context: context)
+                return
+            }
+            self.route(head, headers: headers, authority: authority, destination: destination, key: key, context: context)
+            return
+        }
+        self.route(head, headers: headers, authority: authority, destination: nil, key: nil, context: context)
+    }
+
+    /// The first request for a destination waits for discovery's first answer, up to the connect timeout; then it
+    /// is routed as if discovery did not know the name (static table, DNS).
+    private func awaitDiscovery(
+        _ destination: LoopDestination, head: HTTPRequestHead, headers: HTTPHeaders, authority: String?, key: String,
+        context: ChannelHandlerContext
+    ) {
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let boundDestination = NIOLoopBound(destination, eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        let exchange = self.exchangeID
+        self.awaitingDiscovery = true
+        let proceed: @Sendable () -> Void = {
+            loop.execute {
+                let handler = bound.value
+                guard handler.exchangeID == exchange, handler.awaitingDiscovery, handler.phase == .connecting,
+                    let context = handler.context
+                else { return }
+                handler.awaitingDiscovery = false
+                handler.discoveryTimer?.cancel()
+                handler.discoveryTimer = nil
+                let destination = boundDestination.value
+                destination.refresh(now: NIODeadline.now().uptimeNanoseconds)
+                handler.route(head, headers: headers, authority: authority, destination: destination, key: key, context: context)
+            }
+        }
+        self.discoveryTimer = loop.scheduleTask(in: self.connection.discoveryTimeout) { proceed() }
+        destination.entry.whenAnswered(proceed)
+    }
+
+    private func route(
+        _ head: HTTPRequestHead, headers: HTTPHeaders, authority: String?, destination: LoopDestination?, key: String?,
+        context: ChannelHandlerContext
+    ) {
+        var headers = headers
         let target: TrafficTarget
-        do {
+        var labels: [MetricLabel] = []
+        do throws(ProxyError) {
             let resources = self.connection.resources
-            target = try self.connection.router.requestTarget(
-                authority: authority, connectionDestination: self.connection.destination,
-                pick: { resources.pick($0) }
-            )
+            switch destination?.state {
+            case .endpoints?:
+                let now = NIODeadline.now().uptimeNanoseconds
+                guard let key, let load = destination?.pick(now: now) else { throw ProxyError(.noEndpoints, "no endpoint to send to") }
+                load.started()
+                self.endpointLoad = load
+                target = TrafficTarget(endpoint: load.endpoint.address, authority: key)
+                labels = load.endpoint.labels
+            case .noEndpoints(exists: true)?:
+                throw ProxyError(.noEndpoints, "\(key ?? "the destination") has no endpoints")
+            case .noEndpoints(exists: false)?, .pending?, nil:
+                target = try self.connection.router.requestTarget(
+                    authority: authority, connectionDestination: self.connection.destination,
+                    pick: { resources.pick($0) }
+                )
+            }
         } catch {
             self.metrics = nil
+            self.buffered = []
             self.respondWithError(error, context: context)
             return
         }
-        let metrics = self.metricsSeries(authority: target.authority, endpoint: target.endpoint)
+        let metrics = self.metricsSeries(authority: target.authority, endpoint: target.endpoint, labels: labels)
         metrics.recordRequest()
         self.metrics = metrics
         if authority == nil { headers.replaceOrAdd(name: "host", value: target.authority) }
 
         let upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: headers)
-        self.buffered = [.head(upstreamHead)]
+        // Body parts that arrived while discovery answered are already in `buffered`: the head goes first.
+        self.buffered.insert(.head(upstreamHead), at: 0)
         self.upstreamHead = upstreamHead
         self.upstreamTarget = target
-        self.bodyForwarded = false
-        self.replayed = false
         self.connectUpstream(target, context: context)
     }
 
@@ -238,14 +317,15 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
-    private func metricsSeries(authority: String, endpoint: HostPort) -> RequestMetrics {
+    private func metricsSeries(authority: String, endpoint: HostPort, labels: [MetricLabel]) -> RequestMetrics {
         // Compared as values: formatting the endpoint's text for every request showed in profiles.
         if let cached = self.cachedMetrics, cached.endpoint == endpoint, cached.authority == authority {
             return cached.metrics
         }
         let series = self.connection.resources.metrics.requestMetrics(
             for: RequestLabels(
-                direction: self.connection.direction, authority: authority, targetAddress: endpoint.description, tls: self.connection.tls
+                direction: self.connection.direction, authority: authority, targetAddress: endpoint.description, tls: self.connection.tls,
+                destinationLabels: labels
             )
         )
         self.cachedMetrics = (authority, endpoint, series)
@@ -409,7 +489,12 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
     // MARK: finishing
 
     private func finishExchange(context: ChannelHandlerContext, reusable: Bool) {
-        let elapsed = NIODeadline.now() - self.started
+        let now = NIODeadline.now()
+        let elapsed = now - self.started
+        if let load = self.endpointLoad {
+            self.endpointLoad = nil
+            load.finished(rttNanoseconds: UInt64(max(elapsed.nanoseconds, 0)), now: now.uptimeNanoseconds)
+        }
         self.metrics?.recordResponse(status: self.responseStatus, grpcStatus: self.grpcStatus, latencyNanoseconds: elapsed.nanoseconds)
         self.responseTimer?.cancel()
         self.responseTimer = nil

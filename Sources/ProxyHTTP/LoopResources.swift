@@ -9,11 +9,15 @@ public final class LoopResources {
     public let metrics: MetricsShard
     let http1: HTTP1ConnectionPool
     let http2: HTTP2ConnectionPool
-    /// Round-robin cursor over static endpoints (discovery brings real balancing).
+    /// Round-robin cursor over static endpoints (discovered ones are balanced by P2C).
     var nextPick = 0
+    /// Discovery, when a controller is configured.
+    let discovery: DestinationLookup?
+    private var destinations: [String: LoopDestination] = [:]
 
-    public init(eventLoop: EventLoop, config: ProxyConfig, connector: UpstreamConnector) {
+    public init(eventLoop: EventLoop, config: ProxyConfig, connector: UpstreamConnector, discovery: DestinationLookup? = nil) {
         self.eventLoop = eventLoop
+        self.discovery = discovery
         self.metrics = MetricsShard()
         self.http1 = HTTP1ConnectionPool(
             eventLoop: eventLoop, connector: connector, metrics: self.metrics,
@@ -26,6 +30,17 @@ public final class LoopResources {
     func pick(_ count: Int) -> Int {
         self.nextPick &+= 1
         return self.nextPick % max(count, 1)
+    }
+
+    /// This loop's balancer for `authority` (lower-case `host:port`), created on first use.
+    func destination(for authority: String) -> LoopDestination? {
+        guard let discovery = self.discovery else { return nil }
+        if let known = self.destinations[authority], !known.entry.isEvicted { return known }
+        // Creation is rare: drop what discovery evicted meanwhile.
+        self.destinations = self.destinations.filter { !$0.value.entry.isEvicted }
+        let created = LoopDestination(entry: discovery.entry(for: authority))
+        self.destinations[authority] = created
+        return created
     }
 
     public func closeIdleConnections() {

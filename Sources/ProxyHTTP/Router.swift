@@ -32,6 +32,19 @@ public struct Router: Sendable {
         }
     }
 
+    /// The name discovery is asked about for a request (lower-case `host:port`), or `nil` when discovery has no say:
+    /// the connection's destination is already known, the static table names the authority, or it is an address.
+    public func discoveryKey(authority: String?, connectionDestination: HostPort?) -> String? {
+        guard connectionDestination == nil, let authority, let named = HostPort(parsing: authority, defaultPort: 80) else { return nil }
+        let key = HostPort(host: named.host.lowercased(), port: named.port)
+        guard self.staticDestinations[key] == nil, !Self.isAddressLiteral(key.host) else { return nil }
+        return key.description
+    }
+
+    static func isAddressLiteral(_ host: String) -> Bool {
+        host.contains(":") || host.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || $0 == UInt8(ascii: ".") }
+    }
+
     /// The target of an HTTP request whose authority is `authority` (Host or `:authority`), given the
     /// connection's destination if it has one. `pick` chooses among several static endpoints.
     public func requestTarget(

@@ -8,11 +8,13 @@ import ProxyTransport
 struct LoopResourcesTable: Sendable {
     let entries: [NIOLoopBound<LoopResources>]
 
-    static func make(group: EventLoopGroup, config: ProxyConfig, connector: UpstreamConnector) async throws -> LoopResourcesTable {
+    static func make(
+        group: EventLoopGroup, config: ProxyConfig, connector: UpstreamConnector, discovery: DestinationLookup?
+    ) async throws -> LoopResourcesTable {
         var entries: [NIOLoopBound<LoopResources>] = []
         for loop in group.makeIterator() {
             let entry = try await loop.submit {
-                NIOLoopBound(LoopResources(eventLoop: loop, config: config, connector: connector), eventLoop: loop)
+                NIOLoopBound(LoopResources(eventLoop: loop, config: config, connector: connector, discovery: discovery), eventLoop: loop)
             }.get()
             entries.append(entry)
         }

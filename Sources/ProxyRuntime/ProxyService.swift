@@ -14,6 +14,8 @@ public struct ProxyService: Service {
     public let environment: [String: String]
     public let group: EventLoopGroup
     public let logger: Logger
+    /// Discovery, when a controller is configured (run as its own service beside this one).
+    public var discovery: DestinationLookup?
     /// Called with the bound addresses once the proxy is ready (tests use it to learn ephemeral ports).
     public var onReady: (@Sendable (BoundAddresses) -> Void)?
 
@@ -23,7 +25,8 @@ public struct ProxyService: Service {
         public var admin: SocketAddress
     }
 
-    public init(config: ProxyConfig, environment: [String: String], group: EventLoopGroup, logger: Logger) {
+    public init(config: ProxyConfig, environment: [String: String], group: EventLoopGroup, logger: Logger, discovery: DestinationLookup? = nil) {
+        self.discovery = discovery
         self.config = config
         self.environment = environment
         self.group = group
@@ -47,7 +50,7 @@ public struct ProxyService: Service {
         }
         let loopGuard = LoopGuard(listeners: listenAddresses, localIPs: LoopGuard.localAddresses())
         let connector = UpstreamConnector(connectTimeout: TimeAmount(self.config.connectTimeout), loopGuard: loopGuard)
-        let loops = try await LoopResourcesTable.make(group: self.group, config: self.config, connector: connector)
+        let loops = try await LoopResourcesTable.make(group: self.group, config: self.config, connector: connector, discovery: self.discovery)
         let router = Router(config: self.config)
 
         let inboundDrainer = ConnectionDrainer()

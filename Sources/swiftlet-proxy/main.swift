@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ProxyCore
+import ProxyDiscovery
 import ProxyRuntime
 import ServiceLifecycle
 
@@ -61,10 +62,20 @@ LoggingSystem.bootstrap { label in
 let logger = Logger(label: "swiftlet-proxy")
 let threads = config.workerThreads > 0 ? config.workerThreads : System.coreCount
 let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-let proxy = ProxyService(config: config, environment: environment, group: group, logger: logger)
+let discovery = config.destinationController.map { controller in
+    DestinationClient(
+        configuration: .init(
+            controller: controller, namespace: config.namespace, workload: config.workload, idleTimeout: config.destinationIdleTimeout
+        ),
+        logger: logger
+    )
+}
+let proxy = ProxyService(config: config, environment: environment, group: group, logger: logger, discovery: discovery)
+// Discovery first: the group stops services in reverse order, so it outlives the proxy's drain.
 let services = ServiceGroup(
     configuration: .init(
-        services: [.init(service: proxy, successTerminationBehavior: .gracefullyShutdownGroup)],
+        services: (discovery.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? [])
+            + [.init(service: proxy, successTerminationBehavior: .gracefullyShutdownGroup)],
         gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
 )
 do {
