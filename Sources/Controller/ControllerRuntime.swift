@@ -33,17 +33,19 @@ public enum ControllerRuntime {
             }
         }
         let announcer = ReadyAnnouncer(source: source, destination: destination, adminPort: admin.port, logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(
+        var configuration = ServiceGroupConfiguration(
                 services: [
                     .init(service: source),
                     .init(service: destination),
                     .init(service: announcer, successTerminationBehavior: .ignore),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
+                cancellationSignals: [.sigquit],
                 logger: logger
-            )
         )
+        // Streams end on graceful shutdown; whatever still hangs after this long is cancelled.
+        configuration.maximumGracefulShutdownDuration = .seconds(10)
+        let group = ServiceGroup(configuration: configuration)
         do {
             try await group.run()
         } catch {

@@ -1,5 +1,6 @@
 import GRPCCore
 import Logging
+import ServiceLifecycle
 import SwiftletAPI
 
 /// `swiftlet.destination.v1.Destination`: one `Get` stream per destination a proxy sends traffic to.
@@ -30,12 +31,13 @@ public struct DestinationService: Swiftlet_Destination_V1_Destination.SimpleServ
             // change) until the proxy lets go of the destination.
             try await response.write(Self.noEndpoints(exists: false))
             self.metrics.updateSent()
-            try await Task.sleep(for: .seconds(365 * 24 * 3600))
+            try? await gracefulShutdown()
             return
         }
         self.logger.debug("destination watched", metadata: ["authority": "\(request.authority)", "client": "\(request.clientWorkload)"])
         var delta = DestinationDelta()
-        for await state in self.index.watch(authority) {
+        // On graceful shutdown the stream ends cleanly; proxies keep their endpoints and reconnect.
+        for await state in self.index.watch(authority).cancelOnGracefulShutdown() {
             for update in delta.next(state) {
                 try await response.write(update)
                 self.metrics.updateSent()

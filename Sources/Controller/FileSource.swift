@@ -36,13 +36,10 @@ public struct FileSource: Service {
         var files = ManifestDirectory(path: self.directory)
         self.reload(&files)
         self.firstLoad.markDone()
-        await withGracefulShutdownHandler {
-            while !Task.isCancelled {
-                // Waits in the thread pool, a tenth of a second at a time, so cancellation is seen promptly.
-                let changed = (try? await NIOThreadPool.singleton.runIfActive { watcher.waitForChange(timeoutMilliseconds: 100) }) ?? false
-                if changed { self.reload(&files) }
-            }
-        } onGracefulShutdown: {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            // Waits in the thread pool, a tenth of a second at a time, so shutdown is seen promptly.
+            let changed = (try? await NIOThreadPool.singleton.runIfActive { watcher.waitForChange(timeoutMilliseconds: 100) }) ?? false
+            if changed { self.reload(&files) }
         }
     }
 
@@ -74,6 +71,8 @@ public struct FileSource: Service {
 struct ManifestDirectory {
     let path: String
     private var files: [String: (text: String, objects: [ClusterObject])] = [:]
+    /// The text of files whose newest version was rejected, so one bad version is reported once.
+    private var rejected: [String: String] = [:]
 
     init(path: String) {
         self.path = path
@@ -92,8 +91,9 @@ struct ManifestDirectory {
             .filter { ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasPrefix(".") }
             .sorted()
         let present = Set(names)
-        for gone in self.files.keys where !present.contains(gone) {
+        for gone in Set(self.files.keys).union(self.rejected.keys) where !present.contains(gone) {
             self.files[gone] = nil
+            self.rejected[gone] = nil
             results.append((gone, nil))
         }
         for name in names {
@@ -104,12 +104,18 @@ struct ManifestDirectory {
                 continue
             }
             let text = String(decoding: data, as: UTF8.self)
-            if let known = self.files[name], known.text == text { continue }
+            if let known = self.files[name], known.text == text {
+                if self.rejected.removeValue(forKey: name) != nil { results.append((name, nil)) }  // reverted
+                continue
+            }
+            if self.rejected[name] == text { continue }
             do {
                 let objects = try ManifestParser.parse(text, file: file)
                 self.files[name] = (text, objects)
+                self.rejected[name] = nil
                 results.append((name, nil))
             } catch {
+                self.rejected[name] = text
                 results.append((name, error))
             }
         }

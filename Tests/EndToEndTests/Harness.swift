@@ -92,7 +92,8 @@ final class ChildProcess: @unchecked Sendable {
     let process = Process()
     private let lock = NSLock()
     private var output = ""
-    private var waiters: [(String, CheckedContinuation<String, Error>)] = []
+    private var waiters: [(@Sendable (Substring) -> Bool, CheckedContinuation<String, Error>)] = []
+    private let input = Pipe()
     let name: String
     private let exited: ExitLatch
 
@@ -104,6 +105,7 @@ final class ChildProcess: @unchecked Sendable {
         for (key, value) in environment { env[key] = value }
         self.process.environment = env
         let pipe = Pipe()
+        self.process.standardInput = self.input
         self.process.standardOutput = pipe
         self.process.standardError = pipe
         let exited = ExitLatch()
@@ -129,8 +131,8 @@ final class ChildProcess: @unchecked Sendable {
         let ready: [(CheckedContinuation<String, Error>, String)] = self.lock.withLock {
             self.output += chunk
             var matched: [(CheckedContinuation<String, Error>, String)] = []
-            self.waiters.removeAll { needle, continuation in
-                guard let line = Self.line(containing: needle, in: self.output) else { return false }
+            self.waiters.removeAll { matches, continuation in
+                guard let line = Self.line(where: matches, in: self.output) else { return false }
                 matched.append((continuation, line))
                 return true
             }
@@ -140,7 +142,7 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     private func fail(_ error: Error) {
-        let waiting = self.lock.withLock { () -> [(String, CheckedContinuation<String, Error>)] in
+        let waiting = self.lock.withLock { () -> [(@Sendable (Substring) -> Bool, CheckedContinuation<String, Error>)] in
             defer { self.waiters = [] }
             return self.waiters
         }
@@ -149,19 +151,35 @@ final class ChildProcess: @unchecked Sendable {
 
     /// The first complete (newline-terminated) line containing `needle`: a line still being written does not count.
     static func line(containing needle: String, in text: String) -> String? {
+        Self.line(where: { $0.contains(needle) }, in: text)
+    }
+
+    static func line(where matches: (Substring) -> Bool, in text: String) -> String? {
         guard let end = text.lastIndex(of: "\n") else { return nil }
-        return text[..<end].split(separator: "\n").first { $0.contains(needle) }.map(String.init)
+        return text[..<end].split(separator: "\n").first(where: matches).map(String.init)
+    }
+
+    /// Closes the child's standard input (fixtures that run "until stdin closes" then finish).
+    func closeInput() {
+        try? self.input.fileHandleForWriting.close()
     }
 
     /// Waits until a line of output contains `needle` (or the process ends, or `timeout` passes).
     func waitForLine(containing needle: String, timeout: Duration = .seconds(60)) async throws -> String {
+        try await self.waitForLine(where: { $0.contains(needle) }, describedAs: needle, timeout: timeout)
+    }
+
+    /// Waits until a line of output satisfies `matches`.
+    func waitForLine(
+        where matches: @escaping @Sendable (Substring) -> Bool, describedAs needle: String, timeout: Duration = .seconds(60)
+    ) async throws -> String {
         try await withThrowingTaskGroup(of: String.self) { group in
             group.addTask {
                 try await withCheckedThrowingContinuation { continuation in
                     let immediate: String? = self.lock.withLock {
-                        if let line = Self.line(containing: needle, in: self.output) { return line }
+                        if let line = Self.line(where: matches, in: self.output) { return line }
                         if !self.process.isRunning { return nil }
-                        self.waiters.append((needle, continuation))
+                        self.waiters.append((matches, continuation))
                         return ""
                     }
                     if let immediate, !immediate.isEmpty {

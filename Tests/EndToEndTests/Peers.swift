@@ -160,3 +160,97 @@ func waitForPort(_ port: Int, host: String = "127.0.0.1") async throws {
     }
     throw HarnessError("nothing listens on \(host):\(port)")
 }
+
+/// `swiftlet controller` over a directory of manifests.
+final class ControllerProcess: @unchecked Sendable {
+    let child: ChildProcess
+    let destinationPort: Int
+    let adminPort: Int
+
+    static var binary: String {
+        for candidate in [".build/debug/swiftlet", ".build/release/swiftlet"] {
+            let path = E2E.packageRoot.appendingPathComponent(candidate).path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return E2E.packageRoot.appendingPathComponent(".build/debug/swiftlet").path
+    }
+
+    static func start(manifests: URL, destinationPort: Int = 0) async throws -> ControllerProcess {
+        let child = try ChildProcess(
+            Self.binary,
+            ["controller", "--manifests", manifests.path, "--destination-addr", "127.0.0.1:\(destinationPort)", "--admin-addr", "127.0.0.1:0"],
+            name: "swiftlet controller"
+        )
+        child.stopSignal = SIGTERM
+        let line = try await child.waitForLine(containing: "swiftlet controller ready")
+        func port(_ key: String) throws -> Int {
+            guard let token = line.split(separator: " ").first(where: { $0.hasPrefix("\(key)=") }),
+                let port = Int(token.split(separator: "=").last ?? "")
+            else { throw HarnessError("no \(key) port in '\(line)'") }
+            return port
+        }
+        return ControllerProcess(child: child, destinationPort: try port("destination"), adminPort: try port("admin"))
+    }
+
+    private init(child: ChildProcess, destinationPort: Int, adminPort: Int) {
+        self.child = child
+        self.destinationPort = destinationPort
+        self.adminPort = adminPort
+    }
+
+    func metric(_ family: String) async throws -> Double {
+        let result = try await run("curl", ["-sS", "--max-time", "10", "http://127.0.0.1:\(self.adminPort)/metrics"])
+        return Metrics.sum(result.output, family, [])
+    }
+}
+
+/// Tests/Fixtures/load.py: steady keep-alive load, counted by the upstream that served each request.
+final class LoadProcess: @unchecked Sendable {
+    let child: ChildProcess
+
+    struct Stats: Sendable {
+        var ok = 0
+        var failed = 0
+        var byPort: [Int: Int] = [:]
+
+        init(_ line: Substring) {
+            for field in line.split(separator: " ") {
+                let parts = field.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2 else { continue }
+                switch parts[0] {
+                case "ok": self.ok = Int(parts[1]) ?? 0
+                case "failed": self.failed = Int(parts[1]) ?? 0
+                case "by":
+                    for entry in parts[1].split(separator: ",") {
+                        let pair = entry.split(separator: ":")
+                        if pair.count == 2, let port = Int(pair[0]), let count = Int(pair[1]) { self.byPort[port] = count }
+                    }
+                default: break
+                }
+            }
+        }
+    }
+
+    init(port: Int, authority: String, path: String = "/", connections: Int = 4) throws {
+        let script = E2E.fixtures.appendingPathComponent("load.py").path
+        self.child = try ChildProcess(E2E.python, ["-u", script, String(port), authority, path, String(connections)], name: "load.py")
+    }
+
+    /// Waits for a progress line whose stats satisfy `condition`, and returns them.
+    @discardableResult
+    func waitFor(_ what: String, timeout: Duration = .seconds(30), _ condition: @escaping @Sendable (Stats) -> Bool) async throws -> Stats {
+        let line = try await self.child.waitForLine(
+            where: { $0.hasPrefix("STATS ") && condition(Stats($0)) }, describedAs: what, timeout: timeout
+        )
+        return Stats(Substring(line))
+    }
+
+    /// Stops the load and returns the final counts.
+    func finish() async throws -> Stats {
+        self.child.closeInput()
+        let line = try await self.child.waitForLine(containing: "FINAL ", timeout: .seconds(30))
+        return Stats(Substring(line))
+    }
+
+    var failures: [String] { self.child.text.split(separator: "\n").filter { $0.hasPrefix("FAILURE") }.map(String.init) }
+}

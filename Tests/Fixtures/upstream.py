@@ -8,7 +8,9 @@ GET  /ws           WebSocket echo (RFC 6455) after a 101
 GET  /headers      answers with the request headers as text
 GET  /close-next   answers, then meets the next request on the same connection with a close and no answer
                    (a keep-alive connection the server dropped just as the proxy reused it)
+GET  /delay/MS     answers after MS milliseconds
 anything else      200 "ok <path>"
+Every answer carries `x-served-by: <port>`.
 Arguments: [port [address]]. Prints "LISTENING <port>" once bound.
 """
 import base64, hashlib, socketserver, sys, threading, time
@@ -34,6 +36,10 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         if path == "/close-next":
             self.close_next = True
+        if path.startswith("/delay/"):
+            time.sleep(int(path.split("/")[2]) / 1000)
+            self.reply(200, b"ok\n")
+            return
         if path.startswith("/bytes/"):
             total = int(path.split("/")[2])
             self.send_response(200)
@@ -96,6 +102,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def reply(self, status, body):
         self.send_response(status)
+        self.send_header("x-served-by", str(self.server.server_address[1]))
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
