@@ -101,12 +101,6 @@ let package = Package(
             name: "swiftlet-proxy",
             dependencies: [
                 "ProxyRuntime",
-                "ProxyCore",
-                "ProxyDiscovery",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The control plane: cluster model, sources (files now, Kubernetes later), index, gRPC services.
@@ -124,11 +118,28 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // `swiftlet demo`: the demo application's services, its load generator, and the orchestration.
+        .target(
+            name: "Demo",
+            dependencies: [
+                "Controller",
+                "SwiftletAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The `swiftlet` commands: controller, demo (and the demo's own programs), version.
         .target(
             name: "CLI",
             dependencies: [
                 "Controller",
+                "Demo",
+                "ProxyRuntime",
                 "SwiftletAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,11 +1,12 @@
 import ArgumentParser
+import Foundation
 
 /// `swiftlet`: the CLI and the control plane in one binary.
 public struct SwiftletCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "swiftlet",
         abstract: "Swiftlet: a service mesh written in Swift.",
-        subcommands: [ControllerCommand.self]
+        subcommands: [ControllerCommand.self, DemoCommand.self, DemoAppCommand.self, ProxyCommand.self]
     )
 
     public init() {}
@@ -15,6 +16,9 @@ public struct SwiftletCommand: ParsableCommand {
     /// Subcommands are `AsyncCommand`s run here: on Linux, ArgumentParser's own async entry point resolves to
     /// the synchronous `run()` (which prints help) for lack of an availability annotation it can see.
     public static func runMain(_ arguments: [String]? = nil) async {
+        if ProcessInfo.processInfo.environment["SWIFTLET_EXIT_WITH_PARENT"] == "1" {
+            Self.exitWithParent()
+        }
         do {
             var command = try Self.parseAsRoot(arguments)
             if var asyncCommand = command as? AsyncCommand {
@@ -24,6 +28,22 @@ public struct SwiftletCommand: ParsableCommand {
             }
         } catch {
             Self.exit(withError: error)
+        }
+    }
+}
+
+extension SwiftletCommand {
+    /// A child of `swiftlet demo` ends when the demo is gone, however it went (a crash skips its clean-up).
+    ///
+    /// A watchdog thread rather than `PR_SET_PDEATHSIG`: that fires when the spawning *thread* exits, and the demo
+    /// spawns from pool threads that come and go.
+    static func exitWithParent() {
+        let parent = getppid()
+        Thread.detachNewThread {
+            while getppid() == parent { usleep(250_000) }
+            kill(getpid(), SIGTERM)
+            sleep(5)
+            Foundation.exit(1)
         }
     }
 }

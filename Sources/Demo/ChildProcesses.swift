@@ -1,0 +1,73 @@
+import Foundation
+import Synchronization
+
+/// The demo's child processes, each logging to its own file; all stopped together.
+final class ChildProcesses: Sendable {
+    let logDirectory: String
+    private let running = Mutex<[(name: String, process: Process)]>([])
+    private let stopping = Atomic<Bool>(false)
+
+    init(logDirectory: String) {
+        self.logDirectory = logDirectory
+    }
+
+    func start(_ name: String, _ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        // Our own programs end with the demo even if it dies without cleaning up (see SwiftletCommand).
+        env["SWIFTLET_EXIT_WITH_PARENT"] = "1"
+        process.environment = env
+        let path = self.logDirectory + "/" + name + ".log"
+        FileManager.default.createFile(atPath: path, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        self.running.withLock { $0.append((name, process)) }
+    }
+
+    /// The name of a child that died on its own, if any.
+    func exited() -> String? {
+        guard !self.stopping.load(ordering: .relaxed) else { return nil }
+        return self.running.withLock { $0.first { !$0.process.isRunning }?.name }
+    }
+
+    /// Waits until `port` on loopback accepts connections (the child is up), or fails after 60 s.
+    func waitForPort(_ port: Int, of name: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if Self.accepts(port) { return }
+            if let dead = self.exited() { throw DemoError("\(dead) exited; see \(self.logDirectory)/\(dead).log") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw DemoError("\(name) did not listen on \(port) within 60 s; see \(self.logDirectory)/\(name).log")
+    }
+
+    static func accepts(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    /// SIGTERM to every child (the load generator first), SIGKILL to any still running after five seconds.
+    func stopAll() {
+        self.stopping.store(true, ordering: .relaxed)
+        let children = self.running.withLock { $0 }
+        for child in children.reversed() where child.process.isRunning { kill(child.process.processIdentifier, SIGTERM) }
+        let deadline = Date().addingTimeInterval(5)
+        while children.contains(where: { $0.process.isRunning }), Date() < deadline { usleep(20_000) }
+        for child in children where child.process.isRunning { kill(child.process.processIdentifier, SIGKILL) }
+        for child in children { child.process.waitUntilExit() }
+    }
+}

@@ -1,0 +1,26 @@
+/// The demo application's programs, run as hidden `swiftlet demo-app <role>` subcommands.
+public enum DemoApp {
+    public enum Role: String, Sendable, CaseIterable {
+        case web, emoji, voting
+        case voteBot = "vote-bot"
+    }
+
+    /// Runs `role` until the task is cancelled. `proxy` is the instance's own outbound proxy (`host:port`).
+    public static func run(_ role: Role, listenHost: String, listenPort: Int, proxyHost: String, proxyPort: Int, latencyMilliseconds: Int, requestsPerSecond: Int) async throws {
+        let namespace = DemoTopology.namespace
+        switch role {
+        case .web:
+            try await WebService(
+                emojiAuthority: "emoji.\(namespace).svc.cluster.local:8080", votingAuthority: "voting.\(namespace):8080",
+                proxyHost: proxyHost, proxyPort: proxyPort
+            ).serve(host: listenHost, port: listenPort)
+        case .emoji:
+            try await EmojiService.serve(host: listenHost, port: listenPort)
+        case .voting:
+            let service = VotingService(latency: .milliseconds(latencyMilliseconds))
+            try await DemoHTTPServer(host: listenHost, port: listenPort).serve { await service.handle($0) }
+        case .voteBot:
+            try await VoteBot(web: DemoHTTPClient(host: proxyHost, port: proxyPort), authority: "web.\(namespace):80", requestsPerSecond: requestsPerSecond).run()
+        }
+    }
+}

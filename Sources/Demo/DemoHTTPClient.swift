@@ -1,0 +1,43 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The demo's HTTP/1.1 client: one connection per request to `host:port` (the caller's proxy), with the
+/// destination named in `Host` as a meshed application does in explicit mode.
+struct DemoHTTPClient: Sendable {
+    let host: String
+    let port: Int
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    func request(_ method: HTTPMethod, authority: String, path: String) async throws -> (status: Int, body: String) {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(3))
+            .connect(host: self.host, port: self.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            var headers = HTTPHeaders()
+            headers.add(name: "host", value: authority)
+            headers.add(name: "connection", value: "close")
+            if method == .POST { headers.add(name: "content-length", value: "0") }
+            try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)))
+            try await outbound.write(.end(nil))
+            var status = 0
+            var body = ""
+            for try await part in inbound {
+                switch part {
+                case .head(let head): status = Int(head.status.code)
+                case .body(var buffer): body += buffer.readString(length: buffer.readableBytes) ?? ""
+                case .end: return (status, body)
+                }
+            }
+            throw Failure(description: "connection closed before the response ended")
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `swiftlet demo`: a controller over a generated directory of YAML, the demo application with one proxy per
+/// instance, a load generator, and a live table of golden metrics read from the proxies. Every child process is
+/// gone when it returns, whether the duration ran out or the user pressed Ctrl-C.
+public struct DemoRunner: Service {
+    public struct Options: Sendable {
+        public var duration: Duration?
+        public var refresh: Duration = .seconds(2)
+        public var requestsPerSecond = 20
+        /// The `swiftlet` binary (for the controller and the demo's programs).
+        public var selfExecutable: String
+        /// How to start a proxy: a `swiftlet-proxy` binary, or `swiftlet proxy`.
+        public var proxyCommand: [String]
+
+        public init(duration: Duration?, selfExecutable: String, proxyCommand: [String]) {
+            self.duration = duration
+            self.selfExecutable = selfExecutable
+            self.proxyCommand = proxyCommand
+        }
+    }
+
+    let options: Options
+    let logger: Logger
+
+    public init(options: Options, logger: Logger) {
+        self.options = options
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let topology = try DemoTopology.make()
+        let directory = NSTemporaryDirectory() + "swiftlet-demo-\(getpid())"
+        let manifests = directory + "/manifests"
+        let logs = directory + "/logs"
+        try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        for (name, text) in topology.manifests() {
+            try text.write(toFile: manifests + "/" + name, atomically: true, encoding: .utf8)
+        }
+        let children = ChildProcesses(logDirectory: logs)
+        defer { children.stopAll() }
+        var succeeded = false
+        defer {
+            // A clean run leaves nothing behind; a failed one keeps its logs for the person reading the error.
+            if succeeded { try? FileManager.default.removeItem(atPath: directory) }
+        }
+
+        try children.start(
+            "controller", self.options.selfExecutable,
+            [
+                "controller", "--manifests", manifests, "--destination-addr", "127.0.0.1:\(topology.controllerPort)",
+                "--admin-addr", "127.0.0.1:\(topology.controllerAdminPort)", "--log-level", "warning",
+            ]
+        )
+        try await children.waitForPort(topology.controllerPort, of: "controller")
+        for instance in topology.instances {
+            try children.start(
+                "proxy-\(instance.name)", self.options.proxyCommand[0], Array(self.options.proxyCommand.dropFirst()),
+                environment: [
+                    "SWIFTLET_PROXY_INBOUND_LISTEN_ADDR": "127.0.0.1:\(instance.inboundPort)",
+                    "SWIFTLET_PROXY_OUTBOUND_LISTEN_ADDR": "127.0.0.1:\(instance.outboundPort)",
+                    "SWIFTLET_PROXY_ADMIN_LISTEN_ADDR": "127.0.0.1:\(instance.adminPort)",
+                    "SWIFTLET_PROXY_INBOUND_FORWARD_ADDR": "127.0.0.1:\(instance.appPort)",
+                    "SWIFTLET_PROXY_DESTINATION_ADDR": "127.0.0.1:\(topology.controllerPort)",
+                    "SWIFTLET_PROXY_NAMESPACE": DemoTopology.namespace,
+                    "SWIFTLET_PROXY_WORKLOAD": instance.name,
+                    "SWIFTLET_PROXY_WORKER_THREADS": "1",
+                    "SWIFTLET_PROXY_SHUTDOWN_GRACE_PERIOD": "2s",
+                    "SWIFTLET_PROXY_LOG": "warning",
+                ]
+            )
+        }
+        for instance in topology.instances where instance.role != .voteBot {
+            try children.start(
+                instance.name, self.options.selfExecutable,
+                [
+                    "demo-app", instance.role.rawValue, "--listen", "127.0.0.1:\(instance.appPort)",
+                    "--proxy", "127.0.0.1:\(instance.outboundPort)", "--latency-ms", String(instance.latencyMilliseconds),
+                ]
+            )
+        }
+        for instance in topology.instances {
+            try await children.waitForPort(instance.adminPort, of: "proxy-\(instance.name)")
+            if instance.role != .voteBot { try await children.waitForPort(instance.appPort, of: instance.name) }
+        }
+        let bot = topology.instances.first { $0.role == .voteBot }!
+        try children.start(
+            bot.name, self.options.selfExecutable,
+            ["demo-app", "vote-bot", "--proxy", "127.0.0.1:\(bot.outboundPort)", "--rps", String(self.options.requestsPerSecond)]
+        )
+
+        let web = topology.instances.first { $0.role == .web }!
+        print(
+            """
+            Swiftlet demo: emojivoto on loopback, one swiftlet-proxy per instance, discovery from YAML.
+              web front end:   curl -H 'Host: web.emojivoto:80' http://127.0.0.1:\(web.inboundPort)/   (through web's proxy)
+              manifests:       \(manifests)   (edit them: the mesh follows within 100 ms)
+              logs:            \(logs)
+              controller:      127.0.0.1:\(topology.controllerPort) (admin http://127.0.0.1:\(topology.controllerAdminPort)/metrics)
+            \(self.options.duration.map { "Running for \($0.components.seconds) s." } ?? "Ctrl-C stops it.")
+
+            """
+        )
+        let stats = MeshStats(topology: topology)
+        let started = ContinuousClock.now
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            if let duration = self.options.duration, ContinuousClock.now - started >= duration { break }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.options.refresh) }
+            if Task.isShuttingDownGracefully { break }
+            if let dead = children.exited() { throw DemoError("\(dead) exited; see \(logs)/\(dead).log") }
+            let table = await stats.refresh()
+            if isatty(1) == 1 { print("\u{1B}[H\u{1B}[2J", terminator: "") }
+            print(table)
+        }
+        print(await stats.summary())
+        succeeded = true
+    }
+}
+

@@ -1,0 +1,94 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Logging
+import NIOCore
+import NIOPosix
+import ProxyCore
+import ProxyDiscovery
+import ServiceLifecycle
+
+/// The proxy's entry point, shared by `swiftlet-proxy` and the demo's embedded copy (`swiftlet proxy`):
+/// configuration from `SWIFTLET_PROXY_*` only. Returns the process's exit status.
+public enum ProxyMain {
+    public static func run(arguments: [String], environment: [String: String], bootstrapLogging: Bool = true) async -> Int32 {
+        if arguments.contains("--version") {
+            print("swiftlet-proxy \(BuildInfo.version)")
+            return 0
+        }
+        if arguments.contains("--env-reference") {
+            print(ProxyEnvironment.markdownReference(), terminator: "")
+            return 0
+        }
+        if let unknown = arguments.first {
+            writeStderr("swiftlet-proxy: unknown argument '\(unknown)'; configure with SWIFTLET_PROXY_* variables (--env-reference lists them)\n")
+            return 2
+        }
+        let config: ProxyConfig
+        do {
+            config = try ProxyEnvironment.parse(environment)
+        } catch {
+            writeStderr("swiftlet-proxy: bad configuration: \(error)\n")
+            return 2
+        }
+        let level = Logger.Level(rawValue: config.logLevel) ?? .info
+        if bootstrapLogging {
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        }
+        var logger = Logger(label: "swiftlet-proxy")
+        logger.logLevel = level
+        let threads = config.workerThreads > 0 ? config.workerThreads : System.coreCount
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let discovery = config.destinationController.map { controller in
+            DestinationClient(
+                configuration: .init(
+                    controller: controller, namespace: config.namespace, workload: config.workload,
+                    idleTimeout: config.destinationIdleTimeout
+                ),
+                logger: logger
+            )
+        }
+        let proxy = ProxyService(config: config, environment: environment, group: group, logger: logger, discovery: discovery)
+        // Discovery first: the group stops services in reverse order, so it outlives the proxy's drain.
+        let services = ServiceGroup(
+            configuration: .init(
+                services: (discovery.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? [])
+                    + [.init(service: proxy, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        do {
+            try await services.run()
+        } catch {
+            logger.error("swiftlet-proxy failed: \(error)")
+            try? await group.shutdownGracefully()
+            return 1
+        }
+        try? await group.shutdownGracefully()
+        return 0
+    }
+
+    /// The process environment, read without Foundation.
+    public static func processEnvironment() -> [String: String] {
+        var result: [String: String] = [:]
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            cursor += 1
+        }
+        return result
+    }
+
+    static func writeStderr(_ text: String) {
+        var text = text
+        text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+    }
+}
