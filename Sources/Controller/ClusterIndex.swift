@@ -77,6 +77,13 @@ public final class ClusterIndex: Sendable {
         }
     }
 
+    /// The service port whose cluster IP is `ip`, for traffic captured on its way there.
+    public func authority(clusterIP ip: String, port: Int) -> DestinationAuthority? {
+        self.state.withLock { state in
+            state.snapshot.services.values.first { $0.clusterIP == ip }.map { DestinationAuthority(service: $0.key, port: port) }
+        }
+    }
+
     /// The current answer for `authority`.
     public func resolve(_ authority: DestinationAuthority) -> DestinationState {
         self.state.withLock { Self.resolve(authority, in: $0, identity: self.identity) }

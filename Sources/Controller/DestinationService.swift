@@ -26,7 +26,10 @@ public struct DestinationService: Swiftlet_Destination_V1_Destination.SimpleServ
         self.metrics.streamOpened()
         defer { self.metrics.streamClosed() }
         let namespace = request.contextNamespace.isEmpty ? "default" : request.contextNamespace
-        guard let authority = DestinationAuthority(parsing: request.authority, contextNamespace: namespace, clusterDomain: self.index.clusterDomain) else {
+        guard
+            let authority = DestinationAuthority(parsing: request.authority, contextNamespace: namespace, clusterDomain: self.index.clusterDomain)
+                ?? Self.clusterIPAuthority(request.authority, in: self.index)
+        else {
             // Not a name of the cluster: the proxy resolves it by other means. The stream stays open (nothing will
             // change) until the proxy lets go of the destination.
             try await response.write(Self.noEndpoints(exists: false))
@@ -43,6 +46,14 @@ public struct DestinationService: Swiftlet_Destination_V1_Destination.SimpleServ
                 self.metrics.updateSent()
             }
         }
+    }
+
+    /// `10.96.0.10:8080`: a service's cluster IP and port (what transparent proxies see).
+    static func clusterIPAuthority(_ authority: String, in index: ClusterIndex) -> DestinationAuthority? {
+        guard let colon = authority.lastIndex(of: ":"), let port = Int(authority[authority.index(after: colon)...]) else { return nil }
+        var host = authority[..<colon]
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        return index.authority(clusterIP: String(host), port: port)
     }
 
     static func noEndpoints(exists: Bool) -> Swiftlet_Destination_V1_Update {

@@ -90,7 +90,14 @@ public enum ManifestParser {
                 )
             )
         }
-        return ServiceSpec(key: key, selector: selector, ports: ports)
+        var clusterIP: String? = nil
+        if let value = try reader.optionalString(spec, "clusterIP"), value != "None" {
+            guard IPAddressText.isValid(value) else {
+                throw reader.error(.invalidField, spec["clusterIP"]!, "clusterIP \"\(value)\" is not an IPv4 or IPv6 address")
+            }
+            clusterIP = value
+        }
+        return ServiceSpec(key: key, selector: selector, ports: ports, clusterIP: clusterIP)
     }
 
     private static func workload(_ root: Node.Mapping, _ document: Node, _ reader: FieldReader) throws -> WorkloadSpec {

@@ -25,10 +25,13 @@ public struct ServiceSpec: Hashable, Sendable {
     /// Empty means the service selects nothing (Kubernetes: endpoints are managed by hand), not everything.
     public var selector: [String: String]
     public var ports: [Port]
+    /// `spec.clusterIP`: traffic captured on its way to this address (transparent mode) is the service's.
+    public var clusterIP: String?
 
-    public init(key: ObjectKey, selector: [String: String], ports: [Port]) {
+    public init(key: ObjectKey, selector: [String: String], ports: [Port], clusterIP: String? = nil) {
         self.key = key
         self.selector = selector
         self.ports = ports
+        self.clusterIP = clusterIP
     }
 }

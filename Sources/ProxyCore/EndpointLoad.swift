@@ -26,7 +26,12 @@ public final class EndpointLoad {
         self.ewma.observe(rttNanoseconds: Double(rttNanoseconds), now: now)
     }
 
-    /// A request that ended without a latency worth learning from (cancelled by the client).
+    /// A latency learnt while the work goes on (a TCP connection's connect time; the connection stays pending).
+    public func observe(rttNanoseconds: UInt64, now: UInt64) {
+        self.ewma.observe(rttNanoseconds: Double(rttNanoseconds), now: now)
+    }
+
+    /// Work that ended without a latency worth learning from (a request cancelled by the client, a closed connection).
     public func abandoned() {
         self.pending = max(0, self.pending - 1)
     }

@@ -210,7 +210,9 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
         self.replayed = false
         self.endpointLoad = nil
 
-        if let key = self.connection.router.discoveryKey(authority: authority, connectionDestination: self.connection.destination),
+        if let key = self.connection.router.discoveryKey(
+            direction: self.connection.direction, authority: authority, connectionDestination: self.connection.destination
+        ),
             let destination = self.connection.resources.destination(for: key)
         {
             let now = NIODeadline.now().uptimeNanoseconds
@@ -270,7 +272,8 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
                 guard let key, let load = destination?.pick(now: now) else { throw ProxyError(.noEndpoints, "no endpoint to send to") }
                 load.started()
                 self.endpointLoad = load
-                target = TrafficTarget(endpoint: load.endpoint.address, authority: key)
+                // Explicit mode names the destination by its authority; transparent mode keeps the request's own.
+                target = TrafficTarget(endpoint: load.endpoint.address, authority: self.connection.destination == nil ? key : authority ?? key)
                 labels = load.endpoint.labels
             case .noEndpoints(exists: true)?:
                 throw ProxyError(.noEndpoints, "\(key ?? "the destination") has no endpoints")

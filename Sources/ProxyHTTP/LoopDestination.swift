@@ -2,18 +2,18 @@ import NIOCore
 import ProxyCore
 
 /// One destination as one event loop balances it: the shared discovery entry and this loop's P2C balancer.
-final class LoopDestination {
-    let entry: DestinationEntry
+public final class LoopDestination {
+    public let entry: DestinationEntry
     private var seenVersion: UInt64 = .max
     private var balancer = P2CBalancer(random: SystemRandomNumberGenerator())
-    private(set) var state: DestinationEntry.State = .pending
+    public private(set) var state: DestinationEntry.State = .pending
 
     init(entry: DestinationEntry) {
         self.entry = entry
     }
 
     /// Takes in what discovery published since the last request (one atomic load when nothing changed).
-    func refresh(now: UInt64) {
+    public func refresh(now: UInt64) {
         let version = self.entry.version
         guard version != self.seenVersion else { return }
         self.seenVersion = version
@@ -21,7 +21,7 @@ final class LoopDestination {
         if case .endpoints(let endpoints) = self.state { self.balancer.update(endpoints, now: now) }
     }
 
-    func pick(now: UInt64) -> EndpointLoad? {
+    public func pick(now: UInt64) -> EndpointLoad? {
         self.balancer.pick(now: now)
     }
 }

@@ -33,7 +33,7 @@ public final class LoopResources {
     }
 
     /// This loop's balancer for `authority` (lower-case `host:port`), created on first use.
-    func destination(for authority: String) -> LoopDestination? {
+    public func destination(for authority: String) -> LoopDestination? {
         guard let discovery = self.discovery else { return nil }
         if let known = self.destinations[authority], !known.entry.isEvicted { return known }
         // Creation is rare: drop what discovery evicted meanwhile.

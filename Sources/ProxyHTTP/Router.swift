@@ -32,9 +32,12 @@ public struct Router: Sendable {
         }
     }
 
-    /// The name discovery is asked about for a request (lower-case `host:port`), or `nil` when discovery has no say:
-    /// the connection's destination is already known, the static table names the authority, or it is an address.
-    public func discoveryKey(authority: String?, connectionDestination: HostPort?) -> String? {
+    /// The name discovery is asked about for outbound traffic (lower-case `host:port`), or `nil` when discovery has
+    /// no say. Transparent mode asks about the original destination (a service's cluster IP); explicit mode about
+    /// the request's authority unless the static table names it or it is an address.
+    public func discoveryKey(direction: TrafficDirection, authority: String?, connectionDestination: HostPort?) -> String? {
+        guard direction == .outbound else { return nil }
+        if self.mode == .transparent { return connectionDestination?.description }
         guard connectionDestination == nil, let authority, let named = HostPort(parsing: authority, defaultPort: 80) else { return nil }
         let key = HostPort(host: named.host.lowercased(), port: named.port)
         guard self.staticDestinations[key] == nil, !Self.isAddressLiteral(key.host) else { return nil }

@@ -103,13 +103,72 @@ struct ListenerPipeline: Sendable {
     private func addRelay(to destination: HostPort, pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources) throws {
         let metrics = resources.metrics
         let direction = self.direction
-        let upstreamMetrics = metrics.tcpMetrics(
-            for: TCPLabels(direction: direction, peer: .dst, targetAddress: destination.description, tls: self.tls)
-        )
+        let tls = self.tls
+        let onFailure: (ProxyError) -> Void = { error in metrics.recordTCPError(direction, error.code) }
+        let discoveryKey = self.router.discoveryKey(direction: direction, authority: nil, connectionDestination: destination)
+        guard let key = discoveryKey, let balanced = resources.destination(for: key) else {
+            let upstreamMetrics = metrics.tcpMetrics(
+                for: TCPLabels(direction: direction, peer: .dst, targetAddress: destination.description, tls: tls)
+            )
+            try pipeline.addHandler(
+                RelayConnectHandler(destination: destination, connector: self.connector, upstreamMetrics: upstreamMetrics, onFailure: onFailure)
+            )
+            return
+        }
+        // A service's cluster IP: each connection goes to an endpoint the balancer picks (P2C over open
+        // connections and connect latency); the original destination when discovery does not know the address.
+        let timeout = TimeAmount(self.config.connectTimeout)
         try pipeline.addHandler(
-            RelayConnectHandler(destination: destination, connector: self.connector, upstreamMetrics: upstreamMetrics) { error in
-                metrics.recordTCPError(direction, error.code)
+            RelayConnectHandler(connector: self.connector, onFailure: onFailure) { loop, chosen in
+                let now = NIODeadline.now().uptimeNanoseconds
+                balanced.entry.touch(now: now)
+                balanced.refresh(now: now)
+                let choose = {
+                    balanced.refresh(now: NIODeadline.now().uptimeNanoseconds)
+                    guard case .endpoints = balanced.state, let load = balanced.pick(now: NIODeadline.now().uptimeNanoseconds) else {
+                        chosen(RelayConnectHandler.Target(
+                            endpoint: destination,
+                            metrics: metrics.tcpMetrics(for: TCPLabels(direction: direction, peer: .dst, targetAddress: destination.description, tls: tls))
+                        ))
+                        return
+                    }
+                    load.started()
+                    chosen(RelayConnectHandler.Target(
+                        endpoint: load.endpoint.address,
+                        metrics: metrics.tcpMetrics(for: TCPLabels(direction: direction, peer: .dst, targetAddress: load.endpoint.address.description, tls: tls)),
+                        onConnected: { nanoseconds in load.observe(rttNanoseconds: nanoseconds, now: NIODeadline.now().uptimeNanoseconds) },
+                        onClosed: { load.abandoned() }
+                    ))
+                }
+                guard balanced.state == .pending else {
+                    choose()
+                    return
+                }
+                // The first connection to an address waits for discovery's first answer, up to the connect timeout.
+                let once = NIOLoopBound(OnceFlag(), eventLoop: loop)
+                let boundChoose = NIOLoopBound(choose, eventLoop: loop)
+                let timer = loop.scheduleTask(in: timeout) {
+                    if once.value.claim() { boundChoose.value() }
+                }
+                balanced.entry.whenAnswered {
+                    loop.execute {
+                        if once.value.claim() {
+                            timer.cancel()
+                            boundChoose.value()
+                        }
+                    }
+                }
             }
         )
+    }
+}
+
+/// True the first time only: which of two racing events acts.
+final class OnceFlag {
+    private var claimed = false
+
+    func claim() -> Bool {
+        defer { self.claimed = true }
+        return !self.claimed
     }
 }

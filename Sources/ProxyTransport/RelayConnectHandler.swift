@@ -10,32 +10,92 @@ public final class RelayConnectHandler: ChannelDuplexHandler, RemovableChannelHa
     public typealias OutboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
-    private let destination: HostPort
+    /// Where one connection goes: chosen when the handler is added (at once, or once discovery answers).
+    public struct Target {
+        public var endpoint: HostPort
+        public var metrics: TCPMetrics
+        /// Told the connect latency (the balancer learns from it).
+        public var onConnected: ((_ nanoseconds: UInt64) -> Void)?
+        /// Called once when the downstream connection closes (the balancer's count of open connections).
+        public var onClosed: (() -> Void)?
+
+        public init(endpoint: HostPort, metrics: TCPMetrics, onConnected: ((UInt64) -> Void)? = nil, onClosed: (() -> Void)? = nil) {
+            self.endpoint = endpoint
+            self.metrics = metrics
+            self.onConnected = onConnected
+            self.onClosed = onClosed
+        }
+    }
+
+    public typealias Chooser = (_ loop: EventLoop, _ chosen: @escaping (Target) -> Void) -> Void
+
+    private let choose: Chooser
+    private var destination = HostPort(host: "", port: 0)
     private let connector: UpstreamConnector
-    private let upstreamMetrics: TCPMetrics
     private let onFailure: (ProxyError) -> Void
     private var held: [ByteBuffer] = []
     private var connecting = false
     private var inputClosed = false
+    /// The downstream's state: a relay set up in the child initializer may connect before it is active.
+    private var downstreamActive = false
+    private var downstreamClosed = false
+    private var upstreamWaitingForActivation: Channel?
 
-    public init(destination: HostPort, connector: UpstreamConnector, upstreamMetrics: TCPMetrics, onFailure: @escaping (ProxyError) -> Void) {
-        self.destination = destination
+    public convenience init(destination: HostPort, connector: UpstreamConnector, upstreamMetrics: TCPMetrics, onFailure: @escaping (ProxyError) -> Void) {
+        self.init(connector: connector, onFailure: onFailure) { _, chosen in chosen(Target(endpoint: destination, metrics: upstreamMetrics)) }
+    }
+
+    public init(connector: UpstreamConnector, onFailure: @escaping (ProxyError) -> Void, choose: @escaping Chooser) {
         self.connector = connector
-        self.upstreamMetrics = upstreamMetrics
         self.onFailure = onFailure
+        self.choose = choose
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        self.downstreamActive = true
+        context.fireChannelActive()
+        if let upstream = self.upstreamWaitingForActivation {
+            self.upstreamWaitingForActivation = nil
+            self.connected(.success(upstream), context: context)
+        }
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        self.downstreamClosed = true
+        self.upstreamWaitingForActivation?.close(promise: nil)
+        self.upstreamWaitingForActivation = nil
+        context.fireChannelInactive()
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {
+        self.downstreamActive = context.channel.isActive
         guard !self.connecting else { return }
         self.connecting = true
-        let metrics = NIOLoopBound(self.upstreamMetrics, eventLoop: context.eventLoop)
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        self.connector.connect(to: self.destination, on: context.eventLoop, halfClosure: true) { channel in
+        self.choose(context.eventLoop) { target in
+            let (handler, context) = bound.value
+            handler.connect(to: target, context: context)
+        }
+    }
+
+    private func connect(to target: Target, context: ChannelHandlerContext) {
+        self.destination = target.endpoint
+        if let onClosed = target.onClosed {
+            context.channel.closeFuture.whenComplete { _ in onClosed() }
+        }
+        // The downstream may not be active yet (an opaque port's relay is set up in the child initializer): connect
+        // anyway; `connected` drops the upstream if the client went away meanwhile.
+        let loop = context.eventLoop
+        let metrics = NIOLoopBound(target.metrics, eventLoop: loop)
+        let bound = NIOLoopBound((self, context, target.onConnected), eventLoop: loop)
+        let started = NIODeadline.now()
+        self.connector.connect(to: target.endpoint, on: loop, halfClosure: true) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(TCPAccountingHandler(metrics: metrics.value))
             }
         }.whenComplete { result in
-            let (handler, context) = bound.value
+            let (handler, context, onConnected) = bound.value
+            if case .success = result { onConnected?(UInt64(max((NIODeadline.now() - started).nanoseconds, 0))) }
             handler.connected(result, context: context)
         }
     }
@@ -59,8 +119,12 @@ public final class RelayConnectHandler: ChannelDuplexHandler, RemovableChannelHa
             self.onFailure(UpstreamConnector.classify(error, endpoint: self.destination))
             context.close(promise: nil)
         case .success(let upstream):
-            guard context.channel.isActive else {
+            if self.downstreamClosed {
                 upstream.close(promise: nil)
+                return
+            }
+            guard self.downstreamActive else {
+                self.upstreamWaitingForActivation = upstream
                 return
             }
             let (downstreamGlue, upstreamGlue) = GlueHandler.matchedPair()

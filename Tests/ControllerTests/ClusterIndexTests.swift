@@ -86,4 +86,13 @@ import Testing
         }
         #expect(index.watcherCount == 0)
     }
+
+    @Test func aClusterIPAndPortNameTheServicePort() {
+        let index = ClusterIndex()
+        var service = Self.service()
+        service.clusterIP = "10.96.0.10"
+        index.apply(Self.snapshot([service], [Self.workload("web-0", port: 7001)]))
+        #expect(index.authority(clusterIP: "10.96.0.10", port: 80) == Self.authority)
+        #expect(index.authority(clusterIP: "10.96.0.11", port: 80) == nil)
+    }
 }

@@ -47,14 +47,14 @@ struct NetworkNamespaceTests {
             }
         }
 
-        func startProxy() async throws -> ProxyProcess {
+        func startProxy(_ extra: [String: String] = [:]) async throws -> ProxyProcess {
             try await ProxyProcess.start(
                 [
                     "SWIFTLET_PROXY_MODE": "transparent",
                     "SWIFTLET_PROXY_INBOUND_LISTEN_ADDR": "0.0.0.0:4143",
                     "SWIFTLET_PROXY_OUTBOUND_LISTEN_ADDR": "127.0.0.1:4140",
                     "SWIFTLET_PROXY_ADMIN_LISTEN_ADDR": "0.0.0.0:4191",
-                ],
+                ].merging(extra) { $1 },
                 prefix: [E2E.which("ip")!] + self.exec([E2E.which("setpriv")!, "--reuid=\(NetworkNamespaceTests.proxyUID)", "--regid=\(NetworkNamespaceTests.proxyUID)", "--clear-groups"])
             )
         }
@@ -141,6 +141,78 @@ struct NetworkNamespaceTests {
             #expect(Metrics.sum(metrics, "outbound_tcp_errors_total", ["error=\"loop_detected\""]) == 1)
             #expect(Metrics.sum(metrics, "process_open_fds", []) < 100)
             withExtendedLifetime(proxyA) {}
+        } catch {
+            await cleanup()
+            throw error
+        }
+        await cleanup()
+    }
+
+    /// A connection to a Service's cluster IP (an address no host has) is captured, and the proxy sends it to one of
+    /// the service's endpoints, chosen per connection by the balancer, as discovery names them.
+    @Test func connectionsToAClusterIPAreBalancedAcrossTheServiceEndpoints() async throws {
+        let (a, b, cleanup) = try await self.makePods()
+        do {
+            let suffix = a.name.split(separator: "-").last!
+            try await a.must(["ip", "route", "add", "10.96.0.0/16", "dev", "va-\(suffix)"])
+            var servers: [ChildProcess] = []
+            for port in ["8080", "8081"] {
+                let server = try ChildProcess(
+                    E2E.which("ip")!, b.exec([E2E.python, "-u", E2E.fixtures.appendingPathComponent("upstream.py").path, port, "0.0.0.0"]),
+                    name: "server-\(port)"
+                )
+                _ = try await server.waitForLine(containing: "LISTENING")
+                servers.append(server)
+            }
+            let manifests = try E2E.temporaryDirectory()
+            try """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: db}
+                spec:
+                  clusterIP: 10.96.0.10
+                  selector: {app: db}
+                  ports: [{name: pg, port: 5432, targetPort: pg}]
+                ---
+                apiVersion: swiftlet.io/v1alpha1
+                kind: Workload
+                metadata: {name: db-0, labels: {app: db}}
+                spec: {address: \(b.address), ports: [{name: pg, port: 8080}]}
+                ---
+                apiVersion: swiftlet.io/v1alpha1
+                kind: Workload
+                metadata: {name: db-1, labels: {app: db}}
+                spec: {address: \(b.address), ports: [{name: pg, port: 8081}]}
+
+                """.write(to: manifests.appendingPathComponent("db.yaml"), atomically: true, encoding: .utf8)
+            let controller = try ChildProcess(
+                E2E.which("ip")!,
+                a.exec([ControllerProcess.binary, "controller", "--manifests", manifests.path, "--destination-addr", "127.0.0.1:8086", "--admin-addr", "127.0.0.1:9990"]),
+                name: "controller-in-a"
+            )
+            controller.stopSignal = SIGTERM
+            _ = try await controller.waitForLine(containing: "swiftlet controller ready")
+            let proxyA = try await a.startProxy(["SWIFTLET_PROXY_DESTINATION_ADDR": "127.0.0.1:8086"])
+            let proxyB = try await b.startProxy()
+
+            // 5432 is an opaque port: each connection is relayed as bytes, so the choice is per connection. Forty
+            // connections open at once, each held for a moment: the balancer counts open connections, so they spread.
+            let result = try await a.run([
+                "sh", "-c",
+                "seq 40 | xargs -P 40 -I{} curl -sS --max-time 5 -o /dev/null -w '%header{x-served-by}\\n' http://10.96.0.10:5432/delay/300",
+            ])
+            #expect(result.status == 0, "\(result.output)\nproxy:\n\(proxyA.child.text.suffix(3000))\ncontroller:\n\(controller.text.suffix(2000))")
+            let servedBy = result.output.split(separator: "\n")
+            #expect(servedBy.count == 40, "\(result.output)")
+            let first = servedBy.filter { $0 == "8080" }.count
+            let second = servedBy.filter { $0 == "8081" }.count
+            #expect(first + second == 40)
+            #expect(first >= 10 && second >= 10, "8080: \(first), 8081: \(second)")
+
+            let metrics = try await a.metrics()
+            #expect(Metrics.sum(metrics, "tcp_open_total", ["direction=\"outbound\"", "peer=\"dst\"", "target_addr=\"\(b.address):8080\""]) == Double(first))
+            #expect(Metrics.sum(metrics, "tcp_open_total", ["direction=\"outbound\"", "peer=\"dst\"", "target_addr=\"10.96.0.10:5432\""]) == 0)
+            withExtendedLifetime((servers, controller, proxyA, proxyB)) {}
         } catch {
             await cleanup()
             throw error
