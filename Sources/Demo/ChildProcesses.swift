@@ -19,6 +19,8 @@ final class ChildProcesses: Sendable {
         for (key, value) in environment { env[key] = value }
         // Our own programs end with the demo even if it dies without cleaning up (see SwiftletCommand).
         env["SWIFTLET_EXIT_WITH_PARENT"] = "1"
+        // Marks the demo's processes (tests look for them in /proc after the demo ends).
+        env["SWIFTLET_DEMO_ID"] = String(getpid())
         process.environment = env
         let path = self.logDirectory + "/" + name + ".log"
         FileManager.default.createFile(atPath: path, contents: nil)
