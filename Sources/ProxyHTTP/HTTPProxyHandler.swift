@@ -17,47 +17,46 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// early); the rest of the request is read and dropped so the connection can carry the next one.
     enum Phase { case idle, connecting, forwarding, discarding, upgraded, closed }
 
-    private let connection: HTTPConnectionContext
-    private var context: ChannelHandlerContext?
-    private var phase = Phase.idle
+    let connection: HTTPConnectionContext
+    var context: ChannelHandlerContext?
+    var phase = Phase.idle
 
     // The exchange in progress.
-    private var upstream: UpstreamHTTPHandler?
-    private var lease: HTTP1ConnectionPool.Lease?
-    private var buffered: [HTTPClientRequestPart] = []
-    private var requestComplete = false
-    private var responseHeadSent = false
-    private var upstreamKeepAlive = true
-    private var keepAlive = true
-    private var upgradeRequested = false
-    private var requestVersion = HTTPVersion.http1_1
-    private var responseStatus = 0
-    private var grpcStatus: Int? = nil
-    private var started = NIODeadline.now()
-    private var metrics: RequestMetrics?
-    private var responseTimer: Scheduled<Void>?
-    private var upstreamNeedsFlush = false
+    var upstream: UpstreamHTTPHandler?
+    var lease: HTTP1ConnectionPool.Lease?
+    var buffered: [HTTPClientRequestPart] = []
+    var requestComplete = false
+    var responseHeadSent = false
+    var upstreamKeepAlive = true
+    var keepAlive = true
+    var upgradeRequested = false
+    var requestVersion = HTTPVersion.http1_1
+    var responseStatus = 0
+    var grpcStatus: Int? = nil
+    var started = NIODeadline.now()
+    var metrics: RequestMetrics?
+    var responseTimer: Scheduled<Void>?
+    var upstreamNeedsFlush = false
     /// The request as sent upstream, kept while it may still be replayed on a fresh connection.
-    private var upstreamHead: HTTPRequestHead?
-    private var upstreamTarget: TrafficTarget?
-    private var bodyForwarded = false
-    private var replayed = false
+    var upstreamHead: HTTPRequestHead?
+    var upstreamTarget: TrafficTarget?
+    var bodyForwarded = false
+    var replayed = false
     /// gRPC status fields of a trailers-only response, sent as trailers at the response's end.
-    private var trailersFromHead: HTTPHeaders?
+    var trailersFromHead: HTTPHeaders?
     /// A `101` went downstream; the relay starts at its `.end`.
-    private var switchingProtocols = false
+    var switchingProtocols = false
 
     /// The endpoint the balancer chose for this exchange; told the latency when it ends.
-    private var endpointLoad: EndpointLoad?
-    private var discoveryTimer: Scheduled<Void>?
-    private var awaitingDiscovery = false
+    var endpointLoad: EndpointLoad?
+    var discoveryTimer: Scheduled<Void>?
     /// Tells a late discovery answer which exchange it was for.
-    private var exchangeID = 0
+    var exchangeID = 0
 
-    private var pendingRead = false
-    private var queued = CircularBuffer<HTTPServerRequestPart>()
+    var pendingRead = false
+    var queued = CircularBuffer<HTTPServerRequestPart>()
     /// The metrics series of the last authority seen: the common keep-alive case skips the lookup.
-    private var cachedMetrics: (authority: String, endpoint: HostPort, metrics: RequestMetrics)?
+    var cachedMetrics: (authority: String, endpoint: HostPort, metrics: RequestMetrics)?
 
     public init(connection: HTTPConnectionContext) {
         self.connection = connection
@@ -82,7 +81,7 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
         self.handle(part, context: context)
     }
 
-    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+    func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let head):
             guard self.phase == .idle else { return }
@@ -168,7 +167,7 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// Once the request is complete the connection keeps reading until a pipelined part is queued: a client
     /// that waits for its response then sends nothing, and holding the read would cost two `epoll_ctl` calls
     /// per request (read interest off, then on again) for nothing. The queue stays bounded by one read.
-    private var canRead: Bool {
+    var canRead: Bool {
         switch self.phase {
         case .idle, .discarding: return true
         case .forwarding:
@@ -178,209 +177,10 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
-    private func resumeReadingIfPossible() {
+    func resumeReadingIfPossible() {
         if self.pendingRead, self.canRead, let context = self.context {
             self.pendingRead = false
             context.read()
-        }
-    }
-
-    // MARK: starting an exchange
-
-    private func startExchange(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        self.exchangeID &+= 1
-        self.phase = .connecting
-        self.started = .now()
-        self.requestComplete = false
-        self.responseHeadSent = false
-        self.responseStatus = 0
-        self.grpcStatus = nil
-        self.upstreamKeepAlive = true
-        self.requestVersion = head.version
-        if !self.connection.isHTTP2 {
-            self.keepAlive = self.keepAlive && head.isKeepAlive && head.version.major == 1 && head.version.minor >= 1
-        }
-
-        var headers = head.headers
-        let upgrade = headers.removeHopByHopFields(keepingUpgrade: !self.connection.isHTTP2)
-        self.upgradeRequested = upgrade != nil
-        let authority = headers.first(name: "host")
-        self.buffered = []
-        self.bodyForwarded = false
-        self.replayed = false
-        self.endpointLoad = nil
-
-        if let key = self.connection.router.discoveryKey(
-            direction: self.connection.direction, authority: authority, connectionDestination: self.connection.destination
-        ),
-            let destination = self.connection.resources.destination(for: key)
-        {
-            let now = NIODeadline.now().uptimeNanoseconds
-            destination.entry.touch(now: now)
-            destination.refresh(now: now)
-            if destination.state == .pending {
-                self.awaitDiscovery(destination, head: head, headers: headers, authority: authority, key: key, context: context)
-                return
-            }
-            self.route(head, headers: headers, authority: authority, destination: destination, key: key, context: context)
-            return
-        }
-        self.route(head, headers: headers, authority: authority, destination: nil, key: nil, context: context)
-    }
-
-    /// The first request for a destination waits for discovery's first answer, up to the connect timeout; then it
-    /// is routed as if discovery did not know the name (static table, DNS).
-    private func awaitDiscovery(
-        _ destination: LoopDestination, head: HTTPRequestHead, headers: HTTPHeaders, authority: String?, key: String,
-        context: ChannelHandlerContext
-    ) {
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let boundDestination = NIOLoopBound(destination, eventLoop: context.eventLoop)
-        let loop = context.eventLoop
-        let exchange = self.exchangeID
-        self.awaitingDiscovery = true
-        let proceed: @Sendable () -> Void = {
-            loop.execute {
-                let handler = bound.value
-                guard handler.exchangeID == exchange, handler.awaitingDiscovery, handler.phase == .connecting,
-                    let context = handler.context
-                else { return }
-                handler.awaitingDiscovery = false
-                handler.discoveryTimer?.cancel()
-                handler.discoveryTimer = nil
-                let destination = boundDestination.value
-                destination.refresh(now: NIODeadline.now().uptimeNanoseconds)
-                handler.route(head, headers: headers, authority: authority, destination: destination, key: key, context: context)
-            }
-        }
-        self.discoveryTimer = loop.scheduleTask(in: self.connection.discoveryTimeout) { proceed() }
-        destination.entry.whenAnswered(proceed)
-    }
-
-    private func route(
-        _ head: HTTPRequestHead, headers: HTTPHeaders, authority: String?, destination: LoopDestination?, key: String?,
-        context: ChannelHandlerContext
-    ) {
-        var headers = headers
-        let target: TrafficTarget
-        var labels: [MetricLabel] = []
-        do throws(ProxyError) {
-            let resources = self.connection.resources
-            switch destination?.state {
-            case .endpoints?:
-                let now = NIODeadline.now().uptimeNanoseconds
-                guard let key, let load = destination?.pick(now: now) else { throw ProxyError(.noEndpoints, "no endpoint to send to") }
-                load.started()
-                self.endpointLoad = load
-                // Explicit mode names the destination by its authority; transparent mode keeps the request's own.
-                target = TrafficTarget(endpoint: load.endpoint.address, authority: self.connection.destination == nil ? key : authority ?? key)
-                labels = load.endpoint.labels
-            case .noEndpoints(exists: true)?:
-                throw ProxyError(.noEndpoints, "\(key ?? "the destination") has no endpoints")
-            case .noEndpoints(exists: false)?, .pending?, nil:
-                target = try self.connection.router.requestTarget(
-                    authority: authority, connectionDestination: self.connection.destination,
-                    pick: { resources.pick($0) }
-                )
-            }
-        } catch {
-            self.metrics = nil
-            self.buffered = []
-            self.respondWithError(error, context: context)
-            return
-        }
-        let metrics = self.metricsSeries(authority: target.authority, endpoint: target.endpoint, labels: labels)
-        metrics.recordRequest()
-        self.metrics = metrics
-        if authority == nil { headers.replaceOrAdd(name: "host", value: target.authority) }
-
-        let upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: headers)
-        // Body parts that arrived while discovery answered are already in `buffered`: the head goes first.
-        self.buffered.insert(.head(upstreamHead), at: 0)
-        self.upstreamHead = upstreamHead
-        self.upstreamTarget = target
-        self.connectUpstream(target, context: context)
-    }
-
-    private func connectUpstream(_ target: TrafficTarget, context: ChannelHandlerContext) {
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        if self.connection.isHTTP2 {
-            self.connection.resources.http2.openStream(target.endpoint, direction: self.connection.direction, tls: self.connection.tls) { result in
-                bound.value.upstreamReady(result.map { ($0, nil) })
-            }
-        } else {
-            let pool = self.connection.resources.http1
-            if let lease = pool.takeIdle(target.endpoint) {
-                self.upstreamReady(.success((lease.handler, lease)))
-                return
-            }
-            pool.connect(target.endpoint, direction: self.connection.direction, tls: self.connection.tls) { result in
-                bound.value.upstreamReady(result.map { ($0.handler, $0) })
-            }
-        }
-    }
-
-    private func metricsSeries(authority: String, endpoint: HostPort, labels: [MetricLabel]) -> RequestMetrics {
-        // Compared as values: formatting the endpoint's text for every request showed in profiles.
-        if let cached = self.cachedMetrics, cached.endpoint == endpoint, cached.authority == authority {
-            return cached.metrics
-        }
-        let series = self.connection.resources.metrics.requestMetrics(
-            for: RequestLabels(
-                direction: self.connection.direction, authority: authority, targetAddress: endpoint.description, tls: self.connection.tls,
-                destinationLabels: labels
-            )
-        )
-        self.cachedMetrics = (authority, endpoint, series)
-        return series
-    }
-
-    private func upstreamReady(_ result: Result<(UpstreamHTTPHandler, HTTP1ConnectionPool.Lease?), ProxyError>) {
-        guard self.phase == .connecting, let context = self.context else {
-            // The client went away while we connected: hand the connection back unused.
-            if case .success(let (handler, lease)) = result {
-                if let lease { self.connection.resources.http1.release(lease) } else { handler.close() }
-            }
-            return
-        }
-        switch result {
-        case .failure(let error):
-            self.buffered = []
-            self.respondWithError(error, context: context)
-        case .success(let (handler, lease)):
-            self.upstream = handler
-            self.lease = lease
-            self.phase = .forwarding
-            handler.attach(self)
-            for part in self.buffered { handler.write(part) }
-            self.buffered = []
-            handler.flush()
-            if self.requestComplete { self.armResponseTimer() }
-            self.resumeReadingIfPossible()
-        }
-    }
-
-    private func forward(_ part: HTTPClientRequestPart) {
-        switch self.phase {
-        case .connecting:
-            self.buffered.append(part)
-        case .forwarding:
-            self.upstream?.write(part)
-            self.upstreamNeedsFlush = true
-        case .idle, .discarding, .upgraded, .closed:
-            break
-        }
-    }
-
-    private func armResponseTimer() {
-        guard let timeout = self.connection.responseTimeout, self.responseTimer == nil, !self.responseHeadSent,
-            let context = self.context
-        else { return }
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        self.responseTimer = context.eventLoop.scheduleTask(in: timeout) {
-            let handler = bound.value
-            handler.responseTimer = nil
-            handler.upstreamFailed(ProxyError(.responseTimeout, "no response within \(timeout.nanoseconds / 1_000_000)ms"))
         }
     }
 
@@ -484,14 +284,14 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     /// Only a request whose bytes were never answered, on a reused HTTP/1.1 connection that then closed, and
     /// with no body (a body may have been partly consumed), is replayed; and only once.
-    private func canReplay(after error: ProxyError) -> Bool {
+    func canReplay(after error: ProxyError) -> Bool {
         guard !self.replayed, !self.responseHeadSent, !self.bodyForwarded, self.lease?.reused == true else { return false }
         return error.code == .connectionReset || error.code == .upstreamFailed
     }
 
     // MARK: finishing
 
-    private func finishExchange(context: ChannelHandlerContext, reusable: Bool) {
+    func finishExchange(context: ChannelHandlerContext, reusable: Bool) {
         let now = NIODeadline.now()
         let elapsed = now - self.started
         if let load = self.endpointLoad {
@@ -523,7 +323,7 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
         self.resumeReadingIfPossible()
     }
 
-    private func drainQueue(context: ChannelHandlerContext) {
+    func drainQueue(context: ChannelHandlerContext) {
         while self.phase == .idle || self.phase == .discarding || (self.phase != .closed && !self.requestComplete),
             let part = self.queued.popFirst()
         {
@@ -531,7 +331,7 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
-    private func abortUpstream() {
+    func abortUpstream() {
         self.responseTimer?.cancel()
         self.responseTimer = nil
         if let upstream = self.upstream {
@@ -544,7 +344,7 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     /// Answers `error` with its status and a `swiftlet-proxy-error` header, closing the connection when the
     /// request was not read to its end (HTTP/1.1) or the client asked to.
-    private func respondWithError(_ error: ProxyError, context: ChannelHandlerContext) {
+    func respondWithError(_ error: ProxyError, context: ChannelHandlerContext) {
         self.connection.resources.metrics.recordHTTPError(self.connection.direction, error.code)
         self.connection.logger.debug(
             "answering with an error", metadata: ["direction": "\(self.connection.direction.label)", "error": "\(error)"]
@@ -565,39 +365,6 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
         self.finishExchange(context: context, reusable: false)
     }
 
-    // MARK: upgrade
-
-    /// After a `101 Switching Protocols`, both connections become an opaque byte relay.
-    private func switchToRelay(context: ChannelHandlerContext) {
-        guard let upstream = self.upstream, let upstreamContext = upstream.context else {
-            context.close(promise: nil)
-            return
-        }
-        self.metrics?.recordResponse(status: 101, grpcStatus: nil, latencyNanoseconds: (NIODeadline.now() - self.started).nanoseconds)
-        self.phase = .upgraded
-        upstream.detach()
-        self.upstream = nil
-        self.lease = nil
-        let (downstreamGlue, upstreamGlue) = GlueHandler.matchedPair()
-        let downstreamPipeline = context.pipeline.syncOperations
-        let upstreamPipeline = upstreamContext.pipeline.syncOperations
-        do {
-            try downstreamPipeline.addHandler(downstreamGlue)
-            try upstreamPipeline.addHandler(upstreamGlue)
-            // Removing the decoders forwards bytes they already read past the handshake into the relay.
-            upstreamPipeline.removeHandler(upstream, promise: nil)
-            upstreamPipeline.removeHandler(try upstreamPipeline.handler(type: HTTPRequestEncoder.self), promise: nil)
-            upstreamPipeline.removeHandler(try upstreamPipeline.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self), promise: nil)
-            downstreamPipeline.removeHandler(context: context, promise: nil)
-            downstreamPipeline.removeHandler(try downstreamPipeline.handler(type: HTTPResponseEncoder.self), promise: nil)
-            downstreamPipeline.removeHandler(try downstreamPipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
-            context.channel.read()
-            upstreamContext.channel.read()
-        } catch {
-            upstreamContext.close(promise: nil)
-            context.close(promise: nil)
-        }
-    }
 }
 
 @available(*, unavailable)

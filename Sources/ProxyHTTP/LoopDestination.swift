@@ -21,6 +21,32 @@ public final class LoopDestination {
         if case .endpoints(let endpoints) = self.state { self.balancer.update(endpoints, now: now) }
     }
 
+    /// Marks the destination used (it is not evicted while in use) and takes in the latest endpoints.
+    public func use(now: UInt64 = NIODeadline.now().uptimeNanoseconds) {
+        self.entry.touch(now: now)
+        self.refresh(now: now)
+    }
+
+    /// Calls `body` on `loop` once: when discovery first answers, or after `timeout` if it has not (the caller then
+    /// routes without it). The endpoints are refreshed first. Returns the timer, for a caller that goes away.
+    @discardableResult
+    public func afterFirstAnswer(on loop: EventLoop, timeout: TimeAmount, _ body: @escaping () -> Void) -> Scheduled<Void> {
+        let once = NIOLoopBound((flag: OnceFlag(), destination: self, body: body), eventLoop: loop)
+        let proceed: @Sendable () -> Void = {
+            loop.execute {
+                guard once.value.flag.claim() else { return }
+                once.value.destination.refresh(now: NIODeadline.now().uptimeNanoseconds)
+                once.value.body()
+            }
+        }
+        let timer = loop.scheduleTask(in: timeout) { proceed() }
+        self.entry.whenAnswered {
+            timer.cancel()
+            proceed()
+        }
+        return timer
+    }
+
     public func pick(now: UInt64) -> EndpointLoad? {
         self.balancer.pick(now: now)
     }
@@ -28,3 +54,13 @@ public final class LoopDestination {
 
 @available(*, unavailable)
 extension LoopDestination: Sendable {}
+
+/// True the first time only: which of two racing events acts.
+final class OnceFlag {
+    private var claimed = false
+
+    func claim() -> Bool {
+        defer { self.claimed = true }
+        return !self.claimed
+    }
+}

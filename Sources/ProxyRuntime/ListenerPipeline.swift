@@ -120,11 +120,8 @@ struct ListenerPipeline: Sendable {
         let timeout = TimeAmount(self.config.connectTimeout)
         try pipeline.addHandler(
             RelayConnectHandler(connector: self.connector, onFailure: onFailure) { loop, chosen in
-                let now = NIODeadline.now().uptimeNanoseconds
-                balanced.entry.touch(now: now)
-                balanced.refresh(now: now)
+                balanced.use()
                 let choose = {
-                    balanced.refresh(now: NIODeadline.now().uptimeNanoseconds)
                     guard case .endpoints = balanced.state, let load = balanced.pick(now: NIODeadline.now().uptimeNanoseconds) else {
                         chosen(RelayConnectHandler.Target(
                             endpoint: destination,
@@ -140,35 +137,13 @@ struct ListenerPipeline: Sendable {
                         onClosed: { load.abandoned() }
                     ))
                 }
-                guard balanced.state == .pending else {
+                if balanced.state == .pending {
+                    // The first connection to an address waits for discovery's first answer, up to the connect timeout.
+                    balanced.afterFirstAnswer(on: loop, timeout: timeout, choose)
+                } else {
                     choose()
-                    return
-                }
-                // The first connection to an address waits for discovery's first answer, up to the connect timeout.
-                let once = NIOLoopBound(OnceFlag(), eventLoop: loop)
-                let boundChoose = NIOLoopBound(choose, eventLoop: loop)
-                let timer = loop.scheduleTask(in: timeout) {
-                    if once.value.claim() { boundChoose.value() }
-                }
-                balanced.entry.whenAnswered {
-                    loop.execute {
-                        if once.value.claim() {
-                            timer.cancel()
-                            boundChoose.value()
-                        }
-                    }
                 }
             }
         )
-    }
-}
-
-/// True the first time only: which of two racing events acts.
-final class OnceFlag {
-    private var claimed = false
-
-    func claim() -> Bool {
-        defer { self.claimed = true }
-        return !self.claimed
     }
 }
