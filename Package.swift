@@ -139,6 +139,7 @@ let package = Package(
             dependencies: [
                 "Controller",
                 "Demo",
+                "ProxyCore",
                 "ProxyRuntime",
                 "SwiftletAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Controller
 import Logging
+import ProxyCore
 
 /// `swiftlet controller`: every control-plane service in one process.
 struct ControllerCommand: AsyncCommand {
@@ -44,10 +45,9 @@ struct ControllerCommand: AsyncCommand {
         try await ControllerRuntime.run(config, logger: logger)
     }
 
+    /// `host:port` (or `[v6]:port`) as every listener address in the project is read: with `HostPort`'s parser.
     static func address(_ text: String, option: String) throws -> (String, Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            throw ValidationError("\(option): \"\(text)\" is not host:port")
-        }
-        return (String(text[..<colon]), port)
+        guard let address = HostPort(parsing: text) else { throw ValidationError("\(option): \"\(text)\" is not host:port") }
+        return (address.host, address.port)
     }
 }
