@@ -18,6 +18,9 @@ struct DemoCommand: AsyncCommand {
     @Option(help: "Requests per second from the load generator.")
     var rps = 20
 
+    @Flag(help: "Put each instance in a network namespace of its own with iptables capture, as a pod (needs root).")
+    var netns = false
+
     func execute() async throws {
         let executable = try Self.selfExecutable()
         var logger = Logger(label: "swiftlet-demo")
@@ -26,6 +29,7 @@ struct DemoCommand: AsyncCommand {
             duration: self.duration.map { .seconds($0) }, selfExecutable: executable, proxyCommand: Self.proxyCommand(next: executable)
         )
         options.requestsPerSecond = self.rps
+        options.networkNamespaces = self.netns
         let runner = DemoRunner(options: options, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
@@ -66,7 +70,7 @@ struct DemoAppCommand: AsyncCommand {
     @Option(help: "Where the service listens (host:port).")
     var listen = "127.0.0.1:0"
 
-    @Option(help: "The instance's outbound proxy (host:port).")
+    @Option(help: "The instance's outbound proxy (host:port), or `none` in a pod, where iptables captures what it dials.")
     var proxy = "127.0.0.1:4140"
 
     @Option(help: "Extra latency of each answer (voting).")
@@ -80,10 +84,10 @@ struct DemoAppCommand: AsyncCommand {
             throw ValidationError("role must be one of \(DemoApp.Role.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let (listenHost, listenPort) = try ControllerCommand.address(self.listen, option: "--listen")
-        let (proxyHost, proxyPort) = try ControllerCommand.address(self.proxy, option: "--proxy")
+        let proxy = self.proxy == "none" ? nil : try ControllerCommand.address(self.proxy, option: "--proxy")
         try await withGracefulShutdownOnSignals {
             try await DemoApp.run(
-                role, listenHost: listenHost, listenPort: listenPort, proxyHost: proxyHost, proxyPort: proxyPort,
+                role, listenHost: listenHost, listenPort: listenPort, proxy: proxy.map { (host: $0.0, port: $0.1) },
                 latencyMilliseconds: self.latencyMs, requestsPerSecond: self.rps
             )
         }

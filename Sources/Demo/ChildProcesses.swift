@@ -38,24 +38,24 @@ final class ChildProcesses: Sendable {
         return self.running.withLock { $0.first { !$0.process.isRunning }?.name }
     }
 
-    /// Waits until `port` on loopback accepts connections (the child is up), or fails after 60 s.
-    func waitForPort(_ port: Int, of name: String) async throws {
+    /// Waits until `host:port` accepts connections (the child is up), or fails after 60 s.
+    func waitForPort(_ port: Int, host: String = "127.0.0.1", of name: String) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
-            if Self.accepts(port) { return }
+            if Self.accepts(port, host: host) { return }
             if let dead = self.exited() { throw DemoError("\(dead) exited; see \(self.logDirectory)/\(dead).log") }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw DemoError("\(name) did not listen on \(port) within 60 s; see \(self.logDirectory)/\(name).log")
     }
 
-    static func accepts(_ port: Int) -> Bool {
+    static func accepts(_ port: Int, host: String) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(host)
         address.sin_port = UInt16(port).bigEndian
         return withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }

@@ -5,14 +5,15 @@ public enum DemoApp {
         case voteBot = "vote-bot"
     }
 
-    /// Runs `role` until the task is cancelled. `proxy` is the instance's own outbound proxy (`host:port`).
-    public static func run(_ role: Role, listenHost: String, listenPort: Int, proxyHost: String, proxyPort: Int, latencyMilliseconds: Int, requestsPerSecond: Int) async throws {
+    /// Runs `role` until the task is cancelled. `proxy` is the instance's own outbound proxy (explicit mode);
+    /// `nil` in a pod, where the application dials its destinations itself and iptables hands the connection to the
+    /// proxy.
+    public static func run(_ role: Role, listenHost: String, listenPort: Int, proxy: (host: String, port: Int)?, latencyMilliseconds: Int, requestsPerSecond: Int) async throws {
         let namespace = DemoTopology.namespace
         switch role {
         case .web:
             try await WebService(
-                emojiAuthority: "emoji.\(namespace).svc.cluster.local:8080", votingAuthority: "voting.\(namespace):8080",
-                proxyHost: proxyHost, proxyPort: proxyPort
+                emojiAuthority: "emoji.\(namespace).svc.cluster.local:8080", votingAuthority: "voting.\(namespace):8080", proxy: proxy
             ).serve(host: listenHost, port: listenPort)
         case .emoji:
             try await EmojiService.serve(host: listenHost, port: listenPort)
@@ -20,7 +21,7 @@ public enum DemoApp {
             let service = VotingService(latency: .milliseconds(latencyMilliseconds))
             try await DemoHTTPServer(host: listenHost, port: listenPort).serve { await service.handle($0) }
         case .voteBot:
-            try await VoteBot(web: DemoHTTPClient(host: proxyHost, port: proxyPort), authority: "web.\(namespace):80", requestsPerSecond: requestsPerSecond).run()
+            try await VoteBot(web: DemoHTTPClient(proxy: proxy), authority: "web.\(namespace):80", requestsPerSecond: requestsPerSecond).run()
         }
     }
 }

@@ -2,11 +2,24 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// The demo's HTTP/1.1 client: one connection per request to `host:port` (the caller's proxy), with the
-/// destination named in `Host` as a meshed application does in explicit mode.
+/// The demo's HTTP/1.1 client: one connection per request, with the destination named in `Host`. In explicit mode
+/// it connects to the caller's proxy; in a pod, to the destination itself (iptables hands the connection to the proxy).
 struct DemoHTTPClient: Sendable {
-    let host: String
-    let port: Int
+    let proxy: (host: String, port: Int)?
+
+    init(proxy: (host: String, port: Int)?) {
+        self.proxy = proxy
+    }
+
+    init(host: String, port: Int) {
+        self.proxy = (host, port)
+    }
+
+    /// `name:port` split in two (port 80 when absent).
+    static func split(_ authority: String) -> (String, Int) {
+        guard let colon = authority.lastIndex(of: ":"), let port = Int(authority[authority.index(after: colon)...]) else { return (authority, 80) }
+        return (String(authority[..<colon]), port)
+    }
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -15,7 +28,7 @@ struct DemoHTTPClient: Sendable {
     func request(_ method: HTTPMethod, authority: String, path: String) async throws -> (status: Int, body: String) {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(3))
-            .connect(host: self.host, port: self.port) { channel in
+            .connect(host: self.proxy?.host ?? Self.split(authority).0, port: self.proxy?.port ?? Self.split(authority).1) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)

@@ -14,6 +14,8 @@ public struct DemoRunner: Service {
         public var selfExecutable: String
         /// How to start a proxy: a `swiftlet-proxy` binary, or `swiftlet proxy`.
         public var proxyCommand: [String]
+        /// Each instance in a network namespace of its own, with iptables capture and a transparent proxy.
+        public var networkNamespaces = false
 
         public init(duration: Duration?, selfExecutable: String, proxyCommand: [String]) {
             self.duration = duration
@@ -31,7 +33,16 @@ public struct DemoRunner: Service {
     }
 
     public func run() async throws {
-        let topology = try DemoTopology.make()
+        let network = self.options.networkNamespaces ? try PodNetwork.create() : nil
+        let topology = try network.map { try DemoTopology.make(in: $0) } ?? DemoTopology.make()
+        var pods: [String] = []
+        defer { network?.remove(pods: pods) }
+        if let network {
+            for (index, instance) in topology.instances.enumerated() {
+                pods.append(instance.name)
+                try network.addPod(instance.name, index: index, hosts: topology.hostsFile())
+            }
+        }
         let directory = NSTemporaryDirectory() + "swiftlet-demo-\(getpid())"
         let manifests = directory + "/manifests"
         let logs = directory + "/logs"
@@ -51,55 +62,74 @@ public struct DemoRunner: Service {
         try children.start(
             "controller", self.options.selfExecutable,
             [
-                "controller", "--manifests", manifests, "--destination-addr", "127.0.0.1:\(topology.controllerPort)",
+                "controller", "--manifests", manifests, "--destination-addr", "\(topology.controllerHost):\(topology.controllerPort)",
                 "--admin-addr", "127.0.0.1:\(topology.controllerAdminPort)", "--log-level", "warning",
             ]
         )
-        try await children.waitForPort(topology.controllerPort, of: "controller")
+        try await children.waitForPort(topology.controllerPort, host: topology.controllerHost, of: "controller")
         for instance in topology.instances {
-            try children.start(
-                "proxy-\(instance.name)", self.options.proxyCommand[0], Array(self.options.proxyCommand.dropFirst()),
-                environment: [
-                    "SWIFTLET_PROXY_INBOUND_LISTEN_ADDR": "127.0.0.1:\(instance.inboundPort)",
-                    "SWIFTLET_PROXY_OUTBOUND_LISTEN_ADDR": "127.0.0.1:\(instance.outboundPort)",
-                    "SWIFTLET_PROXY_ADMIN_LISTEN_ADDR": "127.0.0.1:\(instance.adminPort)",
-                    "SWIFTLET_PROXY_INBOUND_FORWARD_ADDR": "127.0.0.1:\(instance.appPort)",
-                    "SWIFTLET_PROXY_DESTINATION_ADDR": "127.0.0.1:\(topology.controllerPort)",
-                    "SWIFTLET_PROXY_NAMESPACE": DemoTopology.namespace,
-                    "SWIFTLET_PROXY_WORKLOAD": instance.name,
-                    "SWIFTLET_PROXY_WORKER_THREADS": "1",
-                    "SWIFTLET_PROXY_SHUTDOWN_GRACE_PERIOD": "2s",
-                    "SWIFTLET_PROXY_LOG": "warning",
-                ]
-            )
+            var environment = [
+                "SWIFTLET_PROXY_DESTINATION_ADDR": "\(topology.controllerHost):\(topology.controllerPort)",
+                "SWIFTLET_PROXY_NAMESPACE": DemoTopology.namespace,
+                "SWIFTLET_PROXY_WORKLOAD": instance.name,
+                "SWIFTLET_PROXY_WORKER_THREADS": "1",
+                "SWIFTLET_PROXY_SHUTDOWN_GRACE_PERIOD": "2s",
+                "SWIFTLET_PROXY_LOG": "warning",
+            ]
+            var command = self.options.proxyCommand
+            if let network {
+                // A pod's proxy: transparent, on Linkerd's ports, as the user iptables lets through.
+                environment["SWIFTLET_PROXY_MODE"] = "transparent"
+                environment["SWIFTLET_PROXY_INBOUND_LISTEN_ADDR"] = "0.0.0.0:\(instance.inboundPort)"
+                environment["SWIFTLET_PROXY_OUTBOUND_LISTEN_ADDR"] = "127.0.0.1:\(instance.outboundPort)"
+                environment["SWIFTLET_PROXY_ADMIN_LISTEN_ADDR"] = "0.0.0.0:\(instance.adminPort)"
+                command = network.exec(in: instance.name, asProxy: true) + command
+            } else {
+                environment["SWIFTLET_PROXY_INBOUND_LISTEN_ADDR"] = "127.0.0.1:\(instance.inboundPort)"
+                environment["SWIFTLET_PROXY_OUTBOUND_LISTEN_ADDR"] = "127.0.0.1:\(instance.outboundPort)"
+                environment["SWIFTLET_PROXY_ADMIN_LISTEN_ADDR"] = "127.0.0.1:\(instance.adminPort)"
+                environment["SWIFTLET_PROXY_INBOUND_FORWARD_ADDR"] = "127.0.0.1:\(instance.appPort)"
+            }
+            try children.start("proxy-\(instance.name)", command[0], Array(command.dropFirst()), environment: environment)
         }
+        /// The demo's own programs, inside their pod with `--netns`.
+        func app(_ instance: DemoTopology.Instance, _ arguments: [String]) throws {
+            let command = (network?.exec(in: instance.name) ?? []) + [self.options.selfExecutable, "demo-app", instance.role.rawValue] + arguments
+            try children.start(instance.name, command[0], Array(command.dropFirst()))
+        }
+        let proxyOption = { (instance: DemoTopology.Instance) in network == nil ? "127.0.0.1:\(instance.outboundPort)" : "none" }
         for instance in topology.instances where instance.role != .voteBot {
-            try children.start(
-                instance.name, self.options.selfExecutable,
+            try app(
+                instance,
                 [
-                    "demo-app", instance.role.rawValue, "--listen", "127.0.0.1:\(instance.appPort)",
-                    "--proxy", "127.0.0.1:\(instance.outboundPort)", "--latency-ms", String(instance.latencyMilliseconds),
+                    "--listen", "\(network == nil ? "127.0.0.1" : "0.0.0.0"):\(instance.appPort)", "--proxy", proxyOption(instance),
+                    "--latency-ms", String(instance.latencyMilliseconds),
                 ]
             )
         }
         for instance in topology.instances {
-            try await children.waitForPort(instance.adminPort, of: "proxy-\(instance.name)")
-            if instance.role != .voteBot { try await children.waitForPort(instance.appPort, of: instance.name) }
+            try await children.waitForPort(instance.adminPort, host: instance.address, of: "proxy-\(instance.name)")
+            // In a pod the application's port is the proxy's to answer first; the proxy's readiness is enough.
+            if instance.role != .voteBot, network == nil { try await children.waitForPort(instance.appPort, of: instance.name) }
         }
         let bot = topology.instances.first { $0.role == .voteBot }!
-        try children.start(
-            bot.name, self.options.selfExecutable,
-            ["demo-app", "vote-bot", "--proxy", "127.0.0.1:\(bot.outboundPort)", "--rps", String(self.options.requestsPerSecond)]
-        )
+        try app(bot, ["--proxy", proxyOption(bot), "--rps", String(self.options.requestsPerSecond)])
 
         let web = topology.instances.first { $0.role == .web }!
+        let placement =
+            network.map { "each instance in a network namespace (pods on \($0.bridge), 10.244.\($0.subnet).0/24) with iptables capture" }
+            ?? "on loopback"
+        let frontEnd =
+            network == nil
+            ? "curl -H 'Host: web.emojivoto:80' http://127.0.0.1:\(web.inboundPort)/   (through web's proxy)"
+            : "curl http://\(web.address):\(web.appPort)/   (web's pod; its proxy captures the connection)"
         print(
             """
-            Swiftlet demo: emojivoto on loopback, one swiftlet-proxy per instance, discovery from YAML.
-              web front end:   curl -H 'Host: web.emojivoto:80' http://127.0.0.1:\(web.inboundPort)/   (through web's proxy)
+            Swiftlet demo: emojivoto \(placement), one swiftlet-proxy per instance, discovery from YAML.
+              web front end:   \(frontEnd)
               manifests:       \(manifests)   (edit them: the mesh follows within 100 ms)
               logs:            \(logs)
-              controller:      127.0.0.1:\(topology.controllerPort) (admin http://127.0.0.1:\(topology.controllerAdminPort)/metrics)
+              controller:      \(topology.controllerHost):\(topology.controllerPort) (admin http://127.0.0.1:\(topology.controllerAdminPort)/metrics)
             \(self.options.duration.map { "Running for \($0.components.seconds) s." } ?? "Ctrl-C stops it.")
 
             """

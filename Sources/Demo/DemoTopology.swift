@@ -1,13 +1,15 @@
 import Foundation
 
-/// The demo application's shape: which instances run, on which loopback ports, and the YAML that tells the
-/// controller about them.
+/// The demo application's shape: which instances run, where (loopback ports, or pods in network namespaces), and
+/// the YAML that tells the controller about them.
 struct DemoTopology: Sendable {
     enum Role: String, Sendable { case web, emoji, voting, voteBot = "vote-bot" }
 
     struct Instance: Sendable {
         var name: String
         var role: Role
+        /// Where the instance lives: `127.0.0.1` on loopback, its pod's address in a namespace.
+        var address: String
         var appPort: Int
         var inboundPort: Int
         var outboundPort: Int
@@ -18,37 +20,73 @@ struct DemoTopology: Sendable {
 
     static let namespace = "emojivoto"
     var instances: [Instance]
+    /// Where the controller's Destination API listens (loopback, or the pods' gateway).
+    var controllerHost: String
     var controllerPort: Int
     var controllerAdminPort: Int
+    /// The pods' network, with `--netns`.
+    var network: PodNetwork?
 
+    /// The services the application names, with the cluster IP each gets in namespace mode.
+    static let services: [(name: String, port: Int, targetPort: String, appProtocol: String?, clusterIP: String)] = [
+        ("web", 80, "http", nil, PodNetwork.clusterIPPrefix + "10"),
+        ("emoji", 8080, "grpc", "kubernetes.io/h2c", PodNetwork.clusterIPPrefix + "11"),
+        ("voting", 8080, "http", nil, PodNetwork.clusterIPPrefix + "12"),
+    ]
+
+    static let shape: [(name: String, role: Role, latency: Int)] = [
+        ("web-0", .web, 0), ("emoji-0", .emoji, 0), ("voting-0", .voting, 2), ("voting-1", .voting, 2), ("vote-bot-0", .voteBot, 0),
+    ]
+
+    /// Everything on loopback, each instance on ports of its own.
     static func make() throws -> DemoTopology {
-        func instance(_ name: String, _ role: Role, latency: Int = 0) throws -> Instance {
-            Instance(
-                name: name, role: role, appPort: try freePort(), inboundPort: try freePort(), outboundPort: try freePort(),
-                adminPort: try freePort(), latencyMilliseconds: latency
-            )
-        }
-        return DemoTopology(
-            instances: [
-                try instance("web-0", .web),
-                try instance("emoji-0", .emoji),
-                try instance("voting-0", .voting, latency: 2),
-                try instance("voting-1", .voting, latency: 2),
-                try instance("vote-bot-0", .voteBot),
-            ],
-            controllerPort: try freePort(), controllerAdminPort: try freePort()
+        DemoTopology(
+            instances: try Self.shape.map { name, role, latency in
+                Instance(
+                    name: name, role: role, address: "127.0.0.1", appPort: try freePort(), inboundPort: try freePort(),
+                    outboundPort: try freePort(), adminPort: try freePort(), latencyMilliseconds: latency
+                )
+            },
+            controllerHost: "127.0.0.1", controllerPort: try freePort(), controllerAdminPort: try freePort()
         )
+    }
+
+    /// Every instance in a pod of `network`, with a pod's usual ports: the application on 8080 and the proxy on
+    /// Linkerd's.
+    static func make(in network: PodNetwork) throws -> DemoTopology {
+        DemoTopology(
+            instances: Self.shape.enumerated().map { index, shape in
+                Instance(
+                    name: shape.name, role: shape.role, address: network.podAddress(index), appPort: 8080, inboundPort: 4143,
+                    outboundPort: 4140, adminPort: 4191, latencyMilliseconds: shape.latency
+                )
+            },
+            controllerHost: network.gateway, controllerPort: try freePort(), controllerAdminPort: try freePort(), network: network
+        )
+    }
+
+    /// A pod's `/etc/hosts`: the cluster's DNS, as far as the demo needs it.
+    func hostsFile() -> String {
+        var lines = ["127.0.0.1 localhost"]
+        for service in Self.services {
+            lines.append("\(service.clusterIP) \(service.name).\(Self.namespace).svc.cluster.local \(service.name).\(Self.namespace).svc \(service.name).\(Self.namespace)")
+        }
+        return lines.joined(separator: "\n") + "\n"
     }
 
     /// The Services and Workloads, one file per kind of thing a person may want to edit.
     func manifests() -> [String: String] {
         var files: [String: String] = [:]
-        files["services.yaml"] = [
-            Self.service("web", port: 80, targetPort: "http", appProtocol: nil),
-            Self.service("emoji", port: 8080, targetPort: "grpc", appProtocol: "kubernetes.io/h2c"),
-            Self.service("voting", port: 8080, targetPort: "http", appProtocol: nil),
-        ].joined(separator: "---\n")
+        files["services.yaml"] = Self.services.map {
+            Self.service($0.name, port: $0.port, targetPort: $0.targetPort, appProtocol: $0.appProtocol, clusterIP: self.network == nil ? nil : $0.clusterIP)
+        }.joined(separator: "---\n")
         for instance in self.instances where instance.role != .voteBot {
+            // On loopback the workload is reached through its proxy's inbound port; in a pod at its own address
+            // and application port, which iptables hands to the proxy.
+            let (address, port, comment) =
+                self.network == nil
+                ? ("127.0.0.1", instance.inboundPort, "Loopback mode: the workload is reached through its proxy's inbound port.")
+                : (instance.address, instance.appPort, "The pod's address and the application's port (iptables hands it to the proxy).")
             files["\(instance.name).yaml"] = """
                 apiVersion: swiftlet.io/v1alpha1
                 kind: Workload
@@ -58,25 +96,25 @@ struct DemoTopology: Sendable {
                   labels: {app: \(instance.role.rawValue)}
                 spec:
                   serviceAccount: \(instance.role.rawValue)
-                  # Loopback mode: the workload is reached through its proxy's inbound port.
-                  address: 127.0.0.1
+                  # \(comment)
+                  address: \(address)
                   ports:
                   - name: \(instance.role == .emoji ? "grpc" : "http")
-                    port: \(instance.inboundPort)
+                    port: \(port)
 
                 """
         }
         return files
     }
 
-    static func service(_ name: String, port: Int, targetPort: String, appProtocol: String?) -> String {
+    static func service(_ name: String, port: Int, targetPort: String, appProtocol: String?, clusterIP: String?) -> String {
         """
         apiVersion: v1
         kind: Service
         metadata:
           name: \(name)
           namespace: \(Self.namespace)
-        spec:
+        spec:\(clusterIP.map { "\n  clusterIP: \($0)" } ?? "")
           selector: {app: \(name)}
           ports:
           - name: \(targetPort)

@@ -18,8 +18,8 @@ actor MeshStats {
     }
 
     private func scrape(_ instance: DemoTopology.Instance) async -> Scrape? {
-        let client = DemoHTTPClient(host: "127.0.0.1", port: instance.adminPort)
-        guard let response = try? await client.request(.GET, authority: "127.0.0.1:\(instance.adminPort)", path: "/metrics"),
+        let client = DemoHTTPClient(host: instance.address, port: instance.adminPort)
+        guard let response = try? await client.request(.GET, authority: "\(instance.address):\(instance.adminPort)", path: "/metrics"),
             response.status == 200
         else { return nil }
         var scrape = Scrape()

@@ -9,17 +9,23 @@ import SwiftletAPI
 struct WebService {
     let emojiAuthority: String
     let votingAuthority: String
-    let proxyHost: String
-    let proxyPort: Int
+    /// The instance's outbound proxy in explicit mode; `nil` when iptables captures what the application dials.
+    let proxy: (host: String, port: Int)?
 
     func serve(host: String, port: Int) async throws {
+        let target: any ResolvableTarget
+        if let proxy = self.proxy {
+            target = ResolvableTargets.IPv4.ipv4(address: proxy.host, port: proxy.port)
+        } else {
+            let (name, port) = DemoHTTPClient.split(self.emojiAuthority)
+            target = ResolvableTargets.DNS.dns(host: name, port: port)
+        }
         let transport = try HTTP2ClientTransport.Posix(
-            target: .ipv4(address: self.proxyHost, port: self.proxyPort), transportSecurity: .plaintext,
-            config: .defaults { $0.http2.authority = self.emojiAuthority }
+            target: target, transportSecurity: .plaintext, config: .defaults { $0.http2.authority = self.emojiAuthority }
         )
         let client = GRPCClient(transport: transport)
         let emoji = Swiftlet_Demo_V1_EmojiService.Client(wrapping: client)
-        let voting = DemoHTTPClient(host: self.proxyHost, port: self.proxyPort)
+        let voting = DemoHTTPClient(proxy: self.proxy)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await client.runConnections() }
             group.addTask {

@@ -18,10 +18,9 @@ import Testing
         }
     }
 
-    @Test func everyEdgeOfTheDemoServesSuccessfulRequests() async throws {
-        let demo = try ChildProcess(ControllerProcess.binary, ["demo", "--duration", "20"], name: "swiftlet demo")
-        let status = try await demo.waitForExit(timeout: .seconds(120))
-        #expect(status == 0, "demo failed:\n\(demo.text)")
+    /// Every edge of the application (vote-bot → web, web → emoji over gRPC, web → voting) served successful
+    /// requests through the proxies, as the demo's closing totals report them.
+    static func expectEveryEdgeServed(_ demo: ChildProcess) {
         let edges = demo.text.split(separator: "\n").filter { $0.hasPrefix("EDGE ") }
         for edge in ["vote-bot-0 -> web", "web-0 -> emoji", "web-0 -> voting"] {
             let line = edges.first { $0.contains(edge + " ") }
@@ -30,8 +29,37 @@ import Testing
         }
         // The live table showed both voting replicas serving (the balancer spreads the load).
         #expect(demo.text.contains("voting-1"))
+    }
+
+    @Test func everyEdgeOfTheDemoServesSuccessfulRequests() async throws {
+        let demo = try ChildProcess(ControllerProcess.binary, ["demo", "--duration", "20"], name: "swiftlet demo")
+        let status = try await demo.waitForExit(timeout: .seconds(120))
+        #expect(status == 0, "demo failed:\n\(demo.text)")
+        Self.expectEveryEdgeServed(demo)
         let left = Self.children(of: demo.pid)
         #expect(left.isEmpty, "left running: \(left)")
+    }
+
+    /// `--netns`: each instance in its own network namespace behind iptables capture, the applications dialing
+    /// Services by name (cluster IPs) and the transparent proxies resolving them through the controller. Afterwards
+    /// no namespace, bridge or `/etc/netns` entry of the demo is left.
+    @Test(.enabled(if: E2E.required || (E2E.isRoot && E2E.available("ip", "iptables", "setpriv"))))
+    func theDemoRunsEachInstanceInANetworkNamespaceOfItsOwn() async throws {
+        try E2E.need("ip", "iptables", "setpriv")
+        guard E2E.isRoot else { throw HarnessError("--netns needs root") }
+        let demo = try ChildProcess(ControllerProcess.binary, ["demo", "--netns", "--duration", "20"], name: "swiftlet demo --netns")
+        let status = try await demo.waitForExit(timeout: .seconds(120))
+        #expect(status == 0, "demo failed:\n\(demo.text)")
+        #expect(demo.text.contains("each instance in a network namespace"))
+        Self.expectEveryEdgeServed(demo)
+        #expect(Self.children(of: demo.pid).isEmpty, "left running: \(Self.children(of: demo.pid))")
+        let tag = "swl\(demo.pid % 100_000)-"
+        let namespaces = try await run("ip", ["netns", "list"]).output
+        #expect(!namespaces.contains(tag), "namespaces left: \(namespaces)")
+        let links = try await run("ip", ["-br", "link"]).output
+        #expect(!links.contains("swlbr\(demo.pid % 100_000)"), "bridge left: \(links)")
+        let etc = (try? FileManager.default.contentsOfDirectory(atPath: "/etc/netns")) ?? []
+        #expect(!etc.contains { $0.hasPrefix(tag) }, "/etc/netns left: \(etc)")
     }
 
     @Test func ctrlCStopsTheDemoAndEveryChildProcess() async throws {

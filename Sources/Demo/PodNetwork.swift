@@ -1,0 +1,151 @@
+import Foundation
+
+/// `swiftlet demo --netns`: each instance in a network namespace of its own, as a pod is.
+///
+/// The namespaces hang off one bridge in the host's namespace (the "node"), whose address is every pod's default
+/// gateway and where the controller listens. Each pod gets Linkerd proxy-init's iptables rules, so its application
+/// knows nothing of its proxy: it dials a Service's cluster IP, found by name in the pod's `/etc/hosts` (which
+/// `ip netns exec` mounts from `/etc/netns/<pod>/hosts`), and the proxy captures the connection.
+final class PodNetwork: Sendable {
+    /// The proxy's user: iptables lets its own traffic out uncaptured.
+    static let proxyUID = 2102
+    static let clusterIPPrefix = "10.96.0."
+
+    /// Tells the demo's pods apart from a second demo's (and from leftovers of one that was killed).
+    let tag: String
+    /// `10.244.<subnet>.0/24` holds the pods.
+    let subnet: Int
+    let bridge: String
+
+    var gateway: String { "10.244.\(self.subnet).1" }
+
+    func podAddress(_ index: Int) -> String { "10.244.\(self.subnet).\(10 + index)" }
+
+    func namespace(of pod: String) -> String { "swl\(self.tag)-\(pod)" }
+
+    /// The command prefix that runs a program inside `pod`; `asProxy` drops to the proxy's user first.
+    func exec(in pod: String, asProxy: Bool = false) -> [String] {
+        var prefix = [Self.tool("ip"), "netns", "exec", self.namespace(of: pod)]
+        if asProxy {
+            prefix += [Self.tool("setpriv"), "--reuid=\(Self.proxyUID)", "--regid=\(Self.proxyUID)", "--clear-groups"]
+        }
+        return prefix
+    }
+
+    private init(tag: String, subnet: Int) {
+        self.tag = tag
+        self.subnet = subnet
+        self.bridge = "swlbr\(tag)"
+    }
+
+    /// Checks what the namespaces need (root, `ip`, `iptables`, `setpriv`) and makes the bridge.
+    static func create() throws -> PodNetwork {
+        guard getuid() == 0 else { throw DemoError("--netns needs root: it creates network namespaces and iptables rules") }
+        for tool in ["ip", "iptables", "setpriv"] where Self.find(tool) == nil {
+            throw DemoError("--netns needs `\(tool)` (Debian: \(tool == "setpriv" ? "util-linux" : tool == "ip" ? "iproute2" : "iptables"))")
+        }
+        // A /24 no interface of this host uses yet.
+        let addresses = try Self.run(Self.tool("ip"), ["-o", "-4", "addr", "show"])
+        guard let subnet = (0..<250).first(where: { !addresses.contains("10.244.\($0).") }) else {
+            throw DemoError("no free 10.244.x.0/24 subnet for the demo's pods")
+        }
+        let network = PodNetwork(tag: String(getpid() % 100_000), subnet: subnet)
+        do {
+            try network.ip(["link", "add", network.bridge, "type", "bridge"])
+            try network.ip(["addr", "add", "\(network.gateway)/24", "dev", network.bridge])
+            try network.ip(["link", "set", network.bridge, "up"])
+        } catch {
+            network.remove(pods: [])
+            throw error
+        }
+        return network
+    }
+
+    /// A pod: a namespace with `eth0` on the bridge at `address`, a default route to the node, proxy-init's
+    /// rules, and `hosts` as its `/etc/hosts`.
+    func addPod(_ pod: String, index: Int, hosts: String) throws {
+        let namespace = self.namespace(of: pod)
+        let hostSide = "swv\(self.tag)x\(index)"
+        let podSide = "swp\(self.tag)x\(index)"
+        try self.ip(["netns", "add", namespace])
+        try self.ip(["link", "add", hostSide, "type", "veth", "peer", "name", podSide])
+        try self.ip(["link", "set", hostSide, "master", self.bridge, "up"])
+        try self.ip(["link", "set", podSide, "netns", namespace])
+        try self.inPod(pod, [Self.tool("ip"), "link", "set", podSide, "name", "eth0"])
+        try self.inPod(pod, [Self.tool("ip"), "addr", "add", "\(self.podAddress(index))/24", "dev", "eth0"])
+        try self.inPod(pod, [Self.tool("ip"), "link", "set", "eth0", "up"])
+        try self.inPod(pod, [Self.tool("ip"), "link", "set", "lo", "up"])
+        try self.inPod(pod, [Self.tool("ip"), "route", "add", "default", "via", self.gateway])
+        for rule in Self.proxyInitRules {
+            try self.inPod(pod, [Self.tool("iptables")] + rule.split(separator: " ").map(String.init))
+        }
+        let etc = "/etc/netns/\(namespace)"
+        try FileManager.default.createDirectory(atPath: etc, withIntermediateDirectories: true)
+        try hosts.write(toFile: etc + "/hosts", atomically: true, encoding: .utf8)
+    }
+
+    /// Linkerd proxy-init's rules: inbound TCP, but the proxy's own admin and tap ports, to 4143; outbound TCP to
+    /// 4140, except the proxy's own traffic and loopback.
+    static let proxyInitRules = [
+        "-t nat -N PROXY_INIT_REDIRECT",
+        "-t nat -A PROXY_INIT_REDIRECT -p tcp -m multiport --dports 4190,4191 -j RETURN",
+        "-t nat -A PROXY_INIT_REDIRECT -p tcp -j REDIRECT --to-port 4143",
+        "-t nat -A PREROUTING -j PROXY_INIT_REDIRECT",
+        "-t nat -N PROXY_INIT_OUTPUT",
+        "-t nat -A PROXY_INIT_OUTPUT -m owner --uid-owner \(proxyUID) -j RETURN",
+        "-t nat -A PROXY_INIT_OUTPUT -o lo -j RETURN",
+        "-t nat -A PROXY_INIT_OUTPUT -p tcp -j REDIRECT --to-port 4140",
+        "-t nat -A OUTPUT -j PROXY_INIT_OUTPUT",
+    ]
+
+    /// Removes the pods (killing what still runs in them), their `/etc/netns` files and the bridge. Never throws:
+    /// it runs on the way out, after whatever went wrong.
+    func remove(pods: [String]) {
+        for pod in pods {
+            let namespace = self.namespace(of: pod)
+            if let pids = try? Self.run(Self.tool("ip"), ["netns", "pids", namespace]) {
+                for pid in pids.split(separator: "\n").compactMap({ Int32($0) }) { kill(pid, SIGKILL) }
+            }
+            _ = try? Self.run(Self.tool("ip"), ["netns", "del", namespace])
+            try? FileManager.default.removeItem(atPath: "/etc/netns/\(namespace)")
+        }
+        _ = try? Self.run(Self.tool("ip"), ["link", "del", self.bridge])
+    }
+
+    private func ip(_ arguments: [String]) throws {
+        _ = try Self.run(Self.tool("ip"), arguments)
+    }
+
+    private func inPod(_ pod: String, _ command: [String]) throws {
+        _ = try Self.run(Self.tool("ip"), ["netns", "exec", self.namespace(of: pod)] + command)
+    }
+
+    static func tool(_ name: String) -> String { Self.find(name) ?? name }
+
+    static func find(_ name: String) -> String? {
+        for directory in ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"] {
+            let path = directory + "/" + name
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+
+    /// Runs a command to completion; its output, or an error quoting it.
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw DemoError("\(([executable] + arguments).joined(separator: " ")) failed: \(output.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        return output
+    }
+}
