@@ -1,8 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Targets of the data plane (`Proxy*`) stay lean: NIO, NIOSSL, NIOHTTP2, gRPC, Logging and ServiceLifecycle
-/// only, and no Foundation. The control plane and the CLI live in their own targets.
+/// Targets of the data plane (`Proxy*`) stay lean: NIO, NIOSSL, NIOHTTP2, gRPC, X509 (with swift-crypto), Logging
+/// and ServiceLifecycle only, and no Foundation. The control plane and the CLI live in their own targets.
 let package = Package(
     name: "swiftlet",
     platforms: [.macOS(.v15)],
@@ -22,6 +22,10 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
         // Pure logic: configuration, errors, protocol detection, HTTP rules, metrics. No sockets.
@@ -39,6 +43,10 @@ let package = Package(
                 "ProxyCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -80,6 +88,23 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The proxy's identity: a key in memory, certified by the controller, renewed before expiry.
+        .target(
+            name: "ProxyIdentity",
+            dependencies: [
+                "ProxyCore",
+                "ProxyTransport",
+                "SwiftletAPI",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Admin server and the proxy's assembly as ServiceLifecycle services.
         .target(
             name: "ProxyRuntime",
@@ -88,6 +113,8 @@ let package = Package(
                 "ProxyTransport",
                 "ProxyHTTP",
                 "ProxyDiscovery",
+                "ProxyIdentity",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -116,6 +143,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCertificateReloading", package: "swift-nio-extras"),
             ]
         ),
         // `swiftlet demo`: the demo application's services, its load generator, and the orchestration.
@@ -143,6 +176,8 @@ let package = Package(
                 "ProxyRuntime",
                 "SwiftletAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -190,6 +225,9 @@ let package = Package(
             dependencies: [
                 "Controller",
                 "SwiftletAPI",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
         // Real peers on loopback and network namespaces; spawns the built `swiftlet-proxy`.

@@ -28,6 +28,27 @@ struct ControllerCommand: AsyncCommand {
     @Option(help: "Cluster DNS domain (`<svc>.<ns>.svc.<domain>`).")
     var clusterDomain = "cluster.local"
 
+    @Option(help: "Identity API listen address (TLS), or `off`.")
+    var identityAddr = "0.0.0.0:8080"
+
+    @Option(help: "Trust anchors (PEM bundle; several during a rotation). With the issuer files; without them a fresh anchor and issuer are made in memory.")
+    var identityTrustAnchors: String?
+
+    @Option(help: "Issuer certificate (PEM: the issuer, then any intermediates up to an anchor).")
+    var identityIssuerCertificate: String?
+
+    @Option(help: "Issuer private key (PEM). The three files are watched: a replaced issuer is used from the next request.")
+    var identityIssuerKey: String?
+
+    @Option(help: "Write the trust anchors' certificates (PEM) here, for proxies to be started with.")
+    var identityTrustAnchorsOut: String?
+
+    @Option(help: "Local mode's service-account tokens: <dir>/<namespace>/<serviceaccount> holds each account's token.")
+    var identityTokens: String?
+
+    @Option(help: "Lifetime of workload certificates (e.g. 24h, 10s).")
+    var identityCertificateLifetime = "24h"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -37,6 +58,29 @@ struct ControllerCommand: AsyncCommand {
         (config.adminHost, config.adminPort) = try Self.address(self.adminAddr, option: "--admin-addr")
         config.identity = MeshIdentity(trustDomain: self.trustDomain, controlPlaneNamespace: self.controlPlaneNamespace)
         config.clusterDomain = self.clusterDomain
+        if self.identityAddr == "off" {
+            config.identityListen = nil
+        } else {
+            let (host, port) = try Self.address(self.identityAddr, option: "--identity-addr")
+            config.identityListen = (host, port)
+        }
+        switch (self.identityTrustAnchors, self.identityIssuerCertificate, self.identityIssuerKey) {
+        case (nil, nil, nil):
+            break
+        case (let anchors?, let certificate?, let key?):
+            config.issuerFiles = IssuerFiles(trustAnchors: anchors, issuerCertificate: certificate, issuerKey: key)
+        default:
+            throw ValidationError("--identity-trust-anchors, --identity-issuer-certificate and --identity-issuer-key go together")
+        }
+        config.trustAnchorsOut = self.identityTrustAnchorsOut
+        config.tokenDirectory = self.identityTokens
+        do {
+            let lifetime = try ProxyEnvironment.duration(self.identityCertificateLifetime).components
+            config.certificateLifetime = Double(lifetime.seconds) + Double(lifetime.attoseconds) / 1e18
+        } catch {
+            throw ValidationError("--identity-certificate-lifetime: \(error)")
+        }
+        guard config.certificateLifetime >= 1 else { throw ValidationError("--identity-certificate-lifetime must be at least 1s") }
         guard let level = Logger.Level(rawValue: self.logLevel) else {
             throw ValidationError("--log-level: \"\(self.logLevel)\" is not one of trace, debug, info, notice, warning, error, critical")
         }

@@ -8,6 +8,16 @@ public struct ControllerConfig: Sendable {
     public var adminPort = 9990
     public var identity = MeshIdentity()
     public var clusterDomain = "cluster.local"
+    /// The Identity API's listener; `nil` runs no identity service.
+    public var identityListen: (host: String, port: Int)? = ("0.0.0.0", 8080)
+    /// The user's anchors and issuer; `nil` makes a fresh pair in memory (local mode, the demo).
+    public var issuerFiles: IssuerFiles?
+    /// Where to write the trust anchors' certificates (PEM) once loaded or made, for proxies to be started with.
+    public var trustAnchorsOut: String?
+    /// Local mode's service-account tokens (`LocalTokenReviewer`); without them no certificate is issued.
+    public var tokenDirectory: String?
+    /// How long workload certificates are valid.
+    public var certificateLifetime: Double = 24 * 3600
 
     public init(manifestDirectory: String) {
         self.manifestDirectory = manifestDirectory

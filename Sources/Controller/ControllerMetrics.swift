@@ -6,6 +6,10 @@ public final class ControllerMetrics: Sendable {
     let manifestReloads = Atomic<UInt64>(0)
     let destinationStreams = Atomic<Int64>(0)
     let destinationUpdates = Atomic<UInt64>(0)
+    let certificatesIssued = Atomic<UInt64>(0)
+    let certificatesRefused = Atomic<UInt64>(0)
+    let issuerReloads = Atomic<UInt64>(0)
+    let issuerReloadFailures = Atomic<UInt64>(0)
     private let lastErrors = Mutex<[String: ManifestError]>([:])
 
     public init() {}
@@ -26,6 +30,10 @@ public final class ControllerMetrics: Sendable {
     func streamOpened() { self.destinationStreams.add(1, ordering: .relaxed) }
     func streamClosed() { self.destinationStreams.subtract(1, ordering: .relaxed) }
     func updateSent() { self.destinationUpdates.add(1, ordering: .relaxed) }
+    func certificateIssued() { self.certificatesIssued.add(1, ordering: .relaxed) }
+    func certificateRefused() { self.certificatesRefused.add(1, ordering: .relaxed) }
+    func issuerReloaded() { self.issuerReloads.add(1, ordering: .relaxed) }
+    func issuerReloadFailed() { self.issuerReloadFailures.add(1, ordering: .relaxed) }
 
     public func render(index: ClusterIndex, processLines: String = "") -> String {
         let snapshot = index.snapshot
@@ -48,6 +56,18 @@ public final class ControllerMetrics: Sendable {
         text += "# HELP destination_updates_total Updates sent on Destination.Get streams.\n"
         text += "# TYPE destination_updates_total counter\n"
         text += "destination_updates_total \(self.destinationUpdates.load(ordering: .relaxed))\n"
+        text += "# HELP identity_certificates_issued_total Workload certificates signed.\n"
+        text += "# TYPE identity_certificates_issued_total counter\n"
+        text += "identity_certificates_issued_total \(self.certificatesIssued.load(ordering: .relaxed))\n"
+        text += "# HELP identity_certificates_refused_total Certify requests refused (bad token, CSR or identity).\n"
+        text += "# TYPE identity_certificates_refused_total counter\n"
+        text += "identity_certificates_refused_total \(self.certificatesRefused.load(ordering: .relaxed))\n"
+        text += "# HELP identity_issuer_reloads_total Times changed issuer files were put in force.\n"
+        text += "# TYPE identity_issuer_reloads_total counter\n"
+        text += "identity_issuer_reloads_total \(self.issuerReloads.load(ordering: .relaxed))\n"
+        text += "# HELP identity_issuer_reload_errors_total Times changed issuer files were rejected (the previous ones stay).\n"
+        text += "# TYPE identity_issuer_reload_errors_total counter\n"
+        text += "identity_issuer_reload_errors_total \(self.issuerReloadFailures.load(ordering: .relaxed))\n"
         text += processLines
         return text
     }

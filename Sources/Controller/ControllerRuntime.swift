@@ -17,6 +17,7 @@ public enum ControllerRuntime {
             host: config.destinationHost, port: config.destinationPort,
             services: [DestinationService(index: index, metrics: metrics, logger: logger)]
         )
+        let identity = try Self.identityServices(config, metrics: metrics, logger: logger)
         let started = ProcessClock.now
         let admin = try await AdminHTTPServer.bind(host: config.adminHost, port: config.adminPort) { method, path in
             switch (method, path) {
@@ -32,13 +33,15 @@ public enum ControllerRuntime {
                 return .init(.notFound, "not found\n")
             }
         }
-        let announcer = ReadyAnnouncer(source: source, destination: destination, adminPort: admin.port, logger: logger)
+        let announcer = ReadyAnnouncer(source: source, destination: destination, identity: identity?.server, adminPort: admin.port, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: source), .init(service: destination)]
+        if let identity {
+            services.append(.init(service: identity.server))
+            if let watcher = identity.watcher { services.append(.init(service: watcher)) }
+        }
+        services.append(.init(service: announcer, successTerminationBehavior: .ignore))
         var configuration = ServiceGroupConfiguration(
-                services: [
-                    .init(service: source),
-                    .init(service: destination),
-                    .init(service: announcer, successTerminationBehavior: .ignore),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 cancellationSignals: [.sigquit],
                 logger: logger
@@ -56,17 +59,53 @@ public enum ControllerRuntime {
     }
 }
 
-/// Waits for the first manifest load and the gRPC listener, then logs the ready line and ends.
+extension ControllerRuntime {
+    /// The identity service's parts: the authority over the loaded (or freshly made) credentials, its server, and a
+    /// watcher of the user's files. Credentials that do not load stop the controller here, with the reason.
+    static func identityServices(
+        _ config: ControllerConfig, metrics: ControllerMetrics, logger: Logger
+    ) throws -> (server: IdentityServer, watcher: IssuerFilesWatcher?)? {
+        guard let listen = config.identityListen else { return nil }
+        let credentials: IssuerCredentials
+        if let files = config.issuerFiles {
+            credentials = try files.load()
+        } else {
+            // Made here, kept here: only the anchor's certificate is written out.
+            credentials = try IssuerCredentials.generate(trustDomain: config.identity.trustDomain).credentials
+            logger.info("made a trust anchor and issuer in memory", metadata: ["anchor": "\(credentials.trustAnchors[0].subject)"])
+        }
+        if let out = config.trustAnchorsOut {
+            let temporary = out + ".tmp"
+            try IssuerCredentials.pem(credentials.trustAnchors).write(toFile: temporary, atomically: false, encoding: .utf8)
+            _ = rename(temporary, out)
+        }
+        let authority = CertificateAuthority(identity: config.identity, credentials: credentials, lifetime: config.certificateLifetime)
+        let reviewer = config.tokenDirectory.map { LocalTokenReviewer(directory: $0) }
+        let server = try IdentityServer(
+            host: listen.host, port: listen.port, authority: authority,
+            service: IdentityService(authority: authority, reviewer: reviewer, metrics: metrics, logger: logger)
+        )
+        let watcher = config.issuerFiles.map { IssuerFilesWatcher(files: $0, authority: authority, server: server, metrics: metrics, logger: logger) }
+        return (server, watcher)
+    }
+}
+
+/// Waits for the first manifest load and the gRPC listeners, then logs the ready line and ends.
 struct ReadyAnnouncer: Service {
     let source: FileSource
     let destination: DestinationServer
+    let identity: IdentityServer?
     let adminPort: Int
     let logger: Logger
 
     func run() async throws {
         let port = try await self.destination.listeningPort()
+        let identityPort = try await self.identity?.listeningPort()
         try await self.source.loaded()
-        self.logger.info("swiftlet controller ready", metadata: ["destination": "\(port)", "admin": "\(self.adminPort)"])
+        self.logger.info(
+            "swiftlet controller ready",
+            metadata: ["destination": "\(port)", "identity": "\(identityPort.map(String.init) ?? "off")", "admin": "\(self.adminPort)"]
+        )
     }
 }
 

@@ -18,3 +18,35 @@ public struct MeshIdentity: Hashable, Sendable {
         "spiffe://\(self.trustDomain)/ns/\(namespace)/sa/\(serviceAccount)"
     }
 }
+
+extension MeshIdentity {
+    /// The service account and namespace an identity name stands for, or `nil` when the name is not one of this
+    /// mesh's (another trust domain or control plane, or not an identity name at all).
+    ///
+    /// A namespace is one DNS label; a service account may hold dots, so the namespace is the label just before
+    /// `.serviceaccount.` and the account is everything in front of it.
+    public func parse(_ name: String) -> (serviceAccount: String, namespace: String)? {
+        let suffix = ".serviceaccount.identity.\(self.controlPlaneNamespace).\(self.trustDomain)"
+        guard name.hasSuffix(suffix) else { return nil }
+        let head = name.dropLast(suffix.count)
+        guard let dot = head.lastIndex(of: ".") else { return nil }
+        let serviceAccount = String(head[..<dot])
+        let namespace = String(head[head.index(after: dot)...])
+        guard Self.isDNSLabel(namespace), !serviceAccount.isEmpty,
+            serviceAccount.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ Self.isDNSLabel($0) })
+        else { return nil }
+        return (serviceAccount, namespace)
+    }
+
+    /// The name the identity service itself answers to, like Linkerd's `identity.linkerd.serviceaccount…`.
+    public var identityServiceName: String {
+        self.dnsName(serviceAccount: "identity", namespace: self.controlPlaneNamespace)
+    }
+
+    /// RFC 1123 label: lower-case letters, digits and `-`, 1 to 63 characters, no `-` at either end.
+    static func isDNSLabel(_ label: some StringProtocol) -> Bool {
+        let bytes = Array(label.utf8)
+        guard (1...63).contains(bytes.count), bytes.first != UInt8(ascii: "-"), bytes.last != UInt8(ascii: "-") else { return false }
+        return bytes.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == UInt8(ascii: "-") }
+    }
+}

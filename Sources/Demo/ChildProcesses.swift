@@ -49,6 +49,19 @@ final class ChildProcesses: Sendable {
         throw DemoError("\(name) did not listen on \(port) within 60 s; see \(self.logDirectory)/\(name).log")
     }
 
+    /// Waits until the proxy whose admin server is `host:port` answers `/ready` with 200 (listening and, with an
+    /// identity, certified), or fails after 60 s.
+    func waitForReady(_ port: Int, host: String, of name: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        let client = DemoHTTPClient(host: host, port: port)
+        while ContinuousClock.now < deadline {
+            if let response = try? await client.request(.GET, authority: "\(host):\(port)", path: "/ready"), response.status == 200 { return }
+            if let dead = self.exited() { throw DemoError("\(dead) exited; see \(self.logDirectory)/\(dead).log") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw DemoError("\(name) was not ready within 60 s; see \(self.logDirectory)/\(name).log")
+    }
+
     static func accepts(_ port: Int, host: String) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }

@@ -51,6 +51,8 @@ public struct DemoRunner: Service {
         for (name, text) in topology.manifests() {
             try text.write(toFile: manifests + "/" + name, atomically: true, encoding: .utf8)
         }
+        var tokens = try DemoTokens(directory: directory, namespace: DemoTopology.namespace, proxyUID: network == nil ? nil : PodNetwork.proxyUID)
+        let anchorsFile = directory + "/trust-anchors.pem"
         let children = ChildProcesses(logDirectory: logs)
         defer { children.stopAll() }
         var succeeded = false
@@ -64,9 +66,14 @@ public struct DemoRunner: Service {
             [
                 "controller", "--manifests", manifests, "--destination-addr", "\(topology.controllerHost):\(topology.controllerPort)",
                 "--admin-addr", "127.0.0.1:\(topology.controllerAdminPort)", "--log-level", "warning",
+                // The anchor and issuer are made inside the controller; only the anchor's certificate comes out.
+                "--identity-addr", "\(topology.controllerHost):\(topology.identityPort)", "--identity-trust-anchors-out", anchorsFile,
+                "--identity-tokens", tokens.controllerDirectory,
             ]
         )
         try await children.waitForPort(topology.controllerPort, host: topology.controllerHost, of: "controller")
+        try await children.waitForPort(topology.identityPort, host: topology.controllerHost, of: "controller")
+        let anchors = try String(contentsOfFile: anchorsFile, encoding: .utf8)
         for instance in topology.instances {
             var environment = [
                 "SWIFTLET_PROXY_DESTINATION_ADDR": "\(topology.controllerHost):\(topology.controllerPort)",
@@ -75,6 +82,10 @@ public struct DemoRunner: Service {
                 "SWIFTLET_PROXY_WORKER_THREADS": "1",
                 "SWIFTLET_PROXY_SHUTDOWN_GRACE_PERIOD": "2s",
                 "SWIFTLET_PROXY_LOG": "warning",
+                "SWIFTLET_PROXY_IDENTITY_ADDR": "\(topology.controllerHost):\(topology.identityPort)",
+                "SWIFTLET_PROXY_IDENTITY_LOCAL_NAME": DemoTopology.identity(of: instance),
+                "SWIFTLET_PROXY_IDENTITY_TRUST_ANCHORS": anchors,
+                "SWIFTLET_PROXY_IDENTITY_TOKEN_FILE": try tokens.podToken(instance: instance.name, serviceAccount: instance.role.rawValue),
             ]
             var command = self.options.proxyCommand
             if let network {
@@ -108,7 +119,8 @@ public struct DemoRunner: Service {
             )
         }
         for instance in topology.instances {
-            try await children.waitForPort(instance.adminPort, host: instance.address, of: "proxy-\(instance.name)")
+            // Ready means certified: every call between the demo's services is mTLS from the first.
+            try await children.waitForReady(instance.adminPort, host: instance.address, of: "proxy-\(instance.name)")
             // In a pod the application's port is the proxy's to answer first; the proxy's readiness is enough.
             if instance.role != .voteBot, network == nil { try await children.waitForPort(instance.appPort, of: instance.name) }
         }
@@ -125,7 +137,7 @@ public struct DemoRunner: Service {
             : "curl http://\(web.address):\(web.appPort)/   (web's pod; its proxy captures the connection)"
         print(
             """
-            Swiftlet demo: emojivoto \(placement), one swiftlet-proxy per instance, discovery from YAML.
+            Swiftlet demo: emojivoto \(placement), one swiftlet-proxy per instance, discovery from YAML, mTLS between proxies.
               web front end:   \(frontEnd)
               manifests:       \(manifests)   (edit them: the mesh follows within 100 ms)
               logs:            \(logs)

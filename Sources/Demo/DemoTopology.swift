@@ -19,11 +19,20 @@ struct DemoTopology: Sendable {
     }
 
     static let namespace = "emojivoto"
+    static let controlPlaneNamespace = "swiftlet"
+    static let trustDomain = "cluster.local"
+
+    /// The identity of an instance's proxy: its role is its service account.
+    static func identity(of instance: Instance) -> String {
+        "\(instance.role.rawValue).\(Self.namespace).serviceaccount.identity.\(Self.controlPlaneNamespace).\(Self.trustDomain)"
+    }
     var instances: [Instance]
     /// Where the controller's Destination API listens (loopback, or the pods' gateway).
     var controllerHost: String
     var controllerPort: Int
     var controllerAdminPort: Int
+    /// The controller's Identity API (on the same host as the Destination API).
+    var identityPort: Int
     /// The pods' network, with `--netns`.
     var network: PodNetwork?
 
@@ -47,7 +56,7 @@ struct DemoTopology: Sendable {
                     outboundPort: try freePort(), adminPort: try freePort(), latencyMilliseconds: latency
                 )
             },
-            controllerHost: "127.0.0.1", controllerPort: try freePort(), controllerAdminPort: try freePort()
+            controllerHost: "127.0.0.1", controllerPort: try freePort(), controllerAdminPort: try freePort(), identityPort: try freePort()
         )
     }
 
@@ -61,7 +70,8 @@ struct DemoTopology: Sendable {
                     outboundPort: 4140, adminPort: 4191, latencyMilliseconds: shape.latency
                 )
             },
-            controllerHost: network.gateway, controllerPort: try freePort(), controllerAdminPort: try freePort(), network: network
+            controllerHost: network.gateway, controllerPort: try freePort(), controllerAdminPort: try freePort(), identityPort: try freePort(),
+            network: network
         )
     }
 

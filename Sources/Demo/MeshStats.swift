@@ -6,6 +6,7 @@ actor MeshStats {
     let topology: DemoTopology
     private var previous: [String: (at: ContinuousClock.Instant, totals: TrafficTotals)] = [:]
     private var cumulative: [String: TrafficTotals] = [:]
+    private var cumulativeTLS: [String: (mutual: Double, all: Double)] = [:]
 
     init(topology: DemoTopology) {
         self.topology = topology
@@ -15,6 +16,8 @@ actor MeshStats {
         var inbound = TrafficTotals()
         var openConnections = 0.0
         var outbound: [String: TrafficTotals] = [:]
+        /// Per edge: requests that went over mTLS, and all requests (`response_total`).
+        var outboundTLS: [String: (mutual: Double, all: Double)] = [:]
     }
 
     private func scrape(_ instance: DemoTopology.Instance) async -> Scrape? {
@@ -32,6 +35,11 @@ actor MeshStats {
                 guard sample.name == "response_total" || sample.name == "response_latency_ms_bucket" else { continue }
                 let destination = sample.labels["dst_service"] ?? sample.labels["authority"] ?? "?"
                 scrape.outbound[destination, default: TrafficTotals()].add(sample)
+                if sample.name == "response_total" {
+                    let mutual = sample.labels["tls"] == "true" ? sample.value : 0
+                    let previous = scrape.outboundTLS[destination] ?? (0, 0)
+                    scrape.outboundTLS[destination] = (previous.mutual + mutual, previous.all + sample.value)
+                }
             default: break
             }
         }
@@ -54,7 +62,8 @@ actor MeshStats {
             for (destination, totals) in scrape.outbound.sorted(by: { $0.key < $1.key }) {
                 let key = "\(instance.name) -> \(destination)"
                 self.cumulative[key] = totals
-                edges.append([instance.name, destination] + self.row(key: key, totals: totals, now: now) + ["plaintext"])
+                self.cumulativeTLS[key] = scrape.outboundTLS[destination]
+                edges.append([instance.name, destination] + self.row(key: key, totals: totals, now: now) + [Self.tlsColumn(scrape.outboundTLS[destination])])
             }
         }
         return Self.render(
@@ -74,11 +83,20 @@ actor MeshStats {
         return [rate, rps, ms(0.5), ms(0.95), ms(0.99)]
     }
 
+    /// `mTLS` when every request of the edge went over mutual TLS, `plaintext` when none did, the share otherwise.
+    static func tlsColumn(_ counts: (mutual: Double, all: Double)?) -> String {
+        guard let counts, counts.all > 0 else { return "-" }
+        if counts.mutual == counts.all { return "mTLS" }
+        if counts.mutual == 0 { return "plaintext" }
+        return String(format: "mTLS %.0f%%", 100 * counts.mutual / counts.all)
+    }
+
     /// What each edge served in all, for the last lines of the demo (and its smoke test).
     func summary() -> String {
         var lines = ["Totals per edge:"]
         for (edge, totals) in self.cumulative.sorted(by: { $0.key < $1.key }) {
-            lines.append("EDGE \(edge) ok=\(Int(totals.success)) failed=\(Int(totals.failure))")
+            let tls = self.cumulativeTLS[edge].map { "mtls=\(Int($0.mutual))" } ?? "mtls=0"
+            lines.append("EDGE \(edge) ok=\(Int(totals.success)) failed=\(Int(totals.failure)) \(tls)")
         }
         return lines.joined(separator: "\n")
     }

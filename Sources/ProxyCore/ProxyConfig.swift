@@ -16,6 +16,13 @@ public struct ProxyConfig: Sendable {
     public var namespace = "default"
     public var workload = ""
     public var destinationIdleTimeout: Duration = .seconds(60)
+    /// The controller's Identity API; `nil` turns identity (and mTLS) off.
+    public var identityController: HostPort? = nil
+    public var identityLocalName = ""
+    public var identityTrustAnchorsPEM = ""
+    public var identityTokenFile = "/var/run/secrets/tokens/swiftlet-identity-token"
+    /// The identity service's certificate name; `nil` derives it from the local name.
+    public var identityServerName: String? = nil
     public var opaquePorts: Set<Int> = [25, 587, 3306, 4444, 5432, 6379, 9300, 11211]
     public var detectTimeout: Duration = .seconds(10)
     public var connectTimeout: Duration = .seconds(3)

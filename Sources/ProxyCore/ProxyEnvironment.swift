@@ -61,6 +61,30 @@ public enum ProxyEnvironment {
             summary: "A destination without requests for this long stops being watched (its balancer is dropped)."
         ) { config, value throws(ConfigError) in config.destinationIdleTimeout = try duration(value) },
         Variable(
+            name: "SWIFTLET_PROXY_IDENTITY_ADDR", defaultValue: "",
+            summary: "The controller's Identity API (`host:port`, e.g. `swiftlet-identity.swiftlet:8080`). Empty: no identity, "
+                + "and traffic between proxies stays plaintext. Set: the proxy makes a key in memory, is certified before it is "
+                + "ready, renews at 70 % of the lifetime, and speaks mTLS (TLS 1.3) to every endpoint discovery names an identity for."
+        ) { config, value throws(ConfigError) in config.identityController = value.isEmpty ? nil : try hostPort(value) },
+        Variable(
+            name: "SWIFTLET_PROXY_IDENTITY_LOCAL_NAME", defaultValue: "",
+            summary: "This workload's identity: `<serviceaccount>.<namespace>.serviceaccount.identity.<control-plane-ns>.<trust-domain>`."
+        ) { config, value throws(ConfigError) in config.identityLocalName = value.lowercased() },
+        Variable(
+            name: "SWIFTLET_PROXY_IDENTITY_TRUST_ANCHORS", defaultValue: "",
+            summary: "The trust anchors (PEM) the identity service is verified against at start; later the service's answers "
+                + "keep the set current, so anchors rotate without a restart."
+        ) { config, value throws(ConfigError) in config.identityTrustAnchorsPEM = value },
+        Variable(
+            name: "SWIFTLET_PROXY_IDENTITY_TOKEN_FILE", defaultValue: "/var/run/secrets/tokens/swiftlet-identity-token",
+            summary: "The service-account token sent with each certificate request (re-read every time, so it may rotate)."
+        ) { config, value throws(ConfigError) in config.identityTokenFile = value },
+        Variable(
+            name: "SWIFTLET_PROXY_IDENTITY_SERVER_NAME", defaultValue: "",
+            summary: "The identity service's own name, checked in its certificate. Empty: "
+                + "`identity.<control-plane-ns>.serviceaccount.identity.<control-plane-ns>.<trust-domain>`, from LOCAL_NAME."
+        ) { config, value throws(ConfigError) in config.identityServerName = value.isEmpty ? nil : value.lowercased() },
+        Variable(
             name: "SWIFTLET_PROXY_OPAQUE_PORTS", defaultValue: "25,587,3306,4444,5432,6379,9300,11211",
             summary: "Destination ports relayed as opaque TCP without protocol detection."
         ) { config, value throws(ConfigError) in config.opaquePorts = try ports(value) },
@@ -115,7 +139,26 @@ public enum ProxyEnvironment {
                 throw error
             }
         }
+        try self.validateIdentity(config)
         return config
+    }
+
+    /// Identity settings go together: an identity address needs the local name and the anchors to start from.
+    static func validateIdentity(_ config: ProxyConfig) throws(ConfigError) {
+        guard config.identityController != nil else { return }
+        guard IdentityName.parse(config.identityLocalName) != nil else {
+            var error = ConfigError(
+                value: config.identityLocalName,
+                reason: "expected <serviceaccount>.<namespace>.serviceaccount.identity.<control-plane-ns>.<trust-domain> (needed with SWIFTLET_PROXY_IDENTITY_ADDR)"
+            )
+            error.variable = "SWIFTLET_PROXY_IDENTITY_LOCAL_NAME"
+            throw error
+        }
+        guard config.identityTrustAnchorsPEM.contains("-----BEGIN CERTIFICATE-----") else {
+            var error = ConfigError(value: String(config.identityTrustAnchorsPEM.prefix(40)), reason: "expected PEM certificates (needed with SWIFTLET_PROXY_IDENTITY_ADDR)")
+            error.variable = "SWIFTLET_PROXY_IDENTITY_TRUST_ANCHORS"
+            throw error
+        }
     }
 
     /// The values in force, for `/env.json`: every declared variable, set or defaulted.

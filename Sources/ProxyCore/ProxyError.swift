@@ -29,10 +29,17 @@ public struct ProxyError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let upstreamFailed = Code(9, "upstream_failed", 502)
         /// Discovery knows the service and it has no endpoint now.
         public static let noEndpoints = Code(10, "no_endpoints", 503)
+        /// The TLS handshake with a meshed peer failed: an untrusted chain, an expired certificate, a refused one.
+        public static let tlsHandshake = Code(11, "tls_handshake", 502)
+        /// The peer's certificate is valid but names another identity than discovery gave for it.
+        public static let identityMismatch = Code(12, "identity_mismatch", 502)
+        /// mTLS is required and this proxy has no certificate yet.
+        public static let notCertified = Code(13, "not_certified", 503)
 
         public static let all: [Code] = [
             .connectionRefused, .connectionReset, .connectTimeout, .responseTimeout, .noRoute, .unresolvable,
-            .loopDetected, .malformedRequest, .upstreamProtocol, .upstreamFailed, .noEndpoints,
+            .loopDetected, .malformedRequest, .upstreamProtocol, .upstreamFailed, .noEndpoints, .tlsHandshake,
+            .identityMismatch, .notCertified,
         ]
 
         public var description: String { self.label }

@@ -74,6 +74,8 @@ public final class TCPMetrics {
     }
 
     public func recordOpen() { self.opened &+= 1 }
+    /// The connection turned out to belong to another series (its TLS was terminated): it no longer counts here.
+    public func forgetOpen() { self.opened &-= 1 }
     public func recordClose() { self.closed &+= 1 }
     public func recordRead(_ count: Int) { self.readBytes &+= UInt64(count) }
     public func recordWrite(_ count: Int) { self.writtenBytes &+= UInt64(count) }

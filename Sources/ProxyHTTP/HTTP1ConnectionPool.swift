@@ -19,7 +19,7 @@ final class HTTP1ConnectionPool {
     struct Lease {
         var channel: Channel
         var handler: UpstreamHTTPHandler
-        var endpoint: HostPort
+        var endpoint: UpstreamKey
         var reused: Bool
     }
 
@@ -28,7 +28,7 @@ final class HTTP1ConnectionPool {
     private let metrics: MetricsShard
     private let maxIdlePerEndpoint: Int
     private let idleTimeout: TimeAmount
-    private var idle: [HostPort: [Idle]] = [:]
+    private var idle: [UpstreamKey: [Idle]] = [:]
     private var sweep: RepeatedTask?
 
     init(eventLoop: EventLoop, connector: UpstreamConnector, metrics: MetricsShard, maxIdlePerEndpoint: Int, idleTimeout: TimeAmount) {
@@ -42,17 +42,19 @@ final class HTTP1ConnectionPool {
     /// Opens a new connection to `endpoint` for a caller that found no idle one (`takeIdle`); `completion` runs
     /// on the pool's loop.
     func connect(
-        _ endpoint: HostPort, direction: TrafficDirection, tls: TLSLabel,
+        _ endpoint: UpstreamKey, direction: TrafficDirection, tls label: TLSLabel, upstreamTLS: UpstreamTLS?,
         completion: @escaping (Result<Lease, ProxyError>) -> Void
     ) {
         let tcp = NIOLoopBound(
-            self.metrics.tcpMetrics(for: TCPLabels(direction: direction, peer: .dst, targetAddress: endpoint.description, tls: tls)),
+            self.metrics.tcpMetrics(for: TCPLabels(direction: direction, peer: .dst, targetAddress: endpoint.description, tls: label)),
             eventLoop: self.eventLoop
         )
-        self.connector.connect(to: endpoint, on: self.eventLoop) { channel in
+        self.connector.connect(
+            to: endpoint.endpoint, on: self.eventLoop, tls: upstreamTLS,
+            transport: { channel in try channel.pipeline.syncOperations.addHandler(TCPAccountingHandler(metrics: tcp.value)) }
+        ) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandlers([
-                    TCPAccountingHandler(metrics: tcp.value),
                     HTTPRequestEncoder(),
                     ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes, informationalResponseStrategy: .forward)),
                     UpstreamHTTPHandler(),
@@ -68,14 +70,14 @@ final class HTTP1ConnectionPool {
                 }
                 completion(.success(Lease(channel: channel, handler: handler, endpoint: endpoint, reused: false)))
             case .failure(let error):
-                completion(.failure(UpstreamConnector.classify(error, endpoint: endpoint)))
+                completion(.failure(UpstreamConnector.classify(error, endpoint: endpoint.endpoint)))
             }
         }
     }
 
     /// An idle connection to `endpoint`, if one is alive: the common case, answered without a callback.
     /// The list is mutated in place, so checking out does not copy it.
-    func takeIdle(_ endpoint: HostPort) -> Lease? {
+    func takeIdle(_ endpoint: UpstreamKey) -> Lease? {
         while let last = self.idle[endpoint]?.popLast() {
             if self.idle[endpoint]?.isEmpty == true { self.idle[endpoint] = nil }
             if last.handler.isActive {
@@ -101,7 +103,7 @@ final class HTTP1ConnectionPool {
     }
 
     /// Called by an idle connection's handler when the server closed it.
-    func idleConnectionClosed(_ handler: UpstreamHTTPHandler, endpoint: HostPort) {
+    func idleConnectionClosed(_ handler: UpstreamHTTPHandler, endpoint: UpstreamKey) {
         self.idle[endpoint]?.removeAll { $0.handler === handler }
         if self.idle[endpoint]?.isEmpty == true { self.idle[endpoint] = nil }
     }

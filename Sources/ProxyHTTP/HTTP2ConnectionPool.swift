@@ -17,7 +17,7 @@ final class HTTP2ConnectionPool {
     private let eventLoop: EventLoop
     private let connector: UpstreamConnector
     private let metrics: MetricsShard
-    private var connections: [HostPort: Connection] = [:]
+    private var connections: [UpstreamKey: Connection] = [:]
 
     init(eventLoop: EventLoop, connector: UpstreamConnector, metrics: MetricsShard) {
         self.eventLoop = eventLoop
@@ -26,7 +26,9 @@ final class HTTP2ConnectionPool {
     }
 
     /// Opens a stream to `endpoint`, connecting first if this loop has no connection there yet.
-    func openStream(_ endpoint: HostPort, direction: TrafficDirection, tls: TLSLabel, completion: @escaping StreamCompletion) {
+    func openStream(
+        _ endpoint: UpstreamKey, direction: TrafficDirection, tls: TLSLabel, upstreamTLS: UpstreamTLS?, completion: @escaping StreamCompletion
+    ) {
         if let connection = self.connections[endpoint] {
             if let multiplexer = connection.multiplexer {
                 self.createStream(on: multiplexer, endpoint: endpoint, completion: completion)
@@ -42,9 +44,11 @@ final class HTTP2ConnectionPool {
             self.metrics.tcpMetrics(for: TCPLabels(direction: direction, peer: .dst, targetAddress: endpoint.description, tls: tls)),
             eventLoop: self.eventLoop
         )
-        self.connector.connect(to: endpoint, on: self.eventLoop) { channel in
+        self.connector.connect(
+            to: endpoint.endpoint, on: self.eventLoop, tls: upstreamTLS,
+            transport: { channel in try channel.pipeline.syncOperations.addHandler(TCPAccountingHandler(metrics: tcp.value)) }
+        ) { channel in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(TCPAccountingHandler(metrics: tcp.value))
                 _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
                     mode: .client,
                     connectionConfiguration: HTTP2Tuning.connection,
@@ -75,13 +79,13 @@ final class HTTP2ConnectionPool {
                 for waiter in waiters { self.createStream(on: multiplexer, endpoint: endpoint, completion: waiter) }
             case .failure(let error):
                 self.connections[endpoint] = nil
-                let proxyError = UpstreamConnector.classify(error, endpoint: endpoint)
+                let proxyError = UpstreamConnector.classify(error, endpoint: endpoint.endpoint)
                 for waiter in waiters { waiter(.failure(proxyError)) }
             }
         }
     }
 
-    private func createStream(on multiplexer: NIOHTTP2Handler.StreamMultiplexer, endpoint: HostPort, completion: @escaping StreamCompletion) {
+    private func createStream(on multiplexer: NIOHTTP2Handler.StreamMultiplexer, endpoint: UpstreamKey, completion: @escaping StreamCompletion) {
         let promise = self.eventLoop.makePromise(of: Channel.self)
         multiplexer.createStreamChannel(promise: promise) { stream in
             stream.eventLoop.makeCompletedFuture {

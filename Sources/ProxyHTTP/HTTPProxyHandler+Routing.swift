@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import ProxyCore
+import ProxyTransport
 
 /// Starting an exchange: where the request goes (discovery, static table, DNS) and the upstream connection.
 extension HTTPProxyHandler {
@@ -78,7 +79,11 @@ extension HTTPProxyHandler {
                 load.started()
                 self.endpointLoad = load
                 // Explicit mode names the destination by its authority; transparent mode keeps the request's own.
-                target = TrafficTarget(endpoint: load.endpoint.address, authority: self.connection.destination == nil ? key : authority ?? key)
+                // An endpoint with an identity runs a proxy: reached with mTLS when this proxy has an identity too.
+                let identity = resources.meshTLS == nil ? nil : load.endpoint.identity
+                target = TrafficTarget(
+                    endpoint: load.endpoint.address, authority: self.connection.destination == nil ? key : authority ?? key, identity: identity
+                )
                 labels = load.endpoint.labels
             case .noEndpoints(exists: true)?:
                 throw ProxyError(.noEndpoints, "\(key ?? "the destination") has no endpoints")
@@ -94,10 +99,22 @@ extension HTTPProxyHandler {
             self.respondWithError(error, context: context)
             return
         }
-        let metrics = self.metricsSeries(authority: target.authority, endpoint: target.endpoint, labels: labels)
+        if target.identity != nil && self.connection.resources.meshTLS?.current == nil {
+            self.metrics = nil
+            self.buffered = []
+            self.respondWithError(ProxyError(.notCertified, "this proxy has no certificate yet; mTLS to \(target.endpoint) must wait"), context: context)
+            return
+        }
+        let metrics = self.metricsSeries(authority: target.authority, target: target, labels: labels)
         metrics.recordRequest()
         self.metrics = metrics
         if authority == nil { headers.replaceOrAdd(name: "host", value: target.authority) }
+        self.upstreamIsHTTP2 = self.chooseHTTP2Upstream(target: target, headers: &headers)
+        if self.connection.direction == .inbound {
+            // Only this proxy says who the client is: a header claiming it from outside is dropped.
+            headers.remove(name: Self.clientIDHeader)
+            if case .established(let client?, _) = self.connection.tls { headers.add(name: Self.clientIDHeader, value: client) }
+        }
 
         let upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: headers)
         // Body parts that arrived while discovery answered are already in `buffered`: the head goes first.
@@ -107,36 +124,68 @@ extension HTTPProxyHandler {
         self.connectUpstream(target, context: context)
     }
 
+    /// Set by the inbound proxy's peer on an HTTP/1.1 request it carried over HTTP/2: the application gets HTTP/1.1.
+    static let originalProtocolHeader = "swiftlet-orig-proto"
+    /// The verified identity of an mTLS client, for the application.
+    static let clientIDHeader = "swiftlet-client-id"
+
+    /// Whether the request goes upstream over HTTP/2. gRPC and other HTTP/2 traffic stays HTTP/2, except a request
+    /// marked as HTTP/1.1 by the proxy that upgraded it; HTTP/1.1 to a meshed peer is carried over its multiplexed
+    /// mTLS connection (upgrades excepted: `Upgrade` has no HTTP/2 form), and marked so the peer turns it back.
+    func chooseHTTP2Upstream(target: TrafficTarget, headers: inout HTTPHeaders) -> Bool {
+        let wasHTTP1 = headers.contains(name: Self.originalProtocolHeader)
+        headers.remove(name: Self.originalProtocolHeader)
+        if self.connection.isHTTP2 {
+            return !(wasHTTP1 && self.connection.direction == .inbound)
+        }
+        guard target.identity != nil, !self.upgradeRequested else { return false }
+        headers.add(name: Self.originalProtocolHeader, value: "HTTP/1.1")
+        return true
+    }
+
     func connectUpstream(_ target: TrafficTarget, context: ChannelHandlerContext) {
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        if self.connection.isHTTP2 {
-            self.connection.resources.http2.openStream(target.endpoint, direction: self.connection.direction, tls: self.connection.tls) { result in
+        var upstreamTLS: UpstreamTLS? = nil
+        if let identity = target.identity, let credentials = self.connection.resources.meshTLS?.current {
+            upstreamTLS = UpstreamTLS(context: credentials.client(self.upstreamIsHTTP2 ? .http2 : .http1), identity: identity)
+        }
+        let label = self.tlsLabel(target)
+        if self.upstreamIsHTTP2 {
+            self.connection.resources.http2.openStream(
+                target.upstreamKey, direction: self.connection.direction, tls: label, upstreamTLS: upstreamTLS
+            ) { result in
                 bound.value.upstreamReady(result.map { ($0, nil) })
             }
         } else {
             let pool = self.connection.resources.http1
-            if let lease = pool.takeIdle(target.endpoint) {
+            if let lease = pool.takeIdle(target.upstreamKey) {
                 self.upstreamReady(.success((lease.handler, lease)))
                 return
             }
-            pool.connect(target.endpoint, direction: self.connection.direction, tls: self.connection.tls) { result in
+            pool.connect(target.upstreamKey, direction: self.connection.direction, tls: label, upstreamTLS: upstreamTLS) { result in
                 bound.value.upstreamReady(result.map { ($0.handler, $0) })
             }
         }
     }
 
-    func metricsSeries(authority: String, endpoint: HostPort, labels: [MetricLabel]) -> RequestMetrics {
+    /// The `tls` label of traffic to `target`: the connection's own, or mTLS with the server's identity.
+    func tlsLabel(_ target: TrafficTarget) -> TLSLabel {
+        guard let identity = target.identity else { return self.connection.tls }
+        return .established(clientID: nil, serverID: identity)
+    }
+
+    func metricsSeries(authority: String, target: TrafficTarget, labels: [MetricLabel]) -> RequestMetrics {
         // Compared as values: formatting the endpoint's text for every request showed in profiles.
-        if let cached = self.cachedMetrics, cached.endpoint == endpoint, cached.authority == authority {
+        if let cached = self.cachedMetrics, cached.endpoint == target.endpoint, cached.authority == authority, cached.identity == target.identity {
             return cached.metrics
         }
         let series = self.connection.resources.metrics.requestMetrics(
             for: RequestLabels(
-                direction: self.connection.direction, authority: authority, targetAddress: endpoint.description, tls: self.connection.tls,
+                direction: self.connection.direction, authority: authority, targetAddress: target.endpoint.description, tls: self.tlsLabel(target),
                 destinationLabels: labels
             )
         )
-        self.cachedMetrics = (authority, endpoint, series)
+        self.cachedMetrics = (authority, target.endpoint, target.identity, series)
         return series
     }
 

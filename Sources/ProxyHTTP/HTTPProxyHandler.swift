@@ -56,7 +56,9 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
     var pendingRead = false
     var queued = CircularBuffer<HTTPServerRequestPart>()
     /// The metrics series of the last authority seen: the common keep-alive case skips the lookup.
-    var cachedMetrics: (authority: String, endpoint: HostPort, metrics: RequestMetrics)?
+    var cachedMetrics: (authority: String, endpoint: HostPort, identity: String?, metrics: RequestMetrics)?
+    /// The exchange's upstream speaks HTTP/2 (a gRPC call, or HTTP/1.1 carried to a meshed peer).
+    var upstreamIsHTTP2 = false
 
     public init(connection: HTTPConnectionContext) {
         self.connection = connection

@@ -13,11 +13,16 @@ public final class LoopResources {
     var nextPick = 0
     /// Discovery, when a controller is configured.
     let discovery: DestinationLookup?
+    /// Mesh TLS, when the proxy has an identity: requests to endpoints with an identity go over mTLS.
+    public let meshTLS: MeshTLS?
     private var destinations: [String: LoopDestination] = [:]
 
-    public init(eventLoop: EventLoop, config: ProxyConfig, connector: UpstreamConnector, discovery: DestinationLookup? = nil) {
+    public init(
+        eventLoop: EventLoop, config: ProxyConfig, connector: UpstreamConnector, discovery: DestinationLookup? = nil, meshTLS: MeshTLS? = nil
+    ) {
         self.eventLoop = eventLoop
         self.discovery = discovery
+        self.meshTLS = meshTLS
         self.metrics = MetricsShard()
         self.http1 = HTTP1ConnectionPool(
             eventLoop: eventLoop, connector: connector, metrics: self.metrics,

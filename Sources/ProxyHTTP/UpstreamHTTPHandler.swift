@@ -13,7 +13,7 @@ final class UpstreamHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private(set) var context: ChannelHandlerContext?
     private var pendingRead = false
     /// Set by the pool while the connection sits idle, so a close by the server removes it from the pool.
-    var idlePool: (pool: HTTP1ConnectionPool, endpoint: HostPort)?
+    var idlePool: (pool: HTTP1ConnectionPool, endpoint: UpstreamKey)?
 
     init() {}
 

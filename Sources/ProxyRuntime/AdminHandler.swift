@@ -12,6 +12,8 @@ final class AdminHandler: ChannelInboundHandler {
         let readiness: Readiness
         let environment: [(name: String, value: String)]
         let requestShutdown: @Sendable () -> Void
+        /// Families kept outside the loops' shards (the identity's).
+        var extraMetrics: @Sendable () -> String = { "" }
     }
 
     private let shared: Shared
@@ -47,6 +49,7 @@ final class AdminHandler: ChannelInboundHandler {
                     text.reserveCapacity(16 * 1024)
                     snapshot.render(into: &text)
                     ProcessMetrics.render(into: &text)
+                    text += handler.shared.extraMetrics()
                     text += "# HELP proxy_build_info Proxy build info.\n# TYPE proxy_build_info gauge\n"
                     text += "proxy_build_info{version=\"\(BuildInfo.version)\",vendor=\"swiftlet\"} 1\n"
                     handler.respond(.ok, text, contentType: "text/plain; version=0.0.4", head: head, context: context)
@@ -58,7 +61,7 @@ final class AdminHandler: ChannelInboundHandler {
             if self.shared.readiness.isReady {
                 self.respond(.ok, "ready\n", head: head, context: context)
             } else {
-                self.respond(.serviceUnavailable, "not ready\n", head: head, context: context)
+                self.respond(.serviceUnavailable, self.shared.readiness.reason + "\n", head: head, context: context)
             }
         case (.GET, "/live"):
             self.respond(.ok, "live\n", head: head, context: context)

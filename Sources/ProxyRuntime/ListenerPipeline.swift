@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOHTTP2
+import NIOSSL
 import ProxyCore
 import ProxyHTTP
 import ProxyTransport
@@ -16,8 +17,10 @@ struct ListenerPipeline: Sendable {
     let loops: LoopResourcesTable
     let drainer: ConnectionDrainer
     let logger: Logger
+    /// This proxy's mesh TLS, when it has an identity: inbound TLS for its name is terminated here.
+    var meshTLS: MeshTLS? = nil
 
-    /// Plaintext for now: mTLS identities arrive with the identity service.
+    /// The `tls` label of a connection before anything is known of it: plaintext until TLS is seen.
     var tls: TLSLabel { self.direction == .inbound ? .noTLSFromRemote : .notProvidedByDiscovery }
 
     func initialize(_ channel: Channel) throws {
@@ -37,41 +40,100 @@ struct ListenerPipeline: Sendable {
             }
         }
         let destination = self.router.connectionDestination(direction: self.direction, originalDestination: original)
-        let tls = self.tls
-        let sourceMetrics = resources.metrics.acceptedTCPMetrics(direction: self.direction, target: destination, tls: tls)
+        let sourceMetrics = resources.metrics.acceptedTCPMetrics(direction: self.direction, target: destination, tls: self.tls)
+        let accounting = TCPAccountingHandler(metrics: sourceMetrics)
         let pipeline = channel.pipeline.syncOperations
-        try pipeline.addHandler(TCPAccountingHandler(metrics: sourceMetrics))
+        try pipeline.addHandler(accounting)
 
         if let destination, self.config.opaquePorts.contains(destination.port) {
-            try self.addRelay(to: destination, pipeline: pipeline, resources: resources)
+            try self.addRelay(to: destination, pipeline: pipeline, resources: resources, tls: self.tls)
             return
         }
-        let detection = ProtocolDetectionHandler(timeout: TimeAmount(self.config.detectTimeout)) { context, detected in
+        try pipeline.addHandler(self.detection(resources: resources, destination: destination, tls: self.tls, accounting: accounting))
+    }
+
+    /// Detection, then the pipeline for what was detected. Inside terminated mesh TLS it runs again (`tls` says
+    /// who the client is), for a client that did not say by ALPN what it speaks.
+    private func detection(
+        resources: LoopResources, destination: HostPort?, tls: TLSLabel, accounting: TCPAccountingHandler
+    ) -> ProtocolDetectionHandler {
+        ProtocolDetectionHandler(timeout: TimeAmount(self.config.detectTimeout)) { context, detected in
             let pipeline = context.pipeline.syncOperations
             switch detected {
             case .http1:
-                try self.addHTTP1(pipeline: pipeline, resources: resources, destination: destination)
+                try self.addHTTP1(pipeline: pipeline, resources: resources, destination: destination, tls: tls)
             case .http2:
-                try self.addHTTP2(pipeline: pipeline, resources: resources, destination: destination, channel: context.channel)
-            case .tls, .opaque:
+                try self.addHTTP2(pipeline: pipeline, resources: resources, destination: destination, channel: context.channel, tls: tls)
+            case .tls(let serverName):
+                if self.direction == .inbound, case .noIdentity = tls, let mesh = self.meshTLS, serverName?.lowercased() == mesh.localName {
+                    try self.terminateMeshTLS(mesh, pipeline: pipeline, resources: resources, destination: destination, accounting: accounting)
+                    return
+                }
                 guard let destination else {
                     resources.metrics.recordTCPError(self.direction, .noRoute)
                     throw ProxyError(.noRoute, "explicit outbound traffic must be HTTP to be routed")
                 }
-                try self.addRelay(to: destination, pipeline: pipeline, resources: resources)
+                // Another name's TLS (or TLS inside TLS): not ours to open.
+                try self.addRelay(to: destination, pipeline: pipeline, resources: resources, tls: tls == self.tls ? .passthrough : tls)
+            case .opaque:
+                guard let destination else {
+                    resources.metrics.recordTCPError(self.direction, .noRoute)
+                    throw ProxyError(.noRoute, "explicit outbound traffic must be HTTP to be routed")
+                }
+                try self.addRelay(to: destination, pipeline: pipeline, resources: resources, tls: tls)
             }
         }
-        try pipeline.addHandler(detection)
     }
 
-    private func httpContext(_ resources: LoopResources, _ destination: HostPort?, http2: Bool) -> HTTPConnectionContext {
+    /// A meshed client's connection to this proxy's identity: TLS 1.3 with this proxy's certificate, a client
+    /// certificate required and verified against the anchors, then the protocol the client announced by ALPN.
+    private func terminateMeshTLS(
+        _ mesh: MeshTLS, pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources, destination: HostPort?,
+        accounting: TCPAccountingHandler
+    ) throws {
+        guard let credentials = mesh.current else {
+            resources.metrics.recordTCPError(self.direction, .notCertified)
+            throw ProxyError(.notCertified, "mTLS for \(mesh.localName) before this proxy is certified")
+        }
+        let diagnosis = VerificationDiagnosis()
+        let direction = self.direction
+        let logger = self.logger
+        try pipeline.addHandler(try NIOSSLServerHandler(context: credentials.server, verificationCallback: diagnosis.callback))
+        try pipeline.addHandler(
+            MeshTLSServerHandshakeHandler(
+                diagnosis: diagnosis,
+                onVerified: { context, client, announced in
+                    let tls = TLSLabel.established(clientID: client, serverID: nil)
+                    accounting.retarget(resources.metrics.acceptedTCPMetrics(direction: direction, target: destination, tls: tls))
+                    let pipeline = context.pipeline.syncOperations
+                    switch announced {
+                    case .http2?:
+                        try self.addHTTP2(pipeline: pipeline, resources: resources, destination: destination, channel: context.channel, tls: tls)
+                    case .http1?:
+                        try self.addHTTP1(pipeline: pipeline, resources: resources, destination: destination, tls: tls)
+                    case .opaque?:
+                        guard let destination else { throw ProxyError(.noRoute, "no destination for an opaque stream") }
+                        try self.addRelay(to: destination, pipeline: pipeline, resources: resources, tls: tls)
+                    case nil:
+                        try pipeline.addHandler(self.detection(resources: resources, destination: destination, tls: tls, accounting: accounting))
+                    }
+                },
+                onFailure: { reason in
+                    resources.metrics.recordTCPError(direction, .tlsHandshake)
+                    logger.info("refused an mTLS client", metadata: ["reason": "\(reason)"])
+                }
+            )
+        )
+    }
+
+    private func httpContext(_ resources: LoopResources, _ destination: HostPort?, http2: Bool, tls: TLSLabel) -> HTTPConnectionContext {
         HTTPConnectionContext(
-            direction: self.direction, destination: destination, router: self.router, resources: resources, tls: self.tls,
+            direction: self.direction, destination: destination, router: self.router, resources: resources, tls: tls,
             responseTimeout: self.config.responseTimeout.map { TimeAmount($0) }, isHTTP2: http2, logger: self.logger
         )
     }
 
-    private func addHTTP1(pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources, destination: HostPort?) throws {
+    private func addHTTP1(pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources, destination: HostPort?, tls: TLSLabel) throws {
         // The codec alone, without NIO's server upgrade handler (which is added and removed again on every
         // connection): the decoder keeps the bytes after an `Upgrade` request for the relay, and the upgrade itself
         // is the upstream's to accept; HTTPProxyHandler relays it.
@@ -79,13 +141,13 @@ struct ListenerPipeline: Sendable {
             HTTPResponseEncoder(configuration: .init()),
             ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)),
         ])
-        try pipeline.addHandler(HTTPProxyHandler(connection: self.httpContext(resources, destination, http2: false)))
+        try pipeline.addHandler(HTTPProxyHandler(connection: self.httpContext(resources, destination, http2: false, tls: tls)))
     }
 
     private func addHTTP2(
-        pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources, destination: HostPort?, channel: Channel
+        pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources, destination: HostPort?, channel: Channel, tls: TLSLabel
     ) throws {
-        let context = NIOLoopBound(self.httpContext(resources, destination, http2: true), eventLoop: channel.eventLoop)
+        let context = NIOLoopBound(self.httpContext(resources, destination, http2: true, tls: tls), eventLoop: channel.eventLoop)
         _ = try pipeline.configureHTTP2Pipeline(
             mode: .server,
             connectionConfiguration: HTTP2Tuning.connection,
@@ -100,10 +162,9 @@ struct ListenerPipeline: Sendable {
         }
     }
 
-    private func addRelay(to destination: HostPort, pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources) throws {
+    private func addRelay(to destination: HostPort, pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources, tls: TLSLabel) throws {
         let metrics = resources.metrics
         let direction = self.direction
-        let tls = self.tls
         let onFailure: (ProxyError) -> Void = { error in metrics.recordTCPError(direction, error.code) }
         let discoveryKey = self.router.discoveryKey(direction: direction, authority: nil, connectionDestination: destination)
         guard let key = discoveryKey, let balanced = resources.destination(for: key) else {
@@ -130,9 +191,21 @@ struct ListenerPipeline: Sendable {
                         return
                     }
                     load.started()
+                    // A meshed endpoint gets the stream over mTLS (its proxy relays it on), never plaintext instead.
+                    var upstreamTLS: UpstreamTLS? = nil
+                    var refusal: ProxyError? = nil
+                    if let identity = load.endpoint.identity, let mesh = resources.meshTLS {
+                        if let credentials = mesh.current {
+                            upstreamTLS = UpstreamTLS(context: credentials.client(.opaque), identity: identity)
+                        } else {
+                            refusal = ProxyError(.notCertified, "this proxy has no certificate yet; mTLS to \(load.endpoint.address) must wait")
+                        }
+                    }
+                    let label = upstreamTLS.map { TLSLabel.established(clientID: nil, serverID: $0.identity) } ?? tls
                     chosen(RelayConnectHandler.Target(
                         endpoint: load.endpoint.address,
-                        metrics: metrics.tcpMetrics(for: TCPLabels(direction: direction, peer: .dst, targetAddress: load.endpoint.address.description, tls: tls)),
+                        metrics: metrics.tcpMetrics(for: TCPLabels(direction: direction, peer: .dst, targetAddress: load.endpoint.address.description, tls: label)),
+                        tls: upstreamTLS, refusal: refusal,
                         onConnected: { nanoseconds in load.observe(rttNanoseconds: nanoseconds, now: NIODeadline.now().uptimeNanoseconds) },
                         onClosed: { load.abandoned() }
                     ))

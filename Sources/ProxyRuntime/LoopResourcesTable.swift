@@ -9,12 +9,14 @@ struct LoopResourcesTable: Sendable {
     let entries: [NIOLoopBound<LoopResources>]
 
     static func make(
-        group: EventLoopGroup, config: ProxyConfig, connector: UpstreamConnector, discovery: DestinationLookup?
+        group: EventLoopGroup, config: ProxyConfig, connector: UpstreamConnector, discovery: DestinationLookup?, meshTLS: MeshTLS?
     ) async throws -> LoopResourcesTable {
         var entries: [NIOLoopBound<LoopResources>] = []
         for loop in group.makeIterator() {
             let entry = try await loop.submit {
-                NIOLoopBound(LoopResources(eventLoop: loop, config: config, connector: connector, discovery: discovery), eventLoop: loop)
+                NIOLoopBound(
+                    LoopResources(eventLoop: loop, config: config, connector: connector, discovery: discovery, meshTLS: meshTLS), eventLoop: loop
+                )
             }.get()
             entries.append(entry)
         }

@@ -8,6 +8,8 @@ import NIOCore
 import NIOPosix
 import ProxyCore
 import ProxyDiscovery
+import ProxyIdentity
+import ProxyTransport
 import ServiceLifecycle
 
 /// The proxy's entry point, shared by `swiftlet-proxy` and the demo's embedded copy (`swiftlet proxy`):
@@ -54,12 +56,24 @@ public enum ProxyMain {
                 logger: logger
             )
         }
-        let proxy = ProxyService(config: config, environment: environment, group: group, logger: logger, discovery: discovery)
-        // Discovery first: the group stops services in reverse order, so it outlives the proxy's drain.
+        let identity = config.identityController.map { controller in
+            IdentityClient(
+                configuration: .init(
+                    controller: controller, localName: config.identityLocalName,
+                    serverName: config.identityServerName ?? IdentityName.identityService(for: config.identityLocalName) ?? "",
+                    tokenFile: config.identityTokenFile, trustAnchorsPEM: config.identityTrustAnchorsPEM
+                ),
+                meshTLS: MeshTLS(localName: config.identityLocalName), logger: logger
+            )
+        }
+        let proxy = ProxyService(config: config, environment: environment, group: group, logger: logger, discovery: discovery, identity: identity)
+        // Discovery and identity first: the group stops services in reverse order, so they outlive the proxy's drain.
+        var first: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let discovery { first.append(.init(service: discovery)) }
+        if let identity { first.append(.init(service: identity)) }
         let services = ServiceGroup(
             configuration: .init(
-                services: (discovery.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? [])
-                    + [.init(service: proxy, successTerminationBehavior: .gracefullyShutdownGroup)],
+                services: first + [.init(service: proxy, successTerminationBehavior: .gracefullyShutdownGroup)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         do {

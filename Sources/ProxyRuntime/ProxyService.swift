@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import ProxyCore
 import ProxyHTTP
+import ProxyIdentity
 import ProxyTransport
 import ServiceLifecycle
 
@@ -16,6 +17,8 @@ public struct ProxyService: Service {
     public let logger: Logger
     /// Discovery, when a controller is configured (run as its own service beside this one).
     public var discovery: DestinationLookup?
+    /// The identity, when configured (its client runs as its own service beside this one).
+    public var identity: IdentityClient?
     /// Called with the bound addresses once the proxy is ready (tests use it to learn ephemeral ports).
     public var onReady: (@Sendable (BoundAddresses) -> Void)?
 
@@ -25,8 +28,12 @@ public struct ProxyService: Service {
         public var admin: SocketAddress
     }
 
-    public init(config: ProxyConfig, environment: [String: String], group: EventLoopGroup, logger: Logger, discovery: DestinationLookup? = nil) {
+    public init(
+        config: ProxyConfig, environment: [String: String], group: EventLoopGroup, logger: Logger, discovery: DestinationLookup? = nil,
+        identity: IdentityClient? = nil
+    ) {
         self.discovery = discovery
+        self.identity = identity
         self.config = config
         self.environment = environment
         self.group = group
@@ -35,14 +42,16 @@ public struct ProxyService: Service {
 
     public func run() async throws {
         let (shutdownRequests, shutdownContinuation) = AsyncStream.makeStream(of: Void.self)
-        let readiness = Readiness()
+        let identity = self.identity
+        let readiness = Readiness(condition: identity.map { identity in ({ identity.isCertified }, "waiting for a certificate") })
 
         // Bind first with a placeholder guard, since the guard needs the bound addresses.
         let adminShared = { (loops: LoopResourcesTable) in
             AdminHandler.Shared(
                 loops: loops, readiness: readiness,
                 environment: ProxyEnvironment.effectiveValues(self.environment),
-                requestShutdown: { shutdownContinuation.yield() }
+                requestShutdown: { shutdownContinuation.yield() },
+                extraMetrics: { identity?.metrics.render() ?? "" }
             )
         }
         let listenAddresses = [self.config.inboundListen, self.config.outboundListen].compactMap {
@@ -50,7 +59,9 @@ public struct ProxyService: Service {
         }
         let loopGuard = LoopGuard(listeners: listenAddresses, localIPs: LoopGuard.localAddresses())
         let connector = UpstreamConnector(connectTimeout: TimeAmount(self.config.connectTimeout), loopGuard: loopGuard)
-        let loops = try await LoopResourcesTable.make(group: self.group, config: self.config, connector: connector, discovery: self.discovery)
+        let loops = try await LoopResourcesTable.make(
+            group: self.group, config: self.config, connector: connector, discovery: self.discovery, meshTLS: identity?.meshTLS
+        )
         let router = Router(config: self.config)
 
         let inboundDrainer = ConnectionDrainer()
@@ -58,7 +69,10 @@ public struct ProxyService: Service {
         let admin = try await AdminServer.bind(self.config.adminListen, group: self.group, shared: adminShared(loops))
         let inbound = try await ProxyListener.bind(
             self.config.inboundListen, group: self.group,
-            pipeline: ListenerPipeline(direction: .inbound, config: self.config, router: router, connector: connector, loops: loops, drainer: inboundDrainer, logger: self.logger)
+            pipeline: ListenerPipeline(
+                direction: .inbound, config: self.config, router: router, connector: connector, loops: loops, drainer: inboundDrainer,
+                logger: self.logger, meshTLS: identity?.meshTLS
+            )
         )
         let outbound = try await ProxyListener.bind(
             self.config.outboundListen, group: self.group,

@@ -14,14 +14,23 @@ public final class RelayConnectHandler: ChannelDuplexHandler, RemovableChannelHa
     public struct Target {
         public var endpoint: HostPort
         public var metrics: TCPMetrics
+        /// mTLS to a meshed endpoint (its proxy terminates it and relays to the application).
+        public var tls: UpstreamTLS?
+        /// Why the connection must not be made after all (mTLS required but not possible yet).
+        public var refusal: ProxyError?
         /// Told the connect latency (the balancer learns from it).
         public var onConnected: ((_ nanoseconds: UInt64) -> Void)?
         /// Called once when the downstream connection closes (the balancer's count of open connections).
         public var onClosed: (() -> Void)?
 
-        public init(endpoint: HostPort, metrics: TCPMetrics, onConnected: ((UInt64) -> Void)? = nil, onClosed: (() -> Void)? = nil) {
+        public init(
+            endpoint: HostPort, metrics: TCPMetrics, tls: UpstreamTLS? = nil, refusal: ProxyError? = nil, onConnected: ((UInt64) -> Void)? = nil,
+            onClosed: (() -> Void)? = nil
+        ) {
             self.endpoint = endpoint
             self.metrics = metrics
+            self.tls = tls
+            self.refusal = refusal
             self.onConnected = onConnected
             self.onClosed = onClosed
         }
@@ -83,16 +92,22 @@ public final class RelayConnectHandler: ChannelDuplexHandler, RemovableChannelHa
         if let onClosed = target.onClosed {
             context.channel.closeFuture.whenComplete { _ in onClosed() }
         }
+        if let refusal = target.refusal {
+            self.onFailure(refusal)
+            context.close(promise: nil)
+            return
+        }
         // The downstream may not be active yet (an opaque port's relay is set up in the child initializer): connect
         // anyway; `connected` drops the upstream if the client went away meanwhile.
         let loop = context.eventLoop
         let metrics = NIOLoopBound(target.metrics, eventLoop: loop)
         let bound = NIOLoopBound((self, context, target.onConnected), eventLoop: loop)
         let started = NIODeadline.now()
-        self.connector.connect(to: target.endpoint, on: loop, halfClosure: true) { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(TCPAccountingHandler(metrics: metrics.value))
-            }
+        self.connector.connect(
+            to: target.endpoint, on: loop, halfClosure: true, tls: target.tls,
+            transport: { channel in try channel.pipeline.syncOperations.addHandler(TCPAccountingHandler(metrics: metrics.value)) }
+        ) { channel in
+            channel.eventLoop.makeSucceededVoidFuture()
         }.whenComplete { result in
             let (handler, context, onConnected) = bound.value
             if case .success = result { onConnected?(UInt64(max((NIODeadline.now() - started).nanoseconds, 0))) }

@@ -9,7 +9,7 @@ public final class TCPAccountingHandler: ChannelDuplexHandler, RemovableChannelH
     public typealias OutboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
-    private let metrics: TCPMetrics
+    private var metrics: TCPMetrics
     private var open = false
 
     public init(metrics: TCPMetrics) {
@@ -41,6 +41,16 @@ public final class TCPAccountingHandler: ChannelDuplexHandler, RemovableChannelH
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         self.metrics.recordWrite(Self.unwrapOutboundIn(data).readableBytes)
         context.write(data, promise: promise)
+    }
+
+    /// Counts the connection in `metrics` from now on: once TLS is terminated its `tls` labels are known.
+    public func retarget(_ metrics: TCPMetrics) {
+        guard metrics !== self.metrics else { return }
+        if self.open {
+            self.metrics.forgetOpen()
+            metrics.recordOpen()
+        }
+        self.metrics = metrics
     }
 
     private func markOpen() {

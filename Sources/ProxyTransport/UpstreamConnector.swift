@@ -1,6 +1,18 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ProxyCore
+
+/// mTLS to a meshed endpoint: the contexts to handshake with and the identity the peer must prove.
+public struct UpstreamTLS: Sendable {
+    public var context: NIOSSLContext
+    public var identity: String
+
+    public init(context: NIOSSLContext, identity: String) {
+        self.context = context
+        self.identity = identity
+    }
+}
 
 /// Opens connections to upstream endpoints on the caller's event loop, so a relay never hops threads.
 public struct UpstreamConnector: Sendable {
@@ -17,10 +29,16 @@ public struct UpstreamConnector: Sendable {
     ///
     /// `halfClosure` is for the opaque relay only, which carries a FIN across; an HTTP connection must see a
     /// server's FIN as the end of the connection.
+    ///
+    /// `transport` adds what sits under TLS (byte accounting). With `tls`, the returned future completes only once
+    /// the handshake is done and the peer proved its identity, and `initializer` runs then, so nothing of the
+    /// application is sent to an unverified peer.
     public func connect(
         to endpoint: HostPort,
         on eventLoop: EventLoop,
         halfClosure: Bool = false,
+        tls: UpstreamTLS? = nil,
+        transport: @escaping @Sendable (Channel) throws -> Void = { _ in },
         initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>
     ) -> EventLoopFuture<Channel> {
         if self.loopGuard.isOwnListener(ip: endpoint.host, port: endpoint.port) {
@@ -32,7 +50,18 @@ public struct UpstreamConnector: Sendable {
             .connectTimeout(self.connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(.allowRemoteHalfClosure, value: halfClosure)
-            .channelInitializer(initializer)
+            .channelInitializer { channel in
+                guard let tls else {
+                    return channel.eventLoop.makeCompletedFuture { try transport(channel) }.flatMap { initializer(channel) }
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    try transport(channel)
+                    let diagnosis = VerificationDiagnosis()
+                    let operations = channel.pipeline.syncOperations
+                    try operations.addHandler(NIOSSLClientHandler(context: tls.context, serverHostname: tls.identity, verificationCallback: diagnosis.callback))
+                    try operations.addHandler(MeshTLSClientHandshakeHandler(expectedIdentity: tls.identity, diagnosis: diagnosis))
+                }
+            }
         let loopGuard = self.loopGuard
         let connected: EventLoopFuture<Channel>
         if let address = try? SocketAddress(ipAddress: endpoint.host, port: endpoint.port) {
@@ -49,6 +78,14 @@ public struct UpstreamConnector: Sendable {
                 throw ProxyError(.loopDetected, "\(endpoint) resolves to this proxy's own listener")
             }
             return channel
+        }.flatMap { channel in
+            guard tls != nil else { return channel.eventLoop.makeSucceededFuture(channel) }
+            // The handshake cannot have finished yet (it needs the peer's answer), so its handler is still there.
+            guard let handshake = try? channel.pipeline.syncOperations.handler(type: MeshTLSClientHandshakeHandler.self) else {
+                channel.close(promise: nil)
+                return channel.eventLoop.makeFailedFuture(ProxyError(.tlsHandshake, "the connection to \(endpoint) closed before TLS began"))
+            }
+            return handshake.verified.flatMap { initializer(channel) }.map { channel }
         }
     }
 

@@ -166,6 +166,7 @@ final class ControllerProcess: @unchecked Sendable {
     let child: ChildProcess
     let destinationPort: Int
     let adminPort: Int
+    let identityPort: Int?
 
     static var binary: String {
         for candidate in [".build/debug/swiftlet", ".build/release/swiftlet"] {
@@ -175,10 +176,15 @@ final class ControllerProcess: @unchecked Sendable {
         return E2E.packageRoot.appendingPathComponent(".build/debug/swiftlet").path
     }
 
-    static func start(manifests: URL, destinationPort: Int = 0) async throws -> ControllerProcess {
+    /// A controller over `manifests`, every listener on an ephemeral loopback port (identity too, unless `extra`
+    /// says otherwise).
+    static func start(manifests: URL, destinationPort: Int = 0, identityPort: Int = 0, extra: [String] = []) async throws -> ControllerProcess {
         let child = try ChildProcess(
             Self.binary,
-            ["controller", "--manifests", manifests.path, "--destination-addr", "127.0.0.1:\(destinationPort)", "--admin-addr", "127.0.0.1:0"],
+            [
+                "controller", "--manifests", manifests.path, "--destination-addr", "127.0.0.1:\(destinationPort)", "--admin-addr", "127.0.0.1:0",
+                "--identity-addr", "127.0.0.1:\(identityPort)",
+            ] + extra,
             name: "swiftlet controller"
         )
         child.stopSignal = SIGTERM
@@ -189,13 +195,16 @@ final class ControllerProcess: @unchecked Sendable {
             else { throw HarnessError("no \(key) port in '\(line)'") }
             return port
         }
-        return ControllerProcess(child: child, destinationPort: try port("destination"), adminPort: try port("admin"))
+        return ControllerProcess(
+            child: child, destinationPort: try port("destination"), adminPort: try port("admin"), identityPort: try? port("identity")
+        )
     }
 
-    private init(child: ChildProcess, destinationPort: Int, adminPort: Int) {
+    private init(child: ChildProcess, destinationPort: Int, adminPort: Int, identityPort: Int?) {
         self.child = child
         self.destinationPort = destinationPort
         self.adminPort = adminPort
+        self.identityPort = identityPort
     }
 
     func metric(_ family: String) async throws -> Double {
