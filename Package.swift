@@ -235,6 +235,9 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "ProxyCore",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
     ],

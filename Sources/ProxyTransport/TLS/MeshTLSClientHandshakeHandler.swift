@@ -76,17 +76,22 @@ final class MeshTLSClientHandshakeHandler: ChannelInboundHandler, RemovableChann
         context.close(promise: nil)
     }
 
+    /// BoringSSL's reasons in words; its own text is kept for anything not listed.
     static func describe(_ error: Error) -> String {
-        if let error = error as? NIOSSLError, case .handshakeFailed(let inner) = error {
-            let text = "\(inner)"
-            if text.contains("CERTIFICATE_REQUIRED") || text.contains("certificate required") { return "the peer requires a client certificate" }
-            if text.contains("ALERT_BAD_CERTIFICATE") || text.contains("ALERT_UNKNOWN_CA") || text.contains("ALERT_CERTIFICATE") {
-                return "the peer refused our certificate (\(text))"
-            }
-            if text.contains("PROTOCOL_VERSION") || text.contains("UNSUPPORTED_PROTOCOL") { return "the peer does not speak TLS 1.3" }
-            return text
-        }
-        return "\(error)"
+        guard let error = error as? NIOSSLError, case .handshakeFailed(let inner) = error else { return "\(error)" }
+        let text = "\(inner)"
+        let known: [(String, String)] = [
+            ("PEER_DID_NOT_RETURN_A_CERTIFICATE", "the peer presented no certificate"),
+            ("CERTIFICATE_REQUIRED", "the peer requires a client certificate"),
+            ("ALERT_CERTIFICATE_EXPIRED", "the peer refused our certificate as expired"),
+            ("ALERT_UNKNOWN_CA", "the peer does not trust our certificate's anchor"),
+            ("ALERT_BAD_CERTIFICATE", "the peer refused our certificate"),
+            ("UNSUPPORTED_PROTOCOL", "the peer does not speak TLS 1.3"),
+            ("PROTOCOL_VERSION", "the peer does not speak TLS 1.3"),
+            ("WRONG_VERSION_NUMBER", "the peer does not speak TLS"),
+        ]
+        for (marker, reason) in known where text.contains(marker) { return reason }
+        return text
     }
 }
 
