@@ -32,7 +32,8 @@ public final class ControllerMetrics: Sendable {
     func updateSent() { self.destinationUpdates.add(1, ordering: .relaxed) }
     func certificateIssued() { self.certificatesIssued.add(1, ordering: .relaxed) }
     func certificateRefused() { self.certificatesRefused.add(1, ordering: .relaxed) }
-    func issuerReloaded() { self.issuerReloads.add(1, ordering: .relaxed) }
+    /// Returns how many reloads there have been.
+    func issuerReloaded() -> UInt64 { self.issuerReloads.add(1, ordering: .relaxed).newValue }
     func issuerReloadFailed() { self.issuerReloadFailures.add(1, ordering: .relaxed) }
 
     public func render(index: ClusterIndex, processLines: String = "") -> String {

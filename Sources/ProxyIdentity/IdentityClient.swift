@@ -70,13 +70,18 @@ public final class IdentityClient: Service, Sendable {
                 let installed = try self.install(response, key: sslKey)
                 anchorsPEM = installed.anchorsPEM
                 self.certified.store(true, ordering: .relaxed)
-                self.metrics.refreshed(expiry: installed.notValidAfter)
+                let refreshes = self.metrics.refreshed(expiry: installed.notValidAfter)
                 backoff = Self.backoff.initial
-                let lifetime = Double(installed.notValidAfter - installed.notValidBefore)
-                let renewal = Double(installed.notValidBefore) + lifetime * Self.renewAt - Self.now()
-                wait = .milliseconds(Int64(max(renewal, 0.1) * 1000))
+                // 70 % of the time left from now: the leaf is back-dated a little for skewed clocks, which must not
+                // shorten the wait.
+                let left = Double(installed.notValidAfter) - Self.now()
+                wait = .milliseconds(Int64(max(left * Self.renewAt, 0.1) * 1000))
                 self.logger.info(
-                    "certified", metadata: ["identity": "\(self.configuration.localName)", "expires_in_s": "\(installed.notValidAfter - Int64(Self.now()))"]
+                    "certified",
+                    metadata: [
+                        "identity": "\(self.configuration.localName)", "expires_in_s": "\(installed.notValidAfter - Int64(Self.now()))",
+                        "refreshes": "\(refreshes)",
+                    ]
                 )
             } catch {
                 self.metrics.failed()
@@ -111,7 +116,7 @@ public final class IdentityClient: Service, Sendable {
     }
 
     /// Puts a certificate in force. The answer is checked first: the leaf must be for our key and name.
-    func install(_ response: Swiftlet_Identity_V1_CertifyResponse, key: NIOSSLPrivateKey) throws -> (notValidBefore: Int64, notValidAfter: Int64, anchorsPEM: String) {
+    func install(_ response: Swiftlet_Identity_V1_CertifyResponse, key: NIOSSLPrivateKey) throws -> (notValidAfter: Int64, anchorsPEM: String) {
         let leaf = try NIOSSLCertificate(bytes: Array(response.leafCertificate), format: .der)
         guard PeerIdentity.dnsNames(leaf).contains(self.configuration.localName) else {
             throw IdentityClientError("the identity service issued a certificate for \(PeerIdentity.dnsNames(leaf)), not \(self.configuration.localName)")
@@ -121,7 +126,7 @@ public final class IdentityClient: Service, Sendable {
         guard !anchors.isEmpty else { throw IdentityClientError("the identity service sent no trust anchor") }
         try self.meshTLS.install(chain: chain, key: key, trustAnchors: anchors, notValidAfter: Int64(leaf.notValidAfter))
         let pem = try anchors.map { try Self.pem(der: $0.toDERBytes()) }.joined()
-        return (Int64(leaf.notValidBefore), Int64(leaf.notValidAfter), pem)
+        return (Int64(leaf.notValidAfter), pem)
     }
 
     /// A PKCS#10 request whose only name is `name` (a DNS subject alternative name, and the common name).
@@ -182,9 +187,10 @@ public final class IdentityMetrics: Sendable {
 
     public init() {}
 
-    func refreshed(expiry: Int64) {
+    /// Records a new certificate; returns how many there have been.
+    func refreshed(expiry: Int64) -> UInt64 {
         self.expiry.store(expiry, ordering: .relaxed)
-        self.refreshes.add(1, ordering: .relaxed)
+        return self.refreshes.add(1, ordering: .relaxed).newValue
     }
 
     func failed() { self.failures.add(1, ordering: .relaxed) }

@@ -130,3 +130,130 @@ import X509
         #expect(try await client.metric("outbound_http_errors_total", "error=\"tls_handshake\"") == 2)
     }
 }
+
+extension MeshTLSTests {
+    /// Waits for `proxy`'s `count`-th certificate (its log says `certified … refreshes=<n>`).
+    static func waitForCertificate(_ count: Int, of proxy: ProxyProcess, timeout: Duration = .seconds(30)) async throws {
+        _ = try await proxy.child.waitForLine(
+            where: { $0.contains("certified") && $0.contains("refreshes=\(count) ") || $0.hasSuffix("refreshes=\(count)") },
+            describedAs: "certificate #\(count)", timeout: timeout
+        )
+    }
+
+    /// With certificates living ten seconds, steady traffic between two proxies goes on through renewal after
+    /// renewal and through the issuer being replaced under it, without one failed request.
+    @Test func trafficRunsThroughRenewalsAndAnIssuerRotationWithoutAFailedRequest() async throws {
+        let pair = try await Self.pair(lifetime: "10s")
+        defer { withExtendedLifetime(pair) {} }
+        let load = try LoadProcess(port: pair.client.outboundPort, authority: "web:8080", connections: 4)
+        try await load.waitFor("traffic through the pair") { $0.ok >= 100 }
+        for proxy in [pair.client, pair.server] { try await Self.waitForCertificate(2, of: proxy) }
+
+        // A new issuer under the same anchor, put in place as a user (or cert-manager) would: files renamed in.
+        let next = pair.mesh.directory.appendingPathComponent("ca-next")
+        let generated = try await run(ControllerProcess.binary, [
+            "identity", "generate", "--out", next.path, "--anchor-certificate", pair.mesh.ca.appendingPathComponent("ca.crt").path,
+            "--anchor-key", pair.mesh.ca.appendingPathComponent("ca.key").path,
+        ])
+        #expect(generated.status == 0, "\(generated.output)")
+        let newIssuerPEM = try String(contentsOf: next.appendingPathComponent("issuer.crt"), encoding: .utf8)
+        for file in ["issuer.key", "issuer.crt"] {
+            #expect(rename(next.appendingPathComponent(file).path, pair.mesh.ca.appendingPathComponent(file).path) == 0)
+        }
+        _ = try await pair.mesh.controller.child.waitForLine(containing: "identity credentials reloaded")
+        // Both proxies renew from the new issuer, and renew again after that.
+        for proxy in [pair.client, pair.server] { try await Self.waitForCertificate(4, of: proxy) }
+        let presented = try await OpenSSLClientResult.connect(
+            port: pair.server.inboundPort, serverName: MeshFixture.identity("web"), certificate: try pair.mesh.leaf(MeshFixture.identity("tester"))
+        )
+        #expect(presented.chain.count == 2 && presented.chain[1] == newIssuerPEM, "the server still presents the old issuer:\n\(presented.output)")
+
+        let final = try await load.finish()
+        #expect(final.failed == 0, "failed requests: \(load.failures.prefix(5))")
+        #expect(final.ok > 1000)
+        #expect(try await pair.mesh.controller.metric("identity_issuer_reloads_total") == 1)
+        for proxy in [pair.client, pair.server] {
+            #expect(try await proxy.metric("identity_cert_refreshes_total") >= 4)
+            #expect(try await proxy.metric("identity_cert_refresh_failures_total") == 0)
+        }
+    }
+}
+
+extension MeshTLSTests {
+    /// The count in a proxy's last `certified … refreshes=<n>` line.
+    static func certificates(of proxy: ProxyProcess) -> Int {
+        proxy.child.text.split(separator: "\n").filter { $0.contains("certified") }.compactMap { line in
+            line.split(separator: " ").first { $0.hasPrefix("refreshes=") }.flatMap { Int($0.dropFirst("refreshes=".count)) }
+        }.max() ?? 0
+    }
+
+    /// Waits until every proxy got a certificate after this moment (and so the controller's current bundle).
+    static func waitForRenewal(_ proxies: [ProxyProcess]) async throws {
+        let now = proxies.map { Self.certificates(of: $0) }
+        for (proxy, count) in zip(proxies, now) { try await Self.waitForCertificate(count + 1, of: proxy) }
+    }
+
+    /// A trust anchor rotated as operators do it: add the new anchor beside the old, move the issuer under the new
+    /// one, remove the old. Traffic never fails, no proxy restarts, and a proxy started afterwards that knows only
+    /// the new anchor talks to the old ones.
+    @Test func aTrustAnchorRotatesWithoutARestartOrAFailedRequest() async throws {
+        let pair = try await Self.pair(lifetime: "10s")
+        defer { withExtendedLifetime(pair) {} }
+        let proxies = [pair.client, pair.server]
+        let load = try LoadProcess(port: pair.client.outboundPort, authority: "web:8080", connections: 4)
+        try await load.waitFor("traffic through the pair") { $0.ok >= 100 }
+        let ca = pair.mesh.ca
+        let next = pair.mesh.directory.appendingPathComponent("ca-next")
+        let generated = try await run(ControllerProcess.binary, ["identity", "generate", "--out", next.path])
+        #expect(generated.status == 0, "\(generated.output)")
+        let oldAnchor = try String(contentsOf: ca.appendingPathComponent("ca.crt"), encoding: .utf8)
+        let newAnchor = try String(contentsOf: next.appendingPathComponent("ca.crt"), encoding: .utf8)
+        func replace(_ file: String, with text: String) throws {
+            let temporary = ca.appendingPathComponent(file + ".new")
+            try text.write(to: temporary, atomically: false, encoding: .utf8)
+            #expect(rename(temporary.path, ca.appendingPathComponent(file).path) == 0)
+        }
+        func reloaded(_ count: Int) async throws {
+            _ = try await pair.mesh.controller.child.waitForLine(
+                where: { $0.contains("identity credentials reloaded") && $0.contains("reloads=\(count) ") }, describedAs: "reload #\(count)"
+            )
+        }
+
+        // 1. Both anchors trusted; every proxy learns the bundle with its next certificate.
+        try replace("ca.crt", with: oldAnchor + newAnchor)
+        try await reloaded(1)
+        try await Self.waitForRenewal(proxies)
+        // 2. The issuer moves under the new anchor; proxies renew from it. (The old issuer is kept aside, to show
+        // at the end that what it signs is no longer trusted.)
+        let oldCA = pair.mesh.directory.appendingPathComponent("ca-old")
+        try FileManager.default.createDirectory(at: oldCA, withIntermediateDirectories: true)
+        for file in ["issuer.key", "issuer.crt"] {
+            try FileManager.default.copyItem(at: ca.appendingPathComponent(file), to: oldCA.appendingPathComponent(file))
+        }
+        for file in ["issuer.key", "issuer.crt"] {
+            #expect(rename(next.appendingPathComponent(file).path, ca.appendingPathComponent(file).path) == 0)
+        }
+        try await reloaded(2)
+        try await Self.waitForRenewal(proxies)
+        // 3. The old anchor goes.
+        try replace("ca.crt", with: newAnchor)
+        try await reloaded(3)
+        try await Self.waitForRenewal(proxies)
+
+        // A proxy that only ever knew the new anchor: fresh handshakes both ways, verified against the new anchor.
+        let late = try await pair.mesh.proxy("late", ["SWIFTLET_PROXY_IDENTITY_TRUST_ANCHORS": newAnchor])
+        let response = try await run("curl", ["-sS", "--max-time", "10", "-H", "Host: web:8080", "http://127.0.0.1:\(late.outboundPort)/headers"])
+        #expect(response.output.lowercased().contains("swiftlet-client-id: \(MeshFixture.identity("late"))"), "\(response.output)")
+        // And the old anchor is no longer trusted by the server: a client certificate under it is refused.
+        let stale = try await OpenSSLClientResult.connect(
+            port: pair.server.inboundPort, serverName: MeshFixture.identity("web"), certificate: try pair.mesh.leaf(MeshFixture.identity("tester"), caDirectory: oldCA),
+            alpn: "http/1.1", input: "GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n"
+        )
+        #expect(!stale.output.contains("HTTP/1.1 200"), "a certificate under the removed anchor was accepted:\n\(stale.output)")
+
+        let final = try await load.finish()
+        #expect(final.failed == 0, "failed requests: \(load.failures.prefix(5))")
+        #expect(try await pair.mesh.controller.metric("identity_issuer_reloads_total") == 3)
+        withExtendedLifetime(late) {}
+    }
+}

@@ -65,10 +65,13 @@ public struct IssuerFilesWatcher: Service {
             else { return }
             self.authority.replace(credentials)
             try self.server.credentialsChanged()
-            self.metrics.issuerReloaded()
+            let reloads = self.metrics.issuerReloaded()
             self.logger.notice(
                 "identity credentials reloaded",
-                metadata: ["issuer": "\(credentials.issuer.subject)", "anchors": "\(credentials.trustAnchors.count)", "issuer_expiry": "\(credentials.issuerNotValidAfter)"]
+                metadata: [
+                    "issuer": "\(credentials.issuer.subject)", "anchors": "\(credentials.trustAnchors.count)",
+                    "issuer_expiry": "\(credentials.issuerNotValidAfter)", "reloads": "\(reloads)",
+                ]
             )
         } catch {
             self.metrics.issuerReloadFailed()
