@@ -72,4 +72,36 @@ import Testing
         let left = Self.children(of: demo.pid)
         #expect(left.isEmpty, "left running: \(left)")
     }
+
+    /// With `--netns`, what crosses the wire between pods is TLS: a capture on the web pod's veth, while the demo's
+    /// HTTP/1.1 and gRPC calls flow in and out of it, holds TLS records and no plaintext HTTP. (The proxies' admin
+    /// port and the Destination API, control-plane traffic the demo reads, are left out of the capture.)
+    @Test(.enabled(if: E2E.required || (E2E.isRoot && E2E.available("ip", "iptables", "setpriv", "tcpdump"))))
+    func betweenPodsTheApplicationsTrafficIsOnlyMutualTLS() async throws {
+        try E2E.need("ip", "iptables", "setpriv", "tcpdump")
+        guard E2E.isRoot else { throw HarnessError("--netns needs root") }
+        let demo = try ChildProcess(ControllerProcess.binary, ["demo", "--netns", "--duration", "25"], name: "swiftlet demo --netns")
+        let banner = try await demo.waitForLine(containing: "controller:", timeout: .seconds(120))
+        let controller = try #require(banner.split(separator: " ").first { $0.contains(":") && $0.first?.isNumber == true })
+        let destinationPort = try #require(controller.split(separator: ":").last.map(String.init))
+        _ = try await demo.waitForLine(containing: "LATENCY_P99", timeout: .seconds(60))
+
+        let capture = try E2E.temporaryDirectory().appendingPathComponent("web.pcap")
+        let interface = "swv\(demo.pid % 100_000)x0"
+        let dump = try await run("timeout", [
+            "6", E2E.which("tcpdump")!, "-i", interface, "-U", "-s", "0", "-w", capture.path, "tcp and not port 4191 and not port \(destinationPort)",
+        ])
+        #expect(dump.status == 124, "tcpdump: \(dump.output)")
+        let payloads = try PacketCapture.tcpPayloads(capture)
+        // TLS application-data records (type 23, legacy version 3.3) carried the requests.
+        let records = payloads.filter { $0.count > 5 && $0[0] == 0x17 && $0[1] == 0x03 && $0[2] == 0x03 }
+        #expect(records.count > 50, "only \(records.count) TLS records among \(payloads.count) payloads")
+        for marker in ["HTTP/1.1", "HTTP/1.0", "PRI * HTTP/2.0", "/api/vote", "leaderboard", "content-type"] {
+            let plaintext = payloads.filter { PacketCapture.contains($0, marker) }
+            #expect(plaintext.isEmpty, "\(plaintext.count) payloads on the wire contain \"\(marker)\"")
+        }
+        let status = try await demo.waitForExit(timeout: .seconds(120))
+        #expect(status == 0, "demo failed:\n\(demo.text)")
+        Self.expectEveryEdgeServed(demo)
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Crypto
 import X509
 
 /// Automatic mTLS between proxies, checked by peers the proxy did not make: curl and Python through the proxies,
@@ -255,5 +256,47 @@ extension MeshTLSTests {
         #expect(final.failed == 0, "failed requests: \(load.failures.prefix(5))")
         #expect(try await pair.mesh.controller.metric("identity_issuer_reloads_total") == 3)
         withExtendedLifetime(late) {}
+    }
+}
+
+extension MeshTLSTests {
+    /// The proxy's private key exists only in its memory: no file written while it ran holds it, and the proxy
+    /// holds no regular file open. The scan is shown to work on a key that was written on purpose.
+    @Test func theProxysPrivateKeyIsNeverWrittenToDisk() async throws {
+        let started = Date() - 1
+        let pair = try await Self.pair()
+        defer { withExtendedLifetime(pair) {} }
+        // Traffic both ways, so the key has been used for handshakes as a server and as a client.
+        let response = try await run("curl", ["-sS", "--max-time", "10", "-H", "Host: web:8080", "http://127.0.0.1:\(pair.client.outboundPort)/"])
+        #expect(response.output == "ok /", "\(response.output)")
+        let served = try await OpenSSLClientResult.connect(
+            port: pair.server.inboundPort, serverName: MeshFixture.identity("web"), certificate: try pair.mesh.leaf(MeshFixture.identity("tester"))
+        )
+        let leaf = try Certificate(pemEncoded: try #require(served.chain.first))
+        let point = Array(leaf.publicKey.subjectPublicKeyInfoBytes.suffix(65))
+        #expect(point.first == 0x04 && point.count == 65)
+
+        let roots = ["/tmp", "/var/tmp", "/dev/shm", E2E.packageRoot.path, NSHomeDirectory()]
+        let skipping: Set<String> = [".build", ".build-release", ".build-protoc", ".git", ".venv-test", ".cache", ".pyenv", ".cargo", ".rustup", "swift-packages"]
+        let leaked = KeyScanner.filesHoldingPrivateKey(of: point, under: roots, modifiedSince: started, skipping: skipping)
+        #expect(leaked.isEmpty, "the server proxy's private key is in \(leaked)")
+
+        // The same scan finds a key that is written, in either encoding.
+        let decoy = P256.Signing.PrivateKey()
+        try decoy.pemRepresentation.write(to: pair.mesh.directory.appendingPathComponent("decoy.pem"), atomically: true, encoding: .utf8)
+        try Data(decoy.derRepresentation).write(to: pair.mesh.directory.appendingPathComponent("decoy.der"))
+        let found = KeyScanner.filesHoldingPrivateKey(
+            of: Array(decoy.publicKey.x963Representation), under: [pair.mesh.directory.path], modifiedSince: started, skipping: []
+        )
+        #expect(found.map { URL(fileURLWithPath: $0).lastPathComponent }.sorted() == ["decoy.der", "decoy.pem"])
+
+        // And neither proxy holds a regular file open (where it could be writing one).
+        for proxy in [pair.client, pair.server] {
+            let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(proxy.child.pid)/fd")) ?? []
+            let files = descriptors.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(proxy.child.pid)/fd/\($0)") }
+                .filter { $0.hasPrefix("/") && !$0.hasPrefix("/dev/") && !$0.hasPrefix("/proc/") }
+            #expect(files.isEmpty, "the proxy holds files open: \(files)")
+            #expect(!descriptors.isEmpty)
+        }
     }
 }
