@@ -62,6 +62,13 @@ final class MeshFixture: @unchecked Sendable {
 
     /// A proxy running as `serviceAccount`, with discovery and identity, returned once it holds a certificate.
     func proxy(_ serviceAccount: String, _ environment: [String: String] = [:]) async throws -> ProxyProcess {
+        let proxy = try await self.uncertifiedProxy(serviceAccount, environment)
+        _ = try await proxy.child.waitForLine(containing: "certified")
+        return proxy
+    }
+
+    /// The same, returned as soon as it listens (before any certificate).
+    func uncertifiedProxy(_ serviceAccount: String, _ environment: [String: String] = [:]) async throws -> ProxyProcess {
         var env = [
             "SWIFTLET_PROXY_DESTINATION_ADDR": "127.0.0.1:\(self.controller.destinationPort)",
             "SWIFTLET_PROXY_NAMESPACE": Self.namespace,
@@ -71,9 +78,7 @@ final class MeshFixture: @unchecked Sendable {
             "SWIFTLET_PROXY_IDENTITY_TOKEN_FILE": try self.token(for: serviceAccount),
         ]
         for (key, value) in environment { env[key] = value }
-        let proxy = try await ProxyProcess.start(env)
-        _ = try await proxy.child.waitForLine(containing: "certified")
-        return proxy
+        return try await ProxyProcess.start(env)
     }
 
     func write(_ name: String, _ text: String) throws {

@@ -300,3 +300,27 @@ extension MeshTLSTests {
         }
     }
 }
+
+extension MeshTLSTests {
+    /// The identity service signs only for the service account a token proves: a wrong token, or a right token
+    /// used to ask for another identity, gets no certificate, and such a proxy stays unready and says why.
+    @Test func aProxyWhoseTokenDoesNotProveItsIdentityIsNeitherCertifiedNorReady() async throws {
+        let mesh = try await MeshFixture.start()
+        let wrongToken = mesh.directory.appendingPathComponent("wrong-token")
+        try "not-the-token".write(to: wrongToken, atomically: true, encoding: .utf8)
+        _ = try mesh.token(for: "web")
+        let guessing = try await mesh.uncertifiedProxy("web", ["SWIFTLET_PROXY_IDENTITY_TOKEN_FILE": wrongToken.path])
+        // A real token of `client`, used to ask for `web`'s identity.
+        let borrowing = try await mesh.uncertifiedProxy("web", ["SWIFTLET_PROXY_IDENTITY_TOKEN_FILE": try mesh.token(for: "client")])
+        defer { withExtendedLifetime((mesh, guessing, borrowing)) {} }
+        for proxy in [guessing, borrowing] {
+            _ = try await proxy.child.waitForLine(where: { $0.contains("certification failed") && $0.contains("unauthenticated") }, describedAs: "a refusal")
+            let ready = try await run("curl", ["-sS", "-w", "%{http_code}", "http://127.0.0.1:\(proxy.adminPort)/ready"])
+            #expect(ready.output == "not ready: waiting for a certificate\n503", "\(ready.output)")
+            #expect(try await proxy.metric("identity_cert_refreshes_total") == 0)
+            #expect(try await proxy.metric("identity_cert_refresh_failures_total") >= 1)
+        }
+        #expect(try await mesh.controller.metric("identity_certificates_refused_total") >= 2)
+        #expect(try await mesh.controller.metric("identity_certificates_issued_total") == 0)
+    }
+}
