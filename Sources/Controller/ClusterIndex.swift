@@ -14,7 +14,7 @@ public final class ClusterIndex: Sendable {
         var snapshot = ClusterSnapshot()
         /// namespace → `key=value` → workloads carrying that label.
         var labelIndex: [String: [String: Set<ObjectKey>]] = [:]
-        var watchers: [DestinationAuthority: [UInt64: AsyncStream<DestinationState>.Continuation]] = [:]
+        var watchers: [DestinationAuthority: [UInt64: @Sendable (DestinationState) -> Void]] = [:]
         var lastSent: [DestinationAuthority: DestinationState] = [:]
         var nextID: UInt64 = 0
         var generation: UInt64 = 0
@@ -70,7 +70,7 @@ public final class ClusterIndex: Sendable {
                 let resolved = Self.resolve(authority, in: state, identity: self.identity)
                 guard state.lastSent[authority] != resolved else { continue }
                 state.lastSent[authority] = resolved
-                for continuation in watchers.values { continuation.yield(resolved) }
+                for deliver in watchers.values { deliver(resolved) }
                 notified += watchers.count
             }
             return notified
@@ -93,16 +93,24 @@ public final class ClusterIndex: Sendable {
     /// stops iterating.
     public func watch(_ authority: DestinationAuthority) -> AsyncStream<DestinationState> {
         let (stream, continuation) = AsyncStream.makeStream(of: DestinationState.self, bufferingPolicy: .bufferingNewest(1))
+        let subscription = self.subscribe(authority) { continuation.yield($0) }
+        continuation.onTermination = { _ in subscription.cancel() }
+        return stream
+    }
+
+    /// Calls `deliver` with the current answer for `authority` at once, then with each change, until the
+    /// subscription is cancelled. `deliver` runs under the index's lock: it must only hand the state on.
+    public func subscribe(_ authority: DestinationAuthority, _ deliver: @escaping @Sendable (DestinationState) -> Void) -> DestinationSubscription {
         let id: UInt64 = self.state.withLock { state in
             let id = state.nextID
             state.nextID &+= 1
-            state.watchers[authority, default: [:]][id] = continuation
+            state.watchers[authority, default: [:]][id] = deliver
             let current = state.lastSent[authority] ?? Self.resolve(authority, in: state, identity: self.identity)
             state.lastSent[authority] = current
-            continuation.yield(current)
+            deliver(current)
             return id
         }
-        continuation.onTermination = { [weak self] _ in
+        return DestinationSubscription { [weak self] in
             self?.state.withLock { state in
                 state.watchers[authority]?[id] = nil
                 if state.watchers[authority]?.isEmpty == true {
@@ -111,7 +119,6 @@ public final class ClusterIndex: Sendable {
                 }
             }
         }
-        return stream
     }
 
     // MARK: resolution
@@ -173,4 +180,23 @@ public final class ClusterIndex: Sendable {
     private static func unindex(_ workload: WorkloadSpec, in index: inout [String: [String: Set<ObjectKey>]]) {
         for (key, value) in workload.labels { index[workload.key.namespace]?["\(key)=\(value)"]?.remove(workload.key) }
     }
+}
+
+/// A subscription to a destination's answers; cancelled once, explicitly or when dropped.
+public final class DestinationSubscription: Sendable {
+    private let onCancel: Mutex<(@Sendable () -> Void)?>
+
+    init(onCancel: @escaping @Sendable () -> Void) {
+        self.onCancel = Mutex(onCancel)
+    }
+
+    public func cancel() {
+        let action = self.onCancel.withLock { action in
+            defer { action = nil }
+            return action
+        }
+        action?()
+    }
+
+    deinit { self.cancel() }
 }

@@ -6,6 +6,7 @@ public final class ControllerMetrics: Sendable {
     let manifestReloads = Atomic<UInt64>(0)
     let destinationStreams = Atomic<Int64>(0)
     let destinationUpdates = Atomic<UInt64>(0)
+    let destinationSubscriptions = Atomic<Int64>(0)
     let certificatesIssued = Atomic<UInt64>(0)
     let certificatesRefused = Atomic<UInt64>(0)
     let issuerReloads = Atomic<UInt64>(0)
@@ -30,6 +31,7 @@ public final class ControllerMetrics: Sendable {
     func streamOpened() { self.destinationStreams.add(1, ordering: .relaxed) }
     func streamClosed() { self.destinationStreams.subtract(1, ordering: .relaxed) }
     func updateSent() { self.destinationUpdates.add(1, ordering: .relaxed) }
+    func subscriptionsChanged(by delta: Int64) { self.destinationSubscriptions.add(delta, ordering: .relaxed) }
     func certificateIssued() { self.certificatesIssued.add(1, ordering: .relaxed) }
     func certificateRefused() { self.certificatesRefused.add(1, ordering: .relaxed) }
     /// Returns how many reloads there have been.
@@ -52,8 +54,10 @@ public final class ControllerMetrics: Sendable {
         text += "controller_services \(snapshot.services.count)\n"
         text += "# HELP controller_workloads Workloads known.\n# TYPE controller_workloads gauge\n"
         text += "controller_workloads \(snapshot.workloads.count)\n"
-        text += "# HELP destination_streams Open Destination.Get streams.\n# TYPE destination_streams gauge\n"
+        text += "# HELP destination_streams Open Destination.Get and Destination.Watch streams.\n# TYPE destination_streams gauge\n"
         text += "destination_streams \(self.destinationStreams.load(ordering: .relaxed))\n"
+        text += "# HELP destination_subscriptions Destinations followed on Destination.Watch streams.\n# TYPE destination_subscriptions gauge\n"
+        text += "destination_subscriptions \(self.destinationSubscriptions.load(ordering: .relaxed))\n"
         text += "# HELP destination_updates_total Updates sent on Destination.Get streams.\n"
         text += "# TYPE destination_updates_total counter\n"
         text += "destination_updates_total \(self.destinationUpdates.load(ordering: .relaxed))\n"

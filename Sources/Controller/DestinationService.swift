@@ -2,6 +2,7 @@ import GRPCCore
 import Logging
 import ServiceLifecycle
 import SwiftletAPI
+import Synchronization
 
 /// `swiftlet.destination.v1.Destination`: one `Get` stream per destination a proxy sends traffic to.
 ///
@@ -25,11 +26,7 @@ public struct DestinationService: Swiftlet_Destination_V1_Destination.SimpleServ
     ) async throws {
         self.metrics.streamOpened()
         defer { self.metrics.streamClosed() }
-        let namespace = request.contextNamespace.isEmpty ? "default" : request.contextNamespace
-        guard
-            let authority = DestinationAuthority(parsing: request.authority, contextNamespace: namespace, clusterDomain: self.index.clusterDomain)
-                ?? Self.clusterIPAuthority(request.authority, in: self.index)
-        else {
+        guard let authority = Self.authority(request, in: self.index) else {
             // Not a name of the cluster: the proxy resolves it by other means. The stream stays open (nothing will
             // change) until the proxy lets go of the destination.
             try await response.write(Self.noEndpoints(exists: false))
@@ -48,6 +45,80 @@ public struct DestinationService: Swiftlet_Destination_V1_Destination.SimpleServ
         }
     }
 
+    /// Every destination a proxy follows, on one stream. Subscriptions hand their states to a mailbox that keeps
+    /// only the newest per subscription (a slow proxy skips states, it never holds the index up); one writer turns
+    /// them into the deltas each subscription needs.
+    public func watch(
+        request: RPCAsyncSequence<Swiftlet_Destination_V1_WatchRequest, any Error>,
+        response: RPCWriter<Swiftlet_Destination_V1_WatchUpdate>,
+        context: ServerContext
+    ) async throws {
+        let mailbox = WatchMailbox()
+        let index = self.index
+        let metrics = self.metrics
+        metrics.streamOpened()
+        defer { metrics.streamClosed() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var subscriptions: [UInt64: DestinationSubscription] = [:]
+                func end(_ id: UInt64) {
+                    guard let subscription = subscriptions.removeValue(forKey: id) else { return }
+                    subscription.cancel()
+                    metrics.subscriptionsChanged(by: -1)
+                }
+                defer { for id in Array(subscriptions.keys) { end(id) } }
+                for try await message in request {
+                    switch message.kind {
+                    case .subscribe(let subscribe)?:
+                        let id = subscribe.id
+                        end(id)
+                        guard let authority = Self.authority(subscribe.destination, in: index) else {
+                            // Not a name of the cluster: the proxy resolves it by other means; nothing will change.
+                            mailbox.post(id, .noEndpoints(exists: false))
+                            continue
+                        }
+                        subscriptions[id] = index.subscribe(authority) { mailbox.post(id, $0) }
+                        metrics.subscriptionsChanged(by: 1)
+                    case .unsubscribe(let id)?:
+                        end(id)
+                        mailbox.drop(id)
+                    case nil:
+                        break
+                    }
+                }
+            }
+            group.addTask {
+                var deltas: [UInt64: DestinationDelta] = [:]
+                // On graceful shutdown the stream ends cleanly; proxies keep their endpoints and reconnect.
+                for await _ in mailbox.signals.cancelOnGracefulShutdown() {
+                    for (id, next) in mailbox.take() {
+                        guard let state = next else {
+                            deltas[id] = nil
+                            continue
+                        }
+                        for update in deltas[id, default: DestinationDelta()].next(state) {
+                            try await response.write(.with {
+                                $0.id = id
+                                $0.update = update
+                            })
+                            metrics.updateSent()
+                        }
+                    }
+                }
+            }
+            // Either side ending (the proxy went away, shutdown) ends the stream.
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// The destination a request names, if it is one of the cluster's.
+    static func authority(_ request: Swiftlet_Destination_V1_GetDestination, in index: ClusterIndex) -> DestinationAuthority? {
+        let namespace = request.contextNamespace.isEmpty ? "default" : request.contextNamespace
+        return DestinationAuthority(parsing: request.authority, contextNamespace: namespace, clusterDomain: index.clusterDomain)
+            ?? Self.clusterIPAuthority(request.authority, in: index)
+    }
+
     /// `10.96.0.10:8080`: a service's cluster IP and port (what transparent proxies see).
     static func clusterIPAuthority(_ authority: String, in index: ClusterIndex) -> DestinationAuthority? {
         guard let colon = authority.lastIndex(of: ":"), let port = Int(authority[authority.index(after: colon)...]) else { return nil }
@@ -60,6 +131,35 @@ public struct DestinationService: Swiftlet_Destination_V1_Destination.SimpleServ
         var update = Swiftlet_Destination_V1_Update()
         update.noEndpoints = .with { $0.exists = exists }
         return update
+    }
+}
+
+/// The newest state of each subscription of one `Watch` stream not yet written, and a signal that there is one.
+final class WatchMailbox: Sendable {
+    /// `nil` marks a subscription that ended: its delta state is dropped.
+    private let pending = Mutex<[UInt64: DestinationState?]>([:])
+    let signals: AsyncStream<Void>
+    private let signal: AsyncStream<Void>.Continuation
+
+    init() {
+        (self.signals, self.signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func post(_ id: UInt64, _ state: DestinationState) {
+        self.pending.withLock { $0[id] = .some(state) }
+        self.signal.yield()
+    }
+
+    func drop(_ id: UInt64) {
+        self.pending.withLock { $0[id] = .some(nil) }
+        self.signal.yield()
+    }
+
+    func take() -> [UInt64: DestinationState?] {
+        self.pending.withLock { pending in
+            defer { pending = [:] }
+            return pending
+        }
     }
 }
 

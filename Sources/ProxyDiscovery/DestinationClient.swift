@@ -7,12 +7,13 @@ import ServiceLifecycle
 import SwiftletAPI
 import Synchronization
 
-/// The proxy's side of the Destination API: one `Get` stream per destination in use, followed until the
-/// destination is idle.
+/// The proxy's side of the Destination API: one `Watch` stream to the controller, subscribed to each destination in
+/// use, until the destination is idle.
 ///
 /// Endpoints are published into a `DestinationEntry` that every event loop reads. When the controller is
-/// unreachable the entry keeps its last endpoints (traffic goes on) while the stream is re-opened with backoff;
-/// a new stream's first message replaces the set, so nothing stale survives a reconnection.
+/// unreachable the entries keep their last endpoints (traffic goes on) while the stream is re-opened with backoff
+/// and every destination subscribed again; a new stream's first answer for a destination replaces its set, so
+/// nothing stale survives a reconnection.
 public final class DestinationClient: DestinationLookup, Service {
     public struct Configuration: Sendable {
         public var controller: HostPort
@@ -30,29 +31,44 @@ public final class DestinationClient: DestinationLookup, Service {
 
     let configuration: Configuration
     let logger: Logger
-    private let entries = Mutex<[String: DestinationEntry]>([:])
-    private let requests: AsyncStream<DestinationEntry>
-    private let requestContinuation: AsyncStream<DestinationEntry>.Continuation
+    /// The destinations followed, by authority, with their subscription ids (the source of truth a new stream
+    /// subscribes from), and the open stream's queue of changes: both under one lock, so a stream starting while a
+    /// destination is added sees it exactly once.
+    private let followed = Mutex<Followed>(Followed())
+
+    struct Followed {
+        var entries: [String: (entry: DestinationEntry, id: UInt64)] = [:]
+        var byID: [UInt64: DestinationEntry] = [:]
+        var nextID: UInt64 = 1
+        var stream: (number: Int, changes: AsyncStream<Change>.Continuation)? = nil
+        var streams = 0
+    }
+
+    enum Change: Sendable {
+        case subscribe(UInt64, String)
+        case unsubscribe(UInt64)
+    }
 
     public init(configuration: Configuration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        (self.requests, self.requestContinuation) = AsyncStream.makeStream(of: DestinationEntry.self)
     }
 
     public func entry(for authority: String) -> DestinationEntry {
-        let (entry, created) = self.entries.withLock { entries -> (DestinationEntry, Bool) in
-            if let known = entries[authority] { return (known, false) }
+        self.followed.withLock { followed in
+            if let known = followed.entries[authority] { return known.entry }
             let entry = DestinationEntry(authority: authority)
-            entries[authority] = entry
-            return (entry, true)
+            let id = followed.nextID
+            followed.nextID &+= 1
+            followed.entries[authority] = (entry, id)
+            followed.byID[id] = entry
+            followed.stream?.changes.yield(.subscribe(id, authority))
+            return entry
         }
-        if created { self.requestContinuation.yield(entry) }
-        return entry
     }
 
     /// Destinations followed now (for tests and the admin page).
-    public var followedCount: Int { self.entries.withLock { $0.count } }
+    public var followedCount: Int { self.followed.withLock { $0.entries.count } }
 
     public func run() async throws {
         let transport = try HTTP2ClientTransport.Posix(
@@ -64,83 +80,117 @@ public final class DestinationClient: DestinationLookup, Service {
             }
         )
         let client = GRPCClient(transport: transport)
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await client.runConnections() }
+        await withDiscardingTaskGroup { group in
+            group.addTask { try? await client.runConnections() }
+            group.addTask { await self.evictIdle() }
             let destination = Swiftlet_Destination_V1_Destination.Client(wrapping: client)
-            for await entry in self.requests.cancelOnGracefulShutdown() {
-                group.addTask { await self.follow(entry, destination) }
+            var backoff = Duration.milliseconds(50)
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                let received = await self.watch(destination)
+                guard !Task.isCancelled && !Task.isShuttingDownGracefully else { break }
+                backoff = received ? .milliseconds(50) : min(backoff * 2, .seconds(2))
+                let wait = backoff * Double.random(in: 0.8...1.2)
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
             }
             client.beginGracefulShutdown()
+            group.cancelAll()
         }
     }
 
-    /// Streams `entry`'s endpoints until it has been idle for the idle timeout, re-opening the stream with
-    /// backoff when it fails.
-    private func follow(_ entry: DestinationEntry, _ destination: Swiftlet_Destination_V1_Destination.Client<HTTP2ClientTransport.Posix>) async {
-        var backoff = Duration.milliseconds(50)
-        defer {
-            self.entries.withLock { entries in
-                if entries[entry.authority] === entry { entries[entry.authority] = nil }
-            }
-            entry.evict()
-        }
-        while !Task.isCancelled {
-            let outcome = await withTaskGroup(of: FollowOutcome.self) { group in
-                group.addTask { await self.stream(entry, destination) }
-                group.addTask { await self.idle(entry) }
-                let first = await group.next() ?? .idle
-                group.cancelAll()
-                return first
-            }
-            switch outcome {
-            case .idle:
-                self.logger.debug("destination idle; no longer followed", metadata: ["authority": "\(entry.authority)"])
-                return
-            case .receivedThenFailed:
-                backoff = .milliseconds(50)
-            case .failed:
-                backoff = min(backoff * 2, .seconds(2))
-            }
-            try? await Task.sleep(for: backoff * Double.random(in: 0.8...1.2))
-        }
-    }
-
-    private enum FollowOutcome: Sendable { case idle, failed, receivedThenFailed }
-
-    private func idle(_ entry: DestinationEntry) async -> FollowOutcome {
-        let timeout = UInt64(self.configuration.idleTimeout.components.seconds) * 1_000_000_000
-            + UInt64(self.configuration.idleTimeout.components.attoseconds / 1_000_000_000)
-        while !Task.isCancelled {
-            let now = NIODeadline.now().uptimeNanoseconds
-            let idleFor = now &- min(now, entry.lastUsed)
-            if idleFor >= timeout { return .idle }
-            try? await Task.sleep(for: .nanoseconds(Int64(timeout - idleFor)))
-        }
-        return .failed
-    }
-
-    private func stream(_ entry: DestinationEntry, _ destination: Swiftlet_Destination_V1_Destination.Client<HTTP2ClientTransport.Posix>) async -> FollowOutcome {
-        var request = Swiftlet_Destination_V1_GetDestination()
-        request.authority = entry.authority
-        request.contextNamespace = self.configuration.namespace
-        request.clientWorkload = self.configuration.workload
+    /// One `Watch` stream: subscribes to every destination followed, then to each new one, and publishes answers
+    /// until the stream fails or the proxy shuts down. Returns whether anything was received.
+    private func watch(_ destination: Swiftlet_Destination_V1_Destination.Client<HTTP2ClientTransport.Posix>) async -> Bool {
         let received = Atomic<Bool>(false)
-        do {
-            try await destination.get(request) { response in
-                var set = EndpointSet()
-                for try await update in response.messages {
-                    set.apply(update)
-                    entry.publish(set.state)
-                    received.store(true, ordering: .relaxed)
+        let namespace = self.configuration.namespace
+        let workload = self.configuration.workload
+        let subscribe: @Sendable (UInt64, String) -> Swiftlet_Destination_V1_WatchRequest = { id, authority in
+            .with {
+                $0.subscribe = .with {
+                    $0.id = id
+                    $0.destination = .with {
+                        $0.authority = authority
+                        $0.contextNamespace = namespace
+                        $0.clientWorkload = workload
+                    }
                 }
             }
-            self.logger.debug("destination stream ended", metadata: ["authority": "\(entry.authority)"])
+        }
+        let (changes, continuation) = AsyncStream.makeStream(of: Change.self)
+        let (number, initial) = self.followed.withLock { followed in
+            followed.streams += 1
+            followed.stream?.changes.finish()
+            followed.stream = (followed.streams, continuation)
+            return (followed.streams, followed.entries.map { ($0.value.id, $0.key) })
+        }
+        defer {
+            self.followed.withLock { followed in
+                if followed.stream?.number == number { followed.stream = nil }
+            }
+            continuation.finish()
+        }
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await destination.watch(
+                    requestProducer: { writer in
+                        for (id, authority) in initial { try await writer.write(subscribe(id, authority)) }
+                        for await change in changes {
+                            switch change {
+                            case .subscribe(let id, let authority): try await writer.write(subscribe(id, authority))
+                            case .unsubscribe(let id): try await writer.write(.with { $0.unsubscribe = id })
+                            }
+                        }
+                    },
+                    onResponse: { response in
+                        // This stream's view of each subscription, starting empty: its first answer is the whole set.
+                        var sets: [UInt64: EndpointSet] = [:]
+                        for try await message in response.messages {
+                            received.store(true, ordering: .relaxed)
+                            guard let entry = self.entry(id: message.id) else {
+                                sets[message.id] = nil
+                                continue
+                            }
+                            sets[message.id, default: EndpointSet()].apply(message.update)
+                            entry.publish(sets[message.id]!.state)
+                        }
+                    }
+                )
+            }
+            self.logger.debug("destination stream ended")
         } catch {
             if !Task.isCancelled {
-                self.logger.debug("destination stream failed; keeping the last endpoints", metadata: ["authority": "\(entry.authority)", "error": "\(error)"])
+                self.logger.debug("destination stream failed; keeping the last endpoints", metadata: ["error": "\(error)"])
             }
         }
-        return received.load(ordering: .relaxed) ? .receivedThenFailed : .failed
+        return received.load(ordering: .relaxed)
+    }
+
+    private func entry(id: UInt64) -> DestinationEntry? {
+        self.followed.withLock { $0.byID[id] }
+    }
+
+    /// Stops following destinations unused for the idle timeout: their entries are evicted (loops drop their
+    /// balancers and ask again on next use) and the controller is told.
+    private func evictIdle() async {
+        let timeout = UInt64(self.configuration.idleTimeout.components.seconds) * 1_000_000_000
+            + UInt64(self.configuration.idleTimeout.components.attoseconds / 1_000_000_000)
+        let sweep = max(timeout / 4, 50_000_000)
+        while !Task.isCancelled {
+            let now = NIODeadline.now().uptimeNanoseconds
+            let idle: [DestinationEntry] = self.followed.withLock { followed in
+                let idle = followed.entries.values.filter { now &- min(now, $0.entry.lastUsed) >= timeout }
+                for (entry, id) in idle {
+                    followed.entries[entry.authority] = nil
+                    followed.byID[id] = nil
+                    followed.stream?.changes.yield(.unsubscribe(id))
+                }
+                return idle.map(\.entry)
+            }
+            for entry in idle {
+                entry.evict()
+                self.logger.debug("destination idle; no longer followed", metadata: ["authority": "\(entry.authority)"])
+            }
+            try? await Task.sleep(for: .nanoseconds(Int64(sweep)))
+        }
     }
 }
 

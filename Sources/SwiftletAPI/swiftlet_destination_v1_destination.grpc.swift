@@ -1,8 +1,11 @@
 /// The Destination API: how a proxy learns where an authority's traffic goes.
 ///
-/// A proxy opens one `Get` stream per destination it sends traffic to and keeps it open: the first message is the
-/// whole endpoint set (or `no_endpoints`), later messages are changes. Routes (`GetRoutes`), inbound policy and
-/// identity are separate services and messages, added beside this one without changing it.
+/// A proxy keeps one `Watch` stream open and subscribes on it to each destination it sends traffic to (and
+/// unsubscribes when it stops): per destination, the first answer is the whole endpoint set (or `no_endpoints`),
+/// later answers are changes. `Get` is the same for one destination on a stream of its own, Linkerd's shape, kept
+/// for tools. One stream per proxy rather than per destination: a controller holds a few hundred bytes per
+/// subscription instead of an RPC's worth (about 30 KB), which is what lets one controller serve thousands.
+/// Routes (`GetRoutes`) and inbound policy are separate services and messages, added beside this one.
 
 // DO NOT EDIT.
 // swift-format-ignore-file
@@ -39,9 +42,23 @@ public enum Swiftlet_Destination_V1_Destination: Sendable {
                 type: .serverStreaming
             )
         }
+        /// Namespace for "Watch" metadata.
+        public enum Watch: Sendable {
+            /// Request type for "Watch".
+            public typealias Input = Swiftlet_Destination_V1_WatchRequest
+            /// Response type for "Watch".
+            public typealias Output = Swiftlet_Destination_V1_WatchUpdate
+            /// Descriptor for "Watch".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "swiftlet.destination.v1.Destination"),
+                method: "Watch",
+                type: .bidirectionalStreaming
+            )
+        }
         /// Descriptors for all methods in the "swiftlet.destination.v1.Destination" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
-            Get.descriptor
+            Get.descriptor,
+            Watch.descriptor
         ]
     }
 }
@@ -85,6 +102,24 @@ extension Swiftlet_Destination_V1_Destination {
             request: GRPCCore.StreamingServerRequest<Swiftlet_Destination_V1_GetDestination>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Swiftlet_Destination_V1_Update>
+
+        /// Handle the "Watch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Streams the endpoints of every authority the client subscribes to, until the client cancels.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Swiftlet_Destination_V1_WatchRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Swiftlet_Destination_V1_WatchUpdate` messages.
+        func watch(
+            request: GRPCCore.StreamingServerRequest<Swiftlet_Destination_V1_WatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Swiftlet_Destination_V1_WatchUpdate>
     }
 
     /// Service protocol for the "swiftlet.destination.v1.Destination" service.
@@ -112,6 +147,24 @@ extension Swiftlet_Destination_V1_Destination {
             request: GRPCCore.ServerRequest<Swiftlet_Destination_V1_GetDestination>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Swiftlet_Destination_V1_Update>
+
+        /// Handle the "Watch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Streams the endpoints of every authority the client subscribes to, until the client cancels.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Swiftlet_Destination_V1_WatchRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Swiftlet_Destination_V1_WatchUpdate` messages.
+        func watch(
+            request: GRPCCore.StreamingServerRequest<Swiftlet_Destination_V1_WatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Swiftlet_Destination_V1_WatchUpdate>
     }
 
     /// Simple service protocol for the "swiftlet.destination.v1.Destination" service.
@@ -138,6 +191,25 @@ extension Swiftlet_Destination_V1_Destination {
             response: GRPCCore.RPCWriter<Swiftlet_Destination_V1_Update>,
             context: GRPCCore.ServerContext
         ) async throws
+
+        /// Handle the "Watch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Streams the endpoints of every authority the client subscribes to, until the client cancels.
+        ///
+        /// - Parameters:
+        ///   - request: A stream of `Swiftlet_Destination_V1_WatchRequest` messages.
+        ///   - response: A response stream of `Swiftlet_Destination_V1_WatchUpdate` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func watch(
+            request: GRPCCore.RPCAsyncSequence<Swiftlet_Destination_V1_WatchRequest, any Swift.Error>,
+            response: GRPCCore.RPCWriter<Swiftlet_Destination_V1_WatchUpdate>,
+            context: GRPCCore.ServerContext
+        ) async throws
     }
 }
 
@@ -151,6 +223,17 @@ extension Swiftlet_Destination_V1_Destination.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Swiftlet_Destination_V1_Update>(),
             handler: { request, context in
                 try await self.get(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Swiftlet_Destination_V1_Destination.Method.Watch.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Swiftlet_Destination_V1_WatchRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Swiftlet_Destination_V1_WatchUpdate>(),
+            handler: { request, context in
+                try await self.watch(
                     request: request,
                     context: context
                 )
@@ -193,6 +276,23 @@ extension Swiftlet_Destination_V1_Destination.SimpleServiceProtocol {
             }
         )
     }
+
+    public func watch(
+        request: GRPCCore.StreamingServerRequest<Swiftlet_Destination_V1_WatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Swiftlet_Destination_V1_WatchUpdate> {
+        return GRPCCore.StreamingServerResponse<Swiftlet_Destination_V1_WatchUpdate>(
+            metadata: [:],
+            producer: { writer in
+                try await self.watch(
+                    request: request.messages,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
+        )
+    }
 }
 
 // MARK: swiftlet.destination.v1.Destination (client)
@@ -225,6 +325,29 @@ extension Swiftlet_Destination_V1_Destination {
             deserializer: some GRPCCore.MessageDeserializer<Swiftlet_Destination_V1_Update>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Swiftlet_Destination_V1_Update>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Watch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Streams the endpoints of every authority the client subscribes to, until the client cancels.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Swiftlet_Destination_V1_WatchRequest` messages.
+        ///   - serializer: A serializer for `Swiftlet_Destination_V1_WatchRequest` messages.
+        ///   - deserializer: A deserializer for `Swiftlet_Destination_V1_WatchUpdate` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func watch<Result>(
+            request: GRPCCore.StreamingClientRequest<Swiftlet_Destination_V1_WatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Swiftlet_Destination_V1_WatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Swiftlet_Destination_V1_WatchUpdate>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Swiftlet_Destination_V1_WatchUpdate>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -275,6 +398,38 @@ extension Swiftlet_Destination_V1_Destination {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "Watch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Streams the endpoints of every authority the client subscribes to, until the client cancels.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Swiftlet_Destination_V1_WatchRequest` messages.
+        ///   - serializer: A serializer for `Swiftlet_Destination_V1_WatchRequest` messages.
+        ///   - deserializer: A deserializer for `Swiftlet_Destination_V1_WatchUpdate` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func watch<Result>(
+            request: GRPCCore.StreamingClientRequest<Swiftlet_Destination_V1_WatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Swiftlet_Destination_V1_WatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Swiftlet_Destination_V1_WatchUpdate>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Swiftlet_Destination_V1_WatchUpdate>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.bidirectionalStreaming(
+                request: request,
+                descriptor: Swiftlet_Destination_V1_Destination.Method.Watch.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -303,6 +458,33 @@ extension Swiftlet_Destination_V1_Destination.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Swiftlet_Destination_V1_GetDestination>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Swiftlet_Destination_V1_Update>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Watch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Streams the endpoints of every authority the client subscribes to, until the client cancels.
+    ///
+    /// - Parameters:
+    ///   - request: A streaming request producing `Swiftlet_Destination_V1_WatchRequest` messages.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func watch<Result>(
+        request: GRPCCore.StreamingClientRequest<Swiftlet_Destination_V1_WatchRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Swiftlet_Destination_V1_WatchUpdate>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.watch(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Swiftlet_Destination_V1_WatchRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Swiftlet_Destination_V1_WatchUpdate>(),
             options: options,
             onResponse: handleResponse
         )
@@ -337,6 +519,38 @@ extension Swiftlet_Destination_V1_Destination.ClientProtocol {
             metadata: metadata
         )
         return try await self.get(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Watch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Streams the endpoints of every authority the client subscribes to, until the client cancels.
+    ///
+    /// - Parameters:
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - producer: A closure producing request messages to send to the server. Returning
+    ///       from the closure closes the request stream.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func watch<Result>(
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Swiftlet_Destination_V1_WatchRequest>) async throws -> Void,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Swiftlet_Destination_V1_WatchUpdate>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.StreamingClientRequest<Swiftlet_Destination_V1_WatchRequest>(
+            metadata: metadata,
+            producer: producer
+        )
+        return try await self.watch(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -10,9 +10,12 @@
 
 /// The Destination API: how a proxy learns where an authority's traffic goes.
 ///
-/// A proxy opens one `Get` stream per destination it sends traffic to and keeps it open: the first message is the
-/// whole endpoint set (or `no_endpoints`), later messages are changes. Routes (`GetRoutes`), inbound policy and
-/// identity are separate services and messages, added beside this one without changing it.
+/// A proxy keeps one `Watch` stream open and subscribes on it to each destination it sends traffic to (and
+/// unsubscribes when it stops): per destination, the first answer is the whole endpoint set (or `no_endpoints`),
+/// later answers are changes. `Get` is the same for one destination on a stream of its own, Linkerd's shape, kept
+/// for tools. One stream per proxy rather than per destination: a controller holds a few hundred bytes per
+/// subscription instead of an RPC's worth (about 30 KB), which is what lets one controller serve thousands.
+/// Routes (`GetRoutes`) and inbound policy are separate services and messages, added beside this one.
 
 import SwiftProtobuf
 
@@ -66,6 +69,89 @@ public nonisolated enum Swiftlet_Destination_V1_ProtocolHint: SwiftProtobuf.Enum
     .opaque,
   ]
 
+}
+
+public nonisolated struct Swiftlet_Destination_V1_WatchRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var kind: Swiftlet_Destination_V1_WatchRequest.OneOf_Kind? = nil
+
+  public var subscribe: Swiftlet_Destination_V1_Subscribe {
+    get {
+      if case .subscribe(let v)? = kind {return v}
+      return Swiftlet_Destination_V1_Subscribe()
+    }
+    set {kind = .subscribe(newValue)}
+  }
+
+  /// Stops the subscription with this id.
+  public var unsubscribe: UInt64 {
+    get {
+      if case .unsubscribe(let v)? = kind {return v}
+      return 0
+    }
+    set {kind = .unsubscribe(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Kind: Equatable, Sendable {
+    case subscribe(Swiftlet_Destination_V1_Subscribe)
+    /// Stops the subscription with this id.
+    case unsubscribe(UInt64)
+
+  }
+
+  public init() {}
+}
+
+public nonisolated struct Swiftlet_Destination_V1_Subscribe: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Chosen by the client, unique on its stream; answers carry it. Subscribing again with an id in use replaces it.
+  public var id: UInt64 = 0
+
+  public var destination: Swiftlet_Destination_V1_GetDestination {
+    get {_destination ?? Swiftlet_Destination_V1_GetDestination()}
+    set {_destination = newValue}
+  }
+  /// Returns true if `destination` has been explicitly set.
+  public var hasDestination: Bool {self._destination != nil}
+  /// Clears the value of `destination`. Subsequent reads from it will return its default value.
+  public mutating func clearDestination() {self._destination = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _destination: Swiftlet_Destination_V1_GetDestination? = nil
+}
+
+public nonisolated struct Swiftlet_Destination_V1_WatchUpdate: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: UInt64 = 0
+
+  public var update: Swiftlet_Destination_V1_Update {
+    get {_update ?? Swiftlet_Destination_V1_Update()}
+    set {_update = newValue}
+  }
+  /// Returns true if `update` has been explicitly set.
+  public var hasUpdate: Bool {self._update != nil}
+  /// Clears the value of `update`. Subsequent reads from it will return its default value.
+  public mutating func clearUpdate() {self._update = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _update: Swiftlet_Destination_V1_Update? = nil
 }
 
 public nonisolated struct Swiftlet_Destination_V1_GetDestination: Sendable {
@@ -231,6 +317,146 @@ fileprivate nonisolated let _protobuf_package = "swiftlet.destination.v1"
 
 nonisolated extension Swiftlet_Destination_V1_ProtocolHint: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0PROTOCOL_HINT_UNKNOWN\0\u{1}PROTOCOL_HINT_HTTP2\0\u{1}PROTOCOL_HINT_OPAQUE\0")
+}
+
+nonisolated extension Swiftlet_Destination_V1_WatchRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WatchRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}subscribe\0\u{1}unsubscribe\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try {
+        var v: Swiftlet_Destination_V1_Subscribe?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .subscribe(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .subscribe(v)
+        }
+      }()
+      case 2: try {
+        var v: UInt64?
+        try decoder.decodeSingularUInt64Field(value: &v)
+        if let v = v {
+          if self.kind != nil {try decoder.handleConflictingOneOf()}
+          self.kind = .unsubscribe(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    switch self.kind {
+    case .subscribe?: try {
+      guard case .subscribe(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    }()
+    case .unsubscribe?: try {
+      guard case .unsubscribe(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 2)
+    }()
+    case nil: break
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Swiftlet_Destination_V1_WatchRequest, rhs: Swiftlet_Destination_V1_WatchRequest) -> Bool {
+    if lhs.kind != rhs.kind {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Swiftlet_Destination_V1_Subscribe: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Subscribe"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}destination\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._destination) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.id != 0 {
+      try visitor.visitSingularUInt64Field(value: self.id, fieldNumber: 1)
+    }
+    try { if let v = self._destination {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Swiftlet_Destination_V1_Subscribe, rhs: Swiftlet_Destination_V1_Subscribe) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs._destination != rhs._destination {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Swiftlet_Destination_V1_WatchUpdate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WatchUpdate"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}update\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._update) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.id != 0 {
+      try visitor.visitSingularUInt64Field(value: self.id, fieldNumber: 1)
+    }
+    try { if let v = self._update {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Swiftlet_Destination_V1_WatchUpdate, rhs: Swiftlet_Destination_V1_WatchUpdate) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs._update != rhs._update {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
 }
 
 nonisolated extension Swiftlet_Destination_V1_GetDestination: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

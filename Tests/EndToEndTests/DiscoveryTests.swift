@@ -121,4 +121,40 @@ import Testing
             #expect(final.byPort[a.port, default: 0] == final.ok)
         }
     }
+
+    /// A proxy follows every destination on one `Watch` stream: destinations in use are subscribed, an idle one is
+    /// dropped (the controller is told), and using it again subscribes it again.
+    @Test func destinationsAreFollowedOnOneStreamAndDroppedWhenIdle() async throws {
+        try E2E.need("curl")
+        let directory = try E2E.temporaryDirectory()
+        let a = try await FixtureProcess.start("upstream.py")
+        try Self.write(Self.service() + "---\n" + Self.workload("web-a", port: a.port), to: directory.appendingPathComponent("web.yaml"))
+        try Self.write(Self.service().replacingOccurrences(of: "web", with: "api"), to: directory.appendingPathComponent("api.yaml"))
+        let controller = try await ControllerProcess.start(manifests: directory)
+        let proxy = try await ProxyProcess.start([
+            "SWIFTLET_PROXY_DESTINATION_ADDR": "127.0.0.1:\(controller.destinationPort)", "SWIFTLET_PROXY_NAMESPACE": "demo",
+            "SWIFTLET_PROXY_DESTINATION_IDLE_TIMEOUT": "1s", "SWIFTLET_PROXY_LOG": "debug",
+        ])
+        defer { withExtendedLifetime((a, controller, proxy)) {} }
+        func get(_ authority: String) async throws -> String {
+            try await run("curl", ["-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: \(authority)", "http://127.0.0.1:\(proxy.outboundPort)/"]).output
+        }
+        /// The controller's gauges settle shortly after the proxy acts: wait for them, boundedly.
+        func expectController(streams: Double, subscriptions: Double) async throws {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline {
+                if try await controller.metric("destination_streams") == streams, try await controller.metric("destination_subscriptions") == subscriptions { return }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            Issue.record("controller: \(try await controller.metric("destination_streams")) streams, \(try await controller.metric("destination_subscriptions")) subscriptions; expected \(streams), \(subscriptions)")
+        }
+        #expect(try await get("web:8080") == "200")
+        #expect(try await get("api:8080") == "503", "a service without endpoints")
+        try await expectController(streams: 1, subscriptions: 2)
+        _ = try await proxy.child.waitForLine(where: { $0.contains("no longer followed") && $0.contains("web:8080") }, describedAs: "web idle")
+        _ = try await proxy.child.waitForLine(where: { $0.contains("no longer followed") && $0.contains("api:8080") }, describedAs: "api idle")
+        try await expectController(streams: 1, subscriptions: 0)
+        #expect(try await get("web:8080") == "200")
+        try await expectController(streams: 1, subscriptions: 1)
+    }
 }
