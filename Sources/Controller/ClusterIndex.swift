@@ -32,30 +32,31 @@ public final class ClusterIndex: Sendable {
     public var snapshot: ClusterSnapshot { self.state.withLock { $0.snapshot } }
 
     /// Replaces the cluster's contents. Returns how many watchers were sent a new state.
+    ///
+    /// `changes` names what differs from the current snapshot when the source knows it (a file source does), so
+    /// the cost follows the change, not the cluster's size; without it the snapshots are compared in full (a
+    /// relist).
     @discardableResult
-    public func apply(_ next: ClusterSnapshot) -> Int {
+    public func apply(_ next: ClusterSnapshot, changes known: SnapshotChanges? = nil) -> Int {
         self.state.withLock { state in
             let previous = state.snapshot
-            guard previous != next else { return 0 }
+            let changes = known ?? Self.difference(previous, next)
+            guard !changes.isEmpty else { return 0 }
             state.generation &+= 1
-            var changedServices = Set<ObjectKey>()
-            for (key, service) in next.services where previous.services[key] != service { changedServices.insert(key) }
-            for key in previous.services.keys where next.services[key] == nil { changedServices.insert(key) }
+            let changedServices = changes.services
             // Changed workloads, old and new versions both: a workload that lost a label leaves a service.
             var changedWorkloads: [String: [WorkloadSpec]] = [:]
-            for (key, workload) in next.workloads {
+            for key in changes.workloads {
                 let old = previous.workloads[key]
-                guard old != workload else { continue }
-                changedWorkloads[key.namespace, default: []].append(workload)
+                let new = next.workloads[key]
                 if let old {
                     changedWorkloads[key.namespace, default: []].append(old)
                     Self.unindex(old, in: &state.labelIndex)
                 }
-                Self.index(workload, in: &state.labelIndex)
-            }
-            for (key, old) in previous.workloads where next.workloads[key] == nil {
-                changedWorkloads[key.namespace, default: []].append(old)
-                Self.unindex(old, in: &state.labelIndex)
+                if let new {
+                    changedWorkloads[key.namespace, default: []].append(new)
+                    Self.index(new, in: &state.labelIndex)
+                }
             }
             state.snapshot = next
 
@@ -75,6 +76,17 @@ public final class ClusterIndex: Sendable {
             }
             return notified
         }
+    }
+
+    /// What differs between two snapshots, found by comparing them whole.
+    static func difference(_ previous: ClusterSnapshot, _ next: ClusterSnapshot) -> SnapshotChanges {
+        var changes = SnapshotChanges()
+        guard previous != next else { return changes }
+        for (key, service) in next.services where previous.services[key] != service { changes.services.insert(key) }
+        for key in previous.services.keys where next.services[key] == nil { changes.services.insert(key) }
+        for (key, workload) in next.workloads where previous.workloads[key] != workload { changes.workloads.insert(key) }
+        for key in previous.workloads.keys where next.workloads[key] == nil { changes.workloads.insert(key) }
+        return changes
     }
 
     /// The service port whose cluster IP is `ip`, for traffic captured on its way there.

@@ -10,6 +10,7 @@ public enum ControllerRuntime {
     /// Runs until SIGTERM/SIGINT. Logs one `swiftlet controller ready` line with the bound ports once every
     /// listener is up and the manifests were read once (tests and the demo wait for it).
     public static func run(_ config: ControllerConfig, logger: Logger) async throws {
+        Self.limitMallocArenas()
         let index = ClusterIndex(identity: config.identity, clusterDomain: config.clusterDomain)
         let metrics = ControllerMetrics()
         let source = FileSource(directory: config.manifestDirectory, index: index, metrics: metrics, logger: logger)
@@ -89,6 +90,23 @@ extension ControllerRuntime {
         return (server, watcher)
     }
 }
+
+extension ControllerRuntime {
+    /// Two malloc arenas instead of glibc's default of eight per core: the controller allocates in bursts (a
+    /// relist, a thousand subscriptions answered at once) on a few threads, and memory freed in an arena it will not
+    /// use again stays resident. Measured with bench/discovery: a few MB of peak RSS, no change in latency.
+    static func limitMallocArenas() {
+        #if canImport(Glibc)
+        // `M_ARENA_MAX` from <malloc.h>, which the Glibc module does not export.
+        _ = glibcMallopt(-8, 2)
+        #endif
+    }
+}
+
+#if canImport(Glibc)
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+#endif
 
 /// Waits for the first manifest load and the gRPC listeners, then logs the ready line and ends.
 struct ReadyAnnouncer: Service {

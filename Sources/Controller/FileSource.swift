@@ -34,19 +34,23 @@ public struct FileSource: Service {
         let watcher = try DirectoryWatcher(path: self.directory)
         defer { watcher.close() }
         var files = ManifestDirectory(path: self.directory)
-        self.reload(&files)
+        self.reload(&files, only: nil)
         self.firstLoad.markDone()
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             // Waits in the thread pool, a tenth of a second at a time, so shutdown is seen promptly.
-            let changed = (try? await NIOThreadPool.singleton.runIfActive { watcher.waitForChange(timeoutMilliseconds: 100) }) ?? false
-            if changed { self.reload(&files) }
+            let change = try? await NIOThreadPool.singleton.runIfActive { watcher.waitForChange(timeoutMilliseconds: 100) }
+            switch change {
+            case .files(let names)?: self.reload(&files, only: names)
+            case .everything?: self.reload(&files, only: nil)
+            default: break
+            }
         }
     }
 
-    /// Re-reads the directory and hands the index the merged snapshot.
-    func reload(_ files: inout ManifestDirectory) {
+    /// Re-reads the files named (all of them when `only` is nil) and hands the index the snapshot with what changed.
+    func reload(_ files: inout ManifestDirectory, only names: Set<String>?) {
         self.metrics.recordReload()
-        let outcome = files.reload()
+        let outcome = files.reload(only: names)
         for (file, error) in outcome.results {
             self.metrics.recordManifest(file: file, error: error)
             if let error {
@@ -56,7 +60,7 @@ public struct FileSource: Service {
         for duplicate in outcome.duplicates {
             self.logger.warning("an object is defined twice; the later file wins", metadata: ["object": "\(duplicate)"])
         }
-        let notified = self.index.apply(outcome.snapshot)
+        let notified = self.index.apply(outcome.snapshot, changes: outcome.changes)
         self.logger.debug(
             "manifests loaded",
             metadata: [
@@ -64,74 +68,6 @@ public struct FileSource: Service {
                 "notified": "\(notified)",
             ]
         )
-    }
-}
-
-/// The last good contents of each manifest file of a directory.
-struct ManifestDirectory {
-    let path: String
-    private var files: [String: (text: String, objects: [ClusterObject])] = [:]
-    /// The text of files whose newest version was rejected, so one bad version is reported once.
-    private var rejected: [String: String] = [:]
-
-    init(path: String) {
-        self.path = path
-    }
-
-    struct Outcome {
-        var snapshot: ClusterSnapshot
-        /// Files read this time: `nil` when accepted, the error when rejected.
-        var results: [(String, ManifestError?)]
-        var duplicates: [ObjectKey]
-    }
-
-    mutating func reload() -> Outcome {
-        var results: [(String, ManifestError?)] = []
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: self.path)) ?? [])
-            .filter { ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasPrefix(".") }
-            .sorted()
-        let present = Set(names)
-        for gone in Set(self.files.keys).union(self.rejected.keys) where !present.contains(gone) {
-            self.files[gone] = nil
-            self.rejected[gone] = nil
-            results.append((gone, nil))
-        }
-        for name in names {
-            let file = self.path + "/" + name
-            guard let data = FileManager.default.contents(atPath: file) else {
-                // Vanished between listing and reading, or unreadable: keep what we had.
-                results.append((name, ManifestError(.unreadable, file: file, line: 0, "cannot read the file")))
-                continue
-            }
-            let text = String(decoding: data, as: UTF8.self)
-            if let known = self.files[name], known.text == text {
-                if self.rejected.removeValue(forKey: name) != nil { results.append((name, nil)) }  // reverted
-                continue
-            }
-            if self.rejected[name] == text { continue }
-            do {
-                let objects = try ManifestParser.parse(text, file: file)
-                self.files[name] = (text, objects)
-                self.rejected[name] = nil
-                results.append((name, nil))
-            } catch {
-                self.rejected[name] = text
-                results.append((name, error))
-            }
-        }
-        var snapshot = ClusterSnapshot()
-        var duplicates: [ObjectKey] = []
-        for name in names {
-            for object in self.files[name]?.objects ?? [] {
-                switch object {
-                case .service(let service):
-                    if snapshot.services.updateValue(service, forKey: service.key) != nil { duplicates.append(service.key) }
-                case .workload(let workload):
-                    if snapshot.workloads.updateValue(workload, forKey: workload.key) != nil { duplicates.append(workload.key) }
-                }
-            }
-        }
-        return Outcome(snapshot: snapshot, results: results, duplicates: duplicates)
     }
 }
 

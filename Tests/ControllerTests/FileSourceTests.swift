@@ -87,4 +87,21 @@ import Testing
             #expect(Self.ports(index.resolve(DestinationAuthority(service: ObjectKey(namespace: "ns", name: "web"), port: 80))) == [7001])
         }
     }
+
+    /// An object defined in two files is taken from the later file by name; when that file lets go of it, the
+    /// earlier definition is in force again. A rename onto a file is an edit, and a directory's own files only count.
+    @Test func anObjectDefinedTwiceComesFromTheLaterFileUntilItLetsGo() async throws {
+        try await Self.withSource([
+            "a.yaml": Self.service("web") + Self.workload("web-0", app: "web", port: 7001),
+            "b.yaml": String(Self.workload("web-0", app: "web", port: 7002).dropFirst(4)),
+        ]) { directory, index, _ in
+            var updates = index.watch(DestinationAuthority(service: ObjectKey(namespace: "ns", name: "web"), port: 80)).makeAsyncIterator()
+            #expect(Self.ports(await updates.next()) == [7002])
+            try FileManager.default.removeItem(atPath: directory + "/b.yaml")
+            #expect(Self.ports(await updates.next()) == [7001])
+            try String(Self.workload("web-0", app: "web", port: 7003).dropFirst(4)).write(toFile: directory + "/.c.tmp", atomically: false, encoding: .utf8)
+            try FileManager.default.moveItem(atPath: directory + "/.c.tmp", toPath: directory + "/c.yaml")
+            #expect(Self.ports(await updates.next()) == [7003])
+        }
+    }
 }

@@ -49,7 +49,8 @@ public struct IssuerFilesWatcher: Service {
             // Each directory is polled for a tenth of a second in the thread pool, so shutdown is seen promptly.
             var changed = false
             for watcher in watchers {
-                changed = (try? await NIOThreadPool.singleton.runIfActive { watcher.waitForChange(timeoutMilliseconds: 100 / Int32(watchers.count)) }) ?? false || changed
+                let change = try? await NIOThreadPool.singleton.runIfActive { watcher.waitForChange(timeoutMilliseconds: 100 / Int32(watchers.count)) }
+                changed = change != nil || changed
             }
             guard changed else { continue }
             self.reload()

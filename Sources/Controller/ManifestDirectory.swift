@@ -1,0 +1,143 @@
+import Crypto
+import Foundation
+
+/// The last good contents of each manifest file of a directory, and the snapshot they make together, kept up to
+/// date file by file: a change costs the files it touches, not the whole directory.
+///
+/// An object defined in two files is taken from the later file by name (and reported), whichever changed last.
+struct ManifestDirectory {
+    struct Outcome {
+        var snapshot: ClusterSnapshot
+        /// What differs from the previous snapshot.
+        var changes: SnapshotChanges
+        /// Files read this time: `nil` when accepted, the error when rejected.
+        var results: [(String, ManifestError?)]
+        var duplicates: [ObjectKey]
+    }
+
+    /// A file's accepted contents: a digest of its text (to tell an edit from a touch without keeping the text),
+    /// and its objects.
+    private struct FileContents {
+        var digest: SHA256Digest
+        var services: [ObjectKey: ServiceSpec]
+        var workloads: [ObjectKey: WorkloadSpec]
+    }
+
+    let path: String
+    private var files: [String: FileContents] = [:]
+    /// The digest of files whose newest version was rejected, so one bad version is reported once.
+    private var rejected: [String: SHA256Digest] = [:]
+    /// Which files define each object, sorted by name: the last one is in force.
+    private var serviceOwners: [ObjectKey: [String]] = [:]
+    private var workloadOwners: [ObjectKey: [String]] = [:]
+    private(set) var snapshot = ClusterSnapshot()
+
+    init(path: String) {
+        self.path = path
+    }
+
+    static func isManifest(_ name: String) -> Bool {
+        (name.hasSuffix(".yaml") || name.hasSuffix(".yml")) && !name.hasPrefix(".")
+    }
+
+    /// Re-reads `names` (every file when nil, noticing files that went away) and updates the snapshot.
+    mutating func reload(only names: Set<String>?) -> Outcome {
+        var results: [(String, ManifestError?)] = []
+        var changes = SnapshotChanges()
+        var duplicates: [ObjectKey] = []
+        let candidates: [String]
+        if let names {
+            candidates = names.filter(Self.isManifest).sorted()
+        } else {
+            let listed = ((try? FileManager.default.contentsOfDirectory(atPath: self.path)) ?? []).filter(Self.isManifest)
+            candidates = Array(Set(listed).union(self.files.keys).union(self.rejected.keys)).sorted()
+        }
+        for name in candidates {
+            let file = self.path + "/" + name
+            guard let data = FileManager.default.contents(atPath: file) else {
+                if FileManager.default.fileExists(atPath: file) {
+                    // Unreadable: keep what we had.
+                    results.append((name, ManifestError(.unreadable, file: file, line: 0, "cannot read the file")))
+                } else if self.files[name] != nil || self.rejected[name] != nil {
+                    // Removed: its objects leave the mesh.
+                    self.rejected[name] = nil
+                    self.replace(name, with: nil, changes: &changes, duplicates: &duplicates)
+                    results.append((name, nil))
+                }
+                continue
+            }
+            let digest = SHA256.hash(data: data)
+            if let known = self.files[name], known.digest == digest {
+                if self.rejected.removeValue(forKey: name) != nil { results.append((name, nil)) }  // reverted
+                continue
+            }
+            if self.rejected[name] == digest { continue }
+            do {
+                let objects = try ManifestParser.parse(String(decoding: data, as: UTF8.self), file: file)
+                var contents = FileContents(digest: digest, services: [:], workloads: [:])
+                for object in objects {
+                    switch object {
+                    case .service(let service):
+                        if contents.services.updateValue(service, forKey: service.key) != nil { duplicates.append(service.key) }
+                    case .workload(let workload):
+                        if contents.workloads.updateValue(workload, forKey: workload.key) != nil { duplicates.append(workload.key) }
+                    }
+                }
+                self.rejected[name] = nil
+                self.replace(name, with: contents, changes: &changes, duplicates: &duplicates)
+                results.append((name, nil))
+            } catch {
+                self.rejected[name] = digest
+                results.append((name, error))
+            }
+        }
+        return Outcome(snapshot: self.snapshot, changes: changes, results: results, duplicates: duplicates)
+    }
+
+    /// Puts a file's new contents (or its removal) in force, object by object.
+    private mutating func replace(_ name: String, with contents: FileContents?, changes: inout SnapshotChanges, duplicates: inout [ObjectKey]) {
+        let old = self.files[name]
+        self.files[name] = contents
+        for key in Set(old?.services.keys.map { $0 } ?? []).union(contents?.services.keys.map { $0 } ?? []) {
+            let winner = Self.own(key, by: name, defines: contents?.services[key] != nil, in: &self.serviceOwners, duplicates: &duplicates)
+            let next = winner.flatMap { self.files[$0]?.services[key] }
+            if self.snapshot.services[key] != next {
+                self.snapshot.services[key] = next
+                changes.services.insert(key)
+            }
+        }
+        for key in Set(old?.workloads.keys.map { $0 } ?? []).union(contents?.workloads.keys.map { $0 } ?? []) {
+            let winner = Self.own(key, by: name, defines: contents?.workloads[key] != nil, in: &self.workloadOwners, duplicates: &duplicates)
+            let next = winner.flatMap { self.files[$0]?.workloads[key] }
+            if self.snapshot.workloads[key] != next {
+                self.snapshot.workloads[key] = next
+                changes.workloads.insert(key)
+            }
+        }
+    }
+
+    /// Records whether `file` defines `key`; returns the file in force for it (the last by name), if any.
+    private static func own(
+        _ key: ObjectKey, by file: String, defines: Bool, in owners: inout [ObjectKey: [String]], duplicates: inout [ObjectKey]
+    ) -> String? {
+        var list = owners[key] ?? []
+        list.removeAll { $0 == file }
+        if defines {
+            list.append(file)
+            list.sort()
+            if list.count > 1 { duplicates.append(key) }
+        }
+        owners[key] = list.isEmpty ? nil : list
+        return list.last
+    }
+}
+
+/// The keys of the services and workloads that differ between two snapshots.
+public struct SnapshotChanges: Sendable {
+    public var services = Set<ObjectKey>()
+    public var workloads = Set<ObjectKey>()
+
+    public init() {}
+
+    public var isEmpty: Bool { self.services.isEmpty && self.workloads.isEmpty }
+}
