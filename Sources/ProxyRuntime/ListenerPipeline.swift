@@ -148,11 +148,7 @@ struct ListenerPipeline: Sendable {
         pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources, destination: HostPort?, channel: Channel, tls: TLSLabel
     ) throws {
         let context = NIOLoopBound(self.httpContext(resources, destination, http2: true, tls: tls), eventLoop: channel.eventLoop)
-        _ = try pipeline.configureHTTP2Pipeline(
-            mode: .server,
-            connectionConfiguration: HTTP2Tuning.connection,
-            streamConfiguration: HTTP2Tuning.stream
-        ) { stream in
+        try pipeline.configureProxyHTTP2Server(on: channel.eventLoop) { stream in
             stream.eventLoop.makeCompletedFuture {
                 try stream.pipeline.syncOperations.addHandlers([
                     HTTP2FramePayloadToHTTP1ServerCodec(),

@@ -59,9 +59,7 @@ struct AdminTests {
         let size = 12 << 20
         // A download that takes about two seconds, in flight while the proxy is told to stop.
         async let download = run("curl", ["-sS", "--limit-rate", "6M", "-o", "/dev/null", "-w", "%{size_download}", "http://127.0.0.1:\(proxy.inboundPort)/bytes/\(size)?length"])
-        for _ in 0..<500 where try await proxy.metric("request_total", "direction=\"inbound\"") < 1 {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        try await proxy.waitForMetric("request_total", "direction=\"inbound\"")
         let shutdown = try await run("curl", ["-sS", "-X", "POST", "http://127.0.0.1:\(proxy.adminPort)/shutdown"])
         #expect(shutdown.output == "shutdown\n")
         // New connections are no longer accepted while the download finishes.
@@ -79,14 +77,39 @@ struct AdminTests {
             "SWIFTLET_PROXY_SHUTDOWN_GRACE_PERIOD": "1s",
         ])
         async let hung = run("curl", ["-sS", "--max-time", "30", "http://127.0.0.1:\(proxy.inboundPort)/hang"])
-        for _ in 0..<500 where try await proxy.metric("request_total", "direction=\"inbound\"") < 1 {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        try await proxy.waitForMetric("request_total", "direction=\"inbound\"")
         let started = ContinuousClock.now
         proxy.child.signal(SIGTERM)
         #expect(try await proxy.child.waitForExit(timeout: .seconds(10)) == 0)
         #expect(ContinuousClock.now - started < .seconds(8))
         #expect(try await hung.status != 0)
         withExtendedLifetime(upstream) {}
+    }
+
+    /// An idle HTTP/2 connection (between proxies most of all) does not hold a drain up until the grace period: the
+    /// proxy closes it as soon as it has no stream, and stops.
+    @Test func anIdleHTTP2ConnectionDoesNotHoldUpTheDrain() async throws {
+        let upstream = try await FixtureProcess.start("upstream.py")
+        let proxy = try await ProxyProcess.start([
+            "SWIFTLET_PROXY_INBOUND_FORWARD_ADDR": "127.0.0.1:\(upstream.port)", "SWIFTLET_PROXY_SHUTDOWN_GRACE_PERIOD": "60s",
+        ])
+        let idle = try ChildProcess(E2E.python, ["-u", E2E.fixtures.appendingPathComponent("h2_idle.py").path, String(proxy.inboundPort), "hold"], name: "h2 client")
+        _ = try await idle.waitForLine(containing: "CONNECTED")
+        try await proxy.waitForMetric("tcp_open_connections", "direction=\"inbound\"", "peer=\"src\"")
+        proxy.child.signal(SIGTERM)
+        _ = try await idle.waitForLine(containing: "CLOSED", timeout: .seconds(30))
+        #expect(try await proxy.child.waitForExit(timeout: .seconds(30)) == 0)
+        #expect(!proxy.child.text.contains("grace period over"), "the drain waited for the idle connection:\n\(proxy.child.text)")
+        withExtendedLifetime(upstream) {}
+    }
+
+    /// An HTTP/2 client that closes its side is done: the proxy closes the connection instead of keeping it open.
+    @Test func anHTTP2ClientThatHalfClosesIsDisconnected() async throws {
+        let upstream = try await FixtureProcess.start("upstream.py")
+        let proxy = try await ProxyProcess.start(["SWIFTLET_PROXY_INBOUND_FORWARD_ADDR": "127.0.0.1:\(upstream.port)"])
+        let client = try ChildProcess(E2E.python, ["-u", E2E.fixtures.appendingPathComponent("h2_idle.py").path, String(proxy.inboundPort), "halfclose"], name: "h2 client")
+        let outcome = try await client.waitForLine(where: { $0 == "CLOSED" || $0 == "TIMEOUT" }, describedAs: "the end")
+        #expect(outcome == "CLOSED")
+        withExtendedLifetime((upstream, proxy)) {}
     }
 }

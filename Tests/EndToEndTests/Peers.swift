@@ -51,6 +51,16 @@ final class ProxyProcess: @unchecked Sendable {
         Metrics.sum(try await self.metrics(), family, matching)
     }
 
+    /// Waits until a family's matching samples sum to at least 1 (what the proxy counts is seen from outside only
+    /// by asking), for up to five seconds.
+    func waitForMetric(_ family: String, _ matching: String...) async throws {
+        for _ in 0..<250 {
+            if Metrics.sum(try await self.metrics(), family, matching) >= 1 { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw HarnessError("\(family) \(matching) never reached 1")
+    }
+
     /// Peak resident set size (VmHWM) in MiB.
     var peakRSSMiB: Double { Metrics.procStatus(self.child.pid, "VmHWM") / 1024 }
     var rssMiB: Double { Metrics.procStatus(self.child.pid, "VmRSS") / 1024 }
