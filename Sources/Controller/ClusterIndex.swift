@@ -14,6 +14,8 @@ public final class ClusterIndex: Sendable {
         var snapshot = ClusterSnapshot()
         /// namespace → `key=value` → workloads carrying that label.
         var labelIndex: [String: [String: Set<ObjectKey>]] = [:]
+        /// address → workloads there (several share one on loopback, told apart by port).
+        var addressIndex: [String: Set<ObjectKey>] = [:]
         var watchers: [DestinationAuthority: [UInt64: @Sendable (DestinationState) -> Void]] = [:]
         var lastSent: [DestinationAuthority: DestinationState] = [:]
         var nextID: UInt64 = 0
@@ -46,16 +48,22 @@ public final class ClusterIndex: Sendable {
             let changedServices = changes.services
             // Changed workloads, old and new versions both: a workload that lost a label leaves a service.
             var changedWorkloads: [String: [WorkloadSpec]] = [:]
+            var changedAddresses: Set<String> = []
             for key in changes.workloads {
                 let old = previous.workloads[key]
                 let new = next.workloads[key]
                 if let old {
                     changedWorkloads[key.namespace, default: []].append(old)
+                    changedAddresses.insert(old.address)
                     Self.unindex(old, in: &state.labelIndex)
+                    state.addressIndex[old.address]?.remove(key)
+                    if state.addressIndex[old.address]?.isEmpty == true { state.addressIndex[old.address] = nil }
                 }
                 if let new {
                     changedWorkloads[key.namespace, default: []].append(new)
+                    changedAddresses.insert(new.address)
                     Self.index(new, in: &state.labelIndex)
+                    state.addressIndex[new.address, default: []].insert(key)
                 }
             }
             state.snapshot = next
@@ -63,9 +71,14 @@ public final class ClusterIndex: Sendable {
             var notified = 0
             for (authority, watchers) in state.watchers {
                 let key = authority.service
-                var affected = changedServices.contains(key)
-                if !affected, let service = next.services[key], let candidates = changedWorkloads[key.namespace] {
-                    affected = candidates.contains { $0.isSelected(by: service.selector) }
+                var affected: Bool
+                if let address = authority.workloadAddress {
+                    affected = changedAddresses.contains(address)
+                } else {
+                    affected = changedServices.contains(key)
+                    if !affected, let service = next.services[key], let candidates = changedWorkloads[key.namespace] {
+                        affected = candidates.contains { $0.isSelected(by: service.selector) }
+                    }
                 }
                 guard affected else { continue }
                 let resolved = Self.resolve(authority, in: state, identity: self.identity)
@@ -136,6 +149,7 @@ public final class ClusterIndex: Sendable {
     // MARK: resolution
 
     private static func resolve(_ authority: DestinationAuthority, in state: State, identity: MeshIdentity) -> DestinationState {
+        if let address = authority.workloadAddress { return Self.resolveWorkload(address: address, port: authority.port, in: state, identity: identity) }
         guard let service = state.snapshot.services[authority.service] else { return .noEndpoints(exists: false) }
         guard let port = service.ports.first(where: { $0.port == authority.port }) else { return .noEndpoints(exists: true) }
         let hint = Self.protocolHint(port.appProtocol)
@@ -149,20 +163,35 @@ public final class ClusterIndex: Sendable {
                 guard let named = workload.ports.first(where: { $0.name == name }) else { continue }
                 targetPort = named.port
             }
-            let endpoint = ResolvedEndpoint(
-                ip: workload.address, port: targetPort,
-                identity: workload.meshed ? identity.dnsName(serviceAccount: workload.serviceAccount, namespace: workload.key.namespace) : nil,
-                protocolHint: hint,
-                labels: [
-                    "dst_pod": workload.key.name,
-                    "dst_workload": workload.labels["app.kubernetes.io/name"] ?? workload.labels["app"] ?? workload.key.name,
-                    "dst_serviceaccount": workload.serviceAccount,
-                ]
-            )
+            let endpoint = Self.endpoint(workload, port: targetPort, hint: hint, identity: identity)
             endpoints[endpoint.address] = endpoint
         }
         guard !endpoints.isEmpty else { return .noEndpoints(exists: true) }
         return .endpoints(endpoints, labels: ["dst_namespace": service.key.namespace, "dst_service": service.key.name])
+    }
+
+    /// A workload's own address: the workload that declares `port` there, or the only one at that address (a pod
+    /// may listen on ports it does not declare). Not a workload's address: unknown, the proxy dials it as it is.
+    private static func resolveWorkload(address: String, port: Int, in state: State, identity: MeshIdentity) -> DestinationState {
+        let here = (state.addressIndex[address] ?? []).sorted().compactMap { state.snapshot.workloads[$0] }
+        guard let workload = here.first(where: { $0.ports.contains { $0.port == port } }) ?? (here.count == 1 ? here[0] : nil) else {
+            return .noEndpoints(exists: false)
+        }
+        let endpoint = Self.endpoint(workload, port: port, hint: .unknown, identity: identity)
+        return .endpoints([endpoint.address: endpoint], labels: ["dst_namespace": workload.key.namespace])
+    }
+
+    private static func endpoint(_ workload: WorkloadSpec, port: Int, hint: ResolvedEndpoint.ProtocolHint, identity: MeshIdentity) -> ResolvedEndpoint {
+        ResolvedEndpoint(
+            ip: workload.address, port: port,
+            identity: workload.meshed ? identity.dnsName(serviceAccount: workload.serviceAccount, namespace: workload.key.namespace) : nil,
+            protocolHint: hint,
+            labels: [
+                "dst_pod": workload.key.name,
+                "dst_workload": workload.labels["app.kubernetes.io/name"] ?? workload.labels["app"] ?? workload.key.name,
+                "dst_serviceaccount": workload.serviceAccount,
+            ]
+        )
     }
 
     /// The workloads that may match `service`: those carrying its rarest selector label.

@@ -5,10 +5,21 @@
 public struct DestinationAuthority: Hashable, Sendable {
     public var service: ObjectKey
     public var port: Int
+    /// Set for a workload's own address (a pod IP), which a transparent proxy sees when an application dials a
+    /// pod directly (a headless service, a StatefulSet member, a scraper): it resolves to that workload alone,
+    /// with its identity, so the connection is mTLS too. `service` is then empty.
+    public var workloadAddress: String?
 
     public init(service: ObjectKey, port: Int) {
         self.service = service
         self.port = port
+    }
+
+    /// The workload whose address is `ip`, at `port`.
+    public init(workloadAddress ip: String, port: Int) {
+        self.service = ObjectKey(namespace: "", name: "")
+        self.port = port
+        self.workloadAddress = ip
     }
 
     /// `nil` when the name cannot be a Service's (an IP address, a name outside the cluster domain).

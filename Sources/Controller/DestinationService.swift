@@ -116,15 +116,19 @@ public struct DestinationService: Swiftlet_Destination_V1_Destination.SimpleServ
     static func authority(_ request: Swiftlet_Destination_V1_GetDestination, in index: ClusterIndex) -> DestinationAuthority? {
         let namespace = request.contextNamespace.isEmpty ? "default" : request.contextNamespace
         return DestinationAuthority(parsing: request.authority, contextNamespace: namespace, clusterDomain: index.clusterDomain)
-            ?? Self.clusterIPAuthority(request.authority, in: index)
+            ?? Self.addressAuthority(request.authority, in: index)
     }
 
-    /// `10.96.0.10:8080`: a service's cluster IP and port (what transparent proxies see).
-    static func clusterIPAuthority(_ authority: String, in index: ClusterIndex) -> DestinationAuthority? {
-        guard let colon = authority.lastIndex(of: ":"), let port = Int(authority[authority.index(after: colon)...]) else { return nil }
+    /// `10.96.0.10:8080`, what transparent proxies see: a service's cluster IP and port, or else an address that
+    /// may be a workload's (followed, so a workload that comes to have it is found).
+    static func addressAuthority(_ authority: String, in index: ClusterIndex) -> DestinationAuthority? {
+        guard let colon = authority.lastIndex(of: ":"), let port = Int(authority[authority.index(after: colon)...]),
+            (1...65535).contains(port)
+        else { return nil }
         var host = authority[..<colon]
         if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-        return index.authority(clusterIP: String(host), port: port)
+        guard IPAddressText.isValid(String(host)) else { return nil }
+        return index.authority(clusterIP: String(host), port: port) ?? DestinationAuthority(workloadAddress: String(host), port: port)
     }
 
     static func noEndpoints(exists: Bool) -> Swiftlet_Destination_V1_Update {

@@ -175,7 +175,10 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
         case .forwarding:
             if self.requestComplete { return self.queued.isEmpty && !self.upgradeRequested }
             return self.upstream?.isWritable ?? false
-        case .connecting, .upgraded, .closed: return false
+        case .connecting:
+            // The same holds while the upstream (or its HTTP/2 stream) is being opened; a body waits for it.
+            return self.requestComplete && self.queued.isEmpty && !self.upgradeRequested
+        case .upgraded, .closed: return false
         }
     }
 

@@ -31,10 +31,10 @@ struct NetworkNamespaceTests {
 
         /// Linkerd proxy-init's rules: inbound TCP (but the proxy's own admin ports) to 4143; outbound TCP to 4140,
         /// except the proxy's own traffic (uid 2102) and loopback.
-        func installProxyInitRules() async throws {
+        func installProxyInitRules(ignoringInboundPorts ignored: [Int] = []) async throws {
             for rule in [
                 "-t nat -N PROXY_INIT_REDIRECT",
-                "-t nat -A PROXY_INIT_REDIRECT -p tcp -m multiport --dports 4190,4191 -j RETURN",
+                "-t nat -A PROXY_INIT_REDIRECT -p tcp -m multiport --dports \(([4190, 4191] + ignored).map(String.init).joined(separator: ",")) -j RETURN",
                 "-t nat -A PROXY_INIT_REDIRECT -p tcp -j REDIRECT --to-port 4143",
                 "-t nat -A PREROUTING -j PROXY_INIT_REDIRECT",
                 "-t nat -N PROXY_INIT_OUTPUT",
@@ -66,7 +66,7 @@ struct NetworkNamespaceTests {
 
     /// Builds pods `a` (198.51.100.1) and `b` (198.51.100.2) on one veth link; TEST-NET-2 addresses that exist only
     /// inside these namespaces.
-    func makePods() async throws -> (Pod, Pod, () async -> Void) {
+    func makePods(ignoringInboundPortsOfA ignored: [Int] = []) async throws -> (Pod, Pod, () async -> Void) {
         try E2E.need("ip", "iptables", "setpriv", "curl")
         guard E2E.isRoot else { throw HarnessError("network namespaces need root") }
         let suffix = String(UUID().uuidString.prefix(6)).lowercased()
@@ -86,7 +86,7 @@ struct NetworkNamespaceTests {
             for (pod, device) in [(a, "va-\(suffix)"), (b, "vb-\(suffix)")] {
                 try await pod.must(["ip", "addr", "add", "\(pod.address)/24", "dev", device])
                 try await pod.must(["ip", "link", "set", device, "up"])
-                try await pod.installProxyInitRules()
+                try await pod.installProxyInitRules(ignoringInboundPorts: pod === a ? ignored : [])
             }
         } catch {
             await cleanup()
@@ -213,6 +213,88 @@ struct NetworkNamespaceTests {
             #expect(Metrics.sum(metrics, "tcp_open_total", ["direction=\"outbound\"", "peer=\"dst\"", "target_addr=\"\(b.address):8080\""]) == Double(first))
             #expect(Metrics.sum(metrics, "tcp_open_total", ["direction=\"outbound\"", "peer=\"dst\"", "target_addr=\"10.96.0.10:5432\""]) == 0)
             withExtendedLifetime((servers, controller, proxyA, proxyB)) {}
+        } catch {
+            await cleanup()
+            throw error
+        }
+        await cleanup()
+    }
+
+    /// An application that dials a pod by its address (no Service: a headless service, a StatefulSet member) still
+    /// gets mTLS: discovery knows the address as a meshed workload's and gives its identity. The server sees the
+    /// client's verified identity; both proxies count the exchange as TLS.
+    @Test func aPodDialledByItsAddressIsReachedOverMutualTLS() async throws {
+        // The control plane runs in pod a on ports its proxy-init leaves alone, as Linkerd's skips its own.
+        let (a, b, cleanup) = try await self.makePods(ignoringInboundPortsOfA: [8086, 8087])
+        do {
+            let directory = try E2E.temporaryDirectory()
+            let ca = directory.appendingPathComponent("ca")
+            let generated = try await run(ControllerProcess.binary, ["identity", "generate", "--out", ca.path])
+            #expect(generated.status == 0, "\(generated.output)")
+            let manifests = directory.appendingPathComponent("manifests")
+            let tokens = directory.appendingPathComponent("tokens")
+            for folder in [manifests, tokens.appendingPathComponent("demo")] {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            }
+            try """
+                apiVersion: swiftlet.io/v1alpha1
+                kind: Workload
+                metadata: {name: client-0, namespace: demo}
+                spec: {serviceAccount: client, address: \(a.address)}
+                ---
+                apiVersion: swiftlet.io/v1alpha1
+                kind: Workload
+                metadata: {name: server-0, namespace: demo}
+                spec: {serviceAccount: server, address: \(b.address), ports: [{name: http, port: 8080}]}
+
+                """.write(to: manifests.appendingPathComponent("pods.yaml"), atomically: true, encoding: .utf8)
+            let controller = try ChildProcess(
+                E2E.which("ip")!,
+                a.exec([
+                    ControllerProcess.binary, "controller", "--manifests", manifests.path, "--destination-addr", "0.0.0.0:8086",
+                    "--identity-addr", "0.0.0.0:8087", "--admin-addr", "127.0.0.1:9990",
+                    "--identity-trust-anchors", ca.appendingPathComponent("ca.crt").path,
+                    "--identity-issuer-certificate", ca.appendingPathComponent("issuer.crt").path,
+                    "--identity-issuer-key", ca.appendingPathComponent("issuer.key").path, "--identity-tokens", tokens.path,
+                ]),
+                name: "controller-in-a"
+            )
+            controller.stopSignal = SIGTERM
+            _ = try await controller.waitForLine(containing: "swiftlet controller ready")
+            let anchors = try String(contentsOf: ca.appendingPathComponent("ca.crt"), encoding: .utf8)
+            func identity(_ serviceAccount: String) -> String { "\(serviceAccount).demo.serviceaccount.identity.swiftlet.cluster.local" }
+            func meshed(_ pod: Pod, _ serviceAccount: String, controller host: String) async throws -> ProxyProcess {
+                let token = UUID().uuidString
+                try token.write(to: tokens.appendingPathComponent("demo/\(serviceAccount)"), atomically: true, encoding: .utf8)
+                let tokenFile = directory.appendingPathComponent("token-\(serviceAccount)")
+                try token.write(to: tokenFile, atomically: true, encoding: .utf8)
+                let proxy = try await pod.startProxy([
+                    "SWIFTLET_PROXY_DESTINATION_ADDR": "\(host):8086", "SWIFTLET_PROXY_IDENTITY_ADDR": "\(host):8087",
+                    "SWIFTLET_PROXY_NAMESPACE": "demo", "SWIFTLET_PROXY_IDENTITY_LOCAL_NAME": identity(serviceAccount),
+                    "SWIFTLET_PROXY_IDENTITY_TRUST_ANCHORS": anchors, "SWIFTLET_PROXY_IDENTITY_TOKEN_FILE": tokenFile.path,
+                ])
+                _ = try await proxy.child.waitForLine(containing: "certified")
+                return proxy
+            }
+            let proxyA = try await meshed(a, "client", controller: "127.0.0.1")
+            let proxyB = try await meshed(b, "server", controller: a.address)
+            let server = try ChildProcess(
+                E2E.which("ip")!, b.exec([E2E.python, "-u", E2E.fixtures.appendingPathComponent("upstream.py").path, "8080", "0.0.0.0"]),
+                name: "server-in-b"
+            )
+            _ = try await server.waitForLine(containing: "LISTENING")
+
+            let response = try await a.run(["curl", "-sS", "--max-time", "10", "http://\(b.address):8080/headers"])
+            #expect(response.status == 0, "\(response.output)")
+            #expect(response.output.contains("swiftlet-client-id: \(identity("client"))"), "\(response.output)")
+            let outbound = try await a.metrics()
+            #expect(
+                Metrics.sum(outbound, "response_total", ["direction=\"outbound\"", "tls=\"true\"", "server_id=\"\(identity("server"))\"", "dst_pod=\"server-0\"", "status_code=\"200\""]) == 1,
+                "\(outbound)"
+            )
+            let inbound = try await b.metrics()
+            #expect(Metrics.sum(inbound, "response_total", ["direction=\"inbound\"", "tls=\"true\"", "client_id=\"\(identity("client"))\"", "status_code=\"200\""]) == 1)
+            withExtendedLifetime((controller, proxyA, proxyB, server)) {}
         } catch {
             await cleanup()
             throw error
