@@ -73,7 +73,11 @@ struct ListenerPipeline: Sendable {
                     resources.metrics.recordTCPError(self.direction, .noRoute)
                     throw ProxyError(.noRoute, "explicit outbound traffic must be HTTP to be routed")
                 }
-                // Another name's TLS (or TLS inside TLS): not ours to open.
+                // Another name's TLS (or TLS inside TLS): not ours to open. The client did speak TLS, so its side
+                // of the connection is counted as passed through too, not as plaintext.
+                if tls == self.tls {
+                    accounting.retarget(resources.metrics.acceptedTCPMetrics(direction: self.direction, target: destination, tls: .passthrough))
+                }
                 try self.addRelay(to: destination, pipeline: pipeline, resources: resources, tls: tls == self.tls ? .passthrough : tls)
             case .opaque:
                 guard let destination else {

@@ -52,6 +52,40 @@ import X509
         }
     }
 
+    /// A meshed proxy terminates only TLS addressed to its own identity. An application that serves TLS of its own
+    /// gets its clients' TLS untouched (another SNI passes through), and unmeshed clients speaking plaintext are
+    /// still served (authorization comes later), told apart in the metrics.
+    @Test func aMeshedProxyPassesOtherTLSThroughAndStillServesPlaintext() async throws {
+        let pair = try await Self.pair()
+        defer { withExtendedLifetime(pair) {} }
+        // Plaintext from a client without a proxy: served, with no client identity claimed for it.
+        let plain = try await run("curl", ["-sS", "--max-time", "10", "http://127.0.0.1:\(pair.server.inboundPort)/headers"])
+        #expect(plain.status == 0, "\(plain.output)")
+        #expect(!plain.output.lowercased().contains("swiftlet-client-id"), "\(plain.output)")
+        #expect(try await pair.server.metric("response_total", "direction=\"inbound\"", "tls=\"no_identity\"", "no_tls_reason=\"no_tls_from_remote\"", "status_code=\"200\"") == 1)
+
+        // An application with its own certificate, behind a certified proxy.
+        let directory = try E2E.temporaryDirectory()
+        let (key, cert) = (directory.appendingPathComponent("key.pem").path, directory.appendingPathComponent("cert.pem").path)
+        let made = try await run("openssl", [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=shop.example",
+            "-keyout", key, "-out", cert,
+        ])
+        #expect(made.status == 0, "\(made.output)")
+        let port = E2E.freePort()
+        let app = try ChildProcess(E2E.which("openssl")!, ["s_server", "-accept", "127.0.0.1:\(port)", "-www", "-cert", cert, "-key", key], name: "app's own TLS")
+        _ = try await app.waitForLine(containing: "ACCEPT")
+        let shop = try await pair.mesh.proxy("shop", ["SWIFTLET_PROXY_INBOUND_FORWARD_ADDR": "127.0.0.1:\(port)"])
+        let result = try await OpenSSLClientResult.connect(port: shop.inboundPort, serverName: "shop.example", input: "GET / HTTP/1.0\r\n\r\n")
+        #expect(result.chain.count == 1, "\(result.output)")
+        let subject = try await run("sh", ["-c", "printf '%s' \"$0\" | openssl x509 -noout -subject", result.chain.first ?? ""])
+        #expect(subject.output.contains("CN = shop.example"), "the client did not reach the application's own TLS: \(subject.output)")
+        #expect(result.output.contains("s_server"), "\(result.output)")
+        #expect(try await shop.metric("tcp_open_total", "direction=\"inbound\"", "peer=\"src\"", "tls=\"no_identity\"", "no_tls_reason=\"passthru\"") == 1)
+        #expect(try await shop.metric("request_total") == 0)
+        withExtendedLifetime(app) {}
+    }
+
     @Test func opensslSeesTLS13AndAChainThatVerifiesAgainstTheTrustAnchor() async throws {
         let pair = try await Self.pair()
         defer { withExtendedLifetime(pair) {} }
