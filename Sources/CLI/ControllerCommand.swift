@@ -49,6 +49,9 @@ struct ControllerCommand: AsyncCommand {
     @Option(help: "Lifetime of workload certificates (e.g. 24h, 10s).")
     var identityCertificateLifetime = "24h"
 
+    @Flag(help: "Serve the Destination API without TLS even with identity on (for clients without a mesh certificate). Never in a real mesh: what discovery says decides which identity a proxy demands of its peer.")
+    var destinationPlaintext = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -58,6 +61,7 @@ struct ControllerCommand: AsyncCommand {
         (config.adminHost, config.adminPort) = try Self.address(self.adminAddr, option: "--admin-addr")
         config.identity = MeshIdentity(trustDomain: self.trustDomain, controlPlaneNamespace: self.controlPlaneNamespace)
         config.clusterDomain = self.clusterDomain
+        config.destinationPlaintext = self.destinationPlaintext
         if self.identityAddr == "off" {
             config.identityListen = nil
         } else {

@@ -16,6 +16,9 @@ public struct ControllerConfig: Sendable {
     public var trustAnchorsOut: String?
     /// Local mode's service-account tokens (`LocalTokenReviewer`); without them no certificate is issued.
     public var tokenDirectory: String?
+    /// Serve the Destination API in plaintext even with the identity service on (clients without a mesh
+    /// certificate: tests of discovery alone, tools). Otherwise it is mTLS whenever identity is on.
+    public var destinationPlaintext = false
     /// How long workload certificates are valid.
     public var certificateLifetime: Double = 24 * 3600
 

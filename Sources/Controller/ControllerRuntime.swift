@@ -14,11 +14,20 @@ public enum ControllerRuntime {
         let index = ClusterIndex(identity: config.identity, clusterDomain: config.clusterDomain)
         let metrics = ControllerMetrics()
         let source = FileSource(directory: config.manifestDirectory, index: index, metrics: metrics, logger: logger)
-        let destination = DestinationServer(
-            host: config.destinationHost, port: config.destinationPort,
-            services: [DestinationService(index: index, metrics: metrics, logger: logger)]
-        )
         let identity = try Self.identityServices(config, metrics: metrics, logger: logger)
+        let destination = try DestinationServer(
+            host: config.destinationHost, port: config.destinationPort,
+            services: [DestinationService(index: index, metrics: metrics, logger: logger)],
+            authority: config.destinationPlaintext ? nil : identity?.authority
+        )
+        let watcher = identity.flatMap { identity in
+            config.issuerFiles.map {
+                IssuerFilesWatcher(
+                    files: $0, authority: identity.authority, server: identity.server, alsoRenewed: [destination.certificate].compactMap { $0 },
+                    metrics: metrics, logger: logger
+                )
+            }
+        }
         let started = ProcessClock.now
         let admin = try await AdminHTTPServer.bind(host: config.adminHost, port: config.adminPort) { method, path in
             switch (method, path) {
@@ -38,7 +47,7 @@ public enum ControllerRuntime {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: source), .init(service: destination)]
         if let identity {
             services.append(.init(service: identity.server))
-            if let watcher = identity.watcher { services.append(.init(service: watcher)) }
+            if let watcher { services.append(.init(service: watcher)) }
         }
         services.append(.init(service: announcer, successTerminationBehavior: .ignore))
         var configuration = ServiceGroupConfiguration(
@@ -65,7 +74,7 @@ extension ControllerRuntime {
     /// watcher of the user's files. Credentials that do not load stop the controller here, with the reason.
     static func identityServices(
         _ config: ControllerConfig, metrics: ControllerMetrics, logger: Logger
-    ) throws -> (server: IdentityServer, watcher: IssuerFilesWatcher?)? {
+    ) throws -> (server: IdentityServer, authority: CertificateAuthority)? {
         guard let listen = config.identityListen else { return nil }
         let credentials: IssuerCredentials
         if let files = config.issuerFiles {
@@ -86,8 +95,7 @@ extension ControllerRuntime {
             host: listen.host, port: listen.port, authority: authority,
             service: IdentityService(authority: authority, reviewer: reviewer, metrics: metrics, logger: logger)
         )
-        let watcher = config.issuerFiles.map { IssuerFilesWatcher(files: $0, authority: authority, server: server, metrics: metrics, logger: logger) }
-        return (server, watcher)
+        return (server, authority)
     }
 }
 
@@ -122,7 +130,10 @@ struct ReadyAnnouncer: Service {
         try await self.source.loaded()
         self.logger.info(
             "swiftlet controller ready",
-            metadata: ["destination": "\(port)", "identity": "\(identityPort.map(String.init) ?? "off")", "admin": "\(self.adminPort)"]
+            metadata: [
+                "destination": "\(port)", "destination_tls": "\(self.destination.certificate == nil ? "off" : "mtls")",
+                "identity": "\(identityPort.map(String.init) ?? "off")", "admin": "\(self.adminPort)",
+            ]
         )
     }
 }

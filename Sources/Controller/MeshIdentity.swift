@@ -43,6 +43,11 @@ extension MeshIdentity {
         self.dnsName(serviceAccount: "identity", namespace: self.controlPlaneNamespace)
     }
 
+    /// The name the Destination API answers to; proxies check it in the certificate it presents.
+    public var destinationServiceName: String {
+        self.dnsName(serviceAccount: "destination", namespace: self.controlPlaneNamespace)
+    }
+
     /// RFC 1123 label: lower-case letters, digits and `-`, 1 to 63 characters, no `-` at either end.
     static func isDNSLabel(_ label: some StringProtocol) -> Bool {
         let bytes = Array(label.utf8)

@@ -15,7 +15,16 @@ public enum IdentityName {
 
     /// The identity service's own name in the mesh `local` belongs to (Linkerd's `identity.linkerd.serviceaccount…`).
     public static func identityService(for local: String) -> String? {
+        Self.controlPlaneService("identity", for: local)
+    }
+
+    /// The Destination API's name in the mesh `local` belongs to.
+    public static func destinationService(for local: String) -> String? {
+        Self.controlPlaneService("destination", for: local)
+    }
+
+    static func controlPlaneService(_ account: String, for local: String) -> String? {
         guard let parts = Self.parse(local) else { return nil }
-        return "identity.\(parts.controlPlaneNamespace).serviceaccount.identity.\(parts.controlPlaneNamespace).\(parts.trustDomain)"
+        return "\(account).\(parts.controlPlaneNamespace).serviceaccount.identity.\(parts.controlPlaneNamespace).\(parts.trustDomain)"
     }
 }

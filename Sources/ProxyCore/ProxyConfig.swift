@@ -16,6 +16,8 @@ public struct ProxyConfig: Sendable {
     public var namespace = "default"
     public var workload = ""
     public var destinationIdleTimeout: Duration = .seconds(60)
+    /// The Destination API's certificate name (mTLS when the proxy has an identity); `nil` derives it.
+    public var destinationServerName: String? = nil
     /// The controller's Identity API; `nil` turns identity (and mTLS) off.
     public var identityController: HostPort? = nil
     public var identityLocalName = ""

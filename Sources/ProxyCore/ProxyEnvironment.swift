@@ -61,6 +61,11 @@ public enum ProxyEnvironment {
             summary: "A destination without requests for this long stops being watched (its balancer is dropped)."
         ) { config, value throws(ConfigError) in config.destinationIdleTimeout = try duration(value) },
         Variable(
+            name: "SWIFTLET_PROXY_DESTINATION_SERVER_NAME", defaultValue: "",
+            summary: "With an identity, the Destination API is mTLS and must present this name. Empty: "
+                + "`destination.<control-plane-ns>.serviceaccount.identity.<control-plane-ns>.<trust-domain>`, from IDENTITY_LOCAL_NAME."
+        ) { config, value throws(ConfigError) in config.destinationServerName = value.isEmpty ? nil : value.lowercased() },
+        Variable(
             name: "SWIFTLET_PROXY_IDENTITY_ADDR", defaultValue: "",
             summary: "The controller's Identity API (`host:port`, e.g. `swiftlet-identity.swiftlet:8080`). Empty: no identity, "
                 + "and traffic between proxies stays plaintext. Set: the proxy makes a key in memory, is certified before it is "

@@ -20,12 +20,15 @@ public final class DestinationClient: DestinationLookup, Service {
         public var namespace: String
         public var workload: String
         public var idleTimeout: Duration
+        /// mTLS to the controller (a proxy with an identity); `nil` speaks plaintext.
+        public var tls: DestinationClientTLS?
 
-        public init(controller: HostPort, namespace: String, workload: String, idleTimeout: Duration) {
+        public init(controller: HostPort, namespace: String, workload: String, idleTimeout: Duration, tls: DestinationClientTLS? = nil) {
             self.controller = controller
             self.namespace = namespace
             self.workload = workload
             self.idleTimeout = idleTimeout
+            self.tls = tls
         }
     }
 
@@ -71,23 +74,84 @@ public final class DestinationClient: DestinationLookup, Service {
     public var followedCount: Int { self.followed.withLock { $0.entries.count } }
 
     public func run() async throws {
-        let transport = try HTTP2ClientTransport.Posix(
-            target: .ipv4(address: self.configuration.controller.host, port: self.configuration.controller.port),
-            transportSecurity: .plaintext,
-            config: .defaults { config in
-                // The controller restarting must not leave proxies waiting long: reconnect quickly, stay quick.
-                config.backoff = .init(initial: .milliseconds(50), max: .seconds(2), multiplier: 1.6, jitter: 0.2)
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.evictIdle() }
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                guard let (transport, anchors) = await self.makeTransport() else { break }
+                await self.follow(over: transport, anchors: anchors)
             }
-        )
+            group.cancelAll()
+        }
+    }
+
+    /// A transport to the controller: plaintext, or mTLS once the proxy holds a certificate (discovery waits for
+    /// it, as `/ready` does). The anchors it trusts are returned so a rotation can be noticed.
+    private func makeTransport() async -> (HTTP2ClientTransport.Posix, [[UInt8]])? {
+        var security = HTTP2ClientTransport.Posix.TransportSecurity.plaintext
+        var anchors: [[UInt8]] = []
+        if let tls = self.configuration.tls {
+            var current = tls.current()
+            while current == nil {
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(100)) }
+                guard !Task.isCancelled && !Task.isShuttingDownGracefully else { return nil }
+                current = tls.current()
+            }
+            anchors = (try? current!.trustAnchors.map { try $0.toDERBytes() }) ?? []
+            do {
+                let roots = anchors
+                security = try .mTLS(certificateReloader: CurrentCertificate(tls)) { config in
+                    config.trustRoots = .certificates(roots.map { .bytes($0, format: .der) })
+                    config.serverCertificateVerification = .fullVerification
+                }
+            } catch {
+                self.logger.error("cannot configure mTLS to the Destination API", metadata: ["error": "\(error)"])
+                return nil
+            }
+        }
+        do {
+            let transport = try HTTP2ClientTransport.Posix(
+                target: .ipv4(address: self.configuration.controller.host, port: self.configuration.controller.port),
+                transportSecurity: security,
+                config: .defaults { config in
+                    // The controller restarting must not leave proxies waiting long: reconnect quickly, stay quick.
+                    config.backoff = .init(initial: .milliseconds(50), max: .seconds(2), multiplier: 1.6, jitter: 0.2)
+                    if let name = self.configuration.tls?.serverName { config.http2.authority = name }
+                }
+            )
+            return (transport, anchors)
+        } catch {
+            self.logger.error("cannot reach the Destination API", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Follows destinations over one transport, re-opening the stream with backoff, until shutdown or until the
+    /// trust anchors changed (a rotation: the next connection must trust the new ones).
+    private func follow(over transport: HTTP2ClientTransport.Posix, anchors: [[UInt8]]) async {
         let client = GRPCClient(transport: transport)
         await withDiscardingTaskGroup { group in
             group.addTask { try? await client.runConnections() }
-            group.addTask { await self.evictIdle() }
             let destination = Swiftlet_Destination_V1_Destination.Client(wrapping: client)
             var backoff = Duration.milliseconds(50)
+            var failing = false
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                let received = await self.watch(destination)
+                let (received, failure) = await self.watch(destination)
                 guard !Task.isCancelled && !Task.isShuttingDownGracefully else { break }
+                // Said once when the controller becomes unreachable (a TLS refusal says why), once when it is back.
+                if received && failing {
+                    failing = false
+                    self.logger.info("the Destination API answers again")
+                }
+                if !received, !failing, let failure {
+                    failing = true
+                    self.logger.warning("cannot follow destinations; keeping the last endpoints and retrying", metadata: ["error": "\(failure)"])
+                }
+                if let tls = self.configuration.tls, let current = tls.current(),
+                    (try? current.trustAnchors.map { try $0.toDERBytes() }) != anchors
+                {
+                    self.logger.info("trust anchors changed; reconnecting to the Destination API with them")
+                    break
+                }
                 backoff = received ? .milliseconds(50) : min(backoff * 2, .seconds(2))
                 let wait = backoff * Double.random(in: 0.8...1.2)
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
@@ -98,8 +162,8 @@ public final class DestinationClient: DestinationLookup, Service {
     }
 
     /// One `Watch` stream: subscribes to every destination followed, then to each new one, and publishes answers
-    /// until the stream fails or the proxy shuts down. Returns whether anything was received.
-    private func watch(_ destination: Swiftlet_Destination_V1_Destination.Client<HTTP2ClientTransport.Posix>) async -> Bool {
+    /// until the stream fails or the proxy shuts down. Returns whether anything was received, and why it failed.
+    private func watch(_ destination: Swiftlet_Destination_V1_Destination.Client<HTTP2ClientTransport.Posix>) async -> (Bool, String?) {
         let received = Atomic<Bool>(false)
         let namespace = self.configuration.namespace
         let workload = self.configuration.workload
@@ -159,9 +223,10 @@ public final class DestinationClient: DestinationLookup, Service {
         } catch {
             if !Task.isCancelled {
                 self.logger.debug("destination stream failed; keeping the last endpoints", metadata: ["error": "\(error)"])
+                return (received.load(ordering: .relaxed), "\(error)")
             }
         }
-        return received.load(ordering: .relaxed)
+        return (received.load(ordering: .relaxed), nil)
     }
 
     private func entry(id: UInt64) -> DestinationEntry? {

@@ -47,11 +47,19 @@ public enum ProxyMain {
         logger.logLevel = level
         let threads = config.workerThreads > 0 ? config.workerThreads : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let meshTLS = config.identityController.map { _ in MeshTLS(localName: config.identityLocalName) }
+        // With an identity, discovery is mTLS with the same certificate (DESIGN §1).
+        let discoveryTLS = meshTLS.map { mesh in
+            DestinationClientTLS(
+                serverName: config.destinationServerName ?? IdentityName.destinationService(for: config.identityLocalName) ?? "",
+                current: { mesh.current.map { .init(chain: $0.chain, key: $0.key, trustAnchors: $0.trustAnchors) } }
+            )
+        }
         let discovery = config.destinationController.map { controller in
             DestinationClient(
                 configuration: .init(
                     controller: controller, namespace: config.namespace, workload: config.workload,
-                    idleTimeout: config.destinationIdleTimeout
+                    idleTimeout: config.destinationIdleTimeout, tls: discoveryTLS
                 ),
                 logger: logger
             )
@@ -63,7 +71,7 @@ public enum ProxyMain {
                     serverName: config.identityServerName ?? IdentityName.identityService(for: config.identityLocalName) ?? "",
                     tokenFile: config.identityTokenFile, trustAnchorsPEM: config.identityTrustAnchorsPEM
                 ),
-                meshTLS: MeshTLS(localName: config.identityLocalName), logger: logger
+                meshTLS: meshTLS!, logger: logger
             )
         }
         let proxy = ProxyService(config: config, environment: environment, group: group, logger: logger, discovery: discovery, identity: identity)

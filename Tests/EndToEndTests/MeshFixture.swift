@@ -30,7 +30,7 @@ final class MeshFixture: @unchecked Sendable {
         try FileManager.default.createDirectory(at: manifestDirectory, withIntermediateDirectories: true)
         for (name, text) in manifests { try text.write(to: manifestDirectory.appendingPathComponent(name), atomically: true, encoding: .utf8) }
         let controller = try await ControllerProcess.start(
-            manifests: manifestDirectory,
+            manifests: manifestDirectory, meshedDiscovery: true,
             extra: [
                 "--identity-trust-anchors", ca.appendingPathComponent("ca.crt").path,
                 "--identity-issuer-certificate", ca.appendingPathComponent("issuer.crt").path,

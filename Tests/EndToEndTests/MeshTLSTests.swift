@@ -86,6 +86,53 @@ import X509
         withExtendedLifetime(app) {}
     }
 
+    /// What discovery answers decides which identity a proxy demands of each peer, so the Destination API speaks
+    /// only mTLS: a gRPC client with a mesh certificate (Python grpcio) is answered; one without a certificate,
+    /// with another CA's, or in plaintext is refused; a proxy that expects another name of the controller takes no
+    /// answer from it. (Every other test of this suite discovers over it too.)
+    @Test func theDestinationAPIAnswersOnlyClientsWithAMeshCertificate() async throws {
+        let pair = try await Self.pair()
+        defer { withExtendedLifetime(pair) {} }
+        let mesh = pair.mesh
+        let script = E2E.fixtures.appendingPathComponent("destination_get.py").path
+        let target = "127.0.0.1:\(mesh.controller.destinationPort)"
+        let serverName = "destination.swiftlet.serviceaccount.identity.swiftlet.cluster.local"
+        let anchors = mesh.ca.appendingPathComponent("ca.crt").path
+        func ask(_ arguments: [String]) async throws -> String {
+            try await run(E2E.python, [script, target, "web.demo:8080"] + arguments).output
+        }
+        func chainFile(_ certificate: PeerCertificate) throws -> String {
+            let path = mesh.directory.appendingPathComponent("chain-\(UUID().uuidString.prefix(6)).pem").path
+            let text = try String(contentsOfFile: certificate.leaf, encoding: .utf8) + String(contentsOfFile: certificate.chain, encoding: .utf8)
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let member = try mesh.leaf(MeshFixture.identity("tool"))
+        let answered = try await ask(["tls", serverName, anchors, try chainFile(member), member.key])
+        #expect(answered.hasPrefix("UPDATE"), "\(answered)")
+
+        let stranger = try mesh.leaf(MeshFixture.identity("tool"), caDirectory: try await mesh.otherCA())
+        // grpcio logs the TLS alert the controller sent before the call fails.
+        for (what, arguments, alert) in [
+            ("no certificate", ["tls", serverName, anchors], "CERTIFICATE_REQUIRED"),
+            ("another CA's certificate", ["tls", serverName, anchors, try chainFile(stranger), stranger.key], "CERTIFICATE_UNKNOWN"),
+            ("plaintext", ["plaintext"], nil),
+        ] {
+            let refused = try await ask(arguments)
+            #expect(refused.contains("ERROR UNAVAILABLE") && !refused.contains("UPDATE"), "a client with \(what) got: \(refused)")
+            if let alert { #expect(refused.contains(alert), "a client with \(what) got: \(refused)") }
+        }
+
+        let misled = try await mesh.proxy("client", ["SWIFTLET_PROXY_DESTINATION_SERVER_NAME": MeshFixture.identity("web")])
+        _ = try await misled.child.waitForLine(containing: "cannot follow destinations")
+        for (proxy, expected) in [(pair.client, true), (misled, false)] {
+            let status = try await run("curl", [
+                "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "-H", "Host: web:8080", "http://127.0.0.1:\(proxy.outboundPort)/",
+            ])
+            #expect((status.output == "200") == expected, "status \(status.output)")
+        }
+    }
+
     @Test func opensslSeesTLS13AndAChainThatVerifiesAgainstTheTrustAnchor() async throws {
         let pair = try await Self.pair()
         defer { withExtendedLifetime(pair) {} }

@@ -187,7 +187,10 @@ struct NetworkNamespaceTests {
                 """.write(to: manifests.appendingPathComponent("db.yaml"), atomically: true, encoding: .utf8)
             let controller = try ChildProcess(
                 E2E.which("ip")!,
-                a.exec([ControllerProcess.binary, "controller", "--manifests", manifests.path, "--destination-addr", "127.0.0.1:8086", "--admin-addr", "127.0.0.1:9990"]),
+                a.exec([
+                    ControllerProcess.binary, "controller", "--manifests", manifests.path, "--destination-addr", "127.0.0.1:8086", "--admin-addr", "127.0.0.1:9990",
+                    "--destination-plaintext",
+                ]),
                 name: "controller-in-a"
             )
             controller.stopSignal = SIGTERM

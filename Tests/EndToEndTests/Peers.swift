@@ -187,14 +187,17 @@ final class ControllerProcess: @unchecked Sendable {
     }
 
     /// A controller over `manifests`, every listener on an ephemeral loopback port (identity too, unless `extra`
-    /// says otherwise).
-    static func start(manifests: URL, destinationPort: Int = 0, identityPort: Int = 0, extra: [String] = []) async throws -> ControllerProcess {
+    /// says otherwise). The Destination API is plaintext for proxies without an identity (tests of discovery
+    /// alone), mTLS for a meshed test.
+    static func start(
+        manifests: URL, destinationPort: Int = 0, identityPort: Int = 0, meshedDiscovery: Bool = false, extra: [String] = []
+    ) async throws -> ControllerProcess {
         let child = try ChildProcess(
             Self.binary,
             [
                 "controller", "--manifests", manifests.path, "--destination-addr", "127.0.0.1:\(destinationPort)", "--admin-addr", "127.0.0.1:0",
                 "--identity-addr", "127.0.0.1:\(identityPort)",
-            ] + extra,
+            ] + (meshedDiscovery ? [] : ["--destination-plaintext"]) + extra,
             name: "swiftlet controller"
         )
         child.stopSignal = SIGTERM

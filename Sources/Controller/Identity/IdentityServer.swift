@@ -21,7 +21,7 @@ public struct IdentityServer: Service {
     let reloader: ServingCertificate
 
     public init(host: String, port: Int, authority: CertificateAuthority, service: IdentityService) throws {
-        self.reloader = try ServingCertificate(authority: authority)
+        self.reloader = try ServingCertificate(authority: authority, name: authority.identity.identityServiceName)
         self.transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: host, port: port),
             transportSecurity: try .tls(certificateReloader: self.reloader)
@@ -48,27 +48,28 @@ public struct IdentityServer: Service {
     }
 }
 
-/// The identity server's own certificate: a key made here, a leaf for the identity service's name from the
-/// authority, valid as long as the issuer is (capped at a year), and renewed whenever the issuer changes.
-final class ServingCertificate: CertificateReloader {
+/// A control-plane server's own certificate: a key made here, a leaf for the service's name from the authority,
+/// valid as long as the issuer is (capped at a year), and renewed whenever the issuer changes.
+public final class ServingCertificate: CertificateReloader {
     let authority: CertificateAuthority
+    let name: String
     private let current: Mutex<NIOSSLContextConfigurationOverride>
 
-    init(authority: CertificateAuthority) throws {
+    public init(authority: CertificateAuthority, name: String) throws {
         self.authority = authority
-        self.current = Mutex(try Self.issue(authority))
+        self.name = name
+        self.current = Mutex(try Self.issue(authority, name: name))
     }
 
-    var sslContextConfigurationOverride: NIOSSLContextConfigurationOverride { self.current.withLock { $0 } }
+    public var sslContextConfigurationOverride: NIOSSLContextConfigurationOverride { self.current.withLock { $0 } }
 
-    func renew() throws {
-        let next = try Self.issue(self.authority)
+    public func renew() throws {
+        let next = try Self.issue(self.authority, name: self.name)
         self.current.withLock { $0 = next }
     }
 
-    static func issue(_ authority: CertificateAuthority) throws -> NIOSSLContextConfigurationOverride {
+    static func issue(_ authority: CertificateAuthority, name: String) throws -> NIOSSLContextConfigurationOverride {
         let key = P256.Signing.PrivateKey()
-        let name = authority.identity.identityServiceName
         let csr = try CertificateSigningRequest(
             version: .v1, subject: DistinguishedName { CommonName(name) }, privateKey: Certificate.PrivateKey(key),
             attributes: CertificateSigningRequest.Attributes([

@@ -31,13 +31,19 @@ public struct IssuerFilesWatcher: Service {
     let files: IssuerFiles
     let authority: CertificateAuthority
     let server: IdentityServer
+    /// Other servers' certificates from the same issuer (the Destination API's).
+    let alsoRenewed: [ServingCertificate]
     let metrics: ControllerMetrics
     let logger: Logger
 
-    public init(files: IssuerFiles, authority: CertificateAuthority, server: IdentityServer, metrics: ControllerMetrics, logger: Logger) {
+    public init(
+        files: IssuerFiles, authority: CertificateAuthority, server: IdentityServer, alsoRenewed: [ServingCertificate] = [],
+        metrics: ControllerMetrics, logger: Logger
+    ) {
         self.files = files
         self.authority = authority
         self.server = server
+        self.alsoRenewed = alsoRenewed
         self.metrics = metrics
         self.logger = logger
     }
@@ -66,6 +72,7 @@ public struct IssuerFilesWatcher: Service {
             else { return }
             self.authority.replace(credentials)
             try self.server.credentialsChanged()
+            for certificate in self.alsoRenewed { try certificate.renew() }
             let reloads = self.metrics.issuerReloaded()
             self.logger.notice(
                 "identity credentials reloaded",

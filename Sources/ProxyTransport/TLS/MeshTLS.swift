@@ -24,6 +24,10 @@ public final class MeshTLS: Sendable {
         let clients: [ALPN: NIOSSLContext]
         /// The leaf's expiry (seconds since the epoch).
         public let notValidAfter: Int64
+        /// The certificate, its key and the anchors, for the proxy's own gRPC clients (the Destination API).
+        public let chain: [NIOSSLCertificate]
+        public let key: NIOSSLPrivateKey
+        public let trustAnchors: [NIOSSLCertificate]
 
         public func client(_ protocol: ALPN) -> NIOSSLContext { self.clients[`protocol`]! }
     }
@@ -54,7 +58,10 @@ public final class MeshTLS: Sendable {
             client.applicationProtocols = [proto.rawValue]
             clients[proto] = try NIOSSLContext(configuration: client)
         }
-        let credentials = Credentials(server: try NIOSSLContext(configuration: server), clients: clients, notValidAfter: notValidAfter)
+        let credentials = Credentials(
+            server: try NIOSSLContext(configuration: server), clients: clients, notValidAfter: notValidAfter, chain: chain, key: key,
+            trustAnchors: trustAnchors
+        )
         self.state.withLock { $0 = credentials }
     }
 
