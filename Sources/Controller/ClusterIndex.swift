@@ -14,8 +14,6 @@ public final class ClusterIndex: Sendable {
         var snapshot = ClusterSnapshot()
         /// namespace → `key=value` → workloads carrying that label.
         var labelIndex: [String: [String: Set<ObjectKey>]] = [:]
-        /// address → workloads there (several share one on loopback, told apart by port).
-        var addressIndex: [String: Set<ObjectKey>] = [:]
         var watchers: [DestinationAuthority: [UInt64: @Sendable (DestinationState) -> Void]] = [:]
         var lastSent: [DestinationAuthority: DestinationState] = [:]
         var nextID: UInt64 = 0
@@ -56,14 +54,11 @@ public final class ClusterIndex: Sendable {
                     changedWorkloads[key.namespace, default: []].append(old)
                     changedAddresses.insert(old.address)
                     Self.unindex(old, in: &state.labelIndex)
-                    state.addressIndex[old.address]?.remove(key)
-                    if state.addressIndex[old.address]?.isEmpty == true { state.addressIndex[old.address] = nil }
                 }
                 if let new {
                     changedWorkloads[key.namespace, default: []].append(new)
                     changedAddresses.insert(new.address)
                     Self.index(new, in: &state.labelIndex)
-                    state.addressIndex[new.address, default: []].insert(key)
                 }
             }
             state.snapshot = next
@@ -172,8 +167,11 @@ public final class ClusterIndex: Sendable {
 
     /// A workload's own address: the workload that declares `port` there, or the only one at that address (a pod
     /// may listen on ports it does not declare). Not a workload's address: unknown, the proxy dials it as it is.
+    ///
+    /// A scan of the workloads, not an index: pods dialled by address are few, the scan runs only when one of them
+    /// changes, and an index of every address cost the controller ~6 MB at 10,000 endpoints (bench/discovery).
     private static func resolveWorkload(address: String, port: Int, in state: State, identity: MeshIdentity) -> DestinationState {
-        let here = (state.addressIndex[address] ?? []).sorted().compactMap { state.snapshot.workloads[$0] }
+        let here = state.snapshot.workloads.values.filter { $0.address == address }.sorted { $0.key < $1.key }
         guard let workload = here.first(where: { $0.ports.contains { $0.port == port } }) ?? (here.count == 1 ? here[0] : nil) else {
             return .noEndpoints(exists: false)
         }
