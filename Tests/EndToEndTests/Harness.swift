@@ -111,17 +111,22 @@ final class ChildProcess: @unchecked Sendable {
         let exited = ExitLatch()
         self.exited = exited
         self.process.terminationHandler = { _ in exited.open() }
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil }
-            guard let self else { return }
-            if data.isEmpty {
-                self.fail(HarnessError("\(self.name) exited; output:\n\(self.text)"))
-                return
-            }
-            self.append(String(decoding: data, as: UTF8.self))
-        }
         try self.process.run()
+        // A thread of its own reads the output with blocking reads until EOF. (Foundation's `readabilityHandler`
+        // is a dispatch read source per child; with dozens of children coming and going in one test run, one of
+        // them crashed the test process inside libdispatch's event loop.)
+        let reader = pipe.fileHandleForReading
+        Thread { [weak self] in
+            while true {
+                let data = reader.availableData
+                guard let self else { return }
+                if data.isEmpty {
+                    self.fail(HarnessError("\(self.name) exited; output:\n\(self.text)"))
+                    return
+                }
+                self.append(String(decoding: data, as: UTF8.self))
+            }
+        }.start()
     }
 
     var text: String { self.lock.withLock { self.output } }
