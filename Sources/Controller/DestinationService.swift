@@ -4,10 +4,11 @@ import ServiceLifecycle
 import SwiftletAPI
 import Synchronization
 
-/// `swiftlet.destination.v1.Destination`: one `Get` stream per destination a proxy sends traffic to.
+/// `swiftlet.destination.v1.Destination`: `Watch`, one stream per proxy for every destination it follows, and
+/// `Get`, one stream per destination (for tools).
 ///
-/// The index hands each stream whole states; the stream sends the proxy only what changed since its last
-/// message: `add` for endpoints that joined or changed, `remove` for those that left, `no_endpoints` when none are left.
+/// The index hands each subscription whole states; the stream sends only what changed since its last message:
+/// `add` for endpoints that joined or changed, `remove` for those that left, `no_endpoints` when none are left.
 public struct DestinationService: Swiftlet_Destination_V1_Destination.SimpleServiceProtocol {
     let index: ClusterIndex
     let metrics: ControllerMetrics

@@ -98,20 +98,23 @@ struct ManifestDirectory {
     private mutating func replace(_ name: String, with contents: FileContents?, changes: inout SnapshotChanges, duplicates: inout [ObjectKey]) {
         let old = self.files[name]
         self.files[name] = contents
-        for key in Set(old?.services.keys.map { $0 } ?? []).union(contents?.services.keys.map { $0 } ?? []) {
-            let winner = Self.own(key, by: name, defines: contents?.services[key] != nil, in: &self.serviceOwners, duplicates: &duplicates)
-            let next = winner.flatMap { self.files[$0]?.services[key] }
-            if self.snapshot.services[key] != next {
-                self.snapshot.services[key] = next
-                changes.services.insert(key)
-            }
-        }
-        for key in Set(old?.workloads.keys.map { $0 } ?? []).union(contents?.workloads.keys.map { $0 } ?? []) {
-            let winner = Self.own(key, by: name, defines: contents?.workloads[key] != nil, in: &self.workloadOwners, duplicates: &duplicates)
-            let next = winner.flatMap { self.files[$0]?.workloads[key] }
-            if self.snapshot.workloads[key] != next {
-                self.snapshot.workloads[key] = next
-                changes.workloads.insert(key)
+        self.merge(\.services, owners: \.serviceOwners, into: \.services, changed: \.services, file: name, old: old, changes: &changes, duplicates: &duplicates)
+        self.merge(\.workloads, owners: \.workloadOwners, into: \.workloads, changed: \.workloads, file: name, old: old, changes: &changes, duplicates: &duplicates)
+    }
+
+    /// For one kind of object: each key the file defined before or defines now goes to the file in force for it.
+    private mutating func merge<Object: Equatable>(
+        _ objects: KeyPath<FileContents, [ObjectKey: Object]>, owners: WritableKeyPath<ManifestDirectory, [ObjectKey: [String]]>,
+        into current: WritableKeyPath<ClusterSnapshot, [ObjectKey: Object]>, changed: WritableKeyPath<SnapshotChanges, Set<ObjectKey>>,
+        file name: String, old: FileContents?, changes: inout SnapshotChanges, duplicates: inout [ObjectKey]
+    ) {
+        let now = self.files[name]
+        for key in Set(old?[keyPath: objects].keys.map { $0 } ?? []).union(now?[keyPath: objects].keys.map { $0 } ?? []) {
+            let winner = Self.own(key, by: name, defines: now?[keyPath: objects][key] != nil, in: &self[keyPath: owners], duplicates: &duplicates)
+            let next = winner.flatMap { self.files[$0]?[keyPath: objects][key] }
+            if self.snapshot[keyPath: current][key] != next {
+                self.snapshot[keyPath: current][key] = next
+                changes[keyPath: changed].insert(key)
             }
         }
     }

@@ -172,12 +172,10 @@ public final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandl
     var canRead: Bool {
         switch self.phase {
         case .idle, .discarding: return true
-        case .forwarding:
+        case .connecting, .forwarding:
+            // The same while the upstream (or its HTTP/2 stream) is being opened; a body waits for it.
             if self.requestComplete { return self.queued.isEmpty && !self.upgradeRequested }
-            return self.upstream?.isWritable ?? false
-        case .connecting:
-            // The same holds while the upstream (or its HTTP/2 stream) is being opened; a body waits for it.
-            return self.requestComplete && self.queued.isEmpty && !self.upgradeRequested
+            return self.phase == .forwarding && (self.upstream?.isWritable ?? false)
         case .upgraded, .closed: return false
         }
     }

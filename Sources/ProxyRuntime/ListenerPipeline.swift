@@ -73,12 +73,13 @@ struct ListenerPipeline: Sendable {
                     resources.metrics.recordTCPError(self.direction, .noRoute)
                     throw ProxyError(.noRoute, "explicit outbound traffic must be HTTP to be routed")
                 }
-                // Another name's TLS (or TLS inside TLS): not ours to open. The client did speak TLS, so its side
-                // of the connection is counted as passed through too, not as plaintext.
-                if tls == self.tls {
-                    accounting.retarget(resources.metrics.acceptedTCPMetrics(direction: self.direction, target: destination, tls: .passthrough))
+                // Another name's TLS (or TLS inside TLS): not ours to open. Outside mesh TLS the client did speak
+                // TLS, so both sides of the connection count as passed through, not as plaintext.
+                let relayed = tls == self.tls ? TLSLabel.passthrough : tls
+                if relayed != tls {
+                    accounting.retarget(resources.metrics.acceptedTCPMetrics(direction: self.direction, target: destination, tls: relayed))
                 }
-                try self.addRelay(to: destination, pipeline: pipeline, resources: resources, tls: tls == self.tls ? .passthrough : tls)
+                try self.addRelay(to: destination, pipeline: pipeline, resources: resources, tls: relayed)
             case .opaque:
                 guard let destination else {
                     resources.metrics.recordTCPError(self.direction, .noRoute)
