@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The demo application's shape: which instances run, where (loopback ports, or pods in network namespaces), and
 /// the YAML that tells the controller about them.
@@ -134,20 +135,35 @@ struct DemoTopology: Sendable {
         """
     }
 
+    /// A port to give a child, chosen below the kernel's ephemeral range: the child binds it a moment later, and a
+    /// port from the ephemeral range (what `bind` to port 0 hands out) may meanwhile become the local port of some
+    /// outgoing connection on a busy machine. Each port is handed out once per process.
     static func freePort() throws -> Int {
+        let lowest = 10_000
+        let ephemeral = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
+            .split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768
+        let upper = max(ephemeral, lowest + 1_000)
+        for _ in 0..<200 {
+            let port = Int.random(in: lowest..<upper)
+            guard Self.handedOut.withLock({ $0.insert(port).inserted }) else { continue }
+            if Self.canBind(port) { return port }
+        }
+        throw DemoError("cannot find a free port below \(upper)")
+    }
+
+    private static let handedOut = Mutex<Set<Int>>([])
+
+    private static func canBind(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw DemoError("cannot open a socket") }
+        guard fd >= 0 else { return false }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-        guard bound else { throw DemoError("cannot find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 
