@@ -1,8 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Targets of the data plane (`Proxy*`) stay lean: NIO, NIOSSL, NIOHTTP2, gRPC, X509 (with swift-crypto), Logging
-/// and ServiceLifecycle only, and no Foundation. The control plane and the CLI live in their own targets.
+/// Targets of the data plane (`Proxy*`) stay lean: NIO, NIOSSL (whose BoringSSL also makes the proxy's key and CSR),
+/// NIOHTTP2, Logging and ServiceLifecycle only, and no Foundation: no gRPC or protobuf runtime (the proxy's two gRPC
+/// clients are small codecs in `ProxyGRPC`), no swift-crypto or swift-certificates. The control plane and the CLI
+/// live in their own targets and keep grpc-swift.
 let package = Package(
     name: "swiftlet",
     platforms: [.macOS(.v15)],
@@ -45,8 +47,6 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
-                .product(name: "X509", package: "swift-certificates"),
-                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -74,18 +74,26 @@ let package = Package(
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
             ]
         ),
+        // gRPC over NIOHTTP2 and protobuf by hand: the proxy's clients of the controller, without a gRPC runtime.
+        .target(
+            name: "ProxyGRPC",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         // The proxy's side of discovery: Destination streams, per-destination balancers.
         .target(
             name: "ProxyDiscovery",
             dependencies: [
                 "ProxyCore",
-                "SwiftletAPI",
+                "ProxyGRPC",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "GRPCCore", package: "grpc-swift-2"),
-                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "NIOCertificateReloading", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -95,14 +103,10 @@ let package = Package(
             name: "ProxyIdentity",
             dependencies: [
                 "ProxyCore",
+                "ProxyGRPC",
                 "ProxyTransport",
-                "SwiftletAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "X509", package: "swift-certificates"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "SwiftASN1", package: "swift-asn1"),
-                .product(name: "GRPCCore", package: "grpc-swift-2"),
-                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -216,12 +220,20 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // The proxy's hand-written protobuf and gRPC codecs, checked against swift-protobuf's bytes.
         .testTarget(
-            name: "ProxyDiscoveryTests",
+            name: "ProxyGRPCTests",
             dependencies: [
                 "ProxyCore",
                 "ProxyDiscovery",
+                "ProxyGRPC",
+                "ProxyIdentity",
                 "SwiftletAPI",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
         .testTarget(

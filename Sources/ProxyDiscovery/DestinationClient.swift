@@ -1,10 +1,8 @@
-import GRPCCore
-import GRPCNIOTransportHTTP2Posix
 import Logging
 import NIOCore
 import ProxyCore
+import ProxyGRPC
 import ServiceLifecycle
-import SwiftletAPI
 import Synchronization
 
 /// The proxy's side of the Destination API: one `Watch` stream to the controller, subscribed to each destination in
@@ -34,6 +32,8 @@ public final class DestinationClient: DestinationLookup, Service {
 
     let configuration: Configuration
     let logger: Logger
+    /// The event loops the controller connection runs on (the proxy's own).
+    let group: EventLoopGroup
     /// The destinations followed, by authority, with their subscription ids (the source of truth a new stream
     /// subscribes from), and the open stream's queue of changes: both under one lock, so a stream starting while a
     /// destination is added sees it exactly once.
@@ -52,8 +52,9 @@ public final class DestinationClient: DestinationLookup, Service {
         case unsubscribe(UInt64)
     }
 
-    public init(configuration: Configuration, logger: Logger) {
+    public init(configuration: Configuration, group: EventLoopGroup, logger: Logger) {
         self.configuration = configuration
+        self.group = group
         self.logger = logger
     }
 
@@ -76,109 +77,65 @@ public final class DestinationClient: DestinationLookup, Service {
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.evictIdle() }
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                guard let (transport, anchors) = await self.makeTransport() else { break }
-                await self.follow(over: transport, anchors: anchors)
-            }
+            await self.follow()
             group.cancelAll()
         }
     }
 
-    /// A transport to the controller: plaintext, or mTLS once the proxy holds a certificate (discovery waits for
-    /// it, as `/ready` does). The anchors it trusts are returned so a rotation can be noticed.
-    private func makeTransport() async -> (HTTP2ClientTransport.Posix, [[UInt8]])? {
-        var security = HTTP2ClientTransport.Posix.TransportSecurity.plaintext
-        var anchors: [[UInt8]] = []
-        if let tls = self.configuration.tls {
-            var current = tls.current()
-            while current == nil {
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(100)) }
-                guard !Task.isCancelled && !Task.isShuttingDownGracefully else { return nil }
-                current = tls.current()
-            }
-            anchors = (try? current!.trustAnchors.map { try $0.toDERBytes() }) ?? []
+    /// Follows destinations, one connection and `Watch` stream at a time, reconnecting with backoff until shutdown.
+    /// Each connection takes the certificate and trust anchors in force when it is made (a proxy with an identity
+    /// waits for its first certificate, as `/ready` does), so renewals and anchor rotations reach the controller
+    /// with the next connection.
+    private func follow() async {
+        var backoff = Duration.milliseconds(50)
+        var failing = false
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            var received = false
+            var failure: String? = nil
             do {
-                let roots = anchors
-                security = try .mTLS(certificateReloader: CurrentCertificate(tls)) { config in
-                    config.trustRoots = .certificates(roots.map { .bytes($0, format: .der) })
-                    config.serverCertificateVerification = .fullVerification
+                guard let target = try await self.target() else { return }
+                (received, failure) = try await GRPCClientConnection.withConnection(to: target, group: self.group) { connection in
+                    await self.watch(on: connection)
                 }
             } catch {
-                self.logger.error("cannot configure mTLS to the Destination API", metadata: ["error": "\(error)"])
-                return nil
+                failure = "\(error)"
             }
-        }
-        do {
-            let transport = try HTTP2ClientTransport.Posix(
-                target: .ipv4(address: self.configuration.controller.host, port: self.configuration.controller.port),
-                transportSecurity: security,
-                config: .defaults { config in
-                    // The controller restarting must not leave proxies waiting long: reconnect quickly, stay quick.
-                    config.backoff = .init(initial: .milliseconds(50), max: .seconds(2), multiplier: 1.6, jitter: 0.2)
-                    if let name = self.configuration.tls?.serverName { config.http2.authority = name }
-                }
-            )
-            return (transport, anchors)
-        } catch {
-            self.logger.error("cannot reach the Destination API", metadata: ["error": "\(error)"])
-            return nil
+            guard !Task.isCancelled && !Task.isShuttingDownGracefully else { break }
+            // Said once when the controller becomes unreachable (a TLS refusal says why), once when it is back.
+            if received && failing {
+                failing = false
+                self.logger.info("the Destination API answers again")
+            }
+            if !received, !failing, let failure {
+                failing = true
+                self.logger.warning("cannot follow destinations; keeping the last endpoints and retrying", metadata: ["error": "\(failure)"])
+            }
+            // The controller restarting must not leave proxies waiting long: reconnect quickly, stay quick.
+            backoff = received ? .milliseconds(50) : min(backoff * 2, .seconds(2))
+            let wait = backoff * Double.random(in: 0.8...1.2)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
         }
     }
 
-    /// Follows destinations over one transport, re-opening the stream with backoff, until shutdown or until the
-    /// trust anchors changed (a rotation: the next connection must trust the new ones).
-    private func follow(over transport: HTTP2ClientTransport.Posix, anchors: [[UInt8]]) async {
-        let client = GRPCClient(transport: transport)
-        await withDiscardingTaskGroup { group in
-            group.addTask { try? await client.runConnections() }
-            let destination = Swiftlet_Destination_V1_Destination.Client(wrapping: client)
-            var backoff = Duration.milliseconds(50)
-            var failing = false
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                let (received, failure) = await self.watch(destination)
-                guard !Task.isCancelled && !Task.isShuttingDownGracefully else { break }
-                // Said once when the controller becomes unreachable (a TLS refusal says why), once when it is back.
-                if received && failing {
-                    failing = false
-                    self.logger.info("the Destination API answers again")
-                }
-                if !received, !failing, let failure {
-                    failing = true
-                    self.logger.warning("cannot follow destinations; keeping the last endpoints and retrying", metadata: ["error": "\(failure)"])
-                }
-                if let tls = self.configuration.tls, let current = tls.current(),
-                    (try? current.trustAnchors.map { try $0.toDERBytes() }) != anchors
-                {
-                    self.logger.info("trust anchors changed; reconnecting to the Destination API with them")
-                    break
-                }
-                backoff = received ? .milliseconds(50) : min(backoff * 2, .seconds(2))
-                let wait = backoff * Double.random(in: 0.8...1.2)
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+    /// Where the controller is: plaintext, or mTLS once the proxy holds a certificate. `nil` at shutdown.
+    private func target() async throws -> GRPCClientConnection.Target? {
+        let controller = self.configuration.controller
+        guard let tls = self.configuration.tls else { return .init(host: controller.host, port: controller.port) }
+        while true {
+            if let (context, _) = try tls.context() {
+                return .init(host: controller.host, port: controller.port, tls: context, serverName: tls.serverName)
             }
-            client.beginGracefulShutdown()
-            group.cancelAll()
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(100)) }
+            guard !Task.isCancelled && !Task.isShuttingDownGracefully else { return nil }
         }
     }
 
     /// One `Watch` stream: subscribes to every destination followed, then to each new one, and publishes answers
     /// until the stream fails or the proxy shuts down. Returns whether anything was received, and why it failed.
-    private func watch(_ destination: Swiftlet_Destination_V1_Destination.Client<HTTP2ClientTransport.Posix>) async -> (Bool, String?) {
+    private func watch(on connection: GRPCClientConnection) async -> (Bool, String?) {
         let received = Atomic<Bool>(false)
         let namespace = self.configuration.namespace
         let workload = self.configuration.workload
-        let subscribe: @Sendable (UInt64, String) -> Swiftlet_Destination_V1_WatchRequest = { id, authority in
-            .with {
-                $0.subscribe = .with {
-                    $0.id = id
-                    $0.destination = .with {
-                        $0.authority = authority
-                        $0.contextNamespace = namespace
-                        $0.clientWorkload = workload
-                    }
-                }
-            }
-        }
         let (changes, continuation) = AsyncStream.makeStream(of: Change.self)
         let (number, initial) = self.followed.withLock { followed in
             followed.streams += 1
@@ -194,30 +151,36 @@ public final class DestinationClient: DestinationLookup, Service {
         }
         do {
             try await cancelWhenGracefulShutdown {
-                try await destination.watch(
-                    requestProducer: { writer in
-                        for (id, authority) in initial { try await writer.write(subscribe(id, authority)) }
-                        for await change in changes {
-                            switch change {
-                            case .subscribe(let id, let authority): try await writer.write(subscribe(id, authority))
-                            case .unsubscribe(let id): try await writer.write(.with { $0.unsubscribe = id })
+                try await connection.call(path: DestinationMessages.watchPath) { requests, responses in
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            for (id, authority) in initial {
+                                try await requests.send(DestinationMessages.subscribe(id: id, authority: authority, namespace: namespace, workload: workload))
+                            }
+                            for await change in changes {
+                                switch change {
+                                case .subscribe(let id, let authority):
+                                    try await requests.send(DestinationMessages.subscribe(id: id, authority: authority, namespace: namespace, workload: workload))
+                                case .unsubscribe(let id):
+                                    try await requests.send(DestinationMessages.unsubscribe(id: id))
+                                }
                             }
                         }
-                    },
-                    onResponse: { response in
                         // This stream's view of each subscription, starting empty: its first answer is the whole set.
                         var sets: [UInt64: EndpointSet] = [:]
-                        for try await message in response.messages {
+                        while let message = try await responses.next() {
                             received.store(true, ordering: .relaxed)
-                            guard let entry = self.entry(id: message.id) else {
-                                sets[message.id] = nil
+                            let update = try WatchUpdate(decoding: message)
+                            guard let entry = self.entry(id: update.id) else {
+                                sets[update.id] = nil
                                 continue
                             }
-                            sets[message.id, default: EndpointSet()].apply(message.update)
-                            entry.publish(sets[message.id]!.state)
+                            if let change = update.update { sets[update.id, default: EndpointSet()].apply(change) }
+                            entry.publish(sets[update.id, default: EndpointSet()].state)
                         }
+                        group.cancelAll()
                     }
-                )
+                }
             }
             self.logger.debug("destination stream ended")
         } catch {
@@ -269,34 +232,32 @@ struct EndpointSet {
         return .endpoints(self.endpoints.values.sorted { ($0.address.host, $0.address.port) < ($1.address.host, $1.address.port) })
     }
 
-    mutating func apply(_ update: Swiftlet_Destination_V1_Update) {
-        switch update.kind {
-        case .add(let set)?:
+    mutating func apply(_ update: DestinationUpdate) {
+        switch update {
+        case .add(let endpoints, let labels):
             self.exists = true
-            let shared = set.labels.map { MetricLabel(Self.labelName($0.key), $0.value) }
-            for endpoint in set.endpoints {
-                let address = HostPort(host: endpoint.address.ip, port: Int(endpoint.address.port))
-                let labels = (shared + endpoint.labels.map { MetricLabel(Self.labelName($0.key), $0.value) }).sorted()
-                self.endpoints[address] = DiscoveredEndpoint(
-                    address: address, weight: endpoint.weight == 0 ? 10_000 : Int(endpoint.weight),
+            let shared = labels.map { MetricLabel(Self.labelName($0.name), $0.value) }
+            for endpoint in endpoints {
+                let merged = (shared + endpoint.labels.map { MetricLabel(Self.labelName($0.name), $0.value) }).sorted()
+                self.endpoints[endpoint.address] = DiscoveredEndpoint(
+                    address: endpoint.address, weight: endpoint.weight == 0 ? 10_000 : Int(endpoint.weight),
                     identity: endpoint.identity.isEmpty ? nil : endpoint.identity,
-                    protocolHint: Self.hint(endpoint.protocolHint), labels: labels
+                    protocolHint: Self.hint(endpoint.protocolHint), labels: merged
                 )
             }
-        case .remove(let set)?:
-            for address in set.addresses { self.endpoints[HostPort(host: address.ip, port: Int(address.port))] = nil }
-        case .noEndpoints(let none)?:
+        case .remove(let addresses):
+            for address in addresses { self.endpoints[address] = nil }
+        case .noEndpoints(let exists):
             self.endpoints = [:]
-            self.exists = none.exists
-        case nil:
-            break
+            self.exists = exists
         }
     }
 
-    static func hint(_ hint: Swiftlet_Destination_V1_ProtocolHint) -> DiscoveredEndpoint.ProtocolHint {
+    /// `ProtocolHint`: 1 is HTTP/2, 2 opaque; anything else (0, or a value from a newer controller) is unknown.
+    static func hint(_ hint: UInt64) -> DiscoveredEndpoint.ProtocolHint {
         switch hint {
-        case .http2: return .http2
-        case .opaque: return .opaque
+        case 1: return .http2
+        case 2: return .opaque
         default: return .unknown
         }
     }

@@ -1,4 +1,3 @@
-import NIOCertificateReloading
 import NIOSSL
 
 /// How a proxy with an identity reaches the Destination API: mTLS, presenting its mesh certificate and checking
@@ -28,22 +27,18 @@ public struct DestinationClientTLS: Sendable {
         self.serverName = serverName
         self.current = current
     }
-}
 
-/// Hands each new connection the certificate in force, so a renewal reaches the controller without a new client.
-final class CurrentCertificate: CertificateReloader {
-    let tls: DestinationClientTLS
-
-    init(_ tls: DestinationClientTLS) {
-        self.tls = tls
-    }
-
-    var sslContextConfigurationOverride: NIOSSLContextConfigurationOverride {
-        var override = NIOSSLContextConfigurationOverride()
-        if let current = self.tls.current() {
-            override.certificateChain = current.chain.map { .certificate($0) }
-            override.privateKey = .privateKey(current.key)
-        }
-        return override
+    /// A TLS context for one connection: the certificate in force now, the anchors in force now, TLS 1.3, and the
+    /// controller's name verified. `nil` until the proxy is certified. A few milliseconds: call it off the event loops.
+    func context() throws -> (NIOSSLContext, anchors: [[UInt8]])? {
+        guard let current = self.current() else { return nil }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv13
+        configuration.certificateChain = current.chain.map { .certificate($0) }
+        configuration.privateKey = .privateKey(current.key)
+        configuration.trustRoots = .certificates(current.trustAnchors)
+        configuration.certificateVerification = .fullVerification
+        configuration.applicationProtocols = ["h2"]
+        return (try NIOSSLContext(configuration: configuration), try current.trustAnchors.map { try $0.toDERBytes() })
     }
 }

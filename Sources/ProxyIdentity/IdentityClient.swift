@@ -1,15 +1,11 @@
-import Crypto
-import GRPCCore
-import GRPCNIOTransportHTTP2Posix
 import Logging
+import NIOCore
 import NIOSSL
 import ProxyCore
+import ProxyGRPC
 import ProxyTransport
 import ServiceLifecycle
-import SwiftASN1
-import SwiftletAPI
 import Synchronization
-import X509
 
 #if canImport(Glibc)
 import Glibc
@@ -40,6 +36,8 @@ public final class IdentityClient: Service, Sendable {
     }
 
     let configuration: Configuration
+    /// The event loops the controller connection runs on (the proxy's own).
+    let group: EventLoopGroup
     public let meshTLS: MeshTLS
     public let metrics = IdentityMetrics()
     let logger: Logger
@@ -48,8 +46,9 @@ public final class IdentityClient: Service, Sendable {
     static let backoff = (initial: Duration.milliseconds(200), max: Duration.seconds(10))
     private let certified = Atomic<Bool>(false)
 
-    public init(configuration: Configuration, meshTLS: MeshTLS, logger: Logger) {
+    public init(configuration: Configuration, meshTLS: MeshTLS, group: EventLoopGroup, logger: Logger) {
         self.configuration = configuration
+        self.group = group
         self.meshTLS = meshTLS
         self.logger = logger
     }
@@ -58,16 +57,16 @@ public final class IdentityClient: Service, Sendable {
     public var isCertified: Bool { self.certified.load(ordering: .relaxed) }
 
     public func run() async throws {
-        let key = P256.Signing.PrivateKey()
-        let sslKey = try NIOSSLPrivateKey(bytes: Array(key.derRepresentation), format: .der)
-        let csr = try Self.signingRequest(for: self.configuration.localName, key: key)
+        let key = try ProxyKey(identity: self.configuration.localName)
+        let sslKey = key.key
+        let csr = key.signingRequest
         var anchorsPEM = self.configuration.trustAnchorsPEM
         var backoff = Self.backoff.initial
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let wait: Duration
             do {
                 let response = try await self.certify(csr: csr, anchorsPEM: anchorsPEM)
-                let installed = try self.install(response, key: sslKey)
+                let installed = try self.install(response, key: sslKey, publicKey: key.publicKey)
                 anchorsPEM = installed.anchorsPEM
                 self.certified.store(true, ordering: .relaxed)
                 let refreshes = self.metrics.refreshed(expiry: installed.notValidAfter)
@@ -94,56 +93,38 @@ public final class IdentityClient: Service, Sendable {
     }
 
     /// One `Certify` call over TLS verified against `anchorsPEM` and the identity service's name.
-    func certify(csr: [UInt8], anchorsPEM: String) async throws -> Swiftlet_Identity_V1_CertifyResponse {
+    func certify(csr: [UInt8], anchorsPEM: String) async throws -> CertifyResponse {
         let token = try Self.readFile(self.configuration.tokenFile)
-        var request = Swiftlet_Identity_V1_CertifyRequest()
-        request.identity = self.configuration.localName
-        request.token = .init(token)
-        request.certificateSigningRequest = .init(csr)
-        let transport = try HTTP2ClientTransport.Posix(
-            target: .ipv4(address: self.configuration.controller.host, port: self.configuration.controller.port),
-            transportSecurity: .tls { tls in
-                tls.trustRoots = .certificates([.bytes(Array(anchorsPEM.utf8), format: .pem)])
-                tls.serverCertificateVerification = .fullVerification
-            },
-            config: .defaults { $0.http2.authority = self.configuration.serverName }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(anchorsPEM.utf8)))
+        tls.certificateVerification = .fullVerification
+        tls.applicationProtocols = ["h2"]
+        let target = GRPCClientConnection.Target(
+            host: self.configuration.controller.host, port: self.configuration.controller.port, tls: try NIOSSLContext(configuration: tls),
+            serverName: self.configuration.serverName
         )
-        return try await withGRPCClient(transport: transport) { client in
-            var options = CallOptions.defaults
-            options.timeout = .seconds(10)
-            return try await Swiftlet_Identity_V1_Identity.Client(wrapping: client).certify(request, options: options)
+        let request = IdentityMessages.certifyRequest(identity: self.configuration.localName, token: token, csr: csr)
+        let response = try await GRPCClientConnection.withConnection(to: target, group: self.group) { connection in
+            try await connection.unary(path: IdentityMessages.certifyPath, request: request, timeout: .seconds(10))
         }
+        return try CertifyResponse(decoding: response)
     }
 
     /// Puts a certificate in force. The answer is checked first: the leaf must be for our key and name.
-    func install(_ response: Swiftlet_Identity_V1_CertifyResponse, key: NIOSSLPrivateKey) throws -> (notValidAfter: Int64, anchorsPEM: String) {
-        let leaf = try NIOSSLCertificate(bytes: Array(response.leafCertificate), format: .der)
+    func install(_ response: CertifyResponse, key: NIOSSLPrivateKey, publicKey: [UInt8]) throws -> (notValidAfter: Int64, anchorsPEM: String) {
+        let leaf = try NIOSSLCertificate(bytes: response.leafCertificate, format: .der)
         guard PeerIdentity.dnsNames(leaf).contains(self.configuration.localName) else {
             throw IdentityClientError("the identity service issued a certificate for \(PeerIdentity.dnsNames(leaf)), not \(self.configuration.localName)")
         }
-        let chain = try [leaf] + response.intermediateCertificates.map { try NIOSSLCertificate(bytes: Array($0), format: .der) }
-        let anchors = try response.trustAnchors.map { try NIOSSLCertificate(bytes: Array($0), format: .der) }
+        guard try leaf.extractPublicKey().toSPKIBytes() == publicKey else {
+            throw IdentityClientError("the identity service issued a certificate for another key")
+        }
+        let chain = try [leaf] + response.intermediateCertificates.map { try NIOSSLCertificate(bytes: $0, format: .der) }
+        let anchors = try response.trustAnchors.map { try NIOSSLCertificate(bytes: $0, format: .der) }
         guard !anchors.isEmpty else { throw IdentityClientError("the identity service sent no trust anchor") }
         try self.meshTLS.install(chain: chain, key: key, trustAnchors: anchors, notValidAfter: Int64(leaf.notValidAfter))
-        let pem = try anchors.map { try Self.pem(der: $0.toDERBytes()) }.joined()
+        let pem = try anchors.map { try PEM.certificate(der: $0.toDERBytes()) }.joined()
         return (Int64(leaf.notValidAfter), pem)
-    }
-
-    /// A PKCS#10 request whose only name is `name` (a DNS subject alternative name, and the common name).
-    static func signingRequest(for name: String, key: P256.Signing.PrivateKey) throws -> [UInt8] {
-        let extensions = try Certificate.Extensions { SubjectAlternativeNames([.dnsName(name)]) }
-        let csr = try CertificateSigningRequest(
-            version: .v1, subject: try DistinguishedName { CommonName(name) }, privateKey: Certificate.PrivateKey(key),
-            attributes: CertificateSigningRequest.Attributes([try .init(ExtensionRequest(extensions: extensions))]),
-            signatureAlgorithm: .ecdsaWithSHA256
-        )
-        var serializer = DER.Serializer()
-        try serializer.serialize(csr)
-        return serializer.serializedBytes
-    }
-
-    static func pem(der: [UInt8]) -> String {
-        PEMDocument(type: "CERTIFICATE", derBytes: der).pemString + "\n"
     }
 
     static func now() -> Double {
@@ -174,7 +155,7 @@ extension IdentityClient: CustomStringConvertible {
     public var description: String { "IdentityClient(\(self.configuration.localName))" }
 }
 
-struct IdentityClientError: Error, CustomStringConvertible {
+struct IdentityClientError: Error, CustomStringConvertible, Sendable {
     var description: String
     init(_ description: String) { self.description = description }
 }

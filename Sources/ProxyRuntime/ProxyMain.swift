@@ -61,7 +61,7 @@ public enum ProxyMain {
                     controller: controller, namespace: config.namespace, workload: config.workload,
                     idleTimeout: config.destinationIdleTimeout, tls: discoveryTLS
                 ),
-                logger: logger
+                group: group, logger: logger
             )
         }
         let identity = config.identityController.map { controller in
@@ -71,7 +71,7 @@ public enum ProxyMain {
                     serverName: config.identityServerName ?? IdentityName.identityService(for: config.identityLocalName) ?? "",
                     tokenFile: config.identityTokenFile, trustAnchorsPEM: config.identityTrustAnchorsPEM
                 ),
-                meshTLS: meshTLS!, logger: logger
+                meshTLS: meshTLS!, group: group, logger: logger
             )
         }
         let proxy = ProxyService(config: config, environment: environment, group: group, logger: logger, discovery: discovery, identity: identity)

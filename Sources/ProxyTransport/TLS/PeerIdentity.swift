@@ -1,18 +1,16 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CNIOBoringSSL
 import NIOSSL
-import SwiftASN1
-import X509
 
 /// Reading identities out of peers' certificates, and saying in words why a certificate was refused.
 public enum PeerIdentity {
     /// The DNS names a certificate is issued to (its mesh identity is one of them).
     public static func dnsNames(_ certificate: NIOSSLCertificate) -> [String] {
-        guard let der = try? certificate.toDERBytes(), let parsed = try? Certificate(derEncoded: der),
-            let names = try? parsed.extensions.subjectAlternativeNames
-        else { return [] }
-        return names.compactMap { if case .dnsName(let name) = $0 { name.lowercased() } else { nil } }
+        certificate._subjectAlternativeNames().compactMap { name in
+            name.nameType == .dnsName ? String(decoding: name.contents, as: UTF8.self).lowercased() : nil
+        }
     }
 
     /// Why BoringSSL refused `certificate` in a chain, from what can be seen of it: expired or not yet valid, or
@@ -29,8 +27,15 @@ public enum PeerIdentity {
     }
 
     static func subject(_ certificate: NIOSSLCertificate) -> String {
-        guard let der = try? certificate.toDERBytes(), let parsed = try? Certificate(derEncoded: der) else { return "the peer" }
-        return "\(parsed.subject)"
+        guard let der = try? certificate.toDERBytes() else { return "the peer" }
+        return der.withUnsafeBufferPointer { bytes -> String in
+            var cursor = bytes.baseAddress
+            guard let x509 = d2i_X509(nil, &cursor, bytes.count) else { return "the peer" }
+            defer { X509_free(x509) }
+            guard let text = X509_NAME_oneline(X509_get_subject_name(x509), nil, 0) else { return "the peer" }
+            defer { OPENSSL_free(text) }
+            return String(cString: text)
+        }
     }
 }
 

@@ -1,0 +1,70 @@
+import NIOCore
+
+/// Protocol Buffers binary encoding of the few messages the proxy sends, written by hand so that the proxy links no
+/// protobuf runtime (DESIGN §3: the proxy's gRPC clients are small codecs over NIOHTTP2).
+///
+/// Fields are written in the order the caller gives, which callers keep ascending as protoc-generated code does, so
+/// the bytes equal swift-protobuf's (the tests compare them). Proto3 rules: `write…` skips a default value;
+/// `write…Always` is for members of a `oneof`, which are on the wire even when they hold the default.
+public struct ProtobufWriter {
+    public private(set) var buffer: ByteBuffer
+
+    public init(allocator: ByteBufferAllocator = ByteBufferAllocator()) {
+        self.buffer = allocator.buffer(capacity: 64)
+    }
+
+    enum WireType: UInt64 {
+        case varint = 0
+        case lengthDelimited = 2
+    }
+
+    mutating func writeTag(_ field: Int, _ type: WireType) {
+        self.writeVarint(UInt64(field) << 3 | type.rawValue)
+    }
+
+    public mutating func writeVarint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            self.buffer.writeInteger(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        self.buffer.writeInteger(UInt8(value))
+    }
+
+    public mutating func write(_ field: Int, varint value: UInt64) {
+        guard value != 0 else { return }
+        self.writeAlways(field, varint: value)
+    }
+
+    public mutating func writeAlways(_ field: Int, varint value: UInt64) {
+        self.writeTag(field, .varint)
+        self.writeVarint(value)
+    }
+
+    public mutating func write(_ field: Int, bool value: Bool) {
+        self.write(field, varint: value ? 1 : 0)
+    }
+
+    public mutating func write(_ field: Int, string value: String) {
+        guard !value.isEmpty else { return }
+        self.writeTag(field, .lengthDelimited)
+        self.writeVarint(UInt64(value.utf8.count))
+        self.buffer.writeString(value)
+    }
+
+    public mutating func write(_ field: Int, bytes value: some Collection<UInt8>) {
+        guard !value.isEmpty else { return }
+        self.writeTag(field, .lengthDelimited)
+        self.writeVarint(UInt64(value.count))
+        self.buffer.writeBytes(value)
+    }
+
+    /// A nested message, present even when empty (a message field that is set is always on the wire).
+    public mutating func writeMessage(_ field: Int, _ body: (inout ProtobufWriter) -> Void) {
+        var nested = ProtobufWriter(allocator: ByteBufferAllocator())
+        body(&nested)
+        self.writeTag(field, .lengthDelimited)
+        self.writeVarint(UInt64(nested.buffer.readableBytes))
+        self.buffer.writeImmutableBuffer(nested.buffer)
+    }
+}
