@@ -30,6 +30,8 @@ public struct ProxyConfig: Sendable {
     public var connectTimeout: Duration = .seconds(3)
     /// Time allowed from the request head being sent to the response head arriving; `nil` waits forever.
     public var responseTimeout: Duration? = nil
+    /// Time allowed for an HTTP/1 request head, from its first byte to its empty line.
+    public var headerReadTimeout: Duration = .seconds(10)
     public var upstreamIdleTimeout: Duration = .seconds(60)
     public var maxIdleConnectionsPerEndpoint = 128
     public var shutdownGracePeriod: Duration = .seconds(30)

@@ -106,6 +106,14 @@ public enum ProxyEnvironment {
             summary: "Time from sending a request to the response head arriving (504 when it expires); empty waits forever."
         ) { config, value throws(ConfigError) in config.responseTimeout = value.isEmpty ? nil : try duration(value) },
         Variable(
+            name: "SWIFTLET_PROXY_HTTP_HEADER_READ_TIMEOUT", defaultValue: "10s",
+            summary: "How long a client may take to send a whole HTTP/1 request head, from its first byte; a connection still "
+                + "without one is answered 408 and closed (counted as `header_read_timeout` in `*_http_errors_total`)."
+        ) { config, value throws(ConfigError) in
+            config.headerReadTimeout = try duration(value)
+            guard config.headerReadTimeout > .zero else { throw ConfigError(value: value, reason: "must be more than zero") }
+        },
+        Variable(
             name: "SWIFTLET_PROXY_UPSTREAM_IDLE_TIMEOUT", defaultValue: "60s",
             summary: "Pooled upstream connections idle this long are closed."
         ) { config, value throws(ConfigError) in config.upstreamIdleTimeout = try duration(value) },

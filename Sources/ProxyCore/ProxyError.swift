@@ -35,11 +35,15 @@ public struct ProxyError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let identityMismatch = Code(12, "identity_mismatch", 502)
         /// mTLS is required and this proxy has no certificate yet.
         public static let notCertified = Code(13, "not_certified", 503)
+        /// A request head larger than the proxy reads (64 KiB).
+        public static let requestHeadTooLarge = Code(14, "request_head_too_large", 431)
+        /// A request head that did not arrive whole within the header-read timeout: a slow or hostile client.
+        public static let headerReadTimeout = Code(15, "header_read_timeout", 408)
 
         public static let all: [Code] = [
             .connectionRefused, .connectionReset, .connectTimeout, .responseTimeout, .noRoute, .unresolvable,
             .loopDetected, .malformedRequest, .upstreamProtocol, .upstreamFailed, .noEndpoints, .tlsHandshake,
-            .identityMismatch, .notCertified,
+            .identityMismatch, .notCertified, .requestHeadTooLarge, .headerReadTimeout,
         ]
 
         public var description: String { self.label }

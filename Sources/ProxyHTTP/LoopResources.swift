@@ -9,6 +9,8 @@ public final class LoopResources {
     public let metrics: MetricsShard
     let http1: HTTP1ConnectionPool
     let http2: HTTP2ConnectionPool
+    /// Flushes HTTP/2 connections once per loop iteration.
+    let flusher: FlushBatcher
     /// Round-robin cursor over static endpoints (discovered ones are balanced by P2C).
     var nextPick = 0
     /// Discovery, when a controller is configured.
@@ -16,11 +18,19 @@ public final class LoopResources {
     /// Mesh TLS, when the proxy has an identity: requests to endpoints with an identity go over mTLS.
     public let meshTLS: MeshTLS?
     private var destinations: [String: LoopDestination] = [:]
+    /// Builds each destination's stages.
+    let chainBuilder: StageChainBuilder
+    /// The stage chains built, by destination. Destinations named by clients are unbounded, so the cache is dropped
+    /// whole when it grows past `maximumChains` (rebuilding a chain is cheap).
+    private var chains: [StageTarget: StageChain] = [:]
+    static let maximumChains = 4096
 
     public init(
-        eventLoop: EventLoop, config: ProxyConfig, connector: UpstreamConnector, discovery: DestinationLookup? = nil, meshTLS: MeshTLS? = nil
+        eventLoop: EventLoop, config: ProxyConfig, connector: UpstreamConnector, discovery: DestinationLookup? = nil, meshTLS: MeshTLS? = nil,
+        chainBuilder: StageChainBuilder = .standard
     ) {
         self.eventLoop = eventLoop
+        self.chainBuilder = chainBuilder
         self.discovery = discovery
         self.meshTLS = meshTLS
         self.metrics = MetricsShard()
@@ -29,7 +39,8 @@ public final class LoopResources {
             maxIdlePerEndpoint: config.maxIdleConnectionsPerEndpoint,
             idleTimeout: TimeAmount(config.upstreamIdleTimeout)
         )
-        self.http2 = HTTP2ConnectionPool(eventLoop: eventLoop, connector: connector, metrics: self.metrics)
+        self.flusher = FlushBatcher(eventLoop: eventLoop)
+        self.http2 = HTTP2ConnectionPool(eventLoop: eventLoop, connector: connector, metrics: self.metrics, flusher: self.flusher)
     }
 
     func pick(_ count: Int) -> Int {
@@ -46,6 +57,15 @@ public final class LoopResources {
         let created = LoopDestination(entry: discovery.entry(for: authority))
         self.destinations[authority] = created
         return created
+    }
+
+    /// The stage chain of `target`, built on first use.
+    func chain(for target: StageTarget) -> StageChain {
+        if let known = self.chains[target] { return known }
+        if self.chains.count >= Self.maximumChains { self.chains = [:] }
+        let chain = StageChain(self.chainBuilder.make(target, self.metrics))
+        self.chains[target] = chain
+        return chain
     }
 
     public func closeIdleConnections() {

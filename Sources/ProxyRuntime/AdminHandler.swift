@@ -17,7 +17,7 @@ final class AdminHandler: ChannelInboundHandler {
     }
 
     private let shared: Shared
-    private var request: HTTPRequestHead?
+    private var request: NIOHTTP1.HTTPRequestHead?
 
     init(shared: Shared) {
         self.shared = shared
@@ -36,7 +36,7 @@ final class AdminHandler: ChannelInboundHandler {
         }
     }
 
-    private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+    private func route(_ head: NIOHTTP1.HTTPRequestHead, context: ChannelHandlerContext) {
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         switch (head.method, path) {
         case (.GET, "/metrics"):
@@ -89,7 +89,7 @@ final class AdminHandler: ChannelInboundHandler {
 
     private func respond(
         _ status: HTTPResponseStatus, _ body: String, contentType: String = "text/plain; charset=utf-8",
-        head: HTTPRequestHead, context: ChannelHandlerContext
+        head: NIOHTTP1.HTTPRequestHead, context: ChannelHandlerContext
     ) {
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: contentType)

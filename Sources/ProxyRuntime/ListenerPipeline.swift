@@ -131,36 +131,25 @@ struct ListenerPipeline: Sendable {
         )
     }
 
-    private func httpContext(_ resources: LoopResources, _ destination: HostPort?, http2: Bool, tls: TLSLabel) -> HTTPConnectionContext {
-        HTTPConnectionContext(
-            direction: self.direction, destination: destination, router: self.router, resources: resources, tls: tls,
-            responseTimeout: self.config.responseTimeout.map { TimeAmount($0) }, isHTTP2: http2, logger: self.logger
+    private func httpConnection(_ resources: LoopResources, _ destination: HostPort?, http2: Bool, tls: TLSLabel) -> HTTPConnection {
+        HTTPConnection(
+            direction: self.direction, destination: destination, router: self.router, resources: resources, tls: tls, isHTTP2: http2,
+            responseTimeout: self.config.responseTimeout.map { TimeAmount($0) }, logger: self.logger
         )
     }
 
+    /// HTTP/1.1: one handler parses requests from the bytes and writes responses as bytes; nothing else.
     private func addHTTP1(pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources, destination: HostPort?, tls: TLSLabel) throws {
-        // The codec alone, without NIO's server upgrade handler (which is added and removed again on every
-        // connection): the decoder keeps the bytes after an `Upgrade` request for the relay, and the upgrade itself
-        // is the upstream's to accept; HTTPProxyHandler relays it.
-        try pipeline.addHandlers([
-            HTTPResponseEncoder(configuration: .init()),
-            ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)),
-        ])
-        try pipeline.addHandler(HTTPProxyHandler(connection: self.httpContext(resources, destination, http2: false, tls: tls)))
+        try pipeline.addProxyHTTP1Server(
+            self.httpConnection(resources, destination, http2: false, tls: tls), headerReadTimeout: TimeAmount(self.config.headerReadTimeout)
+        )
     }
 
+    /// HTTP/2: NIO's codec in frame mode, and one handler that turns each stream into an exchange.
     private func addHTTP2(
         pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources, destination: HostPort?, channel: Channel, tls: TLSLabel
     ) throws {
-        let context = NIOLoopBound(self.httpContext(resources, destination, http2: true, tls: tls), eventLoop: channel.eventLoop)
-        try pipeline.configureProxyHTTP2Server(on: channel.eventLoop) { stream in
-            stream.eventLoop.makeCompletedFuture {
-                try stream.pipeline.syncOperations.addHandlers([
-                    HTTP2FramePayloadToHTTP1ServerCodec(),
-                    HTTPProxyHandler(connection: context.value),
-                ])
-            }
-        }
+        try pipeline.addProxyHTTP2Server(self.httpConnection(resources, destination, http2: true, tls: tls))
     }
 
     private func addRelay(to destination: HostPort, pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources, tls: TLSLabel) throws {

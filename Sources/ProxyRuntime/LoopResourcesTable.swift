@@ -9,13 +9,16 @@ struct LoopResourcesTable: Sendable {
     let entries: [NIOLoopBound<LoopResources>]
 
     static func make(
-        group: EventLoopGroup, config: ProxyConfig, connector: UpstreamConnector, discovery: DestinationLookup?, meshTLS: MeshTLS?
+        group: EventLoopGroup, config: ProxyConfig, connector: UpstreamConnector, discovery: DestinationLookup?, meshTLS: MeshTLS?,
+        chainBuilder: StageChainBuilder = .standard
     ) async throws -> LoopResourcesTable {
         var entries: [NIOLoopBound<LoopResources>] = []
         for loop in group.makeIterator() {
             let entry = try await loop.submit {
                 NIOLoopBound(
-                    LoopResources(eventLoop: loop, config: config, connector: connector, discovery: discovery, meshTLS: meshTLS), eventLoop: loop
+                    LoopResources(
+                        eventLoop: loop, config: config, connector: connector, discovery: discovery, meshTLS: meshTLS, chainBuilder: chainBuilder
+                    ), eventLoop: loop
                 )
             }.get()
             entries.append(entry)

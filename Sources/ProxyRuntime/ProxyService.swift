@@ -21,6 +21,8 @@ public struct ProxyService: Service {
     public var identity: IdentityClient?
     /// Called with the bound addresses once the proxy is ready (tests use it to learn ephemeral ports).
     public var onReady: (@Sendable (BoundAddresses) -> Void)?
+    /// Builds each destination's request stages (metrics, and whatever later features or tests add).
+    public var chainBuilder: StageChainBuilder = .standard
 
     public struct BoundAddresses: Sendable {
         public var inbound: SocketAddress
@@ -60,7 +62,8 @@ public struct ProxyService: Service {
         let loopGuard = LoopGuard(listeners: listenAddresses, localIPs: LoopGuard.localAddresses())
         let connector = UpstreamConnector(connectTimeout: TimeAmount(self.config.connectTimeout), loopGuard: loopGuard)
         let loops = try await LoopResourcesTable.make(
-            group: self.group, config: self.config, connector: connector, discovery: self.discovery, meshTLS: identity?.meshTLS
+            group: self.group, config: self.config, connector: connector, discovery: self.discovery, meshTLS: identity?.meshTLS,
+            chainBuilder: self.chainBuilder
         )
         let router = Router(config: self.config)
 

@@ -9,6 +9,7 @@ GET  /headers      answers with the request headers as text
 GET  /close-next   answers, then meets the next request on the same connection with a close and no answer
                    (a keep-alive connection the server dropped just as the proxy reused it)
 GET  /delay/MS     answers after MS milliseconds
+GET|POST /fail-once/KEY   the first request for KEY gets a 503, later ones "ok /fail-once/KEY <body length>"
 anything else      200 "ok <path>"
 Every answer carries `x-served-by: <port>`.
 Arguments: [port [address]]. Prints "LISTENING <port>" once bound.
@@ -17,6 +18,8 @@ import base64, hashlib, socketserver, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CHUNK = b"x" * 65536
+FAILED = set()
+FAILED_LOCK = threading.Lock()
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -60,6 +63,8 @@ class Handler(BaseHTTPRequestHandler):
             if not with_length:
                 self.wfile.write(b"0\r\n\r\n")
             return
+        if path.startswith("/fail-once/"):
+            return self.fail_once(b"")
         if path == "/hang":
             time.sleep(3600)
             return
@@ -78,6 +83,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         if self.dropped():
             return
+        if self.path.startswith("/fail-once/"):
+            return self.fail_once(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
         digest = hashlib.sha256()
         count = 0
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -99,6 +106,14 @@ class Handler(BaseHTTPRequestHandler):
                     break
                 digest.update(data); count += len(data); left -= len(data)
         self.reply(200, f"{count} {digest.hexdigest()}\n".encode())
+
+    def fail_once(self, body):
+        with FAILED_LOCK:
+            first = self.path not in FAILED
+            FAILED.add(self.path)
+        if first:
+            return self.reply(503, b"failing once\n")
+        self.reply(200, f"ok {self.path} {len(body)}".encode())
 
     def reply(self, status, body):
         self.send_response(status)

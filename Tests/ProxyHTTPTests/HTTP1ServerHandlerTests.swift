@@ -1,28 +1,24 @@
 import NIOCore
 import NIOEmbedded
-import NIOHTTP1
+import Logging
 import ProxyCore
 import ProxyHTTP
 import ProxyTransport
 import Testing
 
 /// The HTTP edge without sockets: requests that never reach an upstream are answered by the proxy itself.
-@Suite struct HTTPProxyHandlerTests {
+@Suite struct HTTP1ServerHandlerTests {
     func makeChannel() throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         var config = ProxyConfig()
         config.mode = .explicit
         let connector = UpstreamConnector(connectTimeout: .seconds(1), loopGuard: LoopGuard(listeners: [], localIPs: []))
         let resources = LoopResources(eventLoop: channel.embeddedEventLoop, config: config, connector: connector)
-        let context = HTTPConnectionContext(
+        let connection = HTTPConnection(
             direction: .outbound, destination: nil, router: Router(config: config), resources: resources,
-            tls: .notProvidedByDiscovery, responseTimeout: nil, isHTTP2: false
+            tls: .notProvidedByDiscovery, isHTTP2: false, responseTimeout: nil, logger: Logger(label: "test")
         )
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-            withPipeliningAssistance: false, withServerUpgrade: (upgraders: [], completionHandler: { _ in }),
-            withErrorHandling: false, withOutboundHeaderValidation: false, withEncoderConfiguration: .init()
-        )
-        try channel.pipeline.syncOperations.addHandler(HTTPProxyHandler(connection: context))
+        try channel.pipeline.syncOperations.addProxyHTTP1Server(connection, headerReadTimeout: .seconds(10))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel
     }

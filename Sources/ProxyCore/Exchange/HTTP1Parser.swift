@@ -1,0 +1,647 @@
+import NIOCore
+
+/// Parses HTTP/1.1 messages straight from the bytes read, into the exchange model: a head whose fields stay spans
+/// of those bytes, then body parts that are slices of them. Pure: fed bytes, asked for events.
+///
+/// Strict where leniency lets two parsers disagree about where a message ends (RFC 9112 §6, §11.2): both
+/// `Transfer-Encoding` and `Content-Length`, conflicting lengths, a transfer coding other than a final `chunked` on a
+/// request, several `Host` fields, whitespace before a field's colon, folded lines and control characters are refused.
+/// Lenient where nothing is at stake: empty lines before a request, a bare LF ending a line.
+public struct HTTP1Parser {
+    public enum Mode: Sendable { case request, response }
+
+    /// How a message's body is delimited.
+    public enum BodyKind: Equatable, Sendable {
+        case none
+        case length(Int)
+        case chunked
+        /// A response that runs until the server closes the connection.
+        case untilClose
+    }
+
+    /// What the connection handler needs besides the head.
+    public struct MessageInfo: Equatable, Sendable {
+        public var body: BodyKind
+        /// The connection may carry another message after this one.
+        public var keepAlive: Bool
+        /// A request asking to switch protocols (`Upgrade` named by `Connection`), or `CONNECT`.
+        public var upgrade: Bool
+        /// The request carried its target in absolute form (`GET http://host/path`).
+        public var absoluteForm: Bool
+    }
+
+    public enum Event: Sendable {
+        case requestHead(HTTPRequestHead, MessageInfo)
+        case responseHead(HTTPResponseHead, MessageInfo)
+        case body(ByteBuffer)
+        /// The message is complete; a chunked body may end with trailer fields.
+        case end(HTTPFields?)
+    }
+
+    public struct Limits: Sendable {
+        /// The whole head (request or status line and fields) and, separately, the trailers.
+        public var maximumHeadBytes: Int
+        public var maximumFields: Int
+
+        public init(maximumHeadBytes: Int = 64 * 1024, maximumFields: Int = 256) {
+            self.maximumHeadBytes = maximumHeadBytes
+            self.maximumFields = maximumFields
+        }
+    }
+
+    public enum State {
+        case head
+        case fixedBody(remaining: Int)
+        case chunkSize
+        case chunkData(remaining: Int)
+        case chunkDataEnd
+        case trailers
+        case untilClose
+        /// After an upgrade request, or a `101` or a successful `CONNECT` response: what follows is not HTTP.
+        case stopped
+    }
+
+    public let mode: Mode
+    public let limits: Limits
+    public var state = State.head
+    public var pending: ByteBuffer? = nil
+    /// How far the current head has been searched for its end, so a head arriving in pieces is scanned once.
+    var scanned = 0
+    /// Response mode: the request this response answers was a HEAD, or a CONNECT.
+    var answeringHEAD = false
+    var answeringCONNECT = false
+
+    public init(mode: Mode, limits: Limits = Limits()) {
+        self.mode = mode
+        self.limits = limits
+    }
+
+    /// Response mode: says which request the next response answers (a HEAD's response has no body, a CONNECT's
+    /// success opens a tunnel).
+    public mutating func expectResponse(toMethod method: String) {
+        self.answeringHEAD = method == "HEAD"
+        self.answeringCONNECT = method == "CONNECT"
+    }
+
+    public mutating func append(_ bytes: ByteBuffer) {
+        if self.pending == nil || self.pending!.readableBytes == 0 {
+            self.pending = bytes
+        } else {
+            var bytes = bytes
+            self.pending!.writeBuffer(&bytes)
+        }
+    }
+
+    /// Bytes read and not yet parsed (the start of a next message, or, once `stopped`, the first bytes of another
+    /// protocol), handed over and forgotten.
+    public mutating func takeUnparsedBytes() -> ByteBuffer? {
+        defer { self.pending = nil }
+        return self.pending.flatMap { $0.readableBytes > 0 ? $0 : nil }
+    }
+
+    /// A head has begun arriving and is not complete (the header-read timeout runs).
+    public var isReadingHead: Bool {
+        guard case .head = self.state, let pending = self.pending else { return false }
+        return pending.readableBytes > 0
+    }
+
+    /// Between messages, with nothing of a next one read.
+    public var isIdle: Bool {
+        guard case .head = self.state, !self.endPending else { return false }
+        return (self.pending?.readableBytes ?? 0) == 0
+    }
+
+    public var isStopped: Bool {
+        if case .stopped = self.state { return true }
+        return false
+    }
+
+    /// Back to parsing after a stop (an upgrade the server refused: the next bytes are a request again).
+    public mutating func resume() {
+        if case .stopped = self.state { self.state = .head }
+    }
+
+    /// The next event, or `nil` when more bytes are needed.
+    public mutating func next() throws(HTTP1ParseError) -> Event? {
+        if self.endPending {
+            self.endPending = false
+            return self.endMessage(trailers: nil)
+        }
+        switch self.state {
+        case .head:
+            return try self.parseHead()
+        case .fixedBody(let remaining):
+            guard var pending = self.pending, pending.readableBytes > 0 else { return nil }
+            let count = min(remaining, pending.readableBytes)
+            let slice = pending.readSlice(length: count)!
+            self.pending = pending
+            if count == remaining {
+                // The body's last bytes and its end are separate events; the end comes at the next call.
+                self.endPending = true
+            } else {
+                self.state = .fixedBody(remaining: remaining - count)
+            }
+            return .body(slice)
+        case .chunkSize:
+            return try self.parseChunkSize()
+        case .chunkData(let remaining):
+            guard var pending = self.pending, pending.readableBytes > 0 else { return nil }
+            let count = min(remaining, pending.readableBytes)
+            let slice = pending.readSlice(length: count)!
+            self.pending = pending
+            self.state = count == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - count)
+            return .body(slice)
+        case .chunkDataEnd:
+            guard let line = try self.readLine(limit: 2) else { return nil }
+            guard line.readableBytes == 0 else { throw HTTP1ParseError(.malformed, "chunk data not followed by CRLF") }
+            self.state = .chunkSize
+            return try self.parseChunkSize()
+        case .trailers:
+            return try self.parseTrailers()
+        case .untilClose:
+            guard let pending = self.pending, pending.readableBytes > 0 else { return nil }
+            self.pending = nil
+            return .body(pending)
+        case .stopped:
+            return nil
+        }
+    }
+
+    /// The message's end is due at the next call: its head said it has no (more) body.
+    public var endPending = false
+    /// The message being read is an upgrade (or its answer): parsing stops at its end.
+    var stopAfterEnd = false
+
+    /// The peer closed its side. Ends a body that runs until the close; anything else half-read is an error.
+    public mutating func inputClosed() throws(HTTP1ParseError) -> Event? {
+        if self.endPending {
+            self.endPending = false
+            return self.endMessage(trailers: nil)
+        }
+        switch self.state {
+        case .untilClose:
+            self.state = .stopped
+            return .end(nil)
+        case .head where !self.isReadingHead:
+            return nil
+        case .stopped:
+            return nil
+        default:
+            throw HTTP1ParseError(.truncated, "the connection closed in the middle of a message")
+        }
+    }
+
+    // MARK: heads
+
+    private mutating func parseHead() throws(HTTP1ParseError) -> Event? {
+        guard var pending = self.pending, pending.readableBytes > 0 else { return nil }
+        if self.mode == .request, self.scanned == 0 {
+            // Empty lines before a request line are ignored (RFC 9112 §2.2).
+            while let byte = pending.getInteger(at: pending.readerIndex, as: UInt8.self), byte == 0x0d || byte == 0x0a {
+                pending.moveReaderIndex(forwardBy: 1)
+            }
+            self.pending = pending
+            guard pending.readableBytes > 0 else { return nil }
+        }
+        guard let headLength = Self.headLength(pending, from: self.scanned) else {
+            self.scanned = max(pending.readableBytes - 3, 0)
+            if pending.readableBytes > self.limits.maximumHeadBytes {
+                throw HTTP1ParseError(.headTooLarge, "the head is over \(self.limits.maximumHeadBytes) bytes")
+            }
+            return nil
+        }
+        guard headLength <= self.limits.maximumHeadBytes else {
+            throw HTTP1ParseError(.headTooLarge, "the head is over \(self.limits.maximumHeadBytes) bytes")
+        }
+        self.scanned = 0
+        let head = pending.readSlice(length: headLength)!
+        self.pending = pending
+        switch self.mode {
+        case .request:
+            let (request, info) = try Self.parseRequest(head, limits: self.limits)
+            self.begin(body: info.body, stopAfter: info.upgrade)
+            return .requestHead(request, info)
+        case .response:
+            let (response, info) = try Self.parseResponse(head, limits: self.limits, answeringHEAD: self.answeringHEAD, answeringCONNECT: self.answeringCONNECT)
+            if response.isInformational {
+                self.state = .head
+            } else {
+                self.begin(body: info.body, stopAfter: info.upgrade)
+            }
+            return .responseHead(response, info)
+        }
+    }
+
+    /// Where the parser goes after a head. A message without a body ends at once: the end is the next event.
+    private mutating func begin(body: BodyKind, stopAfter: Bool) {
+        self.stopAfterEnd = stopAfter
+        switch body {
+        case .none, .length(0):
+            self.endPending = true
+        case .length(let length):
+            self.state = .fixedBody(remaining: length)
+        case .chunked:
+            self.state = .chunkSize
+        case .untilClose:
+            self.state = .untilClose
+        }
+    }
+
+    /// The length of the head at the start of `buffer` (through its empty line), if it is all there.
+    static func headLength(_ buffer: ByteBuffer, from scanned: Int) -> Int? {
+        buffer.withUnsafeReadableBytes { raw -> Int? in
+            var index = max(scanned, 0)
+            while index < raw.count {
+                guard let newline = UnsafeRawBufferPointer(rebasing: raw[index...]).firstIndex(of: 0x0a) else { return nil }
+                let at = index + newline
+                // LF LF, or LF CR LF: the empty line that ends the head.
+                if at + 1 < raw.count, raw[at + 1] == 0x0a { return at + 2 }
+                if at + 2 < raw.count, raw[at + 1] == 0x0d, raw[at + 2] == 0x0a { return at + 3 }
+                index = at + 1
+            }
+            return nil
+        }
+    }
+
+    /// Lines of a head: the first line, then each field line, each without its terminator.
+    struct Lines {
+        let raw: UnsafeRawBufferPointer
+        var index = 0
+
+        mutating func next() throws(HTTP1ParseError) -> Range<Int>? {
+            guard index < raw.count else { return nil }
+            let start = index
+            guard let newline = UnsafeRawBufferPointer(rebasing: raw[start...]).firstIndex(of: 0x0a) else { return nil }
+            var end = start + newline
+            self.index = end + 1
+            if end > start, raw[end - 1] == 0x0d { end -= 1 }
+            return start..<end
+        }
+    }
+
+    static func isTokenCharacter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+            UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+            UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            return true
+        default: return false
+        }
+    }
+
+    /// What the fields say about framing and the connection, gathered while they are parsed.
+    struct Framing {
+        var contentLength: Int? = nil
+        var transferEncoding = false
+        var chunkedLast = false
+        var connectionClose = false
+        var connectionKeepAlive = false
+        var connectionUpgrade = false
+        var upgradeField = false
+        var hostCount = 0
+        var firstHost: Range<Int>? = nil
+    }
+
+    /// Parses field lines into ranges of `raw` (offsets from its start), noting what matters for framing.
+    static func parseFields(
+        _ lines: inout Lines, raw: UnsafeRawBufferPointer, limits: Limits, framing: inout Framing
+    ) throws(HTTP1ParseError) -> [WireFields.Range] {
+        var ranges: [WireFields.Range] = []
+        while let line = try lines.next() {
+            if line.isEmpty { break }
+            guard ranges.count < limits.maximumFields else { throw HTTP1ParseError(.headTooLarge, "more than \(limits.maximumFields) fields") }
+            let first = raw[line.lowerBound]
+            guard first != 0x20, first != 0x09 else { throw HTTP1ParseError(.malformed, "a folded field line (obsolete line folding)") }
+            var colon = line.lowerBound
+            while colon < line.upperBound, raw[colon] != UInt8(ascii: ":") {
+                guard Self.isTokenCharacter(raw[colon]) else {
+                    throw HTTP1ParseError(.malformed, "a field line without a valid name and colon")
+                }
+                colon += 1
+            }
+            guard colon < line.upperBound, colon > line.lowerBound else { throw HTTP1ParseError(.malformed, "a field line without a name and colon") }
+            var valueStart = colon + 1
+            while valueStart < line.upperBound, raw[valueStart] == 0x20 || raw[valueStart] == 0x09 { valueStart += 1 }
+            var valueEnd = line.upperBound
+            while valueEnd > valueStart, raw[valueEnd - 1] == 0x20 || raw[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+            for index in valueStart..<valueEnd {
+                let byte = raw[index]
+                guard byte >= 0x20 || byte == 0x09, byte != 0x7f else {
+                    throw HTTP1ParseError(.malformed, "a control character in a field value")
+                }
+            }
+            let name = UnsafeRawBufferPointer(rebasing: raw[line.lowerBound..<colon])
+            let value = UnsafeRawBufferPointer(rebasing: raw[valueStart..<valueEnd])
+            try Self.noteFraming(name: name, value: value, range: valueStart..<valueEnd, into: &framing)
+            ranges.append(
+                WireFields.Range(
+                    nameStart: UInt32(line.lowerBound), nameLength: UInt32(colon - line.lowerBound), valueStart: UInt32(valueStart),
+                    valueLength: UInt32(valueEnd - valueStart)
+                )
+            )
+        }
+        return ranges
+    }
+
+    static func noteFraming(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, range: Range<Int>, into framing: inout Framing) throws(HTTP1ParseError) {
+        switch name.count {
+        case 4 where HTTPFields.equalNames(name, "host".utf8):
+            framing.hostCount += 1
+            framing.firstHost = framing.firstHost ?? range
+        case 10 where HTTPFields.equalNames(name, "connection".utf8):
+            for token in value.split(separator: UInt8(ascii: ",")) {
+                let token = HTTPFields.trimmed(token)
+                if HTTPFields.equalNames(token, "close".utf8) { framing.connectionClose = true }
+                if HTTPFields.equalNames(token, "keep-alive".utf8) { framing.connectionKeepAlive = true }
+                if HTTPFields.equalNames(token, "upgrade".utf8) { framing.connectionUpgrade = true }
+            }
+        case 7 where HTTPFields.equalNames(name, "upgrade".utf8):
+            framing.upgradeField = true
+        case 14 where HTTPFields.equalNames(name, "content-length".utf8):
+            // `42` or a list of the same length (`42, 42`); anything else is refused (RFC 9110 §8.6).
+            for element in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+                let digits = HTTPFields.trimmed(element)
+                guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+                    throw HTTP1ParseError(.malformed, "an invalid Content-Length")
+                }
+                let length = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+                if let known = framing.contentLength, known != length {
+                    throw HTTP1ParseError(.malformed, "conflicting Content-Length values")
+                }
+                framing.contentLength = length
+            }
+        case 17 where HTTPFields.equalNames(name, "transfer-encoding".utf8):
+            framing.transferEncoding = true
+            let codings = value.split(separator: UInt8(ascii: ","))
+            // A later field's codings follow an earlier one's: only the very last coding decides.
+            framing.chunkedLast = codings.last.map { HTTPFields.equalNames(HTTPFields.trimmed($0), "chunked".utf8) } ?? false
+        default:
+            break
+        }
+    }
+
+    static func parseVersion(_ raw: UnsafeRawBufferPointer, _ range: Range<Int>) throws(HTTP1ParseError) -> HTTPVersionNumber {
+        guard range.count == 8, raw[range.lowerBound] == UInt8(ascii: "H"), raw[range.lowerBound + 1] == UInt8(ascii: "T"),
+            raw[range.lowerBound + 2] == UInt8(ascii: "T"), raw[range.lowerBound + 3] == UInt8(ascii: "P"),
+            raw[range.lowerBound + 4] == UInt8(ascii: "/"), raw[range.lowerBound + 5] == UInt8(ascii: "1"),
+            raw[range.lowerBound + 6] == UInt8(ascii: ".")
+        else { throw HTTP1ParseError(.malformed, "not an HTTP/1 version") }
+        switch raw[range.lowerBound + 7] {
+        case UInt8(ascii: "1"): return .http1_1
+        case UInt8(ascii: "0"): return .http1_0
+        default: throw HTTP1ParseError(.malformed, "an unsupported HTTP/1 version")
+        }
+    }
+
+    static func parseRequest(_ head: ByteBuffer, limits: Limits) throws(HTTP1ParseError) -> (HTTPRequestHead, MessageInfo) {
+        try head.withUnsafeReadableBytes { raw throws(HTTP1ParseError) -> (HTTPRequestHead, MessageInfo) in
+            var lines = Lines(raw: raw)
+            guard let first = try lines.next(), !first.isEmpty else { throw HTTP1ParseError(.malformed, "no request line") }
+            // method SP request-target SP HTTP-version
+            var cursor = first.lowerBound
+            while cursor < first.upperBound, raw[cursor] != 0x20 {
+                guard Self.isTokenCharacter(raw[cursor]) else { throw HTTP1ParseError(.malformed, "an invalid method") }
+                cursor += 1
+            }
+            let methodEnd = cursor
+            guard methodEnd > first.lowerBound, methodEnd < first.upperBound else { throw HTTP1ParseError(.malformed, "an invalid request line") }
+            let targetStart = methodEnd + 1
+            cursor = targetStart
+            while cursor < first.upperBound, raw[cursor] != 0x20 {
+                guard raw[cursor] > 0x20, raw[cursor] != 0x7f else { throw HTTP1ParseError(.malformed, "a control character in the request target") }
+                cursor += 1
+            }
+            let targetEnd = cursor
+            guard targetEnd > targetStart, targetEnd < first.upperBound else { throw HTTP1ParseError(.malformed, "an invalid request line") }
+            let version = try Self.parseVersion(raw, (targetEnd + 1)..<first.upperBound)
+
+            var framing = Framing()
+            let ranges = try Self.parseFields(&lines, raw: raw, limits: limits, framing: &framing)
+            guard framing.hostCount <= 1 else { throw HTTP1ParseError(.malformed, "more than one Host field") }
+            // Both framings at once is how requests are smuggled: refuse it (RFC 9112 §6.1).
+            if framing.transferEncoding {
+                guard framing.contentLength == nil else { throw HTTP1ParseError(.malformed, "both Transfer-Encoding and Content-Length") }
+                guard framing.chunkedLast else { throw HTTP1ParseError(.malformed, "a request transfer coding that does not end with chunked") }
+                guard version == .http1_1 else { throw HTTP1ParseError(.malformed, "Transfer-Encoding in an HTTP/1.0 request") }
+            }
+
+            let method = String(decoding: UnsafeRawBufferPointer(rebasing: raw[first.lowerBound..<methodEnd]), as: UTF8.self)
+            let target = UnsafeRawBufferPointer(rebasing: raw[targetStart..<targetEnd])
+            var request = HTTPRequestHead(method: method, path: "", version: version)
+            var absoluteForm = false
+            if target.first == UInt8(ascii: "/") || (target.count == 1 && target.first == UInt8(ascii: "*")) {
+                request.path = String(decoding: target, as: UTF8.self)
+            } else if method == "CONNECT" {
+                request.path = String(decoding: target, as: UTF8.self)
+                request.authority = request.path
+            } else {
+                let (scheme, authority, path) = try Self.splitAbsoluteForm(target)
+                request.scheme = scheme
+                request.authority = authority
+                request.path = path
+                absoluteForm = true
+            }
+            if request.authority == nil, let host = framing.firstHost {
+                request.authority = String(decoding: UnsafeRawBufferPointer(rebasing: raw[host]), as: UTF8.self)
+            }
+            request.fields = HTTPFields(wire: WireFields(bytes: head, ranges: ranges))
+
+            let keepAlive = version == .http1_1 ? !framing.connectionClose : framing.connectionKeepAlive && !framing.connectionClose
+            let body: BodyKind = framing.transferEncoding ? .chunked : framing.contentLength.map { .length($0) } ?? .none
+            let upgrade = (framing.upgradeField && framing.connectionUpgrade) || method == "CONNECT"
+            return (request, MessageInfo(body: body, keepAlive: keepAlive, upgrade: upgrade, absoluteForm: absoluteForm))
+        }
+    }
+
+    /// `http://host:port/path?query` → (`http`, `host:port`, `/path?query`).
+    static func splitAbsoluteForm(_ target: UnsafeRawBufferPointer) throws(HTTP1ParseError) -> (String, String, String) {
+        guard let colon = target.firstIndex(of: UInt8(ascii: ":")), colon + 2 < target.count,
+            target[colon + 1] == UInt8(ascii: "/"), target[colon + 2] == UInt8(ascii: "/")
+        else { throw HTTP1ParseError(.malformed, "a request target in no known form") }
+        let scheme = String(decoding: UnsafeRawBufferPointer(rebasing: target[0..<colon]), as: UTF8.self).lowercased()
+        guard scheme == "http" || scheme == "https" else { throw HTTP1ParseError(.malformed, "an absolute-form target with scheme \(scheme)") }
+        let authorityStart = colon + 3
+        var authorityEnd = authorityStart
+        while authorityEnd < target.count, target[authorityEnd] != UInt8(ascii: "/"), target[authorityEnd] != UInt8(ascii: "?") {
+            // Userinfo in a target is deprecated and a classic way of disguising where a request goes.
+            guard target[authorityEnd] != UInt8(ascii: "@") else { throw HTTP1ParseError(.malformed, "userinfo in the request target") }
+            authorityEnd += 1
+        }
+        guard authorityEnd > authorityStart else { throw HTTP1ParseError(.malformed, "an absolute-form target without a host") }
+        let authority = String(decoding: UnsafeRawBufferPointer(rebasing: target[authorityStart..<authorityEnd]), as: UTF8.self)
+        var path = String(decoding: UnsafeRawBufferPointer(rebasing: target[authorityEnd...]), as: UTF8.self)
+        if path.isEmpty {
+            path = "/"
+        } else if path.utf8.first == UInt8(ascii: "?") {
+            path = "/" + path
+        }
+        return (scheme, authority, path)
+    }
+
+    static func parseResponse(
+        _ head: ByteBuffer, limits: Limits, answeringHEAD: Bool, answeringCONNECT: Bool
+    ) throws(HTTP1ParseError) -> (HTTPResponseHead, MessageInfo) {
+        try head.withUnsafeReadableBytes { raw throws(HTTP1ParseError) -> (HTTPResponseHead, MessageInfo) in
+            var lines = Lines(raw: raw)
+            guard let first = try lines.next(), first.count >= 12 else { throw HTTP1ParseError(.malformed, "no status line") }
+            let version = try Self.parseVersion(raw, first.lowerBound..<(first.lowerBound + 8))
+            guard raw[first.lowerBound + 8] == 0x20 else { throw HTTP1ParseError(.malformed, "an invalid status line") }
+            var status = 0
+            for index in (first.lowerBound + 9)..<(first.lowerBound + 12) {
+                let digit = raw[index]
+                guard digit >= 0x30, digit <= 0x39 else { throw HTTP1ParseError(.malformed, "an invalid status code") }
+                status = status * 10 + Int(digit - 0x30)
+            }
+            guard status >= 100, first.count == 12 || raw[first.lowerBound + 12] == 0x20 else {
+                throw HTTP1ParseError(.malformed, "an invalid status line")
+            }
+            var framing = Framing()
+            let ranges = try Self.parseFields(&lines, raw: raw, limits: limits, framing: &framing)
+            let response = HTTPResponseHead(status: status, version: version, fields: HTTPFields(wire: WireFields(bytes: head, ranges: ranges)))
+
+            var keepAlive = version == .http1_1 ? !framing.connectionClose : framing.connectionKeepAlive && !framing.connectionClose
+            let body: BodyKind
+            var upgrade = false
+            if status == 101 || (answeringCONNECT && status >= 200 && status < 300) {
+                body = .none
+                upgrade = true
+                keepAlive = false
+            } else if response.isInformational || answeringHEAD || status == 204 || status == 304 {
+                body = .none
+            } else if framing.transferEncoding {
+                if framing.contentLength != nil {
+                    // RFC 9112 §6.3: Transfer-Encoding wins, and the connection must not be reused.
+                    keepAlive = false
+                }
+                body = framing.chunkedLast ? .chunked : .untilClose
+            } else if let length = framing.contentLength {
+                body = .length(length)
+            } else {
+                body = .untilClose
+            }
+            if body == .untilClose { keepAlive = false }
+            return (response, MessageInfo(body: body, keepAlive: keepAlive, upgrade: upgrade, absoluteForm: false))
+        }
+    }
+
+    // MARK: chunked bodies
+
+    /// Reads one line (without its terminator), if all of it is there; longer than `limit` is an error.
+    mutating func readLine(limit: Int) throws(HTTP1ParseError) -> ByteBuffer? {
+        guard var pending = self.pending, pending.readableBytes > 0 else { return nil }
+        let newline = pending.withUnsafeReadableBytes { $0.firstIndex(of: 0x0a) }
+        guard let newline else {
+            if pending.readableBytes > limit { throw HTTP1ParseError(.malformed, "a chunk line over \(limit) bytes") }
+            return nil
+        }
+        guard newline <= limit else { throw HTTP1ParseError(.malformed, "a chunk line over \(limit) bytes") }
+        var line = pending.readSlice(length: newline)!
+        pending.moveReaderIndex(forwardBy: 1)
+        self.pending = pending
+        if line.readableBytes > 0, line.getInteger(at: line.writerIndex - 1, as: UInt8.self) == 0x0d {
+            line.moveWriterIndex(to: line.writerIndex - 1)
+        }
+        return line
+    }
+
+    private mutating func parseChunkSize() throws(HTTP1ParseError) -> Event? {
+        // A size, maybe extensions (ignored), CRLF. Extensions are bounded with the line.
+        guard let line = try self.readLine(limit: 4096) else { return nil }
+        var size = 0
+        var digits = 0
+        var sawEnd = false
+        for byte in line.readableBytesView {
+            if sawEnd {
+                continue
+            }
+            let value: Int
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = Int(byte - 0x30)
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = Int(byte - 0x61 + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): value = Int(byte - 0x41 + 10)
+            case UInt8(ascii: ";"), 0x20, 0x09:
+                sawEnd = true
+                continue
+            default:
+                throw HTTP1ParseError(.malformed, "an invalid chunk size")
+            }
+            digits += 1
+            guard digits <= 15 else { throw HTTP1ParseError(.malformed, "a chunk size too large") }
+            size = size * 16 + value
+        }
+        guard digits > 0 else { throw HTTP1ParseError(.malformed, "an invalid chunk size") }
+        if size == 0 {
+            self.state = .trailers
+            return try self.parseTrailers()
+        }
+        self.state = .chunkData(remaining: size)
+        return try self.next()
+    }
+
+    private mutating func parseTrailers() throws(HTTP1ParseError) -> Event? {
+        guard let pending = self.pending, pending.readableBytes > 0 else { return nil }
+        // No trailers: just the final CRLF.
+        if let first = pending.getInteger(at: pending.readerIndex, as: UInt8.self), first == 0x0a || first == 0x0d {
+            guard let line = try self.readLine(limit: 2) else { return nil }
+            guard line.readableBytes == 0 else { throw HTTP1ParseError(.malformed, "invalid chunked trailer section") }
+            return self.endMessage(trailers: nil)
+        }
+        // Trailer fields, then an empty line: the same shape as a head's fields, preceded by an empty line here.
+        var probe = pending
+        guard let length = Self.trailersLength(probe) else {
+            if probe.readableBytes > self.limits.maximumHeadBytes { throw HTTP1ParseError(.headTooLarge, "trailers over \(self.limits.maximumHeadBytes) bytes") }
+            return nil
+        }
+        let block = probe.readSlice(length: length)!
+        self.pending = probe
+        let fields = try block.withUnsafeReadableBytes { raw throws(HTTP1ParseError) -> [WireFields.Range] in
+            var lines = Lines(raw: raw)
+            var framing = Framing()
+            return try Self.parseFields(&lines, raw: raw, limits: self.limits, framing: &framing)
+        }
+        return self.endMessage(trailers: HTTPFields(wire: WireFields(bytes: block, ranges: fields)))
+    }
+
+    /// Fields then an empty line, starting at the first field (unlike a head, which starts with a request line).
+    static func trailersLength(_ buffer: ByteBuffer) -> Int? {
+        buffer.withUnsafeReadableBytes { raw -> Int? in
+            var index = 0
+            while index < raw.count {
+                guard let newline = UnsafeRawBufferPointer(rebasing: raw[index...]).firstIndex(of: 0x0a) else { return nil }
+                let at = index + newline
+                let lineLength = at - index
+                if lineLength == 0 || (lineLength == 1 && raw[index] == 0x0d) { return at + 1 }
+                index = at + 1
+            }
+            return nil
+        }
+    }
+
+    private mutating func endMessage(trailers: HTTPFields?) -> Event {
+        self.state = self.stopAfterEnd ? .stopped : .head
+        self.stopAfterEnd = false
+        return .end(trailers)
+    }
+}
+
+/// Why bytes could not be parsed as HTTP/1.
+public struct HTTP1ParseError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: Hashable, Sendable {
+        case malformed
+        /// The head (or the trailers) is over the limit.
+        case headTooLarge
+        /// The connection closed before the message was complete.
+        case truncated
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { self.message }
+}

@@ -1,0 +1,75 @@
+import NIOCore
+import ProxyCore
+
+/// The response, from the upstream to the downstream.
+extension Exchange {
+    func responseHeadReceived(_ head: HTTPResponseHead, endStream: Bool) {
+        guard !self.isFinished, let downstream = self.downstream else { return }
+        if !head.isInformational, head.status != 101, let chain = self.chain, !chain.stages.isEmpty,
+            chain.stages.reversed().contains(where: { $0.response(head, self) == .retry }), self.machine.retryAfterResponse()
+        {
+            self.upstream?.release(reusable: false)
+            self.upstream = nil
+            self.chosen?.load?.abandoned()
+            self.chosen?.load = nil
+            self.attempt()
+            return
+        }
+        switch self.machine.responseHead(status: head.status, endStream: endStream) {
+        case .forwardInformational:
+            downstream.writeResponseHead(head, endStream: false)
+        case .forward(let endStream):
+            self.responseTimer?.cancel()
+            self.responseTimer = nil
+            self.responseStatus = head.status
+            var head = head
+            head.fields.removeConnectionFields()
+            if self.upstreamIsHTTP2, let status = head.fields.first("grpc-status") { self.grpcStatus = Int(status) }
+            downstream.writeResponseHead(head, endStream: endStream)
+            if endStream { self.responseComplete(requestComplete: self.machine.requestEnded) }
+        case .switchProtocols:
+            self.responseTimer?.cancel()
+            self.responseTimer = nil
+            self.responseStatus = 101
+            var head = head
+            head.fields.removeConnectionFields(keepingUpgrade: true)
+            downstream.writeResponseHead(head, endStream: false)
+            downstream.flushResponse()
+            guard let upstream = self.upstream else { return }
+            self.upstream = nil
+            downstream.switchToTunnel(with: upstream)
+            self.downstream = nil
+            self.finish()
+        case .ignore:
+            if head.status == 101 {
+                self.upstreamFailed(ProxyError(.upstreamProtocol, "the upstream switched protocols without being asked"))
+            }
+        }
+    }
+
+    func responseBodyReceived(_ bytes: ByteBuffer) {
+        guard self.machine.responseBody() == .forward, let downstream = self.downstream else { return }
+        downstream.writeResponseBody(bytes)
+        if !downstream.isWritable { self.upstream?.pauseResponse(true) }
+    }
+
+    func responseEndReceived(_ trailers: HTTPFields?) {
+        guard case .forward(let requestComplete) = self.machine.responseEnd() else { return }
+        if self.upstreamIsHTTP2, let status = trailers?.first("grpc-status") { self.grpcStatus = Int(status) }
+        self.downstream?.writeResponseEnd(trailers)
+        self.responseComplete(requestComplete: requestComplete)
+    }
+
+    /// The upstream read a batch: what went downstream meanwhile is flushed once.
+    func responseReadComplete() {
+        self.downstream?.flushResponse()
+    }
+
+    private func responseComplete(requestComplete: Bool) {
+        let upstream = self.upstream
+        self.upstream = nil
+        // An upstream whose request was not all sent cannot carry another one.
+        upstream?.release(reusable: requestComplete)
+        self.finish(requestComplete: requestComplete)
+    }
+}

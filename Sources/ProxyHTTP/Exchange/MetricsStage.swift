@@ -1,0 +1,47 @@
+import NIOCore
+import ProxyCore
+
+/// `request_total`, `response_total` and `response_latency_ms`, Linkerd's families, for every exchange of a
+/// destination. The series is resolved when the endpoint is known (its address and identity are labels) and cached
+/// by value, so the common keep-alive case costs a comparison, not a dictionary look-up.
+final class MetricsStage: HTTPStage {
+    let shard: MetricsShard
+    private var cached: (authority: String, endpoint: HostPort, identity: String?, tls: TLSLabel, metrics: RequestMetrics)?
+
+    init(shard: MetricsShard) {
+        self.shard = shard
+    }
+
+    func endpointChosen(_ endpoint: ChosenEndpoint, _ exchange: Exchange) {
+        guard exchange.metrics == nil else { return }
+        let series = self.series(exchange, endpoint)
+        series.recordRequest()
+        exchange.metrics = series
+    }
+
+    func finished(_ exchange: Exchange) {
+        guard let metrics = exchange.metrics else { return }
+        metrics.recordResponse(status: exchange.responseStatus, grpcStatus: exchange.grpcStatus, latencyNanoseconds: exchange.elapsedNanoseconds)
+    }
+
+    private func series(_ exchange: Exchange, _ endpoint: ChosenEndpoint) -> RequestMetrics {
+        let target = endpoint.target
+        let tls = exchange.tlsLabel(target)
+        if let cached = self.cached, cached.endpoint == target.endpoint, cached.authority == target.authority, cached.identity == target.identity,
+            cached.tls == tls
+        {
+            return cached.metrics
+        }
+        let series = self.shard.requestMetrics(
+            for: RequestLabels(
+                direction: exchange.connection.direction, authority: target.authority, targetAddress: target.endpoint.description, tls: tls,
+                destinationLabels: endpoint.labels
+            )
+        )
+        self.cached = (target.authority, target.endpoint, target.identity, tls, series)
+        return series
+    }
+}
+
+@available(*, unavailable)
+extension MetricsStage: Sendable {}

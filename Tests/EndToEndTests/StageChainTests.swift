@@ -1,0 +1,114 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ProxyCore
+import ProxyHTTP
+import ProxyRuntime
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+/// The request path is a chain of stages, and a stage is one type plus one line where the chain is built: three
+/// stages only this test defines run inside a real proxy, between curl and the Python upstream.
+@Suite(.serialized, .enabled(if: E2E.available("curl")))
+struct StageChainTests {
+    /// Counts what each stage saw, across the loops' copies of it.
+    final class Seen: Sendable {
+        let requestsPastTheLimit = Atomic<Int>(0)
+        let retries = Atomic<Int>(0)
+    }
+
+    /// Adds a field to every request.
+    final class AddFieldStage: HTTPStage {
+        func request(_ exchange: Exchange) -> StageDecision {
+            exchange.request.fields.add("x-stage", "added by a stage")
+            return .proceed
+        }
+    }
+
+    /// Answers `/limited/…` itself with a 429; the stages after it never see those requests.
+    final class LimitStage: HTTPStage {
+        func request(_ exchange: Exchange) -> StageDecision {
+            guard exchange.request.path.hasPrefix("/limited/") else { return .proceed }
+            var fields = HTTPFields()
+            fields.add("retry-after", "1")
+            fields.add("content-length", "11")
+            return .respond(HTTPResponseHead(status: 429, fields: fields), body: ByteBuffer(string: "slow down\n\n"))
+        }
+    }
+
+    /// Keeps the body and tries again, up to three attempts, on a 503 or a failure.
+    final class RetryStage: HTTPStage {
+        let seen: Seen
+        init(seen: Seen) { self.seen = seen }
+
+        func request(_ exchange: Exchange) -> StageDecision {
+            self.seen.requestsPastTheLimit.add(1, ordering: .relaxed)
+            exchange.retainBody = true
+            return .proceed
+        }
+
+        func response(_ head: HTTPResponseHead, _ exchange: Exchange) -> StageVerdict {
+            guard head.status == 503, exchange.attempts < 3 else { return .pass }
+            self.seen.retries.add(1, ordering: .relaxed)
+            return .retry
+        }
+
+        func failure(_ error: ProxyError, _ exchange: Exchange) -> StageVerdict {
+            guard exchange.attempts < 3 else { return .pass }
+            self.seen.retries.add(1, ordering: .relaxed)
+            return .retry
+        }
+    }
+
+    @Test func stagesDefinedOutsideTheProxyAddAFieldAnswer429AndRetryWithTheBody() async throws {
+        let upstream = try await FixtureProcess.start("upstream.py")
+        let seen = Seen()
+        var config = ProxyConfig()
+        config.inboundListen = HostPort(host: "127.0.0.1", port: 0)
+        config.outboundListen = HostPort(host: "127.0.0.1", port: 0)
+        config.adminListen = HostPort(host: "127.0.0.1", port: 0)
+        config.inboundForward = HostPort(host: "127.0.0.1", port: upstream.port)
+        config.workerThreads = 1
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var proxy = ProxyService(config: config, environment: [:], group: group, logger: Logger(label: "stage-test"))
+        // The one line: the standard stages, then the test's.
+        proxy.chainBuilder = .standard(then: { _ in [AddFieldStage(), LimitStage(), RetryStage(seen: seen)] })
+        let (ready, readyContinuation) = AsyncStream.makeStream(of: ProxyService.BoundAddresses.self)
+        proxy.onReady = { readyContinuation.yield($0) }
+        let services = ServiceGroup(configuration: .init(services: [proxy], logger: Logger(label: "stage-test")))
+
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await services.run() }
+            var addresses = ready.makeAsyncIterator()
+            guard let bound = await addresses.next(), let port = bound.inbound.port else { throw HarnessError("the proxy did not start") }
+            let url = "http://127.0.0.1:\(port)"
+
+            // A field added by a stage reaches the application.
+            let headers = try await run("curl", ["-sS", "\(url)/headers"])
+            #expect(headers.output.contains("x-stage: added by a stage"), "\(headers.output)")
+
+            // The limit answers without the upstream (no x-served-by) and without the stages after it.
+            let before = seen.requestsPastTheLimit.load(ordering: .relaxed)
+            let limited = try await run("curl", ["-sS", "-D", "-", "\(url)/limited/x"])
+            #expect(limited.output.hasPrefix("HTTP/1.1 429"), "\(limited.output)")
+            #expect(limited.output.lowercased().contains("retry-after: 1"))
+            #expect(!limited.output.lowercased().contains("x-served-by"))
+            #expect(seen.requestsPastTheLimit.load(ordering: .relaxed) == before)
+
+            // The upstream fails the first attempt with a 503; the retry sends the kept body again and succeeds.
+            let retried = try await run("curl", ["-sS", "-w", " %{http_code}", "--data-binary", "seven b", "\(url)/fail-once/post"])
+            #expect(retried.output == "ok /fail-once/post 7 200", "\(retried.output)")
+            #expect(seen.retries.load(ordering: .relaxed) == 1)
+
+            // The same connection goes on serving after all three.
+            let after = try await run("curl", ["-sS", "\(url)/after", "\(url)/limited/y", "\(url)/again"])
+            #expect(after.output == "ok /afterslow down\n\nok /again", "\(after.output)")
+
+            await services.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        try await group.shutdownGracefully()
+    }
+}
