@@ -9,6 +9,8 @@ final class ConnectionDrainer: Sendable {
         var channels: [ObjectIdentifier: Channel] = [:]
         var draining = false
         var drained: [EventLoopPromise<Void>] = []
+        /// The most connections open at once since `resetHighWater`.
+        var highWater = 0
     }
 
     private let state = NIOLockedValueBox(State())
@@ -19,6 +21,7 @@ final class ConnectionDrainer: Sendable {
         let accepted = self.state.withLockedValue { state -> Bool in
             guard !state.draining else { return false }
             state.channels[id] = channel
+            state.highWater = max(state.highWater, state.channels.count)
             return true
         }
         guard accepted else { return false }
@@ -35,6 +38,16 @@ final class ConnectionDrainer: Sendable {
     }
 
     var openConnections: Int { self.state.withLockedValue { $0.channels.count } }
+
+    /// The most connections open at once since `resetHighWater`, and how many are open now.
+    var highWater: (high: Int, now: Int) {
+        self.state.withLockedValue { ($0.highWater, $0.channels.count) }
+    }
+
+    /// Restarts the high-water mark from the connections open now.
+    func resetHighWater() {
+        self.state.withLockedValue { $0.highWater = $0.channels.count }
+    }
 
     /// Asks every connection to finish what it is doing and close; the future completes when all have.
     func drain(on eventLoop: EventLoop) -> EventLoopFuture<Void> {

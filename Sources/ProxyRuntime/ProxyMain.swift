@@ -45,6 +45,7 @@ public enum ProxyMain {
         }
         var logger = Logger(label: "swiftlet-proxy")
         logger.logLevel = level
+        Self.raiseOpenFileLimit()
         let threads = config.workerThreads > 0 ? config.workerThreads : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let meshTLS = config.identityController.map { _ in MeshTLS(localName: config.identityLocalName) }
@@ -93,6 +94,16 @@ public enum ProxyMain {
         }
         try? await group.shutdownGracefully()
         return 0
+    }
+
+    /// A proxy holds two descriptors per proxied connection: the soft limit (often 1,024) is raised to the hard one,
+    /// as Go's runtime and nginx's `worker_rlimit_nofile` do.
+    static func raiseOpenFileLimit() {
+        var limit = rlimit()
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(resource, &limit)
     }
 
     /// The process environment, read without Foundation.

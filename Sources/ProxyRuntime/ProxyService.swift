@@ -93,8 +93,11 @@ public struct ProxyService: Service {
         self.onReady?(bound)
 
         // Serve until SIGTERM (through the service group) or POST /shutdown.
+        let trimmer = MemoryTrimmer(drainers: [inboundDrainer, outboundDrainer])
         await withTaskGroup(of: Void.self) { waiters in
             waiters.addTask { try? await gracefulShutdown() }
+            // Runs until cancelled with the rest, so it never ends the wait for shutdown by itself.
+            waiters.addTask { await trimmer.run() }
             waiters.addTask {
                 var requests = shutdownRequests.makeAsyncIterator()
                 _ = await requests.next()

@@ -53,8 +53,17 @@ public final class ProtocolDetectionHandler: ChannelInboundHandler, RemovableCha
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // A client that half-closes before we decide sends nothing more: decide now with what we have.
+        // A client that half-closes before we decide sends nothing more: decide now with what we have. One that
+        // sent nothing at all has nothing to forward: it is closed rather than relayed, so a crowd of clients that
+        // connect and leave does not leave the proxy holding half-closed relays to the destination.
         if case ChannelEvent.inputClosed = event, !self.done {
+            guard let buffered = self.buffered, buffered.readableBytes > 0 else {
+                self.done = true
+                self.timer?.cancel()
+                self.timer = nil
+                context.close(promise: nil)
+                return
+            }
             self.finish(context: context, with: self.detector.giveUp())
         }
         context.fireUserInboundEventTriggered(event)

@@ -108,6 +108,8 @@ final class ChildProcess: @unchecked Sendable {
     private let input = Pipe()
     let name: String
     private let exited: ExitLatch
+    /// Opens when the output pipe reached EOF: the exit can be seen before the last bytes were read.
+    private let outputEnded = ExitLatch()
 
     init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], name: String? = nil) throws {
         self.name = name ?? URL(fileURLWithPath: executable).lastPathComponent
@@ -128,11 +130,13 @@ final class ChildProcess: @unchecked Sendable {
         // is a dispatch read source per child; with dozens of children coming and going in one test run, one of
         // them crashed the test process inside libdispatch's event loop.)
         let reader = pipe.fileHandleForReading
+        let outputEnded = self.outputEnded
         Thread { [weak self] in
             while true {
                 let data = reader.availableData
                 guard let self else { return }
                 if data.isEmpty {
+                    outputEnded.open()
                     self.fail(HarnessError("\(self.name) exited; output:\n\(self.text)"))
                     return
                 }
@@ -174,6 +178,11 @@ final class ChildProcess: @unchecked Sendable {
     static func line(where matches: (Substring) -> Bool, in text: String) -> String? {
         guard let end = text.lastIndex(of: "\n") else { return nil }
         return text[..<end].split(separator: "\n").first(where: matches).map(String.init)
+    }
+
+    /// Writes a line to the child's standard input.
+    func sendLine(_ line: String) {
+        try? self.input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
     }
 
     /// Closes the child's standard input (fixtures that run "until stdin closes" then finish).
@@ -231,6 +240,18 @@ final class ChildProcess: @unchecked Sendable {
                 throw HarnessError("\(self.name) did not exit in time; output:\n\(self.text)")
             }
             try await group.next()
+            group.cancelAll()
+        }
+        // The status is known; the output may still be in the pipe. Wait for its end (bounded: a grandchild that
+        // kept the pipe open would hold it for ever), so `text` holds everything the process wrote.
+        let outputEnded = self.outputEnded
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await outputEnded.wait() }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(5))
+                outputEnded.open()
+            }
+            await group.next()
             group.cancelAll()
         }
         return self.process.terminationStatus

@@ -57,4 +57,16 @@ import Testing
         #expect(String(buffer: sink.received) == "GE")
         _ = try channel.finish()
     }
+
+    /// Nothing to forward and nothing more to come: no relay is opened for it, the connection just closes.
+    @Test func aClientThatLeavesWithoutSendingAByteIsClosedNotRelayed() throws {
+        let (channel, sink, detected) = try self.makeChannel()
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
+        #expect(channel.isActive)
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(detected() == nil)
+        #expect(sink.received.readableBytes == 0)
+        #expect(!channel.isActive)
+        _ = try? channel.finish()
+    }
 }

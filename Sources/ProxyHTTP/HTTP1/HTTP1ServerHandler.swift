@@ -105,6 +105,12 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, E
     }
 
     func startExchange(_ head: HTTPRequestHead, _ info: HTTP1Parser.MessageInfo) {
+        var head = head
+        if info.absoluteForm, let authority = head.authority {
+            // The target's authority wins over Host (RFC 9112 §3.2.2), and the request that goes on must not carry
+            // a Host that disagrees with where it was routed.
+            head.fields.replaceOrAdd("host", authority)
+        }
         self.requestInProgress = true
         self.requestVersion = head.version
         self.requestIsHEAD = head.isHEAD
