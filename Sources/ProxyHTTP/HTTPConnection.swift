@@ -9,6 +9,8 @@ public final class HTTPConnection {
     public let direction: TrafficDirection
     /// The connection's destination if known before reading (transparent mode, explicit inbound).
     public let destination: HostPort?
+    /// `destination` as text, formatted once: requests without a discovery key are named by it.
+    let destinationName: String?
     public let router: Router
     public let resources: LoopResources
     public let tls: TLSLabel
@@ -29,6 +31,7 @@ public final class HTTPConnection {
     ) {
         self.direction = direction
         self.destination = destination
+        self.destinationName = destination?.description
         self.router = router
         self.resources = resources
         self.tls = tls

@@ -49,8 +49,9 @@ public struct ExchangeStateMachine: Sendable {
     public private(set) var attempts = 0
     let upgradeRequested: Bool
 
-    /// Request parts not yet sent to an upstream.
-    var buffered = CircularBuffer<RequestPart>()
+    /// Request parts not yet sent to an upstream (an array: empty, it allocates nothing, and most requests never
+    /// hold a part).
+    var buffered: [RequestPart] = []
     var bufferedBytes = 0
     /// The body as sent so far, kept for a retry (`nil` when no stage asked, or once it outgrew the limit).
     var retained: [ByteBuffer]?
@@ -178,12 +179,9 @@ public struct ExchangeStateMachine: Sendable {
         self.phase = .streaming
         self.attempts += 1
         self.upstreamReused = reused
-        var parts: [RequestPart] = []
-        parts.reserveCapacity(self.buffered.count)
-        while let part = self.buffered.popFirst() {
-            if case .body(let bytes) = part, bytes.readableBytes > 0 { self.bodySent = true }
-            parts.append(part)
-        }
+        let parts = self.buffered
+        self.buffered = []
+        for case .body(let bytes) in parts where bytes.readableBytes > 0 { self.bodySent = true }
         self.bufferedBytes = 0
         if self.requestEnded { self.armResponseTimer(now: now) }
         return .send(parts)
@@ -243,7 +241,7 @@ public struct ExchangeStateMachine: Sendable {
         self.phase = .connecting
         self.responseDeadline = nil
         self.bodySent = false
-        var parts = CircularBuffer<RequestPart>()
+        var parts: [RequestPart] = []
         var bytes = 0
         for body in self.retained ?? [] {
             parts.append(.body(body))

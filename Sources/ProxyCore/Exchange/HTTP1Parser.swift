@@ -252,8 +252,7 @@ public struct HTTP1Parser {
         buffer.withUnsafeReadableBytes { raw -> Int? in
             var index = max(scanned, 0)
             while index < raw.count {
-                guard let newline = UnsafeRawBufferPointer(rebasing: raw[index...]).firstIndex(of: 0x0a) else { return nil }
-                let at = index + newline
+                guard let at = HTTPBytes.newline(in: raw, from: index) else { return nil }
                 // LF LF, or LF CR LF: the empty line that ends the head.
                 if at + 1 < raw.count, raw[at + 1] == 0x0a { return at + 2 }
                 if at + 2 < raw.count, raw[at + 1] == 0x0d, raw[at + 2] == 0x0a { return at + 3 }
@@ -271,8 +270,7 @@ public struct HTTP1Parser {
         mutating func next() throws(HTTP1ParseError) -> Range<Int>? {
             guard index < raw.count else { return nil }
             let start = index
-            guard let newline = UnsafeRawBufferPointer(rebasing: raw[start...]).firstIndex(of: 0x0a) else { return nil }
-            var end = start + newline
+            guard var end = HTTPBytes.newline(in: raw, from: start) else { return nil }
             self.index = end + 1
             if end > start, raw[end - 1] == 0x0d { end -= 1 }
             return start..<end
@@ -308,6 +306,7 @@ public struct HTTP1Parser {
         _ lines: inout Lines, raw: UnsafeRawBufferPointer, limits: Limits, framing: inout Framing
     ) throws(HTTP1ParseError) -> [WireFields.Range] {
         var ranges: [WireFields.Range] = []
+        ranges.reserveCapacity(16)
         while let line = try lines.next() {
             if line.isEmpty { break }
             guard ranges.count < limits.maximumFields else { throw HTTP1ParseError(.headTooLarge, "more than \(limits.maximumFields) fields") }
@@ -346,36 +345,42 @@ public struct HTTP1Parser {
 
     static func noteFraming(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, range: Range<Int>, into framing: inout Framing) throws(HTTP1ParseError) {
         switch name.count {
-        case 4 where HTTPFields.equalNames(name, "host".utf8):
+        case 4 where HTTPBytes.equal(name, "host"):
             framing.hostCount += 1
             framing.firstHost = framing.firstHost ?? range
-        case 10 where HTTPFields.equalNames(name, "connection".utf8):
-            for token in value.split(separator: UInt8(ascii: ",")) {
-                let token = HTTPFields.trimmed(token)
-                if HTTPFields.equalNames(token, "close".utf8) { framing.connectionClose = true }
-                if HTTPFields.equalNames(token, "keep-alive".utf8) { framing.connectionKeepAlive = true }
-                if HTTPFields.equalNames(token, "upgrade".utf8) { framing.connectionUpgrade = true }
+        case 10 where HTTPBytes.equal(name, "connection"):
+            HTTPBytes.forEachElement(value) { token in
+                if HTTPBytes.equal(token, "close") { framing.connectionClose = true }
+                if HTTPBytes.equal(token, "keep-alive") { framing.connectionKeepAlive = true }
+                if HTTPBytes.equal(token, "upgrade") { framing.connectionUpgrade = true }
+                return true
             }
-        case 7 where HTTPFields.equalNames(name, "upgrade".utf8):
+        case 7 where HTTPBytes.equal(name, "upgrade"):
             framing.upgradeField = true
-        case 14 where HTTPFields.equalNames(name, "content-length".utf8):
+        case 14 where HTTPBytes.equal(name, "content-length"):
             // `42` or a list of the same length (`42, 42`); anything else is refused (RFC 9110 §8.6).
-            for element in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
-                let digits = HTTPFields.trimmed(element)
-                guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
-                    throw HTTP1ParseError(.malformed, "an invalid Content-Length")
+            try HTTPBytes.forEachElement(value, includingEmpty: true) { digits throws(HTTP1ParseError) in
+                guard !digits.isEmpty, digits.count <= 18 else { throw HTTP1ParseError(.malformed, "an invalid Content-Length") }
+                var length = 0
+                for digit in digits {
+                    guard digit >= 0x30, digit <= 0x39 else { throw HTTP1ParseError(.malformed, "an invalid Content-Length") }
+                    length = length * 10 + Int(digit - 0x30)
                 }
-                let length = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
                 if let known = framing.contentLength, known != length {
                     throw HTTP1ParseError(.malformed, "conflicting Content-Length values")
                 }
                 framing.contentLength = length
+                return true
             }
-        case 17 where HTTPFields.equalNames(name, "transfer-encoding".utf8):
+        case 17 where HTTPBytes.equal(name, "transfer-encoding"):
             framing.transferEncoding = true
-            let codings = value.split(separator: UInt8(ascii: ","))
             // A later field's codings follow an earlier one's: only the very last coding decides.
-            framing.chunkedLast = codings.last.map { HTTPFields.equalNames(HTTPFields.trimmed($0), "chunked".utf8) } ?? false
+            var last: UnsafeRawBufferPointer? = nil
+            HTTPBytes.forEachElement(value) { coding in
+                last = coding
+                return true
+            }
+            framing.chunkedLast = last.map { HTTPBytes.equal($0, "chunked") } ?? false
         default:
             break
         }
@@ -530,7 +535,7 @@ public struct HTTP1Parser {
     /// Reads one line (without its terminator), if all of it is there; longer than `limit` is an error.
     mutating func readLine(limit: Int) throws(HTTP1ParseError) -> ByteBuffer? {
         guard var pending = self.pending, pending.readableBytes > 0 else { return nil }
-        let newline = pending.withUnsafeReadableBytes { $0.firstIndex(of: 0x0a) }
+        let newline = pending.withUnsafeReadableBytes { HTTPBytes.newline(in: $0, from: 0) }
         guard let newline else {
             if pending.readableBytes > limit { throw HTTP1ParseError(.malformed, "a chunk line over \(limit) bytes") }
             return nil
@@ -608,8 +613,7 @@ public struct HTTP1Parser {
         buffer.withUnsafeReadableBytes { raw -> Int? in
             var index = 0
             while index < raw.count {
-                guard let newline = UnsafeRawBufferPointer(rebasing: raw[index...]).firstIndex(of: 0x0a) else { return nil }
-                let at = index + newline
+                guard let at = HTTPBytes.newline(in: raw, from: index) else { return nil }
                 let lineLength = at - index
                 if lineLength == 0 || (lineLength == 1 && raw[index] == 0x0d) { return at + 1 }
                 index = at + 1

@@ -7,7 +7,52 @@ extension HTTPFields {
     /// caller puts `Connection: upgrade` and `Upgrade` back for the next hop.
     @discardableResult
     public mutating func removeConnectionFields(keepingUpgrade: Bool = false) -> String? {
-        // Most messages carry none of these: one pass over the names, and nothing else, when so.
+        // Most messages carry none of these, or only `Connection: keep-alive`/`close`: one pass over the raw
+        // fields, and no allocation, when so.
+        if case .wire(var wire) = self.storage {
+            var any = false
+            var namesOthers = false
+            var upgradeNamed = false
+            var keepsTrailers = false
+            wire.bytes.withUnsafeReadableBytes { raw in
+                for range in wire.ranges {
+                    let name = UnsafeRawBufferPointer(rebasing: raw[Int(range.nameStart)..<Int(range.nameStart + range.nameLength)])
+                    guard HTTPFields.isConnectionScoped(name) else { continue }
+                    any = true
+                    let value = UnsafeRawBufferPointer(rebasing: raw[Int(range.valueStart)..<Int(range.valueStart + range.valueLength)])
+                    if HTTPBytes.equal(name, "connection") {
+                        HTTPBytes.forEachElement(value) { token in
+                            if HTTPBytes.equal(token, "upgrade") {
+                                upgradeNamed = true
+                            } else if !HTTPBytes.equal(token, "close") && !HTTPBytes.equal(token, "keep-alive") && !HTTPBytes.equal(token, "trailers") {
+                                namesOthers = true
+                            }
+                            return true
+                        }
+                    } else if HTTPBytes.equal(name, "te") {
+                        HTTPBytes.forEachElement(value) { token in
+                            if HTTPBytes.equal(token, "trailers") { keepsTrailers = true }
+                            return !keepsTrailers
+                        }
+                    }
+                }
+            }
+            guard any else { return nil }
+            if !namesOthers {
+                let upgrade = keepingUpgrade && upgradeNamed ? self.first("upgrade") : nil
+                self.storage = .wire(WireFields())
+                let bytes = wire.bytes
+                wire.ranges.removeAll { range in WireFields.withName(bytes, range) { HTTPFields.isConnectionScoped($0) } }
+                self.storage = .wire(wire)
+                self.restoreAfterRemoval(keepsTrailers: keepsTrailers, upgrade: upgrade)
+                return upgrade
+            }
+        }
+        return self.removeConnectionFieldsNamingOthers(keepingUpgrade: keepingUpgrade)
+    }
+
+    /// The general case: `Connection` may name further fields, which go too.
+    private mutating func removeConnectionFieldsNamingOthers(keepingUpgrade: Bool) -> String? {
         var named: [String] = []
         var any = false
         var upgradeNamed = false
@@ -32,12 +77,16 @@ extension HTTPFields {
         self.removeAll { name in
             HTTPFields.isConnectionScoped(name) || named.contains { HTTPFields.equalNames(name, $0.utf8) }
         }
+        self.restoreAfterRemoval(keepsTrailers: keepsTrailers, upgrade: upgrade)
+        return upgrade
+    }
+
+    private mutating func restoreAfterRemoval(keepsTrailers: Bool, upgrade: String?) {
         if keepsTrailers { self.add("te", "trailers") }
         if let upgrade {
             self.add("connection", "upgrade")
             self.add("upgrade", upgrade)
         }
-        return upgrade
     }
 
     /// Calls `body` with each regular field's name bytes.
@@ -56,11 +105,11 @@ extension HTTPFields {
     /// Whether `name` always describes one connection, not the message, plus the old `Proxy-Connection`.
     static func isConnectionScoped(_ name: UnsafeRawBufferPointer) -> Bool {
         switch name.count {
-        case 2: return HTTPFields.equalNames(name, "te".utf8)
-        case 7: return HTTPFields.equalNames(name, "upgrade".utf8)
-        case 10: return HTTPFields.equalNames(name, "connection".utf8) || HTTPFields.equalNames(name, "keep-alive".utf8)
-        case 16: return HTTPFields.equalNames(name, "proxy-connection".utf8)
-        case 17: return HTTPFields.equalNames(name, "transfer-encoding".utf8)
+        case 2: return HTTPBytes.equal(name, "te")
+        case 7: return HTTPBytes.equal(name, "upgrade")
+        case 10: return HTTPBytes.equal(name, "connection") || HTTPBytes.equal(name, "keep-alive")
+        case 16: return HTTPBytes.equal(name, "proxy-connection")
+        case 17: return HTTPBytes.equal(name, "transfer-encoding")
         default: return false
         }
     }

@@ -219,8 +219,16 @@ public struct HTTPFields: Sendable {
 
     static func equalNames<A: Collection<UInt8>, B: Collection<UInt8>>(_ a: A, _ b: B) -> Bool {
         guard a.count == b.count else { return false }
-        for (x, y) in zip(a, b) where x != y {
-            guard x | 0x20 == y | 0x20, (x | 0x20) >= 0x61, (x | 0x20) <= 0x7a else { return false }
+        var i = a.startIndex
+        var j = b.startIndex
+        while i != a.endIndex {
+            let x = a[i]
+            let y = b[j]
+            if x != y {
+                guard x | 0x20 == y | 0x20, (x | 0x20) >= 0x61, (x | 0x20) <= 0x7a else { return false }
+            }
+            a.formIndex(after: &i)
+            b.formIndex(after: &j)
         }
         return true
     }
@@ -303,7 +311,9 @@ struct WireFields: Sendable {
 
     static func nameEquals(_ bytes: ByteBuffer, _ range: Range, _ name: String) -> Bool {
         guard Int(range.nameLength) == name.utf8.count else { return false }
-        return Self.withName(bytes, range) { HTTPFields.equalNames($0, name.utf8) }
+        return Self.withName(bytes, range) { raw in
+            name.utf8.withContiguousStorageIfAvailable { HTTPBytes.equal(raw, UnsafeRawBufferPointer($0)) } ?? HTTPFields.equalNames(raw, name.utf8)
+        }
     }
 
     func firstIndex(of name: String) -> Int? {

@@ -42,7 +42,7 @@ extension Exchange {
 
     /// The destination is known: its stages see the request, then the first attempt goes out.
     func route() {
-        let name = self.destinationKey ?? self.connection.destination?.description ?? self.request.authority ?? ""
+        let name = self.destinationKey ?? self.connection.destinationName ?? self.request.authority ?? ""
         let chain = self.connection.chain(for: StageTarget(direction: self.direction, name: name))
         self.chain = chain
         for stage in chain.stages {

@@ -11,7 +11,8 @@ final class HTTP1ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, E
     typealias OutboundOut = ByteBuffer
 
     let key: UpstreamKey
-    unowned let pool: HTTP1ConnectionPool
+    /// Weak: a connection can outlive its loop's pool at shutdown.
+    weak var pool: HTTP1ConnectionPool?
     var parser = HTTP1Parser(mode: .response)
     var context: ChannelHandlerContext?
     var exchange: Exchange?
@@ -25,6 +26,7 @@ final class HTTP1ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, E
     var pumping = false
     /// In the pool's idle list, since when.
     var idleSince: NIODeadline?
+    var output = HTTP1Output()
 
     init(key: UpstreamKey, pool: HTTP1ConnectionPool) {
         self.key = key
@@ -55,7 +57,7 @@ final class HTTP1ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, E
     func writeRequestHead(_ head: HTTPRequestHead, endStream: Bool) {
         guard let context = self.context else { return }
         self.parser.expectResponse(toMethod: head.method)
-        var buffer = context.channel.allocator.buffer(capacity: 512)
+        var buffer = self.output.takeBuffer(context.channel.allocator)
         buffer.writeString(head.method)
         buffer.writeStaticString(" ")
         buffer.writeString(head.path)
@@ -74,22 +76,25 @@ final class HTTP1ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, E
             buffer.writeStaticString("content-length: 0\r\n")
         }
         buffer.writeStaticString("\r\n")
-        context.write(Self.wrapOutboundOut(buffer), promise: nil)
+        self.output.gather(buffer)
     }
 
     func writeRequestBody(_ bytes: ByteBuffer) {
         guard let context = self.context else { return }
-        HTTP1BodyWriter.write(bytes, chunked: self.requestChunked, to: context)
+        let writes = self.output.body(bytes, chunked: self.requestChunked, allocator: context.channel.allocator)
+        context.write(writes)
     }
 
     func writeRequestEnd(_ trailers: HTTPFields?) {
         guard self.requestChunked, let context = self.context else { return }
         self.requestChunked = false
-        HTTP1BodyWriter.writeEnd(trailers, to: context)
+        self.output.end(trailers, allocator: context.channel.allocator)
     }
 
     func flushRequest() {
-        self.context?.flush()
+        guard let context = self.context else { return }
+        if let gathered = self.output.take() { context.write(NIOAny(gathered), promise: nil) }
+        context.flush()
     }
 
     func pauseResponse(_ paused: Bool) {
@@ -109,8 +114,8 @@ final class HTTP1ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, E
     func release(reusable: Bool) {
         self.exchange = nil
         self.served += 1
-        if reusable, self.responseDone, self.responseKeepAlive, self.parser.isIdle, self.isActive {
-            self.pool.release(self)
+        if reusable, self.responseDone, self.responseKeepAlive, self.parser.isIdle, self.output.isEmpty, self.isActive, let pool = self.pool {
+            pool.release(self)
         } else {
             self.context?.close(promise: nil)
         }
@@ -212,7 +217,7 @@ final class HTTP1ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, E
             } catch {}
             if self.exchange != nil { self.failed(ProxyError(.connectionReset, "upstream closed the connection")) }
         } else if self.idleSince != nil {
-            self.pool.idleConnectionClosed(self)
+            self.pool?.idleConnectionClosed(self)
         }
         context.fireChannelInactive()
     }

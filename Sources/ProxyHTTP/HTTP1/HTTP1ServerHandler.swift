@@ -36,6 +36,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, E
     var pumping = false
     var closed = false
     var headerTimer: Scheduled<Void>?
+    var output = HTTP1Output()
 
     init(connection: HTTPConnection, headerReadTimeout: TimeAmount) {
         self.connection = connection
@@ -146,7 +147,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, E
         self.connection.resources.metrics.recordHTTPError(self.connection.direction, error.code)
         self.keepAlive = false
         let body = "\(error.description)\n"
-        var buffer = context.channel.allocator.buffer(capacity: 256 + body.utf8.count)
+        var buffer = self.output.takeBuffer(context.channel.allocator, capacity: 256 + body.utf8.count)
         buffer.writeStaticString(self.requestVersion == .http1_0 ? "HTTP/1.0 " : "HTTP/1.1 ")
         HTTP1Serializer.writeStatus(error.code.httpStatus, into: &buffer)
         buffer.writeStaticString("content-type: text/plain; charset=utf-8\r\ncontent-length: ")
@@ -155,7 +156,8 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, E
         buffer.writeString(error.headerValue)
         buffer.writeStaticString("\r\nconnection: close\r\n\r\n")
         buffer.writeString(body)
-        context.writeAndFlush(Self.wrapOutboundOut(buffer), promise: nil)
+        self.output.gather(buffer)
+        self.flushResponse()
         self.close()
     }
 
@@ -273,7 +275,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, E
 
     func writeResponseHead(_ head: HTTPResponseHead, endStream: Bool) {
         guard let context = self.context, !self.closed else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 512)
+        var buffer = self.output.takeBuffer(context.channel.allocator)
         buffer.writeStaticString(self.requestVersion == .http1_0 ? "HTTP/1.0 " : "HTTP/1.1 ")
         HTTP1Serializer.writeStatus(head.status, into: &buffer)
         head.fields.writeHTTP1(into: &buffer)
@@ -302,28 +304,31 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, E
             }
         }
         buffer.writeStaticString("\r\n")
-        context.write(Self.wrapOutboundOut(buffer), promise: nil)
+        self.output.gather(buffer)
     }
 
     func writeResponseBody(_ bytes: ByteBuffer) {
         guard let context = self.context, !self.closed else { return }
-        HTTP1BodyWriter.write(bytes, chunked: self.responseChunked, to: context)
+        let writes = self.output.body(bytes, chunked: self.responseChunked, allocator: context.channel.allocator)
+        context.write(writes)
     }
 
     func writeResponseEnd(_ trailers: HTTPFields?) {
         guard self.responseChunked, let context = self.context, !self.closed else { return }
         self.responseChunked = false
-        HTTP1BodyWriter.writeEnd(trailers, to: context)
+        self.output.end(trailers, allocator: context.channel.allocator)
     }
 
     func flushResponse() {
-        self.context?.flush()
+        guard let context = self.context else { return }
+        if let gathered = self.output.take() { context.write(NIOAny(gathered), promise: nil) }
+        context.flush()
     }
 
     func exchangeFinished(requestComplete: Bool) {
         self.exchange = nil
         guard !self.closed else { return }
-        self.context?.flush()
+        self.flushResponse()
         if !requestComplete {
             if !self.keepAlive {
                 self.close()

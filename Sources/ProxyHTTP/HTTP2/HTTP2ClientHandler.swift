@@ -13,7 +13,8 @@ final class HTTP2ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, F
     typealias OutboundOut = HTTP2Frame
 
     let key: UpstreamKey
-    unowned let pool: HTTP2ConnectionPool
+    /// Weak: a connection can outlive its loop's pool at shutdown (a peer's `GOAWAY` arriving after the pool went).
+    weak var pool: HTTP2ConnectionPool?
     var context: ChannelHandlerContext?
     var streams: [HTTP2StreamID: HTTP2ClientStream] = [:]
     var touched: [HTTP2ClientStream] = []
@@ -55,7 +56,7 @@ final class HTTP2ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, F
         self.windowOpened = true
         context.writeAndFlush(Self.wrapOutboundOut(HTTP2ConnectionWindow.opening), promise: nil)
         self.ready = true
-        self.pool.connectionReady(self)
+        self.pool?.connectionReady(self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -85,7 +86,7 @@ final class HTTP2ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, F
             self.streams[frame.streamID]?.reset(code)
         case .goAway(let lastStreamID, _, _):
             self.goingAway = true
-            self.pool.retire(self)
+            self.pool?.retire(self)
             // Streams the server never saw were not processed: they fail as refused, and may go elsewhere.
             for (id, stream) in self.streams where id > lastStreamID { stream.reset(.refusedStream) }
         default:
@@ -129,7 +130,7 @@ final class HTTP2ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, F
 
     func channelInactive(context: ChannelHandlerContext) {
         self.goingAway = true
-        self.pool.retire(self)
+        self.pool?.retire(self)
         let streams = self.streams
         self.streams = [:]
         for stream in streams.values { stream.failed(ProxyError(.connectionReset, "the HTTP/2 connection to \(self.key) closed")) }
