@@ -79,10 +79,26 @@ final class ChildProcesses: Sendable {
     func stopAll() {
         self.stopping.store(true, ordering: .relaxed)
         let children = self.running.withLock { $0 }
-        for child in children.reversed() where child.process.isRunning { kill(child.process.processIdentifier, SIGTERM) }
-        let deadline = Date().addingTimeInterval(5)
-        while children.contains(where: { $0.process.isRunning }), Date() < deadline { usleep(20_000) }
-        for child in children where child.process.isRunning { kill(child.process.processIdentifier, SIGKILL) }
-        for child in children { child.process.waitUntilExit() }
+        let pids = children.map(\.process.processIdentifier)
+        for pid in pids.reversed() where !Self.hasExited(pid) { kill(pid, SIGTERM) }
+        Self.waitForExit(pids, seconds: 5)
+        for pid in pids where !Self.hasExited(pid) { kill(pid, SIGKILL) }
+        Self.waitForExit(pids, seconds: 5)
+    }
+
+    /// Whether `pid` ended, read from /proc (gone, or a zombie not yet reaped). Foundation's `isRunning` and
+    /// `waitUntilExit` depend on its child-exit notification, which under load was seen never to arrive: the demo
+    /// then waited for ever for children that were long dead.
+    static func hasExited(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+        // `pid (comm) state ...`: the state follows the last ')'.
+        guard let close = stat.lastIndex(of: ")") else { return true }
+        let state = stat[stat.index(after: close)...].drop { $0 == " " }.first
+        return state == "Z" || state == "X"
+    }
+
+    static func waitForExit(_ pids: [Int32], seconds: Double) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while pids.contains(where: { !Self.hasExited($0) }), Date() < deadline { usleep(20_000) }
     }
 }

@@ -21,6 +21,8 @@ struct DemoHTTPClient: Sendable {
         return (String(authority[..<colon]), port)
     }
 
+    static let requestTimeout = TimeAmount.seconds(10)
+
     struct Failure: Error, CustomStringConvertible {
         var description: String
     }
@@ -34,6 +36,11 @@ struct DemoHTTPClient: Sendable {
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
                 }
             }
+        // A whole request is bounded: a peer that never answers (or a machine too loaded to) costs a failed
+        // request, never a demo that hangs.
+        let underlying = channel.channel
+        let deadline = underlying.eventLoop.scheduleTask(in: Self.requestTimeout) { underlying.close(promise: nil) }
+        defer { deadline.cancel() }
         return try await channel.executeThenClose { inbound, outbound in
             var headers = HTTPHeaders()
             headers.add(name: "host", value: authority)

@@ -31,7 +31,7 @@ public final class HTTPConnection {
     ) {
         self.direction = direction
         self.destination = destination
-        self.destinationName = destination?.description
+        self.destinationName = destination.map { resources.name(of: $0) }
         self.router = router
         self.resources = resources
         self.tls = tls

@@ -60,6 +60,16 @@ public final class LoopResources {
     }
 
     /// The stage chain of `target`, built on first use.
+    /// `destination` as text; the last one is remembered, since a listener's connections mostly share one.
+    func name(of destination: HostPort) -> String {
+        if let last = self.lastName, last.destination == destination { return last.name }
+        let name = destination.description
+        self.lastName = (destination, name)
+        return name
+    }
+
+    private var lastName: (destination: HostPort, name: String)?
+
     func chain(for target: StageTarget) -> StageChain {
         if let known = self.chains[target] { return known }
         if self.chains.count >= Self.maximumChains { self.chains = [:] }
