@@ -184,6 +184,7 @@ final class HTTP2ClientStream: ExchangeUpstream {
     var started = false
     var finalHeadSeen = false
     var touched = false
+    var heldData = HTTP2HeldData()
 
     init(id: HTTP2StreamID, handler: HTTP2ClientHandler, reused: Bool) {
         self.id = id
@@ -206,7 +207,11 @@ final class HTTP2ClientStream: ExchangeUpstream {
 
     func writeRequestBody(_ bytes: ByteBuffer) {
         guard self.requestOpen, bytes.readableBytes > 0 else { return }
-        let frame = HTTP2Frame(streamID: self.id, payload: .data(.init(data: .byteBuffer(bytes), endStream: false)))
+        if let previous = self.heldData.hold(bytes) { self.writeData(previous, endStream: false) }
+    }
+
+    private func writeData(_ bytes: ByteBuffer, endStream: Bool) {
+        let frame = HTTP2Frame(streamID: self.id, payload: .data(.init(data: .byteBuffer(bytes), endStream: endStream)))
         guard self.flow.writing(bytes.readableBytes), let loop = self.handler.context?.eventLoop else {
             self.handler.write(frame)
             return
@@ -225,14 +230,18 @@ final class HTTP2ClientStream: ExchangeUpstream {
         self.requestOpen = false
         defer { self.handler.flush() }
         if let trailers, !trailers.isEmpty {
+            if let held = self.heldData.take() { self.writeData(held, endStream: false) }
             let headers = trailers.hpackHeaders ?? trailers.hpack(pseudo: [])
             self.handler.write(HTTP2Frame(streamID: self.id, payload: .headers(.init(headers: headers, endStream: true))))
+        } else if let held = self.heldData.take() {
+            self.writeData(held, endStream: true)
         } else {
             self.handler.write(HTTP2Frame(streamID: self.id, payload: .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))))
         }
     }
 
     func flushRequest() {
+        if let held = self.heldData.take() { self.writeData(held, endStream: false) }
         self.handler.flush()
     }
 

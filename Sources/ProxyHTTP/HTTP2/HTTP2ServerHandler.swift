@@ -232,6 +232,7 @@ final class HTTP2ServerStream: ExchangeDownstream {
     var requestOpen = true
     var responseOpen = true
     var touched = false
+    var heldData = HTTP2HeldData()
 
     init(id: HTTP2StreamID, handler: HTTP2ServerHandler) {
         self.id = id
@@ -304,7 +305,11 @@ final class HTTP2ServerStream: ExchangeDownstream {
 
     func writeResponseBody(_ bytes: ByteBuffer) {
         guard self.responseOpen, bytes.readableBytes > 0 else { return }
-        let frame = HTTP2Frame(streamID: self.id, payload: .data(.init(data: .byteBuffer(bytes), endStream: false)))
+        if let previous = self.heldData.hold(bytes) { self.writeData(previous, endStream: false) }
+    }
+
+    private func writeData(_ bytes: ByteBuffer, endStream: Bool) {
+        let frame = HTTP2Frame(streamID: self.id, payload: .data(.init(data: .byteBuffer(bytes), endStream: endStream)))
         guard self.flow.writing(bytes.readableBytes), let loop = self.handler.context?.eventLoop else {
             self.handler.write(frame)
             return
@@ -322,8 +327,11 @@ final class HTTP2ServerStream: ExchangeDownstream {
         guard self.responseOpen else { return }
         self.responseOpen = false
         if let trailers, !trailers.isEmpty {
+            if let held = self.heldData.take() { self.writeData(held, endStream: false) }
             let headers = trailers.hpackHeaders ?? trailers.hpack(pseudo: [])
             self.handler.write(HTTP2Frame(streamID: self.id, payload: .headers(.init(headers: headers, endStream: true))))
+        } else if let held = self.heldData.take() {
+            self.writeData(held, endStream: true)
         } else {
             self.handler.write(HTTP2Frame(streamID: self.id, payload: .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))))
         }
@@ -331,6 +339,7 @@ final class HTTP2ServerStream: ExchangeDownstream {
     }
 
     func flushResponse() {
+        if let held = self.heldData.take() { self.writeData(held, endStream: false) }
         self.handler.flush()
     }
 
