@@ -172,7 +172,7 @@ final class HTTP2ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, F
 extension HTTP2ClientHandler: Sendable {}
 
 /// One stream of an upstream HTTP/2 connection, as its exchange's upstream.
-final class HTTP2ClientStream: ExchangeUpstream {
+final class HTTP2ClientStream: ExchangeUpstream, HTTP2BodySender {
     let id: HTTP2StreamID
     unowned let handler: HTTP2ClientHandler
     let isReused: Bool
@@ -207,42 +207,31 @@ final class HTTP2ClientStream: ExchangeUpstream {
 
     func writeRequestBody(_ bytes: ByteBuffer) {
         guard self.requestOpen, bytes.readableBytes > 0 else { return }
-        if let previous = self.heldData.hold(bytes) { self.writeData(previous, endStream: false) }
-    }
-
-    private func writeData(_ bytes: ByteBuffer, endStream: Bool) {
-        let frame = HTTP2Frame(streamID: self.id, payload: .data(.init(data: .byteBuffer(bytes), endStream: endStream)))
-        guard self.flow.writing(bytes.readableBytes), let loop = self.handler.context?.eventLoop else {
-            self.handler.write(frame)
-            return
-        }
-        let mark = self.flow.unconfirmed
-        let promise = loop.makePromise(of: Void.self)
-        promise.futureResult.assumeIsolated().whenComplete { _ in
-            self.flow.confirmed(mark)
-            if self.isWritable { self.exchange?.upstreamWritable() }
-        }
-        self.handler.write(frame, promise: promise)
+        self.sendBody(bytes)
     }
 
     func writeRequestEnd(_ trailers: HTTPFields?) {
         guard self.requestOpen else { return }
         self.requestOpen = false
-        defer { self.handler.flush() }
-        if let trailers, !trailers.isEmpty {
-            if let held = self.heldData.take() { self.writeData(held, endStream: false) }
-            let headers = trailers.hpackHeaders ?? trailers.hpack(pseudo: [])
-            self.handler.write(HTTP2Frame(streamID: self.id, payload: .headers(.init(headers: headers, endStream: true))))
-        } else if let held = self.heldData.take() {
-            self.writeData(held, endStream: true)
-        } else {
-            self.handler.write(HTTP2Frame(streamID: self.id, payload: .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))))
-        }
+        self.sendEnd(trailers)
+        self.handler.flush()
     }
 
     func flushRequest() {
-        if let held = self.heldData.take() { self.writeData(held, endStream: false) }
+        self.sendHeld()
         self.handler.flush()
+    }
+
+    // MARK: HTTP2BodySender
+
+    var eventLoop: EventLoop? { self.handler.context?.eventLoop }
+
+    func writeFrame(_ frame: HTTP2Frame, promise: EventLoopPromise<Void>?) {
+        self.handler.write(frame, promise: promise)
+    }
+
+    func sendingConfirmed() {
+        if self.isWritable { self.exchange?.upstreamWritable() }
     }
 
     func pauseResponse(_ paused: Bool) {

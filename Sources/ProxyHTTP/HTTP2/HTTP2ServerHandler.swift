@@ -223,7 +223,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, F
 extension HTTP2ServerHandler: Sendable {}
 
 /// One stream of an HTTP/2 server connection, as its exchange's downstream.
-final class HTTP2ServerStream: ExchangeDownstream {
+final class HTTP2ServerStream: ExchangeDownstream, HTTP2BodySender {
     let id: HTTP2StreamID
     unowned let handler: HTTP2ServerHandler
     var exchange: Exchange?
@@ -305,42 +305,31 @@ final class HTTP2ServerStream: ExchangeDownstream {
 
     func writeResponseBody(_ bytes: ByteBuffer) {
         guard self.responseOpen, bytes.readableBytes > 0 else { return }
-        if let previous = self.heldData.hold(bytes) { self.writeData(previous, endStream: false) }
-    }
-
-    private func writeData(_ bytes: ByteBuffer, endStream: Bool) {
-        let frame = HTTP2Frame(streamID: self.id, payload: .data(.init(data: .byteBuffer(bytes), endStream: endStream)))
-        guard self.flow.writing(bytes.readableBytes), let loop = self.handler.context?.eventLoop else {
-            self.handler.write(frame)
-            return
-        }
-        let mark = self.flow.unconfirmed
-        let promise = loop.makePromise(of: Void.self)
-        promise.futureResult.assumeIsolated().whenComplete { _ in
-            self.flow.confirmed(mark)
-            if self.isWritable { self.exchange?.downstreamWritable() }
-        }
-        self.handler.write(frame, promise: promise)
+        self.sendBody(bytes)
     }
 
     func writeResponseEnd(_ trailers: HTTPFields?) {
         guard self.responseOpen else { return }
         self.responseOpen = false
-        if let trailers, !trailers.isEmpty {
-            if let held = self.heldData.take() { self.writeData(held, endStream: false) }
-            let headers = trailers.hpackHeaders ?? trailers.hpack(pseudo: [])
-            self.handler.write(HTTP2Frame(streamID: self.id, payload: .headers(.init(headers: headers, endStream: true))))
-        } else if let held = self.heldData.take() {
-            self.writeData(held, endStream: true)
-        } else {
-            self.handler.write(HTTP2Frame(streamID: self.id, payload: .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))))
-        }
+        self.sendEnd(trailers)
         self.handler.flush()
     }
 
     func flushResponse() {
-        if let held = self.heldData.take() { self.writeData(held, endStream: false) }
+        self.sendHeld()
         self.handler.flush()
+    }
+
+    // MARK: HTTP2BodySender
+
+    var eventLoop: EventLoop? { self.handler.context?.eventLoop }
+
+    func writeFrame(_ frame: HTTP2Frame, promise: EventLoopPromise<Void>?) {
+        self.handler.write(frame, promise: promise)
+    }
+
+    func sendingConfirmed() {
+        if self.isWritable { self.exchange?.downstreamWritable() }
     }
 
     func pauseRequest(_ paused: Bool) {
