@@ -104,6 +104,7 @@ struct ListenerPipeline: Sendable {
         let direction = self.direction
         let logger = self.logger
         try pipeline.addHandler(try NIOSSLServerHandler(context: credentials.server, verificationCallback: diagnosis.callback))
+        try pipeline.addHandler(TLSRecordCoalescer())
         try pipeline.addHandler(
             MeshTLSServerHandshakeHandler(
                 diagnosis: diagnosis,

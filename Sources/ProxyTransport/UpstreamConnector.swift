@@ -59,6 +59,7 @@ public struct UpstreamConnector: Sendable {
                     let diagnosis = VerificationDiagnosis()
                     let operations = channel.pipeline.syncOperations
                     try operations.addHandler(NIOSSLClientHandler(context: tls.context, serverHostname: tls.identity, verificationCallback: diagnosis.callback))
+                    try operations.addHandler(TLSRecordCoalescer())
                     try operations.addHandler(MeshTLSClientHandshakeHandler(expectedIdentity: tls.identity, diagnosis: diagnosis))
                 }
             }
