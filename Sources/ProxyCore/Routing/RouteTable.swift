@@ -1,0 +1,75 @@
+/// The routes attached to one Service port, in the Gateway API's order of precedence: a request goes to the rule of
+/// the first match it satisfies.
+///
+/// The order, most specific first: the route's best matching hostname (exact characters, then any); then the match
+/// itself (HTTPRoute: `Exact` path, regular expression, `PathPrefix`, more path characters, a method, more headers,
+/// more query parameters; GRPCRoute: more characters of service, of method, more headers); then the older route; then
+/// namespace/name; then the rule's and the match's place in the route. Sorted once when the routes change, so a
+/// request pays only for the matches it is tried against.
+public struct RouteTable: Sendable {
+    public let routes: [Route]
+    /// (route, rule, match), most specific first, hostnames aside.
+    private let entries: [Entry]
+    private let anyHostnames: Bool
+
+    struct Entry: Sendable {
+        var route: Int
+        var rule: Int
+        var match: Int
+    }
+
+    /// What a request was matched to.
+    public struct Selection: Sendable {
+        public var route: Route
+        public var ruleIndex: Int
+        public var rule: RouteRule { self.route.rules[self.ruleIndex] }
+    }
+
+    /// A GRPCRoute and an HTTPRoute on one parent conflict; the GRPCRoutes are kept (GEP-1426), as Linkerd does.
+    /// `conflicted` are the HTTPRoutes left out.
+    public init(_ routes: [Route]) {
+        let hasGRPC = routes.contains { $0.kind == .grpc }
+        let kept = hasGRPC ? routes.filter { $0.kind == .grpc } : routes
+        self.conflicted = hasGRPC ? routes.filter { $0.kind == .http } : []
+        self.routes = kept
+        self.anyHostnames = kept.contains { !$0.hostnames.isEmpty }
+        var entries: [(Entry, [Int])] = []
+        for (r, route) in kept.enumerated() {
+            for (i, rule) in route.rules.enumerated() {
+                for m in 0..<rule.matchCount { entries.append((Entry(route: r, rule: i, match: m), rule.specificity(m))) }
+            }
+        }
+        entries.sort { a, b in
+            if a.1 != b.1 { return b.1.lexicographicallyPrecedes(a.1) }  // more specific first
+            let ra = kept[a.0.route], rb = kept[b.0.route]
+            if ra.created != rb.created { return ra.created < rb.created }
+            if ra.namespace != rb.namespace { return ra.namespace < rb.namespace }
+            if ra.name != rb.name { return ra.name < rb.name }
+            if a.0.rule != b.0.rule { return a.0.rule < b.0.rule }
+            return a.0.match < b.0.match
+        }
+        self.entries = entries.map(\.0)
+    }
+
+    public let conflicted: [Route]
+
+    public var isEmpty: Bool { self.routes.isEmpty }
+
+    public func select(_ request: RouteRequest) -> Selection? {
+        guard self.anyHostnames else {
+            for entry in self.entries where self.routes[entry.route].rules[entry.rule].matches(entry.match, request) {
+                return Selection(route: self.routes[entry.route], ruleIndex: entry.rule)
+            }
+            return nil
+        }
+        // Hostnames come first in precedence: the first match within the best hostname rank wins.
+        var best: (rank: [Int], entry: Entry)? = nil
+        for entry in self.entries {
+            let route = self.routes[entry.route]
+            guard let rank = route.hostnameRank(request.host) else { continue }
+            if let current = best, !current.rank.lexicographicallyPrecedes(rank) { continue }
+            if route.rules[entry.rule].matches(entry.match, request) { best = (rank, entry) }
+        }
+        return best.map { Selection(route: self.routes[$0.entry.route], ruleIndex: $0.entry.rule) }
+    }
+}
