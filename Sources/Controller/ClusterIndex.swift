@@ -94,6 +94,10 @@ public final class ClusterIndex: Sendable {
         for key in previous.services.keys where next.services[key] == nil { changes.services.insert(key) }
         for (key, workload) in next.workloads where previous.workloads[key] != workload { changes.workloads.insert(key) }
         for key in previous.workloads.keys where next.workloads[key] == nil { changes.workloads.insert(key) }
+        for (key, route) in next.routes where previous.routes[key] != route { changes.routes.insert(key) }
+        for key in previous.routes.keys where next.routes[key] == nil { changes.routes.insert(key) }
+        for (key, fault) in next.faultInjections where previous.faultInjections[key] != fault { changes.faultInjections.insert(key) }
+        for key in previous.faultInjections.keys where next.faultInjections[key] == nil { changes.faultInjections.insert(key) }
         return changes
     }
 

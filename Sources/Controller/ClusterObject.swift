@@ -2,4 +2,6 @@
 public enum ClusterObject: Hashable, Sendable {
     case service(ServiceSpec)
     case workload(WorkloadSpec)
+    case route(RouteSpec)
+    case faultInjection(FaultInjectionSpec)
 }

@@ -3,10 +3,17 @@
 public struct ClusterSnapshot: Hashable, Sendable {
     public var services: [ObjectKey: ServiceSpec]
     public var workloads: [ObjectKey: WorkloadSpec]
+    public var routes: [RouteObjectID: RouteSpec]
+    public var faultInjections: [ObjectKey: FaultInjectionSpec]
 
-    public init(services: [ObjectKey: ServiceSpec] = [:], workloads: [ObjectKey: WorkloadSpec] = [:]) {
+    public init(
+        services: [ObjectKey: ServiceSpec] = [:], workloads: [ObjectKey: WorkloadSpec] = [:], routes: [RouteObjectID: RouteSpec] = [:],
+        faultInjections: [ObjectKey: FaultInjectionSpec] = [:]
+    ) {
         self.services = services
         self.workloads = workloads
+        self.routes = routes
+        self.faultInjections = faultInjections
     }
 
     public init(_ objects: [ClusterObject]) {
@@ -15,6 +22,8 @@ public struct ClusterSnapshot: Hashable, Sendable {
             switch object {
             case .service(let service): self.services[service.key] = service
             case .workload(let workload): self.workloads[workload.key] = workload
+            case .route(let route): self.routes[route.objectID] = route
+            case .faultInjection(let fault): self.faultInjections[fault.key] = fault
             }
         }
     }

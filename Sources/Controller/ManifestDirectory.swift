@@ -12,7 +12,8 @@ struct ManifestDirectory {
         var changes: SnapshotChanges
         /// Files read this time: `nil` when accepted, the error when rejected.
         var results: [(String, ManifestError?)]
-        var duplicates: [ObjectKey]
+        /// Objects defined in more than one file, described (`default/web`, `HTTPRoute default/split`).
+        var duplicates: [String]
     }
 
     /// A file's accepted contents: a digest of its text (to tell an edit from a touch without keeping the text),
@@ -21,6 +22,8 @@ struct ManifestDirectory {
         var digest: SHA256Digest
         var services: [ObjectKey: ServiceSpec]
         var workloads: [ObjectKey: WorkloadSpec]
+        var routes: [RouteObjectID: RouteSpec] = [:]
+        var faultInjections: [ObjectKey: FaultInjectionSpec] = [:]
     }
 
     let path: String
@@ -30,10 +33,17 @@ struct ManifestDirectory {
     /// Which files define each object, sorted by name: the last one is in force.
     private var serviceOwners: [ObjectKey: [String]] = [:]
     private var workloadOwners: [ObjectKey: [String]] = [:]
+    private var routeOwners: [RouteObjectID: [String]] = [:]
+    private var faultOwners: [ObjectKey: [String]] = [:]
     private(set) var snapshot = ClusterSnapshot()
+    /// A route without `creationTimestamp` is as old as the moment this directory first showed it: its place in
+    /// precedence ties (older wins) stays put across edits, as a cluster's would.
+    private var firstSeen: [RouteObjectID: Int64] = [:]
+    private var nextSeen: Int64
 
-    init(path: String) {
+    init(path: String, now: Int64 = Int64(Date().timeIntervalSince1970)) {
         self.path = path
+        self.nextSeen = now
     }
 
     static func isManifest(_ name: String) -> Bool {
@@ -44,7 +54,7 @@ struct ManifestDirectory {
     mutating func reload(only names: Set<String>?) -> Outcome {
         var results: [(String, ManifestError?)] = []
         var changes = SnapshotChanges()
-        var duplicates: [ObjectKey] = []
+        var duplicates: [String] = []
         let candidates: [String]
         if let names {
             candidates = names.filter(Self.isManifest).sorted()
@@ -78,9 +88,14 @@ struct ManifestDirectory {
                 for object in objects {
                     switch object {
                     case .service(let service):
-                        if contents.services.updateValue(service, forKey: service.key) != nil { duplicates.append(service.key) }
+                        if contents.services.updateValue(service, forKey: service.key) != nil { duplicates.append("\(service.key)") }
                     case .workload(let workload):
-                        if contents.workloads.updateValue(workload, forKey: workload.key) != nil { duplicates.append(workload.key) }
+                        if contents.workloads.updateValue(workload, forKey: workload.key) != nil { duplicates.append("\(workload.key)") }
+                    case .route(var route):
+                        if route.creationTimestamp == nil { route.route.created = self.seen(route.objectID) }
+                        if contents.routes.updateValue(route, forKey: route.objectID) != nil { duplicates.append("\(route.objectID)") }
+                    case .faultInjection(let fault):
+                        if contents.faultInjections.updateValue(fault, forKey: fault.key) != nil { duplicates.append("FaultInjection \(fault.key)") }
                     }
                 }
                 self.rejected[name] = nil
@@ -94,19 +109,31 @@ struct ManifestDirectory {
         return Outcome(snapshot: self.snapshot, changes: changes, results: results, duplicates: duplicates)
     }
 
+    private mutating func seen(_ id: RouteObjectID) -> Int64 {
+        if let known = self.firstSeen[id] { return known }
+        self.nextSeen += 1
+        self.firstSeen[id] = self.nextSeen
+        return self.nextSeen
+    }
+
     /// Puts a file's new contents (or its removal) in force, object by object.
-    private mutating func replace(_ name: String, with contents: FileContents?, changes: inout SnapshotChanges, duplicates: inout [ObjectKey]) {
+    private mutating func replace(_ name: String, with contents: FileContents?, changes: inout SnapshotChanges, duplicates: inout [String]) {
         let old = self.files[name]
         self.files[name] = contents
         self.merge(\.services, owners: \.serviceOwners, into: \.services, changed: \.services, file: name, old: old, changes: &changes, duplicates: &duplicates)
         self.merge(\.workloads, owners: \.workloadOwners, into: \.workloads, changed: \.workloads, file: name, old: old, changes: &changes, duplicates: &duplicates)
+        self.merge(\.routes, owners: \.routeOwners, into: \.routes, changed: \.routes, file: name, old: old, changes: &changes, duplicates: &duplicates)
+        self.merge(
+            \.faultInjections, owners: \.faultOwners, into: \.faultInjections, changed: \.faultInjections, file: name, old: old, changes: &changes,
+            duplicates: &duplicates
+        )
     }
 
     /// For one kind of object: each key the file defined before or defines now goes to the file in force for it.
-    private mutating func merge<Object: Equatable>(
-        _ objects: KeyPath<FileContents, [ObjectKey: Object]>, owners: WritableKeyPath<ManifestDirectory, [ObjectKey: [String]]>,
-        into current: WritableKeyPath<ClusterSnapshot, [ObjectKey: Object]>, changed: WritableKeyPath<SnapshotChanges, Set<ObjectKey>>,
-        file name: String, old: FileContents?, changes: inout SnapshotChanges, duplicates: inout [ObjectKey]
+    private mutating func merge<Key: Hashable & CustomStringConvertible, Object: Equatable>(
+        _ objects: KeyPath<FileContents, [Key: Object]>, owners: WritableKeyPath<ManifestDirectory, [Key: [String]]>,
+        into current: WritableKeyPath<ClusterSnapshot, [Key: Object]>, changed: WritableKeyPath<SnapshotChanges, Set<Key>>,
+        file name: String, old: FileContents?, changes: inout SnapshotChanges, duplicates: inout [String]
     ) {
         let now = self.files[name]
         for key in Set(old?[keyPath: objects].keys.map { $0 } ?? []).union(now?[keyPath: objects].keys.map { $0 } ?? []) {
@@ -120,27 +147,29 @@ struct ManifestDirectory {
     }
 
     /// Records whether `file` defines `key`; returns the file in force for it (the last by name), if any.
-    private static func own(
-        _ key: ObjectKey, by file: String, defines: Bool, in owners: inout [ObjectKey: [String]], duplicates: inout [ObjectKey]
+    private static func own<Key: Hashable & CustomStringConvertible>(
+        _ key: Key, by file: String, defines: Bool, in owners: inout [Key: [String]], duplicates: inout [String]
     ) -> String? {
         var list = owners[key] ?? []
         list.removeAll { $0 == file }
         if defines {
             list.append(file)
             list.sort()
-            if list.count > 1 { duplicates.append(key) }
+            if list.count > 1 { duplicates.append("\(key)") }
         }
         owners[key] = list.isEmpty ? nil : list
         return list.last
     }
 }
 
-/// The keys of the services and workloads that differ between two snapshots.
+/// The keys of the objects that differ between two snapshots.
 public struct SnapshotChanges: Sendable {
     public var services = Set<ObjectKey>()
     public var workloads = Set<ObjectKey>()
+    public var routes = Set<RouteObjectID>()
+    public var faultInjections = Set<ObjectKey>()
 
     public init() {}
 
-    public var isEmpty: Bool { self.services.isEmpty && self.workloads.isEmpty }
+    public var isEmpty: Bool { self.services.isEmpty && self.workloads.isEmpty && self.routes.isEmpty && self.faultInjections.isEmpty }
 }

@@ -1,6 +1,7 @@
 import Yams
 
-/// Reads the YAML kinds the mesh cares about from one file: `v1 Service` and `swiftlet.io/v1alpha1 Workload`.
+/// Reads the YAML kinds the mesh cares about from one file: `v1 Service`, `swiftlet.io/v1alpha1 Workload`, the Gateway
+/// API's `HTTPRoute` and `GRPCRoute`, and `policy.swiftlet.io/v1alpha1 FaultInjection`.
 ///
 /// Other kinds are skipped (a directory of real manifests holds Deployments and ConfigMaps too). A file is taken
 /// whole or not at all: the first bad document throws a `ManifestError` naming its line, so the caller can keep
@@ -50,11 +51,14 @@ public enum ManifestParser {
         switch (apiVersion, kind) {
         case ("v1", "Service"): return .service(try Self.service(root, document, reader))
         case (Self.workloadAPIVersion, "Workload"): return .workload(try Self.workload(root, document, reader))
+        case (let version, "HTTPRoute") where Self.gatewayVersions.contains(version): return .route(try Self.route(.http, root, document, reader))
+        case (let version, "GRPCRoute") where Self.gatewayVersions.contains(version): return .route(try Self.route(.grpc, root, document, reader))
+        case (FaultInjectionSpec.apiVersion, "FaultInjection"): return .faultInjection(try Self.faultInjection(root, document, reader))
         default: return nil
         }
     }
 
-    private static func metadata(_ root: Node.Mapping, _ document: Node, _ reader: FieldReader) throws -> (ObjectKey, [String: String]) {
+    static func metadata(_ root: Node.Mapping, _ document: Node, _ reader: FieldReader) throws -> (ObjectKey, [String: String]) {
         let metadata = try reader.mapping(root, "metadata", in: document)
         let metadataNode = root["metadata"]!
         let name = try reader.dnsLabel(metadata, "name", in: metadataNode)

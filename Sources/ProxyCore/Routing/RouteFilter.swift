@@ -8,6 +8,9 @@ public enum RouteFilter: Hashable, Sendable {
     case requestMirror(RouteBackend, percent: Double)
     /// A `FaultInjection` object of ours, named by an `ExtensionRef` filter.
     case fault(RouteFault)
+    /// An `ExtensionRef` as written (`FaultInjection` in the route's namespace), before the controller resolves it
+    /// to `.fault`. One that names nothing stays so: the Gateway API says its requests get a 500, never a skipped filter.
+    case extensionRef(group: String, kind: String, name: String)
 
     /// `set` replaces (or adds) a field, `add` appends a value, `remove` drops a field. Names are case-insensitive.
     public struct HeaderModifier: Hashable, Sendable {
@@ -72,13 +75,16 @@ public struct HTTPFieldPair: Hashable, Sendable {
 public struct RouteFault: Hashable, Sendable {
     public var abortPercent: Double
     public var abortStatus: Int
+    /// For gRPC calls: answered with this `grpc-status` in a trailers-only response instead of `abortStatus`.
+    public var abortGRPCStatus: Int?
     public var delayPercent: Double
     /// Nanoseconds.
     public var delay: Int64
 
-    public init(abortPercent: Double = 0, abortStatus: Int = 503, delayPercent: Double = 0, delay: Int64 = 0) {
+    public init(abortPercent: Double = 0, abortStatus: Int = 503, abortGRPCStatus: Int? = nil, delayPercent: Double = 0, delay: Int64 = 0) {
         self.abortPercent = abortPercent
         self.abortStatus = abortStatus
+        self.abortGRPCStatus = abortGRPCStatus
         self.delayPercent = delayPercent
         self.delay = delay
     }
