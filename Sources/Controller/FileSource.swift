@@ -34,21 +34,23 @@ public struct FileSource: Service {
         let watcher = try DirectoryWatcher(path: self.directory)
         defer { watcher.close() }
         var files = ManifestDirectory(path: self.directory)
-        self.reload(&files, only: nil)
+        var reported = Set<ManifestError>()
+        self.reload(&files, only: nil, reported: &reported)
         self.firstLoad.markDone()
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             // Waits in the thread pool, a tenth of a second at a time, so shutdown is seen promptly.
             let change = try? await NIOThreadPool.singleton.runIfActive { watcher.waitForChange(timeoutMilliseconds: 100) }
             switch change {
-            case .files(let names)?: self.reload(&files, only: names)
-            case .everything?: self.reload(&files, only: nil)
+            case .files(let names)?: self.reload(&files, only: names, reported: &reported)
+            case .everything?: self.reload(&files, only: nil, reported: &reported)
             default: break
             }
         }
     }
 
     /// Re-reads the files named (all of them when `only` is nil) and hands the index the snapshot with what changed.
-    func reload(_ files: inout ManifestDirectory, only names: Set<String>?) {
+    /// Problems in the routes (`reported`: those already told) are logged once each, when they appear.
+    func reload(_ files: inout ManifestDirectory, only names: Set<String>?, reported: inout Set<ManifestError>) {
         self.metrics.recordReload()
         let outcome = files.reload(only: names)
         for (file, error) in outcome.results {
@@ -61,6 +63,13 @@ public struct FileSource: Service {
             self.logger.warning("an object is defined twice; the later file wins", metadata: ["object": "\(duplicate)"])
         }
         let notified = self.index.apply(outcome.snapshot, changes: outcome.changes)
+        if !outcome.changes.routes.isEmpty || !outcome.changes.services.isEmpty || !outcome.changes.faultInjections.isEmpty {
+            let problems = Set(PolicyResolver.problems(in: outcome.snapshot))
+            for problem in problems.subtracting(reported).sorted(by: { ($0.file, $0.line) < ($1.file, $1.line) }) {
+                self.logger.warning("route problem; the rest of the route keeps working", metadata: ["problem": "\(problem)"])
+            }
+            reported = problems
+        }
         self.logger.debug(
             "manifests loaded",
             metadata: [

@@ -6,6 +6,8 @@ public struct ManifestError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let missingField = Code(name: "missing_field")
         public static let invalidField = Code(name: "invalid_field")
         public static let unreadable = Code(name: "unreadable")
+        /// Read, but naming something that is not there (a route's backend, parent or filter).
+        public static let unresolved = Code(name: "unresolved")
         public var description: String { self.name }
     }
 

@@ -28,7 +28,7 @@ extension ManifestParser {
         var otherParents: [String] = []
         for node in try reader.optionalSequence(spec, "parentRefs") {
             guard let ref = node.mapping else { throw reader.error(.invalidField, node, "a parentRef must be a mapping") }
-            let group = try reader.optionalString(ref, "group") ?? Self.gatewayGroup
+            let group = try reader.presentString(ref, "group") ?? Self.gatewayGroup
             let refKind = try reader.optionalString(ref, "kind") ?? "Gateway"
             let name = try reader.string(ref, "name", in: node)
             let namespace = try reader.optionalDNSLabel(ref, "namespace") ?? key.namespace
@@ -95,6 +95,34 @@ extension ManifestParser {
         return (retry, timeouts)
     }
 
+    /// `balancer.swiftlet.io/failure-accrual: consecutive` with `…-consecutive-max-failures`, `-min-penalty`,
+    /// `-max-penalty` and `-jitter-ratio` (Linkerd's names, our prefix).
+    static func failureAccrual(_ annotations: [String: String], metadata: Node.Mapping, reader: FieldReader) throws -> FailureAccrual? {
+        let prefix = "balancer.swiftlet.io/failure-accrual"
+        guard let mode = annotations[prefix] else { return nil }
+        let node = metadata["annotations"]!
+        guard mode == "consecutive" else { throw reader.error(.invalidField, node, "annotation \(prefix): \"\(mode)\" is not a mode (consecutive)") }
+        var accrual = FailureAccrual()
+        if let text = annotations[prefix + "-consecutive-max-failures"] {
+            guard let value = Int(text), value >= 1 else { throw reader.error(.invalidField, node, "annotation \(prefix)-consecutive-max-failures: \"\(text)\" is not a number (1 or more)") }
+            accrual.maxFailures = value
+        }
+        for (suffix, path) in [("-consecutive-min-penalty", \FailureAccrual.minPenalty), ("-consecutive-max-penalty", \FailureAccrual.maxPenalty)] {
+            guard let text = annotations[prefix + suffix] else { continue }
+            do {
+                accrual[keyPath: path] = try GatewayDuration.parse(text, allowFractions: true)
+            } catch {
+                throw reader.error(.invalidField, node, "annotation \(prefix)\(suffix): \(error.message)")
+            }
+        }
+        if let text = annotations[prefix + "-consecutive-jitter-ratio"] {
+            guard let value = Double(text), (0...100).contains(value) else { throw reader.error(.invalidField, node, "annotation \(prefix)-consecutive-jitter-ratio: \"\(text)\" is not a ratio") }
+            accrual.jitterRatio = value
+        }
+        guard accrual.minPenalty <= accrual.maxPenalty else { throw reader.error(.invalidField, node, "annotation \(prefix): the minimum penalty is longer than the maximum") }
+        return accrual
+    }
+
     private static func rule(
         _ kind: Route.Kind, _ rule: Node.Mapping, _ node: Node, namespace: String, defaults: (retry: RouteRetry?, timeouts: RouteTimeouts),
         backendLines: inout [String: Int], _ reader: FieldReader
@@ -108,7 +136,7 @@ extension ManifestParser {
         var backends: [RouteBackend] = []
         for backendNode in try reader.optionalSequence(rule, "backendRefs") {
             let backend = try Self.backend(kind, backendNode, namespace: namespace, weighted: true, reader)
-            backendLines["\(backend.namespace)/\(backend.name)"] = backendLines["\(backend.namespace)/\(backend.name)"] ?? backendNode.mark?.line
+            backendLines[backend.reference] = backendLines[backend.reference] ?? backendNode.mark?.line
             backends.append(backend)
         }
         var timeouts = defaults.timeouts
@@ -210,7 +238,7 @@ extension ManifestParser {
 
     private static func backend(_ kind: Route.Kind, _ node: Node, namespace: String, weighted: Bool, _ reader: FieldReader) throws -> RouteBackend {
         guard let ref = node.mapping else { throw reader.error(.invalidField, node, "a backendRef must be a mapping") }
-        let group = try reader.optionalString(ref, "group") ?? ""
+        let group = try reader.presentString(ref, "group") ?? ""
         let refKind = try reader.optionalString(ref, "kind") ?? "Service"
         let name = try reader.string(ref, "name", in: node)
         let refNamespace = try reader.optionalDNSLabel(ref, "namespace") ?? namespace
@@ -370,7 +398,19 @@ extension ManifestParser {
     }
 }
 
+extension RouteBackend {
+    /// `namespace/name:port`, how a route's problems find the line a backend was written on.
+    var reference: String { "\(self.namespace)/\(self.name):\(self.port.map(String.init) ?? "-")" }
+}
+
 extension FieldReader {
+    /// A string field as written, empty included (`group: ""` is the core API group, not a missing group).
+    func presentString(_ mapping: Node.Mapping, _ key: String) throws -> String? {
+        guard let node = mapping[key] else { return nil }
+        guard case .scalar(let scalar) = node else { throw self.error(.invalidField, node, "`\(key)` must be a string") }
+        return scalar.string
+    }
+
     func optionalSequence(_ mapping: Node.Mapping, _ key: String) throws -> [Node] {
         guard let node = mapping[key] else { return [] }
         if case .scalar(let scalar) = node, scalar.string.isEmpty || scalar.string == "null" { return [] }

@@ -1,3 +1,4 @@
+import ProxyCore
 import Yams
 
 /// Reads the YAML kinds the mesh cares about from one file: `v1 Service`, `swiftlet.io/v1alpha1 Workload`, the Gateway
@@ -101,7 +102,13 @@ public enum ManifestParser {
             }
             clusterIP = value
         }
-        return ServiceSpec(key: key, selector: selector, ports: ports, clusterIP: clusterIP)
+        let metadata = try reader.mapping(root, "metadata", in: document)
+        let annotations = try reader.stringMap(metadata, "annotations") ?? [:]
+        let policy = try Self.annotationPolicy(annotations, metadata: metadata, reader: reader)
+        return ServiceSpec(
+            key: key, selector: selector, ports: ports, clusterIP: clusterIP, retry: policy.retry, timeouts: policy.timeouts,
+            accrual: try Self.failureAccrual(annotations, metadata: metadata, reader: reader)
+        )
     }
 
     private static func workload(_ root: Node.Mapping, _ document: Node, _ reader: FieldReader) throws -> WorkloadSpec {

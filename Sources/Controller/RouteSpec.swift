@@ -23,7 +23,7 @@ public struct RouteSpec: Hashable, Sendable {
     /// The route with its rules; `created` is set by the source (a cluster's `creationTimestamp`, or the order in
     /// which a directory first showed the route).
     public var route: Route
-    /// Where the document starts, and the line of each backend reference (`namespace/name` → first line), so that
+    /// Where the document starts, and the line of each backend reference (`namespace/name:port` → first line), so that
     /// an unknown backend can be reported where it was written.
     public var file: String
     public var line: Int

@@ -1,4 +1,7 @@
-/// What the mesh reads of a Kubernetes `Service` (v1): which workloads it selects and how its ports map to theirs.
+import ProxyCore
+
+/// What the mesh reads of a Kubernetes `Service` (v1): which workloads it selects, how its ports map to theirs, and
+/// the traffic policy its annotations set for requests no route takes.
 public struct ServiceSpec: Hashable, Sendable {
     public struct Port: Hashable, Sendable {
         public var name: String?
@@ -27,11 +30,23 @@ public struct ServiceSpec: Hashable, Sendable {
     public var ports: [Port]
     /// `spec.clusterIP`: traffic captured on its way to this address (transparent mode) is the service's.
     public var clusterIP: String?
+    /// `retry.swiftlet.io/*`: for requests no route takes, and for routes' rules that say nothing of retries.
+    public var retry: RouteRetry?
+    /// `timeout.swiftlet.io/*`, the same way.
+    public var timeouts: RouteTimeouts
+    /// `balancer.swiftlet.io/failure-accrual: consecutive` and its settings.
+    public var accrual: FailureAccrual?
 
-    public init(key: ObjectKey, selector: [String: String], ports: [Port], clusterIP: String? = nil) {
+    public init(
+        key: ObjectKey, selector: [String: String], ports: [Port], clusterIP: String? = nil, retry: RouteRetry? = nil,
+        timeouts: RouteTimeouts = RouteTimeouts(), accrual: FailureAccrual? = nil
+    ) {
         self.key = key
         self.selector = selector
         self.ports = ports
         self.clusterIP = clusterIP
+        self.retry = retry
+        self.timeouts = timeouts
+        self.accrual = accrual
     }
 }

@@ -75,7 +75,7 @@ import Testing
         #expect(second.matches == .http([.everything]))
         #expect(second.retry == RouteRetry(statuses: [500...599], limit: 2))
         #expect(second.timeouts.request == 3_000_000_000)
-        #expect(spec.backendLines["emojivoto/voting-v2"] == 28)
+        #expect(spec.backendLines["emojivoto/voting-v2:8080"] == 28)
     }
 
     @Test func readsAGRPCRouteAndAFaultInjection() throws {
