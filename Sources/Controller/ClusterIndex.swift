@@ -1,3 +1,4 @@
+import ProxyCore
 import Synchronization
 
 /// The mesh's view of the cluster, and the subscriptions of everyone watching a destination.
@@ -16,6 +17,8 @@ public final class ClusterIndex: Sendable {
         var labelIndex: [String: [String: Set<ObjectKey>]] = [:]
         var watchers: [DestinationAuthority: [UInt64: @Sendable (DestinationState) -> Void]] = [:]
         var lastSent: [DestinationAuthority: DestinationState] = [:]
+        var policyWatchers: [DestinationAuthority: [UInt64: @Sendable (ServicePolicy?) -> Void]] = [:]
+        var policySent: [DestinationAuthority: ServicePolicy?] = [:]
         var nextID: UInt64 = 0
         var generation: UInt64 = 0
     }
@@ -64,6 +67,17 @@ public final class ClusterIndex: Sendable {
             state.snapshot = next
 
             var notified = 0
+            if !changes.routes.isEmpty || !changes.services.isEmpty || !changes.faultInjections.isEmpty {
+                // Policies are recomputed for the ports watched, each from the routes attached to it: a route edit
+                // costs the watched ports, not the cluster.
+                for (authority, watchers) in state.policyWatchers {
+                    let policy = PolicyResolver.policy(for: authority, in: next)
+                    if let sent = state.policySent[authority], sent == policy { continue }
+                    state.policySent[authority] = .some(policy)
+                    for deliver in watchers.values { deliver(policy) }
+                    notified += watchers.count
+                }
+            }
             for (authority, watchers) in state.watchers {
                 let key = authority.service
                 var affected: Bool
@@ -140,6 +154,29 @@ public final class ClusterIndex: Sendable {
                 if state.watchers[authority]?.isEmpty == true {
                     state.watchers[authority] = nil
                     state.lastSent[authority] = nil
+                }
+            }
+        }
+    }
+
+    /// Calls `deliver` with the policy for `authority` (nil when it is not a Service port) at once, then with each
+    /// change, until the subscription is cancelled. `deliver` runs under the index's lock: it must only hand it on.
+    public func subscribePolicy(_ authority: DestinationAuthority, _ deliver: @escaping @Sendable (ServicePolicy?) -> Void) -> DestinationSubscription {
+        let id: UInt64 = self.state.withLock { state in
+            let id = state.nextID
+            state.nextID &+= 1
+            state.policyWatchers[authority, default: [:]][id] = deliver
+            let current = state.policySent[authority] ?? PolicyResolver.policy(for: authority, in: state.snapshot)
+            state.policySent[authority] = .some(current)
+            deliver(current)
+            return id
+        }
+        return DestinationSubscription { [weak self] in
+            self?.state.withLock { state in
+                state.policyWatchers[authority]?[id] = nil
+                if state.policyWatchers[authority]?.isEmpty == true {
+                    state.policyWatchers[authority] = nil
+                    state.policySent[authority] = nil
                 }
             }
         }

@@ -4,7 +4,7 @@ import NIOCore
 import ServiceLifecycle
 import Synchronization
 
-/// Assembles `swiftlet controller`: the source, the index, the Destination gRPC server and the admin server, run
+/// Assembles `swiftlet controller`: the source, the index, the Destination and Policy gRPC server and the admin server, run
 /// as one `ServiceGroup`.
 public enum ControllerRuntime {
     /// Runs until SIGTERM/SIGINT. Logs one `swiftlet controller ready` line with the bound ports once every
@@ -17,7 +17,7 @@ public enum ControllerRuntime {
         let identity = try Self.identityServices(config, metrics: metrics, logger: logger)
         let destination = try DestinationServer(
             host: config.destinationHost, port: config.destinationPort,
-            services: [DestinationService(index: index, metrics: metrics, logger: logger)],
+            services: [DestinationService(index: index, metrics: metrics, logger: logger), PolicyService(index: index, metrics: metrics, logger: logger)],
             authority: config.destinationPlaintext ? nil : identity?.authority
         )
         let watcher = identity.flatMap { identity in

@@ -46,70 +46,41 @@ public struct DestinationService: Swiftlet_Destination_V1_Destination.SimpleServ
         }
     }
 
-    /// Every destination a proxy follows, on one stream. Subscriptions hand their states to a mailbox that keeps
-    /// only the newest per subscription (a slow proxy skips states, it never holds the index up); one writer turns
-    /// them into the deltas each subscription needs.
     public func watch(
         request: RPCAsyncSequence<Swiftlet_Destination_V1_WatchRequest, any Error>,
         response: RPCWriter<Swiftlet_Destination_V1_WatchUpdate>,
         context: ServerContext
     ) async throws {
-        let mailbox = WatchMailbox()
         let index = self.index
         let metrics = self.metrics
-        metrics.streamOpened()
-        defer { metrics.streamClosed() }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                var subscriptions: [UInt64: DestinationSubscription] = [:]
-                func end(_ id: UInt64) {
-                    guard let subscription = subscriptions.removeValue(forKey: id) else { return }
-                    subscription.cancel()
-                    metrics.subscriptionsChanged(by: -1)
-                }
-                defer { for id in Array(subscriptions.keys) { end(id) } }
-                for try await message in request {
-                    switch message.kind {
-                    case .subscribe(let subscribe)?:
-                        let id = subscribe.id
-                        end(id)
-                        guard let authority = Self.authority(subscribe.destination, in: index) else {
-                            // Not a name of the cluster: the proxy resolves it by other means; nothing will change.
-                            mailbox.post(id, .noEndpoints(exists: false))
-                            continue
-                        }
-                        subscriptions[id] = index.subscribe(authority) { mailbox.post(id, $0) }
-                        metrics.subscriptionsChanged(by: 1)
-                    case .unsubscribe(let id)?:
-                        end(id)
-                        mailbox.drop(id)
-                    case nil:
-                        break
+        let deltas = Mutex<[UInt64: DestinationDelta]>([:])
+        try await WatchStream<DestinationState>(metrics: metrics).run(requests: request) { message in
+            switch message.kind {
+            case .subscribe(let subscribe)?:
+                return .subscribe(id: subscribe.id) { deliver in
+                    guard let authority = Self.authority(subscribe.destination, in: index) else {
+                        // Not a name of the cluster: the proxy resolves it by other means; nothing will change.
+                        deliver(.noEndpoints(exists: false))
+                        return nil
                     }
+                    return index.subscribe(authority, deliver)
                 }
+            case .unsubscribe(let id)?: return .unsubscribe(id: id)
+            case nil: return nil
             }
-            group.addTask {
-                var deltas: [UInt64: DestinationDelta] = [:]
-                // On graceful shutdown the stream ends cleanly; proxies keep their endpoints and reconnect.
-                for await _ in mailbox.signals.cancelOnGracefulShutdown() {
-                    for (id, next) in mailbox.take() {
-                        guard let state = next else {
-                            deltas[id] = nil
-                            continue
-                        }
-                        for update in deltas[id, default: DestinationDelta()].next(state) {
-                            try await response.write(.with {
-                                $0.id = id
-                                $0.update = update
-                            })
-                            metrics.updateSent()
-                        }
-                    }
-                }
+        } write: { id, next in
+            guard let state = next else {
+                deltas.withLock { $0[id] = nil }
+                return
             }
-            // Either side ending (the proxy went away, shutdown) ends the stream.
-            try await group.next()
-            group.cancelAll()
+            let updates = deltas.withLock { $0[id, default: DestinationDelta()].next(state) }
+            for update in updates {
+                try await response.write(.with {
+                    $0.id = id
+                    $0.update = update
+                })
+                metrics.updateSent()
+            }
         }
     }
 
@@ -140,9 +111,9 @@ public struct DestinationService: Swiftlet_Destination_V1_Destination.SimpleServ
 }
 
 /// The newest state of each subscription of one `Watch` stream not yet written, and a signal that there is one.
-final class WatchMailbox: Sendable {
+final class WatchMailbox<Value: Sendable>: Sendable {
     /// `nil` marks a subscription that ended: its delta state is dropped.
-    private let pending = Mutex<[UInt64: DestinationState?]>([:])
+    private let pending = Mutex<[UInt64: Value?]>([:])
     let signals: AsyncStream<Void>
     private let signal: AsyncStream<Void>.Continuation
 
@@ -150,7 +121,7 @@ final class WatchMailbox: Sendable {
         (self.signals, self.signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    func post(_ id: UInt64, _ state: DestinationState) {
+    func post(_ id: UInt64, _ state: Value) {
         self.pending.withLock { $0[id] = .some(state) }
         self.signal.yield()
     }
@@ -160,7 +131,7 @@ final class WatchMailbox: Sendable {
         self.signal.yield()
     }
 
-    func take() -> [UInt64: DestinationState?] {
+    func take() -> [UInt64: Value?] {
         self.pending.withLock { pending in
             defer { pending = [:] }
             return pending
