@@ -227,6 +227,7 @@ let package = Package(
         .testTarget(
             name: "ProxyGRPCTests",
             dependencies: [
+                "Controller",
                 "ProxyCore",
                 "ProxyDiscovery",
                 "ProxyGRPC",

@@ -43,6 +43,28 @@ public struct ProtobufReader {
         public var bool: Bool {
             get throws(ProtobufError) { try self.uint64 != 0 }
         }
+
+        public var double: Double {
+            get throws(ProtobufError) {
+                guard case .fixed64(let bits) = self else { throw ProtobufError("expected a 64-bit field") }
+                return Double(bitPattern: bits)
+            }
+        }
+
+        /// A `repeated` varint field's values from one occurrence: packed (proto3's default) or not.
+        public var packedVarints: [UInt64] {
+            get throws(ProtobufError) {
+                switch self {
+                case .varint(let value): return [value]
+                case .lengthDelimited(let bytes):
+                    var reader = ProtobufReader(bytes)
+                    var values: [UInt64] = []
+                    while reader.buffer.readableBytes > 0 { values.append(try reader.readVarint()) }
+                    return values
+                default: throw ProtobufError("expected varints")
+                }
+            }
+        }
     }
 
     private var buffer: ByteBuffer
