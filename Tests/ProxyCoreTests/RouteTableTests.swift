@@ -1,5 +1,6 @@
-import ProxyCore
 import Testing
+
+@testable import ProxyCore
 
 /// Route precedence and matching as the Gateway API specifies them (HTTPRoute and GRPCRoute "rules" precedence,
 /// path element matching, GEP-1426 conflicts), each case an example a user could write.
@@ -168,6 +169,46 @@ import Testing
         let table = RouteTable([http, grpc])
         #expect(Self.target(table, "/pkg.Svc/M", method: "POST") == "grpc")
         #expect(table.conflicted.map(\.name) == ["web"])
+    }
+
+    /// The path index must pick exactly what walking every match in precedence order picks: random tables of
+    /// routes over a small vocabulary of paths (so that matches collide), random requests.
+    @Test func thePathIndexAgreesWithTheFullWalk() throws {
+        var random = SplitMix64(state: 11)
+        let segments = ["a", "b", "api", "v1"]
+        func path(_ depth: Int) -> String { "/" + (0..<depth).map { _ in segments.randomElement(using: &random)! }.joined(separator: "/") }
+        for round in 0..<200 {
+            var routes: [Route] = []
+            for r in 0..<Int.random(in: 1...6, using: &random) {
+                var rules: [([HTTPRouteMatch], String)] = []
+                for i in 0..<Int.random(in: 1...3, using: &random) {
+                    var matches: [HTTPRouteMatch] = []
+                    for _ in 0..<Int.random(in: 0...2, using: &random) {
+                        let value = path(Int.random(in: 0...3, using: &random))
+                        let kind = ["Exact", "PathPrefix", "PathPrefix", "RegularExpression"].randomElement(using: &random)!
+                        let pathMatch = try HTTPPathMatch.make(type: kind, value: kind == "RegularExpression" ? value + "(/.*)?" : (value.isEmpty ? "/" : value))
+                        matches.append(HTTPRouteMatch(
+                            path: pathMatch, method: Bool.random(using: &random) ? nil : "GET",
+                            headers: Bool.random(using: &random) ? [] : [RouteHeaderMatch(name: "x", value: .exact("1"))]
+                        ))
+                    }
+                    rules.append((matches, "r\(r)-\(i)"))
+                }
+                routes.append(Self.http("route-\(r)", created: Int64.random(in: 0...2, using: &random), rules))
+            }
+            let table = RouteTable(routes)
+            for _ in 0..<50 {
+                var target = path(Int.random(in: 0...4, using: &random))
+                if target.isEmpty || Bool.random(using: &random) { target += "/" }
+                let request = RouteRequest(
+                    method: Bool.random(using: &random) ? "GET" : "POST", authority: "web:80", target: target,
+                    fields: HTTPFields(Bool.random(using: &random) ? [("x", "1")] : [])
+                )
+                let indexed = table.select(request).map { "\($0.route.name)#\($0.ruleIndex)" }
+                let walked = table.selectInOrder(request).map { "\($0.route.name)#\($0.ruleIndex)" }
+                #expect(indexed == walked, "round \(round), \(request.method) \(target)")
+            }
+        }
     }
 
     @Test func pathMatchesAreValidatedAsTheCRDDoes() {

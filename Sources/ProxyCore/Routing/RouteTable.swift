@@ -49,13 +49,63 @@ public struct RouteTable: Sendable {
             return a.0.match < b.0.match
         }
         self.entries = entries.map(\.0)
+        // HTTPRoutes without hostnames (the usual mesh route) are indexed by path: a request is tried only against
+        // the matches whose path can match it, in the same order. (With hostnames, or for GRPCRoutes, the sorted
+        // list is walked.)
+        var exact: [String: [Int]] = [:], prefix: [String: [Int]] = [:], regex: [Int] = []
+        if !self.anyHostnames, !hasGRPC {
+            for (position, entry) in self.entries.enumerated() {
+                guard case .http(let matches) = kept[entry.route].rules[entry.rule].matches else { continue }
+                switch matches[entry.match].path {
+                case .exact(let path): exact[path, default: []].append(position)
+                case .prefix(let path): prefix[path, default: []].append(position)
+                case .regularExpression: regex.append(position)
+                }
+            }
+        }
+        self.pathIndex = !self.anyHostnames && !hasGRPC ? PathIndex(exact: exact, prefix: prefix, regex: regex) : nil
     }
+
+    /// Entry positions by path match, each list in precedence order.
+    struct PathIndex: Sendable {
+        var exact: [String: [Int]]
+        var prefix: [String: [Int]]
+        var regex: [Int]
+    }
+
+    private let pathIndex: PathIndex?
 
     public let conflicted: [Route]
 
     public var isEmpty: Bool { self.routes.isEmpty }
 
     public func select(_ request: RouteRequest) -> Selection? {
+        guard let index = self.pathIndex else { return self.selectInOrder(request) }
+        // Exact paths outrank regular expressions, which outrank prefixes; longer prefixes outrank shorter ones.
+        if let candidates = index.exact[String(request.path)], let found = self.first(of: candidates, request) { return found }
+        if let found = self.first(of: index.regex, request) { return found }
+        let path = request.path
+        if !path.hasSuffix("/"), let candidates = index.prefix[String(path)], let found = self.first(of: candidates, request) { return found }
+        var end = path.endIndex
+        while let slash = path[..<end].lastIndex(of: "/") {
+            if let candidates = index.prefix[String(path[..<slash])], let found = self.first(of: candidates, request) { return found }
+            end = slash
+        }
+        return nil
+    }
+
+    private func first(of positions: [Int], _ request: RouteRequest) -> Selection? {
+        for position in positions {
+            let entry = self.entries[position]
+            if self.routes[entry.route].rules[entry.rule].matches(entry.match, request) {
+                return Selection(route: self.routes[entry.route], ruleIndex: entry.rule)
+            }
+        }
+        return nil
+    }
+
+    /// Walks every match in precedence order: the reference the path index must agree with.
+    func selectInOrder(_ request: RouteRequest) -> Selection? {
         guard self.anyHostnames else {
             for entry in self.entries where self.routes[entry.route].rules[entry.rule].matches(entry.match, request) {
                 return Selection(route: self.routes[entry.route], ruleIndex: entry.rule)
