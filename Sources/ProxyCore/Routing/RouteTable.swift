@@ -21,8 +21,17 @@ public struct RouteTable: Sendable {
     /// What a request was matched to.
     public struct Selection: Sendable {
         public var route: Route
+        /// The route's place in `RouteTable.routes`.
+        public var routeIndex: Int
         public var ruleIndex: Int
+        public var matchIndex: Int
         public var rule: RouteRule { self.route.rules[self.ruleIndex] }
+
+        /// The prefix the request matched, when its match was a `PathPrefix` (what `ReplacePrefixMatch` replaces).
+        public var matchedPrefix: String? {
+            guard case .http(let matches) = self.rule.matches, case .prefix(let prefix) = matches[self.matchIndex].path else { return nil }
+            return prefix
+        }
     }
 
     /// A GRPCRoute and an HTTPRoute on one parent conflict; the GRPCRoutes are kept (GEP-1426), as Linkerd does.
@@ -98,7 +107,7 @@ public struct RouteTable: Sendable {
         for position in positions {
             let entry = self.entries[position]
             if self.routes[entry.route].rules[entry.rule].matches(entry.match, request) {
-                return Selection(route: self.routes[entry.route], ruleIndex: entry.rule)
+                return Selection(route: self.routes[entry.route], routeIndex: entry.route, ruleIndex: entry.rule, matchIndex: entry.match)
             }
         }
         return nil
@@ -108,7 +117,7 @@ public struct RouteTable: Sendable {
     func selectInOrder(_ request: RouteRequest) -> Selection? {
         guard self.anyHostnames else {
             for entry in self.entries where self.routes[entry.route].rules[entry.rule].matches(entry.match, request) {
-                return Selection(route: self.routes[entry.route], ruleIndex: entry.rule)
+                return Selection(route: self.routes[entry.route], routeIndex: entry.route, ruleIndex: entry.rule, matchIndex: entry.match)
             }
             return nil
         }
@@ -120,6 +129,6 @@ public struct RouteTable: Sendable {
             if let current = best, !current.rank.lexicographicallyPrecedes(rank) { continue }
             if route.rules[entry.rule].matches(entry.match, request) { best = (rank, entry) }
         }
-        return best.map { Selection(route: self.routes[$0.entry.route], ruleIndex: $0.entry.rule) }
+        return best.map { Selection(route: self.routes[$0.entry.route], routeIndex: $0.entry.route, ruleIndex: $0.entry.rule, matchIndex: $0.entry.match) }
     }
 }

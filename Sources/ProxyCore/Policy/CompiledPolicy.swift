@@ -1,0 +1,74 @@
+/// A Service port's policy made ready for requests: the route table built, a weighted split per rule. Built once per
+/// policy update and shared by every loop; `decide` is the route stage's whole decision, a pure function of the
+/// request and the random draws.
+public struct CompiledPolicy: Sendable {
+    public let policy: ServicePolicy
+    public let table: RouteTable
+    /// Per route (by its place in `table.routes`), per rule.
+    private let splits: [[WeightedSplit]]
+    private let defaultSplit: WeightedSplit
+
+    public init(_ policy: ServicePolicy) {
+        self.policy = policy
+        self.table = RouteTable(policy.routes)
+        self.splits = self.table.routes.map { route in route.rules.map { WeightedSplit(weights: $0.backends.map(\.weight)) } }
+        self.defaultSplit = WeightedSplit(weights: policy.defaultRule.backends.map(\.weight))
+    }
+
+    /// Where a request goes, or what it is answered.
+    public func decide(_ request: RouteRequest, using random: inout some RandomNumberGenerator) -> RouteDecision {
+        let selection = self.table.select(request)
+        let rule = selection?.rule ?? self.policy.defaultRule
+        let split = selection.map { self.splits[$0.routeIndex][$0.ruleIndex] } ?? self.defaultSplit
+        var delay: Int64? = nil
+        for filter in rule.filters {
+            switch filter {
+            case .requestRedirect(let redirect):
+                return .redirect(redirect, matchedPrefix: selection?.matchedPrefix, route: selection?.route)
+            case .extensionRef(let group, let kind, let name):
+                return .fail(status: 500, reason: "filter \(group)/\(kind)/\(name) names nothing", route: selection?.route)
+            case .fault(let fault):
+                if fault.abortPercent > 0, Double.random(in: 0..<100, using: &random) < fault.abortPercent {
+                    return .abort(status: fault.abortStatus, grpcStatus: fault.abortGRPCStatus, route: selection?.route)
+                }
+                if fault.delayPercent > 0, fault.delay > 0, Double.random(in: 0..<100, using: &random) < fault.delayPercent {
+                    delay = fault.delay
+                }
+            default:
+                continue
+            }
+        }
+        guard let index = split.pick(using: &random) else {
+            return .fail(status: 500, reason: "the rule has no backend with a weight", route: selection?.route)
+        }
+        let backend = rule.backends[index]
+        if let reason = backend.unresolved { return .fail(status: 500, reason: reason, route: selection?.route) }
+        return .forward(
+            RoutePlan(route: selection?.route, ruleIndex: selection?.ruleIndex, rule: rule, backend: backend, matchedPrefix: selection?.matchedPrefix, delay: delay)
+        )
+    }
+}
+
+/// The route stage's decision for one request.
+public enum RouteDecision: Sendable {
+    case forward(RoutePlan)
+    /// A `RequestRedirect` rule: answered with its status and `Location`.
+    case redirect(RouteFilter.Redirect, matchedPrefix: String?, route: Route?)
+    /// Injected by a `FaultInjection`: HTTP `status`, or for gRPC calls `grpcStatus` when given.
+    case abort(status: Int, grpcStatus: Int?, route: Route?)
+    /// The route cannot serve this request (Gateway API: 500): a backend that names nothing, no weighted backend,
+    /// a filter that names nothing.
+    case fail(status: Int, reason: String, route: Route?)
+}
+
+/// Where a request goes and how: the rule (its filters, timeouts, retry) and the backend the split picked.
+public struct RoutePlan: Sendable {
+    /// `nil` for the Service's default rule.
+    public var route: Route?
+    public var ruleIndex: Int?
+    public var rule: RouteRule
+    public var backend: RouteBackend
+    public var matchedPrefix: String?
+    /// An injected delay before the request goes on (nanoseconds).
+    public var delay: Int64?
+}
