@@ -27,7 +27,7 @@ public struct DestinationService: Swiftlet_Destination_V1_Destination.SimpleServ
     ) async throws {
         self.metrics.streamOpened()
         defer { self.metrics.streamClosed() }
-        guard let authority = Self.authority(request, in: self.index) else {
+        guard let authority = Self.authority(request.authority, contextNamespace: request.contextNamespace, in: self.index) else {
             // Not a name of the cluster: the proxy resolves it by other means. The stream stays open (nothing will
             // change) until the proxy lets go of the destination.
             try await response.write(Self.noEndpoints(exists: false))
@@ -58,7 +58,7 @@ public struct DestinationService: Swiftlet_Destination_V1_Destination.SimpleServ
             switch message.kind {
             case .subscribe(let subscribe)?:
                 return .subscribe(id: subscribe.id) { deliver in
-                    guard let authority = Self.authority(subscribe.destination, in: index) else {
+                    guard let authority = Self.authority(subscribe.destination.authority, contextNamespace: subscribe.destination.contextNamespace, in: index) else {
                         // Not a name of the cluster: the proxy resolves it by other means; nothing will change.
                         deliver(.noEndpoints(exists: false))
                         return nil
@@ -84,11 +84,12 @@ public struct DestinationService: Swiftlet_Destination_V1_Destination.SimpleServ
         }
     }
 
-    /// The destination a request names, if it is one of the cluster's.
-    static func authority(_ request: Swiftlet_Destination_V1_GetDestination, in index: ClusterIndex) -> DestinationAuthority? {
-        let namespace = request.contextNamespace.isEmpty ? "default" : request.contextNamespace
-        return DestinationAuthority(parsing: request.authority, contextNamespace: namespace, clusterDomain: index.clusterDomain)
-            ?? Self.addressAuthority(request.authority, in: index)
+    /// The destination an authority names (short names in `contextNamespace`, `default` when empty), if it is one
+    /// of the cluster's. The Destination and Policy APIs read their subscriptions alike.
+    static func authority(_ authority: String, contextNamespace: String, in index: ClusterIndex) -> DestinationAuthority? {
+        let namespace = contextNamespace.isEmpty ? "default" : contextNamespace
+        return DestinationAuthority(parsing: authority, contextNamespace: namespace, clusterDomain: index.clusterDomain)
+            ?? Self.addressAuthority(authority, in: index)
     }
 
     /// `10.96.0.10:8080`, what transparent proxies see: a service's cluster IP and port, or else an address that

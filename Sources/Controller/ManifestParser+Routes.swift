@@ -12,8 +12,7 @@ extension ManifestParser {
     static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
 
     static func route(_ kind: Route.Kind, _ root: Node.Mapping, _ document: Node, _ reader: FieldReader) throws -> RouteSpec {
-        let (key, _) = try Self.metadata(root, document, reader)
-        let metadata = try reader.mapping(root, "metadata", in: document)
+        let (key, _, metadata) = try Self.metadata(root, document, reader)
         let annotations = try reader.stringMap(metadata, "annotations") ?? [:]
         let created = try metadata["creationTimestamp"].map { node throws -> Int64 in
             guard let text = node.string, let seconds = Self.rfc3339Seconds(text) else {
@@ -347,7 +346,7 @@ extension ManifestParser {
     }
 
     static func faultInjection(_ root: Node.Mapping, _ document: Node, _ reader: FieldReader) throws -> FaultInjectionSpec {
-        let (key, _) = try Self.metadata(root, document, reader)
+        let (key, _, _) = try Self.metadata(root, document, reader)
         let spec = try reader.mapping(root, "spec", in: document)
         var fault = RouteFault()
         if let abortNode = spec["abort"] {

@@ -59,17 +59,18 @@ public enum ManifestParser {
         }
     }
 
-    static func metadata(_ root: Node.Mapping, _ document: Node, _ reader: FieldReader) throws -> (ObjectKey, [String: String]) {
+    /// The object's key and labels, and its `metadata` mapping for what else a kind reads there (annotations).
+    static func metadata(_ root: Node.Mapping, _ document: Node, _ reader: FieldReader) throws -> (ObjectKey, [String: String], Node.Mapping) {
         let metadata = try reader.mapping(root, "metadata", in: document)
         let metadataNode = root["metadata"]!
         let name = try reader.dnsLabel(metadata, "name", in: metadataNode)
         let namespace = try reader.optionalDNSLabel(metadata, "namespace") ?? "default"
         let labels = try reader.stringMap(metadata, "labels") ?? [:]
-        return (ObjectKey(namespace: namespace, name: name), labels)
+        return (ObjectKey(namespace: namespace, name: name), labels, metadata)
     }
 
     private static func service(_ root: Node.Mapping, _ document: Node, _ reader: FieldReader) throws -> ServiceSpec {
-        let (key, _) = try Self.metadata(root, document, reader)
+        let (key, _, metadata) = try Self.metadata(root, document, reader)
         let spec = try reader.mapping(root, "spec", in: document)
         let specNode = root["spec"]!
         let selector = try reader.stringMap(spec, "selector") ?? [:]
@@ -102,7 +103,6 @@ public enum ManifestParser {
             }
             clusterIP = value
         }
-        let metadata = try reader.mapping(root, "metadata", in: document)
         let annotations = try reader.stringMap(metadata, "annotations") ?? [:]
         let policy = try Self.annotationPolicy(annotations, metadata: metadata, reader: reader)
         return ServiceSpec(
@@ -112,7 +112,7 @@ public enum ManifestParser {
     }
 
     private static func workload(_ root: Node.Mapping, _ document: Node, _ reader: FieldReader) throws -> WorkloadSpec {
-        let (key, labels) = try Self.metadata(root, document, reader)
+        let (key, labels, _) = try Self.metadata(root, document, reader)
         let spec = try reader.mapping(root, "spec", in: document)
         let specNode = root["spec"]!
         let address = try reader.string(spec, "address", in: specNode)

@@ -28,11 +28,7 @@ public struct PolicyService: Swiftlet_Policy_V1_OutboundPolicies.SimpleServicePr
             switch message.kind {
             case .subscribe(let subscribe)?:
                 return .subscribe(id: subscribe.id) { deliver in
-                    let asked = Swiftlet_Destination_V1_GetDestination.with {
-                        $0.authority = subscribe.authority
-                        $0.contextNamespace = subscribe.contextNamespace.isEmpty ? "default" : subscribe.contextNamespace
-                    }
-                    guard let authority = DestinationService.authority(asked, in: index) else {
+                    guard let authority = DestinationService.authority(subscribe.authority, contextNamespace: subscribe.contextNamespace, in: index) else {
                         deliver(nil)  // not a Service port: no policy, and none will come
                         return nil
                     }

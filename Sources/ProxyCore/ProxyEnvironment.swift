@@ -145,7 +145,7 @@ public enum ProxyEnvironment {
         for variable in self.variables {
             guard let value = environment[variable.name] else { continue }
             do {
-                try variable.apply(&config, value.trimmingASCIISpaces())
+                try variable.apply(&config, String(value.trimmingASCIISpaces()))
             } catch {
                 var error = error
                 error.variable = variable.name
@@ -206,7 +206,7 @@ public enum ProxyEnvironment {
     static func ports(_ value: String) throws(ConfigError) -> Set<Int> {
         var result = Set<Int>()
         for item in value.split(separator: ",") {
-            let text = String(item).trimmingASCIISpaces()
+            let text = item.trimmingASCIISpaces()
             if text.isEmpty { continue }
             if let dash = text.firstIndex(of: "-") {
                 guard let low = Int(text[..<dash]), let high = Int(text[text.index(after: dash)...]),
@@ -240,7 +240,7 @@ public enum ProxyEnvironment {
     static func destinations(_ value: String) throws(ConfigError) -> [HostPort: [HostPort]] {
         var table: [HostPort: [HostPort]] = [:]
         for entry in value.split(separator: ",") {
-            let text = String(entry).trimmingASCIISpaces()
+            let text = entry.trimmingASCIISpaces()
             if text.isEmpty { continue }
             guard let equals = text.firstIndex(of: "="),
                 let authority = HostPort(parsing: text[..<equals], defaultPort: 80), authority.port != 0
@@ -273,11 +273,3 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
     public var description: String { "\(self.variable)=\(self.value): \(self.reason)" }
 }
 
-extension String {
-    func trimmingASCIISpaces() -> String {
-        var slice = Substring(self)
-        while let first = slice.first, first == " " || first == "\t" { slice.removeFirst() }
-        while let last = slice.last, last == " " || last == "\t" { slice.removeLast() }
-        return String(slice)
-    }
-}

@@ -16,13 +16,13 @@ struct MemoryTrimmer {
 
     let drainers: [ConnectionDrainer]
 
-    /// Whether the connections fell enough from the most seen since the last trim (a slow fall counts too).
-    func shouldTrim() -> Bool {
+    /// The connections open now, and whether they fell enough from the most seen since the last trim (a slow fall
+    /// counts too).
+    func look() -> (open: Int, fell: Bool) {
         let marks = self.drainers.map(\.highWater)
-        return marks.reduce(0) { $0 + $1.high } - marks.reduce(0) { $0 + $1.now } >= Self.fall
+        let open = marks.reduce(0) { $0 + $1.now }
+        return (open, marks.reduce(0) { $0 + $1.high } - open >= Self.fall)
     }
-
-    var openConnections: Int { self.drainers.reduce(0) { $0 + $1.highWater.now } }
 
     /// What a check decides, from the connections open now and at the previous check.
     struct Settling {
@@ -55,7 +55,8 @@ struct MemoryTrimmer {
         var settling = Settling()
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
-            guard settling.check(open: self.openConnections, fell: self.shouldTrim()) else { continue }
+            let (open, fell) = self.look()
+            guard settling.check(open: open, fell: fell) else { continue }
             Self.trim()
             for drainer in self.drainers { drainer.resetHighWater() }
         }

@@ -15,15 +15,14 @@ public enum GatewayDuration {
             }
             rest = rest.dropFirst(digits.count)
             let unit: Int64
-            if rest.hasPrefix("ms") {
-                unit = 1_000_000
-                rest = rest.dropFirst(2)
-            } else if let first = rest.first, let scale = ["h": Int64(3_600_000_000_000), "m": 60_000_000_000, "s": 1_000_000_000][first] {
-                unit = scale
-                rest = rest.dropFirst()
-            } else {
-                throw RouteError(.invalidDuration, "duration \"\(text)\" needs a unit (h, m, s or ms) after each number")
+            switch rest.first {
+            case "m" where rest.dropFirst().first == "s": unit = 1_000_000
+            case "h": unit = 3_600_000_000_000
+            case "m": unit = 60_000_000_000
+            case "s": unit = 1_000_000_000
+            default: throw RouteError(.invalidDuration, "duration \"\(text)\" needs a unit (h, m, s or ms) after each number")
             }
+            rest = rest.dropFirst(unit == 1_000_000 ? 2 : 1)
             guard let value = Double(digits) else { throw RouteError(.invalidDuration, "duration \"\(text)\" is not a number") }
             total += Int64(value * Double(unit))
             parts += 1

@@ -61,12 +61,3 @@ public struct RouteRetry: Hashable, Sendable {
         return codes
     }
 }
-
-extension Substring {
-    func trimmingASCIISpaces() -> Substring {
-        var value = self
-        while value.first == " " || value.first == "\t" { value = value.dropFirst() }
-        while value.last == " " || value.last == "\t" { value = value.dropLast() }
-        return value
-    }
-}

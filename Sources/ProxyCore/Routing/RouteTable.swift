@@ -61,13 +61,13 @@ public struct RouteTable: Sendable {
         // HTTPRoutes without hostnames (the usual mesh route) are indexed by path: a request is tried only against
         // the matches whose path can match it, in the same order. (With hostnames, or for GRPCRoutes, the sorted
         // list is walked.)
-        var exact: [String: [Int]] = [:], prefix: [String: [Int]] = [:], regex: [Int] = []
+        var exact: [Substring: [Int]] = [:], prefix: [Substring: [Int]] = [:], regex: [Int] = []
         if !self.anyHostnames, !hasGRPC {
             for (position, entry) in self.entries.enumerated() {
                 guard case .http(let matches) = kept[entry.route].rules[entry.rule].matches else { continue }
                 switch matches[entry.match].path {
-                case .exact(let path): exact[path, default: []].append(position)
-                case .prefix(let path): prefix[path, default: []].append(position)
+                case .exact(let path): exact[path[...], default: []].append(position)
+                case .prefix(let path): prefix[path[...], default: []].append(position)
                 case .regularExpression: regex.append(position)
                 }
             }
@@ -77,8 +77,9 @@ public struct RouteTable: Sendable {
 
     /// Entry positions by path match, each list in precedence order.
     struct PathIndex: Sendable {
-        var exact: [String: [Int]]
-        var prefix: [String: [Int]]
+        /// Keyed by `Substring` so that a request's path and its prefixes are looked up without copying them.
+        var exact: [Substring: [Int]]
+        var prefix: [Substring: [Int]]
         var regex: [Int]
     }
 
@@ -91,13 +92,13 @@ public struct RouteTable: Sendable {
     public func select(_ request: RouteRequest) -> Selection? {
         guard let index = self.pathIndex else { return self.selectInOrder(request) }
         // Exact paths outrank regular expressions, which outrank prefixes; longer prefixes outrank shorter ones.
-        if let candidates = index.exact[String(request.path)], let found = self.first(of: candidates, request) { return found }
+        if let candidates = index.exact[request.path], let found = self.first(of: candidates, request) { return found }
         if let found = self.first(of: index.regex, request) { return found }
         let path = request.path
-        if !path.hasSuffix("/"), let candidates = index.prefix[String(path)], let found = self.first(of: candidates, request) { return found }
+        if !path.hasSuffix("/"), let candidates = index.prefix[path], let found = self.first(of: candidates, request) { return found }
         var end = path.endIndex
         while let slash = path[..<end].lastIndex(of: "/") {
-            if let candidates = index.prefix[String(path[..<slash])], let found = self.first(of: candidates, request) { return found }
+            if let candidates = index.prefix[path[..<slash]], let found = self.first(of: candidates, request) { return found }
             end = slash
         }
         return nil
@@ -122,12 +123,13 @@ public struct RouteTable: Sendable {
             return nil
         }
         // Hostnames come first in precedence: the first match within the best hostname rank wins.
+        // Each route's rank is worked out once, not once per match.
+        let ranks = self.routes.map { $0.hostnameRank(request.host) }
         var best: (rank: [Int], entry: Entry)? = nil
         for entry in self.entries {
-            let route = self.routes[entry.route]
-            guard let rank = route.hostnameRank(request.host) else { continue }
+            guard let rank = ranks[entry.route] else { continue }
             if let current = best, !current.rank.lexicographicallyPrecedes(rank) { continue }
-            if route.rules[entry.rule].matches(entry.match, request) { best = (rank, entry) }
+            if self.routes[entry.route].rules[entry.rule].matches(entry.match, request) { best = (rank, entry) }
         }
         return best.map { Selection(route: self.routes[$0.entry.route], routeIndex: $0.entry.route, ruleIndex: $0.entry.rule, matchIndex: $0.entry.match) }
     }
