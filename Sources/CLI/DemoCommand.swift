@@ -64,7 +64,7 @@ struct DemoCommand: AsyncCommand {
 struct DemoAppCommand: AsyncCommand {
     static let configuration = CommandConfiguration(commandName: "demo-app", abstract: "A program of the demo application.", shouldDisplay: false)
 
-    @Argument(help: "web, emoji, voting or vote-bot")
+    @Argument(help: "web, emoji, voting, voting-v2 or vote-bot")
     var role: String
 
     @Option(help: "Where the service listens (host:port).")
@@ -73,7 +73,7 @@ struct DemoAppCommand: AsyncCommand {
     @Option(help: "The instance's outbound proxy (host:port), or `none` in a pod, where iptables captures what it dials.")
     var proxy = "127.0.0.1:4140"
 
-    @Option(help: "Extra latency of each answer (voting).")
+    @Option(help: "Extra latency of each answer (voting, voting-v2).")
     var latencyMs = 0
 
     @Option(help: "Requests per second (vote-bot).")

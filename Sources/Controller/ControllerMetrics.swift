@@ -7,6 +7,8 @@ public final class ControllerMetrics: Sendable {
     let destinationStreams = Atomic<Int64>(0)
     let destinationUpdates = Atomic<UInt64>(0)
     let destinationSubscriptions = Atomic<Int64>(0)
+    let policyStreams = Atomic<Int64>(0)
+    let policySubscriptions = Atomic<Int64>(0)
     let certificatesIssued = Atomic<UInt64>(0)
     let certificatesRefused = Atomic<UInt64>(0)
     let issuerReloads = Atomic<UInt64>(0)
@@ -28,10 +30,22 @@ public final class ControllerMetrics: Sendable {
         self.lastErrors.withLock { Array($0.values).sorted { $0.file < $1.file } }
     }
 
-    func streamOpened() { self.destinationStreams.add(1, ordering: .relaxed) }
-    func streamClosed() { self.destinationStreams.subtract(1, ordering: .relaxed) }
+    func streamOpened(_ api: WatchAPIKind = .destination) { self.streamsChanged(by: 1, api) }
+    func streamClosed(_ api: WatchAPIKind = .destination) { self.streamsChanged(by: -1, api) }
     func updateSent() { self.destinationUpdates.add(1, ordering: .relaxed) }
-    func subscriptionsChanged(by delta: Int64) { self.destinationSubscriptions.add(delta, ordering: .relaxed) }
+    func subscriptionsChanged(by delta: Int64, _ api: WatchAPIKind = .destination) {
+        switch api {
+        case .destination: self.destinationSubscriptions.add(delta, ordering: .relaxed)
+        case .policy: self.policySubscriptions.add(delta, ordering: .relaxed)
+        }
+    }
+
+    private func streamsChanged(by delta: Int64, _ api: WatchAPIKind) {
+        switch api {
+        case .destination: self.destinationStreams.add(delta, ordering: .relaxed)
+        case .policy: self.policyStreams.add(delta, ordering: .relaxed)
+        }
+    }
     func certificateIssued() { self.certificatesIssued.add(1, ordering: .relaxed) }
     func certificateRefused() { self.certificatesRefused.add(1, ordering: .relaxed) }
     /// Returns how many reloads there have been.
@@ -58,6 +72,10 @@ public final class ControllerMetrics: Sendable {
         text += "destination_streams \(self.destinationStreams.load(ordering: .relaxed))\n"
         text += "# HELP destination_subscriptions Destinations followed on Destination.Watch streams.\n# TYPE destination_subscriptions gauge\n"
         text += "destination_subscriptions \(self.destinationSubscriptions.load(ordering: .relaxed))\n"
+        text += "# HELP policy_streams Open OutboundPolicies.Watch streams.\n# TYPE policy_streams gauge\n"
+        text += "policy_streams \(self.policyStreams.load(ordering: .relaxed))\n"
+        text += "# HELP policy_subscriptions Service ports followed on OutboundPolicies.Watch streams.\n# TYPE policy_subscriptions gauge\n"
+        text += "policy_subscriptions \(self.policySubscriptions.load(ordering: .relaxed))\n"
         text += "# HELP destination_updates_total Updates sent on Destination.Get streams.\n"
         text += "# TYPE destination_updates_total counter\n"
         text += "destination_updates_total \(self.destinationUpdates.load(ordering: .relaxed))\n"

@@ -54,7 +54,7 @@ public struct DestinationService: Swiftlet_Destination_V1_Destination.SimpleServ
         let index = self.index
         let metrics = self.metrics
         let deltas = Mutex<[UInt64: DestinationDelta]>([:])
-        try await WatchStream<DestinationState>(metrics: metrics).run(requests: request) { message in
+        try await WatchStream<DestinationState>(metrics: metrics, api: .destination).run(requests: request) { message in
             switch message.kind {
             case .subscribe(let subscribe)?:
                 return .subscribe(id: subscribe.id) { deliver in

@@ -24,7 +24,7 @@ public struct PolicyService: Swiftlet_Policy_V1_OutboundPolicies.SimpleServicePr
     ) async throws {
         let index = self.index
         let metrics = self.metrics
-        try await WatchStream<ServicePolicy?>(metrics: metrics).run(requests: request) { message in
+        try await WatchStream<ServicePolicy?>(metrics: metrics, api: .policy).run(requests: request) { message in
             switch message.kind {
             case .subscribe(let subscribe)?:
                 return .subscribe(id: subscribe.id) { deliver in

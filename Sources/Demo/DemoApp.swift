@@ -2,6 +2,7 @@
 public enum DemoApp {
     public enum Role: String, Sendable, CaseIterable {
         case web, emoji, voting
+        case votingV2 = "voting-v2"
         case voteBot = "vote-bot"
     }
 
@@ -17,8 +18,9 @@ public enum DemoApp {
             ).serve(host: listenHost, port: listenPort)
         case .emoji:
             try await EmojiService.serve(host: listenHost, port: listenPort)
-        case .voting:
-            let service = VotingService(latency: .milliseconds(latencyMilliseconds))
+        case .voting, .votingV2:
+            // v2 is the canary that fixed the jammed ballot box: it never fails.
+            let service = VotingService(latency: .milliseconds(latencyMilliseconds), failing: role == .voting)
             try await DemoHTTPServer(host: listenHost, port: listenPort).serve { await service.handle($0) }
         case .voteBot:
             try await VoteBot(web: DemoHTTPClient(proxy: proxy), authority: "web.\(namespace):80", requestsPerSecond: requestsPerSecond).run()

@@ -26,6 +26,8 @@ public struct DemoRunner: Service {
 
     let options: Options
     let logger: Logger
+    /// When the demo turns retries on for `voting`, so the table shows the success rate before and after.
+    static let retriesAfter = Duration.seconds(10)
 
     public init(options: Options, logger: Logger) {
         self.options = options
@@ -140,6 +142,10 @@ public struct DemoRunner: Service {
             Swiftlet demo: emojivoto \(placement), one swiftlet-proxy per instance, discovery from YAML, mTLS between proxies.
               web front end:   \(frontEnd)
               manifests:       \(manifests)   (edit them: the mesh follows within 100 ms)
+              canary:          route-voting.yaml splits voting 90/10 between voting and voting-v2 (an HTTPRoute);
+                               edit its weights and the ROUTE rows show the traffic move within two seconds
+              retries:         in \(Int(Self.retriesAfter.components.seconds)) s the demo adds `retry.swiftlet.io/http: 5xx` to Service voting
+                               (services.yaml): web's success rate goes from ~95 % to ≥ 99.5 %
               logs:            \(logs)
               controller:      \(topology.controllerHost):\(topology.controllerPort) (admin http://127.0.0.1:\(topology.controllerAdminPort)/metrics)
             \(self.options.duration.map { "Running for \($0.components.seconds) s." } ?? "Ctrl-C stops it.")
@@ -148,8 +154,15 @@ public struct DemoRunner: Service {
         )
         let stats = MeshStats(topology: topology)
         let started = ContinuousClock.now
+        var retriesOn = false
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             if let duration = self.options.duration, ContinuousClock.now - started >= duration { break }
+            if !retriesOn, ContinuousClock.now - started >= Self.retriesAfter {
+                // Linkerd's way, our prefix: an annotation on the Service, followed by every proxy sending to it.
+                retriesOn = true
+                try topology.servicesFile(retries: true).write(toFile: manifests + "/services.yaml", atomically: true, encoding: .utf8)
+                await stats.note("retries on: Service voting annotated retry.swiftlet.io/http: 5xx")
+            }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.options.refresh) }
             if Task.isShuttingDownGracefully { break }
             if let dead = children.exited() { throw DemoError("\(dead) exited; see \(logs)/\(dead).log") }

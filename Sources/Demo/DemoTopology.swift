@@ -4,7 +4,7 @@ import Synchronization
 /// The demo application's shape: which instances run, where (loopback ports, or pods in network namespaces), and
 /// the YAML that tells the controller about them.
 struct DemoTopology: Sendable {
-    enum Role: String, Sendable { case web, emoji, voting, voteBot = "vote-bot" }
+    enum Role: String, Sendable { case web, emoji, voting, votingV2 = "voting-v2", voteBot = "vote-bot" }
 
     struct Instance: Sendable {
         var name: String
@@ -42,10 +42,12 @@ struct DemoTopology: Sendable {
         ("web", 80, "http", nil, PodNetwork.clusterIPPrefix + "10"),
         ("emoji", 8080, "grpc", "kubernetes.io/h2c", PodNetwork.clusterIPPrefix + "11"),
         ("voting", 8080, "http", nil, PodNetwork.clusterIPPrefix + "12"),
+        ("voting-v2", 8080, "http", nil, PodNetwork.clusterIPPrefix + "13"),
     ]
 
     static let shape: [(name: String, role: Role, latency: Int)] = [
-        ("web-0", .web, 0), ("emoji-0", .emoji, 0), ("voting-0", .voting, 2), ("voting-1", .voting, 2), ("vote-bot-0", .voteBot, 0),
+        ("web-0", .web, 0), ("emoji-0", .emoji, 0), ("voting-0", .voting, 2), ("voting-1", .voting, 2), ("voting-v2-0", .votingV2, 1),
+        ("vote-bot-0", .voteBot, 0),
     ]
 
     /// Everything on loopback, each instance on ports of its own.
@@ -85,12 +87,12 @@ struct DemoTopology: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The Services and Workloads, one file per kind of thing a person may want to edit.
-    func manifests() -> [String: String] {
+    /// The Services and Workloads, one file per kind of thing a person may want to edit; with `retries`, the
+    /// voting Service carries Linkerd's retry annotation (ours: `retry.swiftlet.io/http: 5xx`).
+    func manifests(retries: Bool = false) -> [String: String] {
         var files: [String: String] = [:]
-        files["services.yaml"] = Self.services.map {
-            Self.service($0.name, port: $0.port, targetPort: $0.targetPort, appProtocol: $0.appProtocol, clusterIP: self.network == nil ? nil : $0.clusterIP)
-        }.joined(separator: "---\n")
+        files["services.yaml"] = self.servicesFile(retries: retries)
+        files["route-voting.yaml"] = Self.votingRoute(v1: 90, v2: 10)
         for instance in self.instances where instance.role != .voteBot {
             // On loopback the workload is reached through its proxy's inbound port; in a pod at its own address
             // and application port, which iptables hands to the proxy.
@@ -118,13 +120,45 @@ struct DemoTopology: Sendable {
         return files
     }
 
-    static func service(_ name: String, port: Int, targetPort: String, appProtocol: String?, clusterIP: String?) -> String {
+    /// The application's Services.
+    func servicesFile(retries: Bool) -> String {
+        Self.services.map {
+            Self.service(
+                $0.name, port: $0.port, targetPort: $0.targetPort, appProtocol: $0.appProtocol, clusterIP: self.network == nil ? nil : $0.clusterIP,
+                annotations: retries && $0.name == "voting" ? ["retry.swiftlet.io/http: 5xx", "retry.swiftlet.io/limit: \"2\""] : []
+            )
+        }.joined(separator: "---\n")
+    }
+
+    /// The canary: an HTTPRoute on `voting` (the GAMMA way: its parent is the Service) splitting its requests
+    /// between the two versions by weight.
+    static func votingRoute(v1: Int, v2: Int) -> String {
+        """
+        # Traffic to the voting Service, split between voting (v1) and voting-v2 by weight.
+        # Edit the weights (e.g. 50/50, or 0/100): the table shows the traffic move within two seconds.
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
+        metadata:
+          name: voting-split
+          namespace: \(Self.namespace)
+        spec:
+          parentRefs:
+          - {group: core, kind: Service, name: voting, port: 8080}
+          rules:
+          - backendRefs:
+            - {name: voting, port: 8080, weight: \(v1)}
+            - {name: voting-v2, port: 8080, weight: \(v2)}
+
+        """
+    }
+
+    static func service(_ name: String, port: Int, targetPort: String, appProtocol: String?, clusterIP: String?, annotations: [String] = []) -> String {
         """
         apiVersion: v1
         kind: Service
         metadata:
           name: \(name)
-          namespace: \(Self.namespace)
+          namespace: \(Self.namespace)\(annotations.isEmpty ? "" : "\n  annotations:" + annotations.map { "\n    \($0)" }.joined())
         spec:\(clusterIP.map { "\n  clusterIP: \($0)" } ?? "")
           selector: {app: \(name)}
           ports:

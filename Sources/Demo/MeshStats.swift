@@ -7,6 +7,22 @@ actor MeshStats {
     private var previous: [String: (at: ContinuousClock.Instant, totals: TrafficTotals)] = [:]
     private var cumulative: [String: TrafficTotals] = [:]
     private var cumulativeTLS: [String: (mutual: Double, all: Double)] = [:]
+    /// Route counters (backend requests, failures, retries) at the previous refresh, by row.
+    private var previousRoutes: [String: (at: ContinuousClock.Instant, counts: RouteCounts)] = [:]
+    private var notes: [String] = []
+
+    /// What one route backend (or one parent's retries) has counted.
+    struct RouteCounts: Sendable {
+        var requests = 0.0
+        var failures = 0.0
+        var responses = 0.0
+        var retries = 0.0
+    }
+
+    /// A line shown under the table from now on (what the demo changed, and when).
+    func note(_ line: String) {
+        self.notes.append(line)
+    }
 
     init(topology: DemoTopology) {
         self.topology = topology
@@ -18,6 +34,9 @@ actor MeshStats {
         var outbound: [String: TrafficTotals] = [:]
         /// Per edge: requests that went over mTLS, and all requests (`response_total`).
         var outboundTLS: [String: (mutual: Double, all: Double)] = [:]
+        /// Per route backend (`parent route backend`), and per parent's retries.
+        var routeBackends: [String: RouteCounts] = [:]
+        var retries: [String: Double] = [:]
     }
 
     private func scrape(_ instance: DemoTopology.Instance) async -> Scrape? {
@@ -27,6 +46,10 @@ actor MeshStats {
         else { return nil }
         var scrape = Scrape()
         for sample in PrometheusSample.parse(response.body) {
+            if sample.name.hasPrefix("outbound_") {
+                Self.addRoute(sample, to: &scrape)
+                continue
+            }
             switch sample.labels["direction"] {
             case "inbound":
                 if sample.name == "tcp_open_connections", sample.labels["peer"] == "src" { scrape.openConnections += sample.value }
@@ -46,11 +69,33 @@ actor MeshStats {
         return scrape
     }
 
+    /// Linkerd's route families: requests and outcomes per route backend, retries per parent Service.
+    private static func addRoute(_ sample: PrometheusSample, to scrape: inout Scrape) {
+        let parent = sample.labels["parent_name"] ?? "?"
+        let route = sample.labels["route_kind"] == "default" ? "(default)" : sample.labels["route_name"] ?? "?"
+        let row = "\(parent) \(route) \(sample.labels["backend_name"] ?? "?")"
+        switch sample.name {
+        case "outbound_http_route_backend_requests_total", "outbound_grpc_route_backend_requests_total":
+            scrape.routeBackends[row, default: RouteCounts()].requests += sample.value
+        case "outbound_http_route_backend_response_statuses_total", "outbound_grpc_route_backend_response_statuses_total":
+            scrape.routeBackends[row, default: RouteCounts()].responses += sample.value
+            let status = Int(sample.labels["http_status"] ?? "") ?? 0
+            let grpc = Int(sample.labels["grpc_status"] ?? "") ?? 0
+            if status >= 500 || grpc != 0 || !(sample.labels["error"] ?? "").isEmpty {
+                scrape.routeBackends[row, default: RouteCounts()].failures += sample.value
+            }
+        case "outbound_http_route_retry_requests_total", "outbound_grpc_route_retry_requests_total":
+            scrape.retries[parent, default: 0] += sample.value
+        default: break
+        }
+    }
+
     /// One refresh: the table as text.
     func refresh() async -> String {
         let now = ContinuousClock.now
         var rows: [[String]] = []
         var edges: [[String]] = []
+        var routes: [[String]] = []
         for instance in self.topology.instances {
             guard let scrape = await self.scrape(instance) else {
                 if instance.role != .voteBot { rows.append([instance.name] + Array(repeating: "-", count: 6)) }
@@ -63,12 +108,40 @@ actor MeshStats {
                 let key = "\(instance.name) -> \(destination)"
                 self.cumulative[key] = totals
                 self.cumulativeTLS[key] = scrape.outboundTLS[destination]
-                edges.append([instance.name, destination] + self.row(key: key, totals: totals, now: now) + [Self.tlsColumn(scrape.outboundTLS[destination])])
+                let retries = self.rate(key: key + " retries", RouteCounts(retries: scrape.retries[destination] ?? 0), now: now) { $0.retries }
+                edges.append(
+                    [instance.name, destination] + self.row(key: key, totals: totals, now: now) + [retries, Self.tlsColumn(scrape.outboundTLS[destination])]
+                )
+            }
+            for (row, counts) in scrape.routeBackends.sorted(by: { $0.key < $1.key }) {
+                let parts = row.split(separator: " ").map(String.init)
+                let key = "\(instance.name) \(row)"
+                let previous = self.previousRoutes[key]
+                let rps = self.rate(key: key, counts, now: now) { $0.requests }
+                var success = "-"
+                if let previous, counts.responses > previous.counts.responses {
+                    let window = counts.responses - previous.counts.responses
+                    success = String(format: "%.2f%%", 100 * (window - (counts.failures - previous.counts.failures)) / window)
+                }
+                routes.append([instance.name, parts[0], parts[1], parts[2], success, rps])
             }
         }
-        return Self.render(
-            ["NAME", "SUCCESS", "RPS", "LATENCY_P50", "LATENCY_P95", "LATENCY_P99", "TCP_CONN"], rows
-        ) + "\n" + Self.render(["FROM", "TO", "SUCCESS", "RPS", "LATENCY_P50", "LATENCY_P95", "LATENCY_P99", "TLS"], edges)
+        var text = Self.render(["NAME", "SUCCESS", "RPS", "LATENCY_P50", "LATENCY_P95", "LATENCY_P99", "TCP_CONN"], rows)
+        text += "\n" + Self.render(["FROM", "TO", "SUCCESS", "RPS", "LATENCY_P50", "LATENCY_P95", "LATENCY_P99", "RETRIES", "TLS"], edges)
+        // A row per route backend: the split's shares, and what each backend answered (before retries).
+        text += "\n" + Self.render(["FROM", "SERVICE", "ROUTE", "BACKEND", "SUCCESS", "RPS"], routes)
+        for note in self.notes { text += "\n" + note }
+        return text
+    }
+
+    /// Per second since the previous refresh of `key`, of the counter `value` picks.
+    private func rate(key: String, _ counts: RouteCounts, now: ContinuousClock.Instant, _ value: (RouteCounts) -> Double) -> String {
+        defer { self.previousRoutes[key] = (now, counts) }
+        guard let previous = self.previousRoutes[key] else { return "-" }
+        let elapsed = now - previous.at
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        guard seconds > 0 else { return "-" }
+        return String(format: "%.1f", max(value(counts) - value(previous.counts), 0) / seconds)
     }
 
     /// The window since the previous refresh: success rate, requests per second and latency quantiles.
@@ -101,12 +174,15 @@ actor MeshStats {
         return lines.joined(separator: "\n")
     }
 
+    /// Columns of names, left-aligned; numbers are right-aligned.
+    static let textColumns: Set<String> = ["NAME", "FROM", "TO", "SERVICE", "ROUTE", "BACKEND"]
+
     static func render(_ header: [String], _ rows: [[String]]) -> String {
         var widths = header.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
         func line(_ cells: [String]) -> String {
             cells.prefix(widths.count).enumerated().map { i, cell in
-                i == 0 || (header.count > 1 && i == 1 && header[1] == "TO") ? cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                Self.textColumns.contains(header[i]) ? cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
                     : String(repeating: " ", count: max(widths[i] - cell.count, 0)) + cell
             }.joined(separator: "  ")
         }

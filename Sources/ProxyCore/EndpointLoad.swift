@@ -6,6 +6,8 @@ public final class EndpointLoad {
     public let endpoint: DiscoveredEndpoint
     public private(set) var pending = 0
     public private(set) var ewma: PeakEWMA
+    /// The endpoint's circuit breaker, when its Service asks for failure accrual (shared with the other loops).
+    public var accrual: SharedEndpointAccrual?
 
     public init(endpoint: DiscoveredEndpoint, now: UInt64) {
         self.endpoint = endpoint
@@ -31,9 +33,21 @@ public final class EndpointLoad {
         self.ewma.observe(rttNanoseconds: Double(rttNanoseconds), now: now)
     }
 
+    /// Whether failure accrual lets the balancer pick the endpoint now (always, without accrual).
+    public func isAvailable(now: Int64) -> Bool {
+        self.accrual?.isAvailable(now: now) ?? true
+    }
+
+    /// One attempt's outcome, for failure accrual: a 5xx, a failing gRPC status or a connection failure counts
+    /// against the endpoint, anything else restores it.
+    public func recordOutcome(failed: Bool, now: Int64) {
+        self.accrual?.record(failed: failed, now: now)
+    }
+
     /// Work that ended without a latency worth learning from (a request cancelled by the client, a closed connection).
     public func abandoned() {
         self.pending = max(0, self.pending - 1)
+        self.accrual?.released()
     }
 }
 

@@ -9,6 +9,20 @@ public final class MetricsShard {
 
     var requestSeries: [RequestLabels: RequestMetrics] = [:]
     var tcpSeries: [TCPLabels: TCPMetrics] = [:]
+    /// The route families' series: per route, and per route and backend.
+    var routeSeries: [RouteLabels: RouteSeries] = [:]
+    var backendSeries: [RouteBackendKey: RouteSeries] = [:]
+    /// The balancers whose endpoints the `outbound_http_balancer_endpoints` gauge counts, by rendered labels.
+    var balancers: [String: WeakBalancer] = [:]
+
+    struct RouteBackendKey: Hashable {
+        var route: RouteLabels
+        var backend: BackendLabels
+    }
+
+    struct WeakBalancer {
+        weak var source: (any BalancerGaugeSource)?
+    }
     /// `[direction][code]`: errors answered at the HTTP edge.
     var httpErrors = [[UInt64]](repeating: [UInt64](repeating: 0, count: ProxyError.Code.all.count), count: 2)
     /// `[direction][code]`: connections refused or failed below HTTP.
@@ -26,6 +40,29 @@ public final class MetricsShard {
         let created = RequestMetrics(labels: labels)
         self.requestSeries[labels] = created
         return created
+    }
+
+    /// The series of a route (or a parent's default route). Routes come from the controller, not from clients, so
+    /// the set is bounded by the mesh's configuration.
+    public func routeSeries(for labels: RouteLabels) -> RouteSeries {
+        if let existing = self.routeSeries[labels] { return existing }
+        let created = RouteSeries(rendered: labels.rendered, family: labels.family)
+        self.routeSeries[labels] = created
+        return created
+    }
+
+    public func backendSeries(for route: RouteLabels, backend: BackendLabels) -> RouteSeries {
+        let key = RouteBackendKey(route: route, backend: backend)
+        if let existing = self.backendSeries[key] { return existing }
+        let created = RouteSeries(rendered: route.rendered + "," + backend.rendered, family: route.family)
+        self.backendSeries[key] = created
+        return created
+    }
+
+    /// Counts `source`'s endpoints in the balancer gauge while it lives.
+    public func registerBalancer(_ source: any BalancerGaugeSource, parent: RouteLabels, backend: BackendLabels) {
+        let parentOnly = parent.rendered.split(separator: ",").filter { $0.hasPrefix("parent_") }.joined(separator: ",")
+        self.balancers[parentOnly + "," + backend.rendered] = WeakBalancer(source: source)
     }
 
     public func tcpMetrics(for labels: TCPLabels) -> TCPMetrics {
@@ -67,6 +104,15 @@ public final class MetricsShard {
         }
         for series in self.tcpSeries.values {
             snapshot.tcp[series.rendered, default: .init()].add(series)
+        }
+        for series in self.routeSeries.values { snapshot.routes[series.rendered, default: .init(family: series.family)].add(series) }
+        for series in self.backendSeries.values { snapshot.backends[series.rendered, default: .init(family: series.family)].add(series) }
+        for (labels, balancer) in self.balancers {
+            guard let source = balancer.source else {
+                self.balancers[labels] = nil
+                continue
+            }
+            snapshot.balancers[labels] = source.endpointStates
         }
         snapshot.httpErrors = self.httpErrors
         snapshot.tcpErrors = self.tcpErrors

@@ -73,6 +73,11 @@ public struct MetricsSnapshot: Sendable {
     /// Keyed by the rendered label set.
     var requests: [String: RequestValues] = [:]
     var tcp: [String: TCPValues] = [:]
+    /// The route families, keyed by rendered labels.
+    var routes: [String: RouteValues] = [:]
+    var backends: [String: RouteValues] = [:]
+    /// `(ready, ejected)` endpoints per balancer (the loops' balancers of one backend agree: the largest is kept).
+    var balancers: [String: (ready: Int, ejected: Int)] = [:]
     var httpErrors = [[UInt64]](repeating: [UInt64](repeating: 0, count: ProxyError.Code.all.count), count: 2)
     var tcpErrors = [[UInt64]](repeating: [UInt64](repeating: 0, count: ProxyError.Code.all.count), count: 2)
 
@@ -81,6 +86,12 @@ public struct MetricsSnapshot: Sendable {
     public mutating func merge(_ other: MetricsSnapshot) {
         for (labels, values) in other.requests { self.requests[labels, default: .init()].merge(values) }
         for (labels, values) in other.tcp { self.tcp[labels, default: .init()].merge(values) }
+        for (labels, values) in other.routes { self.routes[labels, default: .init(family: values.family)].merge(values) }
+        for (labels, values) in other.backends { self.backends[labels, default: .init(family: values.family)].merge(values) }
+        for (labels, states) in other.balancers {
+            let known = self.balancers[labels] ?? (0, 0)
+            self.balancers[labels] = (max(known.ready, states.ready), max(known.ejected, states.ejected))
+        }
         for direction in 0..<2 {
             for code in 0..<ProxyError.Code.all.count {
                 self.httpErrors[direction][code] &+= other.httpErrors[direction][code]
@@ -133,6 +144,7 @@ public struct MetricsSnapshot: Sendable {
         self.renderTCP(&out, tcpLabels, "tcp_write_bytes_total", "counter", "Total count of bytes written to peers.") {
             $0.writtenBytes
         }
+        self.renderRoutes(into: &out)
         for direction in TrafficDirection.allCases {
             let name = "\(direction.label)_http_errors_total"
             out += "# HELP \(name) The total number of \(direction.label) HTTP requests that could not be processed due to a proxy error.\n"

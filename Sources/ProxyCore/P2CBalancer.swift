@@ -17,20 +17,66 @@ public struct P2CBalancer<Random: RandomNumberGenerator> {
         for load in self.loads { previous[load.endpoint.address] = load }
         self.loads = endpoints.map { endpoint in
             if let load = previous[endpoint.address], load.endpoint == endpoint { return load }
-            return EndpointLoad(endpoint: endpoint, now: now)
+            let load = EndpointLoad(endpoint: endpoint, now: now)
+            load.accrual = self.breaker(for: endpoint.address)
+            return load
         }
     }
 
+    /// Failure accrual for every endpoint (`nil`: endpoints are never ejected): the settings, the board of breakers
+    /// and this balancer's scope on it.
+    public private(set) var accrual: (settings: FailureAccrual, board: AccrualBoard, scope: String)?
+
+    /// Turns failure accrual on or off (or changes its settings); endpoints keep their breaker while the settings stay.
+    public mutating func setAccrual(_ settings: FailureAccrual?, board: AccrualBoard, scope: String) {
+        if let current = self.accrual, current.settings == settings, current.board === board, current.scope == scope { return }
+        self.accrual = settings.map { ($0, board, scope) }
+        for load in self.loads { load.accrual = self.breaker(for: load.endpoint.address) }
+    }
+
+    private func breaker(for endpoint: HostPort) -> SharedEndpointAccrual? {
+        guard let accrual = self.accrual else { return nil }
+        return accrual.board.accrual(scope: accrual.scope, endpoint: endpoint, settings: accrual.settings)
+    }
+
+    public enum Pick {
+        case endpoint(EndpointLoad)
+        case none
+        /// Every endpoint is ejected by failure accrual.
+        case allEjected
+    }
+
+    /// P2C among the endpoints failure accrual allows now. An endpoint on probation takes one request at a time.
+    /// `avoiding` (a retry's failed endpoint) is left out when another endpoint is available.
+    public mutating func pickAvailable(now: UInt64, avoiding: HostPort? = nil) -> Pick {
+        guard self.accrual != nil || avoiding != nil else { return self.pick(now: now).map { .endpoint($0) } ?? .none }
+        guard !self.loads.isEmpty else { return .none }
+        let clock = Int64(truncatingIfNeeded: now)
+        var available: [EndpointLoad] = []
+        available.reserveCapacity(self.loads.count)
+        for load in self.loads where load.isAvailable(now: clock) { available.append(load) }
+        if let avoiding, available.count > 1, let index = available.firstIndex(where: { $0.endpoint.address == avoiding }) {
+            available.remove(at: index)
+        }
+        guard let chosen = Self.choose(available, now: now, random: &self.random) else { return .allEjected }
+        chosen.accrual?.dispatched()
+        return .endpoint(chosen)
+    }
+
     public mutating func pick(now: UInt64) -> EndpointLoad? {
-        switch self.loads.count {
+        Self.choose(self.loads, now: now, random: &self.random)
+    }
+
+    private static func choose(_ loads: [EndpointLoad], now: UInt64, random: inout Random) -> EndpointLoad? {
+        switch loads.count {
         case 0: return nil
-        case 1: return self.loads[0]
+        case 1: return loads[0]
         default:
-            let a = Int.random(in: 0..<self.loads.count, using: &self.random)
-            var b = Int.random(in: 0..<(self.loads.count - 1), using: &self.random)
+            let a = Int.random(in: 0..<loads.count, using: &random)
+            var b = Int.random(in: 0..<(loads.count - 1), using: &random)
             if b >= a { b += 1 }
-            let first = self.loads[a]
-            let second = self.loads[b]
+            let first = loads[a]
+            let second = loads[b]
             return first.cost(now: now) <= second.cost(now: now) ? first : second
         }
     }

@@ -15,6 +15,8 @@ public struct ProxyConfig: Sendable {
     public var destinationController: HostPort? = nil
     public var namespace = "default"
     public var workload = ""
+    /// The cluster's DNS domain: a route's backend Service is asked about as `name.namespace.svc.<domain>:port`.
+    public var clusterDomain = "cluster.local"
     public var destinationIdleTimeout: Duration = .seconds(60)
     /// The Destination API's certificate name (mTLS when the proxy has an identity); `nil` derives it.
     public var destinationServerName: String? = nil

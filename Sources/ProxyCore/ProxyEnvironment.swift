@@ -57,6 +57,15 @@ public enum ProxyEnvironment {
             summary: "The workload's name, sent to the controller for its logs."
         ) { config, value throws(ConfigError) in config.workload = value },
         Variable(
+            name: "SWIFTLET_PROXY_CLUSTER_DOMAIN", defaultValue: "cluster.local",
+            summary: "The cluster's DNS domain: a route's backend Service is followed as `name.namespace.svc.<domain>:port`."
+        ) { config, value throws(ConfigError) in
+            guard !value.isEmpty, !value.contains(":"), !value.contains("/") else {
+                throw ConfigError(value: value, reason: "not a DNS domain")
+            }
+            config.clusterDomain = value.lowercased()
+        },
+        Variable(
             name: "SWIFTLET_PROXY_DESTINATION_IDLE_TIMEOUT", defaultValue: "60s",
             summary: "A destination without requests for this long stops being watched (its balancer is dropped)."
         ) { config, value throws(ConfigError) in config.destinationIdleTimeout = try duration(value) },

@@ -39,11 +39,19 @@ public struct ProxyError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let requestHeadTooLarge = Code(14, "request_head_too_large", 431)
         /// A request head that did not arrive whole within the header-read timeout: a slow or hostile client.
         public static let headerReadTimeout = Code(15, "header_read_timeout", 408)
+        /// The route's `request` timeout ran out (retries included) before the response began.
+        public static let requestTimeout = Code(16, "request_timeout", 504)
+        /// Every endpoint of the backend is ejected by failure accrual: answered at once, not after a timeout.
+        public static let circuitOpen = Code(17, "circuit_open", 503)
+        /// The route cannot serve the request: a backend or filter that names nothing, no backend with a weight
+        /// (the Gateway API answers these with 500).
+        public static let routeUnresolved = Code(18, "route_unresolved", 500)
 
         public static let all: [Code] = [
             .connectionRefused, .connectionReset, .connectTimeout, .responseTimeout, .noRoute, .unresolvable,
             .loopDetected, .malformedRequest, .upstreamProtocol, .upstreamFailed, .noEndpoints, .tlsHandshake,
-            .identityMismatch, .notCertified, .requestHeadTooLarge, .headerReadTimeout,
+            .identityMismatch, .notCertified, .requestHeadTooLarge, .headerReadTimeout, .requestTimeout, .circuitOpen,
+            .routeUnresolved,
         ]
 
         public var description: String { self.label }
@@ -61,6 +69,23 @@ public struct ProxyError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(self.code.label): \(self.message)" }
+
+    /// The gRPC status a gRPC client is answered with: a timeout is DEADLINE_EXCEEDED (4), as the client's own
+    /// deadline would be; otherwise the gRPC spec's mapping of the HTTP status (UNAVAILABLE for 502–504, INTERNAL
+    /// for 400 and 500, RESOURCE_EXHAUSTED for a head too large).
+    public var grpcStatus: Int {
+        switch self.code {
+        case .requestTimeout, .responseTimeout, .connectTimeout: return 4
+        case .requestHeadTooLarge: return 8
+        default: break
+        }
+        switch self.code.httpStatus {
+        case 502, 503, 504: return 14
+        case 429: return 14
+        case 403: return 7
+        default: return 13
+        }
+    }
 
     /// The value of the `swiftlet-proxy-error` response header: short, single-line, header-safe.
     public var headerValue: String {

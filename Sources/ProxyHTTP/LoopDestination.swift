@@ -6,7 +6,7 @@ public final class LoopDestination {
     public let entry: DestinationEntry
     private var seenVersion: UInt64 = .max
     private var balancer = P2CBalancer(random: SystemRandomNumberGenerator())
-    public private(set) var state: DestinationEntry.State = .pending
+    public private(set) var state: DestinationState = .pending
 
     init(entry: DestinationEntry) {
         self.entry = entry
@@ -47,8 +47,27 @@ public final class LoopDestination {
         return timer
     }
 
-    public func pick(now: UInt64) -> EndpointLoad? {
-        self.balancer.pick(now: now)
+    /// An endpoint for a request; a retry passes the endpoint that failed, to go elsewhere when it can.
+    public func pick(now: UInt64, avoiding: HostPort? = nil) -> P2CBalancer<SystemRandomNumberGenerator>.Pick {
+        self.balancer.pickAvailable(now: now, avoiding: avoiding)
+    }
+
+    /// Failure accrual for this balancer's endpoints (its parent Service's policy), `nil` for none; the breakers are
+    /// `board`'s, shared with the other loops' balancers of the same `scope`.
+    public func setAccrual(_ settings: FailureAccrual?, board: AccrualBoard, scope: String) {
+        self.balancer.setAccrual(settings, board: board, scope: scope)
+    }
+}
+
+extension LoopDestination: BalancerGaugeSource {
+    /// Endpoints by failure accrual's state: ejected ones wait out a penalty, the rest (healthy, on probation) can
+    /// be picked.
+    public var endpointStates: (ready: Int, ejected: Int) {
+        var ejected = 0
+        for load in self.balancer.loads {
+            if case .ejected? = load.accrual?.state { ejected += 1 }
+        }
+        return (self.balancer.loads.count - ejected, ejected)
     }
 }
 

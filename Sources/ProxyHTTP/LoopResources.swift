@@ -17,6 +17,11 @@ public final class LoopResources {
     let discovery: DestinationLookup?
     /// Mesh TLS, when the proxy has an identity: requests to endpoints with an identity go over mTLS.
     public let meshTLS: MeshTLS?
+    /// The Policy API, when a controller is configured: outbound requests to a Service port go by its routes.
+    let policies: (any PolicyLookup)?
+    let clusterDomain: String
+    /// Circuit breakers, shared with the other loops.
+    let accrualBoard: AccrualBoard
     private var destinations: [String: LoopDestination] = [:]
     /// Builds each destination's stages.
     let chainBuilder: StageChainBuilder
@@ -27,9 +32,12 @@ public final class LoopResources {
 
     public init(
         eventLoop: EventLoop, config: ProxyConfig, connector: UpstreamConnector, discovery: DestinationLookup? = nil, meshTLS: MeshTLS? = nil,
-        chainBuilder: StageChainBuilder = .standard
+        policies: (any PolicyLookup)? = nil, accrualBoard: AccrualBoard = AccrualBoard(), chainBuilder: StageChainBuilder = .standard
     ) {
         self.eventLoop = eventLoop
+        self.accrualBoard = accrualBoard
+        self.policies = policies
+        self.clusterDomain = config.clusterDomain
         self.chainBuilder = chainBuilder
         self.discovery = discovery
         self.meshTLS = meshTLS
@@ -73,7 +81,18 @@ public final class LoopResources {
     func chain(for target: StageTarget) -> StageChain {
         if let known = self.chains[target] { return known }
         if self.chains.count >= Self.maximumChains { self.chains = [:] }
-        let chain = StageChain(self.chainBuilder.make(target, self.metrics))
+        var stages = self.chainBuilder.make(target, self.metrics)
+        // Traffic policy for what discovery knows: route match and split, then timeouts, then retries (DESIGN §3).
+        if target.discovered, target.direction == .outbound, let policies = self.policies {
+            stages += [
+                RouteStage(
+                    key: target.name, lookup: policies, discovery: self.discovery, clusterDomain: self.clusterDomain, waitTimeout: .seconds(3),
+                    board: self.accrualBoard, shard: self.metrics
+                ),
+                TimeoutStage(), RetryStage(),
+            ]
+        }
+        let chain = StageChain(stages)
         self.chains[target] = chain
         return chain
     }

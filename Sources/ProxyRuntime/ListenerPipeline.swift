@@ -174,7 +174,7 @@ struct ListenerPipeline: Sendable {
             RelayConnectHandler(connector: self.connector, onFailure: onFailure) { loop, chosen in
                 balanced.use()
                 let choose = {
-                    guard case .endpoints = balanced.state, let load = balanced.pick(now: NIODeadline.now().uptimeNanoseconds) else {
+                    guard case .endpoints = balanced.state, case .endpoint(let load) = balanced.pick(now: NIODeadline.now().uptimeNanoseconds) else {
                         chosen(RelayConnectHandler.Target(
                             endpoint: destination,
                             metrics: metrics.tcpMetrics(for: TCPLabels(direction: direction, peer: .dst, targetAddress: destination.description, tls: tls))

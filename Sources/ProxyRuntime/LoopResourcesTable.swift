@@ -10,14 +10,16 @@ struct LoopResourcesTable: Sendable {
 
     static func make(
         group: EventLoopGroup, config: ProxyConfig, connector: UpstreamConnector, discovery: DestinationLookup?, meshTLS: MeshTLS?,
-        chainBuilder: StageChainBuilder = .standard
+        policies: (any PolicyLookup)? = nil, chainBuilder: StageChainBuilder = .standard
     ) async throws -> LoopResourcesTable {
         var entries: [NIOLoopBound<LoopResources>] = []
+        let board = AccrualBoard()
         for loop in group.makeIterator() {
             let entry = try await loop.submit {
                 NIOLoopBound(
                     LoopResources(
-                        eventLoop: loop, config: config, connector: connector, discovery: discovery, meshTLS: meshTLS, chainBuilder: chainBuilder
+                        eventLoop: loop, config: config, connector: connector, discovery: discovery, meshTLS: meshTLS, policies: policies,
+                        accrualBoard: board, chainBuilder: chainBuilder
                     ), eventLoop: loop
                 )
             }.get()

@@ -56,15 +56,15 @@ public enum ProxyMain {
                 current: { mesh.current.map { .init(chain: $0.chain, key: $0.key, trustAnchors: $0.trustAnchors) } }
             )
         }
-        let discovery = config.destinationController.map { controller in
-            DestinationClient(
-                configuration: .init(
-                    controller: controller, namespace: config.namespace, workload: config.workload,
-                    idleTimeout: config.destinationIdleTimeout, tls: discoveryTLS
-                ),
-                group: group, logger: logger
+        let controllerClient = config.destinationController.map { controller in
+            WatchClientConfiguration(
+                controller: controller, namespace: config.namespace, workload: config.workload, idleTimeout: config.destinationIdleTimeout,
+                tls: discoveryTLS
             )
         }
+        let discovery = controllerClient.map { DestinationClient(configuration: $0, group: group, logger: logger) }
+        // Policy comes from the same controller, on a stream of its own (a slow policy never holds endpoints back).
+        let policies = controllerClient.map { PolicyClient(configuration: $0, group: group, logger: logger) }
         let identity = config.identityController.map { controller in
             IdentityClient(
                 configuration: .init(
@@ -75,10 +75,13 @@ public enum ProxyMain {
                 meshTLS: meshTLS!, group: group, logger: logger
             )
         }
-        let proxy = ProxyService(config: config, environment: environment, group: group, logger: logger, discovery: discovery, identity: identity)
+        let proxy = ProxyService(
+            config: config, environment: environment, group: group, logger: logger, discovery: discovery, policies: policies, identity: identity
+        )
         // Discovery and identity first: the group stops services in reverse order, so they outlive the proxy's drain.
         var first: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let discovery { first.append(.init(service: discovery)) }
+        if let policies { first.append(.init(service: policies)) }
         if let identity { first.append(.init(service: identity)) }
         let services = ServiceGroup(
             configuration: .init(

@@ -17,6 +17,8 @@ public struct ProxyService: Service {
     public let logger: Logger
     /// Discovery, when a controller is configured (run as its own service beside this one).
     public var discovery: DestinationLookup?
+    /// The Policy API, when a controller is configured (its client runs beside discovery's).
+    public var policies: (any PolicyLookup)?
     /// The identity, when configured (its client runs as its own service beside this one).
     public var identity: IdentityClient?
     /// Called with the bound addresses once the proxy is ready (tests use it to learn ephemeral ports).
@@ -32,9 +34,10 @@ public struct ProxyService: Service {
 
     public init(
         config: ProxyConfig, environment: [String: String], group: EventLoopGroup, logger: Logger, discovery: DestinationLookup? = nil,
-        identity: IdentityClient? = nil
+        policies: (any PolicyLookup)? = nil, identity: IdentityClient? = nil
     ) {
         self.discovery = discovery
+        self.policies = policies
         self.identity = identity
         self.config = config
         self.environment = environment
@@ -63,7 +66,7 @@ public struct ProxyService: Service {
         let connector = UpstreamConnector(connectTimeout: TimeAmount(self.config.connectTimeout), loopGuard: loopGuard)
         let loops = try await LoopResourcesTable.make(
             group: self.group, config: self.config, connector: connector, discovery: self.discovery, meshTLS: identity?.meshTLS,
-            chainBuilder: self.chainBuilder
+            policies: self.policies, chainBuilder: self.chainBuilder
         )
         let router = Router(config: self.config)
 

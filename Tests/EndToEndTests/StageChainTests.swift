@@ -49,7 +49,7 @@ struct StageChainTests {
             return .proceed
         }
 
-        func response(_ head: HTTPResponseHead, _ exchange: Exchange) -> StageVerdict {
+        func response(_ head: inout HTTPResponseHead, _ exchange: Exchange) -> StageVerdict {
             guard head.status == 503, exchange.attempts < 3 else { return .pass }
             self.seen.retries.add(1, ordering: .relaxed)
             return .retry

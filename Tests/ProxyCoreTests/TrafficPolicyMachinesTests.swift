@@ -11,12 +11,17 @@ import Testing
         for _ in 0..<1000 { budget.recordRequest(now: 0) }
         var granted = 0
         while budget.tryWithdraw(now: Self.second / 2) { granted += 1 }
-        #expect(granted == 300, "0.2 × 1000 requests + 10/s × 10 s")
-        let withdrawn1 = budget.tryWithdraw(now: 9 * Self.second)
-        #expect(!withdrawn1, "still inside the window")
-        // Once the second of those requests and retries has left the 10 s window, the minimum is there again.
+        #expect(granted == 210, "0.2 × 1000 requests + 10 for the first second")
+        // The 10 a second accrue as time passes: 50 more five seconds later, then none until the window moves.
+        var later = 0
+        while budget.tryWithdraw(now: 5 * Self.second + Self.second / 2) { later += 1 }
+        #expect(later == 50)
+        var full = 0
+        while budget.tryWithdraw(now: 9 * Self.second + Self.second / 2) { full += 1 }
+        #expect(full == 40, "the tenth second's allowance, and no more: the window holds 10 s")
+        // Once those requests and retries have left the 10 s window, the minimum is there again.
         var refilled = 0
-        while budget.tryWithdraw(now: 10 * Self.second + 1) { refilled += 1 }
+        while budget.tryWithdraw(now: 20 * Self.second) { refilled += 1 }
         #expect(refilled == 100)
     }
 
@@ -118,5 +123,76 @@ import Testing
         var thirds = [0, 0, 0]
         for _ in 0..<40_000 { thirds[three.pick(using: &random)!] += 1 }
         #expect(abs(Double(thirds[1]) / 40_000 - 0.5) < 0.02 && abs(Double(thirds[0]) / 40_000 - 0.25) < 0.02)
+    }
+}
+
+/// Failure accrual as the loops' balancers share it.
+@Suite struct SharedAccrualTests {
+    static let second: Int64 = 1_000_000_000
+
+    func endpoint(_ port: Int) -> DiscoveredEndpoint {
+        DiscoveredEndpoint(address: HostPort(host: "10.0.0.1", port: port), weight: 1, identity: nil, protocolHint: .unknown, labels: [])
+    }
+
+    @Test func twoLoopsBalancersShareOneBreakerPerEndpointAndAllEjectedIsSaid() {
+        let board = AccrualBoard()
+        let settings = FailureAccrual(maxFailures: 4, minPenalty: 10 * Self.second, jitterRatio: 0)
+        var loopA = P2CBalancer(random: SplitMix64(state: 1))
+        var loopB = P2CBalancer(random: SplitMix64(state: 2))
+        for balancer in [0, 1] {
+            if balancer == 0 {
+                loopA.update([self.endpoint(1)], now: 0)
+                loopA.setAccrual(settings, board: board, scope: "web>web")
+            } else {
+                loopB.setAccrual(settings, board: board, scope: "web>web")
+                loopB.update([self.endpoint(1)], now: 0)
+            }
+        }
+        // Two failures seen by each loop: four in a row for the endpoint.
+        for _ in 0..<2 {
+            guard case .endpoint(let a) = loopA.pickAvailable(now: 1), case .endpoint(let b) = loopB.pickAvailable(now: 1) else {
+                Issue.record("expected the endpoint")
+                return
+            }
+            a.recordOutcome(failed: true, now: 1)
+            b.recordOutcome(failed: true, now: 1)
+        }
+        guard case .allEjected = loopA.pickAvailable(now: 2), case .allEjected = loopB.pickAvailable(now: 2) else {
+            Issue.record("expected the endpoint ejected for both loops")
+            return
+        }
+        // After the penalty one loop takes the probation request; the other waits for its outcome.
+        guard case .endpoint(let probe) = loopA.pickAvailable(now: UInt64(10 * Self.second + 2)) else {
+            Issue.record("expected probation")
+            return
+        }
+        guard case .allEjected = loopB.pickAvailable(now: UInt64(10 * Self.second + 3)) else {
+            Issue.record("one request at a time on probation")
+            return
+        }
+        probe.recordOutcome(failed: false, now: 10 * Self.second + 4)
+        guard case .endpoint = loopB.pickAvailable(now: UInt64(10 * Self.second + 5)) else {
+            Issue.record("expected the endpoint back")
+            return
+        }
+    }
+
+    @Test func aRetryAvoidsTheEndpointThatFailedWhenThereIsAnother() {
+        var balancer = P2CBalancer(random: SplitMix64(state: 3))
+        balancer.update([self.endpoint(1), self.endpoint(2)], now: 0)
+        for _ in 0..<100 {
+            guard case .endpoint(let load) = balancer.pickAvailable(now: 1, avoiding: HostPort(host: "10.0.0.1", port: 1)) else {
+                Issue.record("expected an endpoint")
+                return
+            }
+            #expect(load.endpoint.address.port == 2)
+        }
+        var single = P2CBalancer(random: SplitMix64(state: 4))
+        single.update([self.endpoint(1)], now: 0)
+        guard case .endpoint(let only) = single.pickAvailable(now: 1, avoiding: HostPort(host: "10.0.0.1", port: 1)) else {
+            Issue.record("the only endpoint is still used")
+            return
+        }
+        #expect(only.endpoint.address.port == 1)
     }
 }

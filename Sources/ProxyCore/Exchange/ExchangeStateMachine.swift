@@ -47,6 +47,11 @@ public struct ExchangeStateMachine: Sendable {
     public private(set) var responseDeadline: NIODeadline?
     /// Attempts made on upstreams: 1 for the first, more after a replay or a retry.
     public private(set) var attempts = 0
+    /// Each attempt's own response timeout (a route's `backendRequest`), in place of the configured one.
+    public var tryTimeout: TimeAmount?
+    /// The body outgrew what is kept for a retry: the request cannot be retried.
+    public var bodyTooLargeToRetry: Bool { self.retainRequested && self.retained == nil }
+    var retainRequested = false
     let upgradeRequested: Bool
 
     /// Request parts not yet sent to an upstream (an array: empty, it allocates nothing, and most requests never
@@ -66,6 +71,7 @@ public struct ExchangeStateMachine: Sendable {
         self.configuration = configuration
         self.upgradeRequested = upgrade
         self.retained = retainBody ? [] : nil
+        self.retainRequested = retainBody
     }
 
     // MARK: the request
@@ -127,6 +133,7 @@ public struct ExchangeStateMachine: Sendable {
     /// still held, so it is all kept.
     public mutating func startRetaining() {
         guard self.retained == nil, self.phase == .waitingForTarget else { return }
+        self.retainRequested = true
         var kept: [ByteBuffer] = []
         var bytes = 0
         for case .body(let body) in self.buffered {
@@ -150,8 +157,11 @@ public struct ExchangeStateMachine: Sendable {
     }
 
     private mutating func armResponseTimer(now: NIODeadline) {
-        if let timeout = self.configuration.responseTimeout { self.responseDeadline = now + timeout }
+        if let timeout = self.responseTimeout { self.responseDeadline = now + timeout }
     }
+
+    /// The timeout from a request sent to its response head: the attempt's own, else the configured one.
+    var responseTimeout: TimeAmount? { self.tryTimeout ?? self.configuration.responseTimeout }
 
     /// Whether the request may be sent again: its body is all kept (or it has none) and nothing of a response went
     /// downstream.
@@ -186,6 +196,9 @@ public struct ExchangeStateMachine: Sendable {
         if self.requestEnded { self.armResponseTimer(now: now) }
         return .send(parts)
     }
+
+    /// What of the request arrived and is held, not yet sent anywhere (a mirror starting late takes a copy).
+    public var heldParts: [RequestPart] { self.buffered }
 
     /// The downstream may read again: what was held has gone upstream.
     public var isBelowBufferLimit: Bool { self.bufferedBytes < self.configuration.bufferLimit }
@@ -333,13 +346,34 @@ public struct ExchangeStateMachine: Sendable {
     }
 
     public mutating func timerFired(now: NIODeadline) -> TimerAction {
-        guard let deadline = self.responseDeadline, now >= deadline, self.phase == .streaming, !self.responseStarted,
-            let timeout = self.configuration.responseTimeout
-        else { return .none }
-        guard case .respond(let error) = self.respond(ProxyError(.responseTimeout, "no response within \(timeout.nanoseconds / 1_000_000)ms")) else {
-            return .none
-        }
+        guard let error = self.overdueResponse(now: now) else { return .none }
+        guard case .respond(let error) = self.respond(error) else { return .none }
         return .respond(error)
+    }
+
+    /// The attempt's response is overdue: the error to fail the attempt with (a retry policy may try again, see
+    /// `upstreamFailed`), or `nil` when the timer is stale.
+    public func overdueResponse(now: NIODeadline) -> ProxyError? {
+        guard let deadline = self.responseDeadline, now >= deadline, self.phase == .streaming, !self.responseStarted,
+            let timeout = self.responseTimeout
+        else { return nil }
+        return ProxyError(.responseTimeout, "no response within \(timeout.nanoseconds / 1_000_000)ms")
+    }
+
+    /// The whole exchange's time (a route's `request` timeout) ran out: before the response began the client is
+    /// answered 504; once it began, the response is cut.
+    public mutating func requestTimedOut(after timeout: TimeAmount) -> FailureAction {
+        switch self.phase {
+        case .draining, .finished:
+            return .none
+        case .waitingForTarget, .connecting, .streaming:
+            break
+        }
+        if self.responseStarted {
+            self.phase = .finished
+            return .abortDownstream
+        }
+        return self.respond(ProxyError(.requestTimeout, "no response within \(timeout.nanoseconds / 1_000_000)ms"))
     }
 
     /// The client went away (connection closed, stream reset): whatever is upstream is abandoned.

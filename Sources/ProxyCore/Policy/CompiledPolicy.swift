@@ -7,12 +7,17 @@ public struct CompiledPolicy: Sendable {
     /// Per route (by its place in `table.routes`), per rule.
     private let splits: [[WeightedSplit]]
     private let defaultSplit: WeightedSplit
+    /// Per route (by its place in `table.routes`): the route's retry budget, shared by its rules and every loop.
+    private let budgets: [SharedRetryBudget]
+    private let defaultBudget: SharedRetryBudget
 
-    public init(_ policy: ServicePolicy) {
+    public init(_ policy: ServicePolicy, budget: RetryBudget.Settings = RetryBudget.Settings()) {
         self.policy = policy
         self.table = RouteTable(policy.routes)
         self.splits = self.table.routes.map { route in route.rules.map { WeightedSplit(weights: $0.backends.map(\.weight)) } }
         self.defaultSplit = WeightedSplit(weights: policy.defaultRule.backends.map(\.weight))
+        self.budgets = self.table.routes.map { _ in SharedRetryBudget(budget) }
+        self.defaultBudget = SharedRetryBudget(budget)
     }
 
     /// Where a request goes, or what it is answered.
@@ -44,7 +49,10 @@ public struct CompiledPolicy: Sendable {
         let backend = rule.backends[index]
         if let reason = backend.unresolved { return .fail(status: 500, reason: reason, route: selection?.route) }
         return .forward(
-            RoutePlan(route: selection?.route, ruleIndex: selection?.ruleIndex, rule: rule, backend: backend, matchedPrefix: selection?.matchedPrefix, delay: delay)
+            RoutePlan(
+                route: selection?.route, ruleIndex: selection?.ruleIndex, rule: rule, backend: backend, matchedPrefix: selection?.matchedPrefix,
+                delay: delay, budget: selection.map { self.budgets[$0.routeIndex] } ?? self.defaultBudget
+            )
         )
     }
 }
@@ -71,4 +79,6 @@ public struct RoutePlan: Sendable {
     public var matchedPrefix: String?
     /// An injected delay before the request goes on (nanoseconds).
     public var delay: Int64?
+    /// The route's retry budget.
+    public var budget: SharedRetryBudget
 }

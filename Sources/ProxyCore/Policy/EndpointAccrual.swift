@@ -37,6 +37,11 @@ public struct EndpointAccrual: Sendable {
         if case .probation(false) = self.state { self.state = .probation(inFlight: true) }
     }
 
+    /// The request on probation ended without an outcome (the client went away): another may take its place.
+    public mutating func released() {
+        if case .probation(true) = self.state { self.state = .probation(inFlight: false) }
+    }
+
     public mutating func succeeded() {
         self.state = .healthy(consecutiveFailures: 0)
         self.ejections = 0

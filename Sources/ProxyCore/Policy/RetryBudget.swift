@@ -1,5 +1,6 @@
 /// How many retries a route may make: at most `ratio` of its requests plus `perSecond` a second, counted over a
-/// sliding `window` — so that when a backend fails outright, retries add at most 20 % (by default) to its load
+/// sliding `window` (the `perSecond` allowance accrues second by second from the budget's first use, so a new
+/// route cannot spend a whole window's worth at once) — so that when a backend fails outright, retries add at most 20 % (by default) to its load
 /// instead of multiplying it by the retry limit. Finagle's and Linkerd's ServiceProfile budgets work this way; we give
 /// every route one.
 ///
@@ -24,6 +25,8 @@ public struct RetryBudget: Sendable {
     private var retries: [Int]
     /// The second (since the clock's zero) each bucket holds; a bucket from an older second is stale.
     private var seconds: [Int64]
+    /// The second the budget was first used.
+    private var firstSecond: Int64?
 
     public init(_ settings: Settings = Settings()) {
         self.settings = settings
@@ -34,6 +37,7 @@ public struct RetryBudget: Sendable {
 
     /// A request (a first try) was sent.
     public mutating func recordRequest(now: Int64) {
+        if self.firstSecond == nil { self.firstSecond = now / 1_000_000_000 }
         let slot = self.slot(now)
         self.requests[slot] += 1
     }
@@ -41,12 +45,14 @@ public struct RetryBudget: Sendable {
     /// Whether a retry may go now; if so it is counted (withdrawn from the budget).
     public mutating func tryWithdraw(now: Int64) -> Bool {
         let second = now / 1_000_000_000
+        if self.firstSecond == nil { self.firstSecond = second }
+        let seconds = min(Int64(self.settings.window), max(second - self.firstSecond! + 1, 1))
         var requests = 0, retries = 0
         for index in 0..<self.settings.window where self.seconds[index] > second - Int64(self.settings.window) {
             requests += self.requests[index]
             retries += self.retries[index]
         }
-        let allowed = self.settings.ratio * Double(requests) + self.settings.perSecond * Double(self.settings.window)
+        let allowed = self.settings.ratio * Double(requests) + self.settings.perSecond * Double(seconds)
         guard Double(retries) + 1 <= allowed else { return false }
         self.retries[self.slot(now)] += 1
         return true

@@ -25,7 +25,7 @@ public struct RouteRequest: Sendable {
     }
 
     /// `name.ns.svc.cluster.local:8080` → `name.ns.svc.cluster.local`; `[::1]:80` → `::1`; lower-cased.
-    static func host(of authority: String) -> Substring {
+    public static func host(of authority: String) -> Substring {
         var host = Substring(authority)
         if host.hasPrefix("[") {
             if let close = host.firstIndex(of: "]") { host = host[host.index(after: host.startIndex)..<close] }

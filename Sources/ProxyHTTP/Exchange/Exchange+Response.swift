@@ -5,15 +5,25 @@ import ProxyCore
 extension Exchange {
     func responseHeadReceived(_ head: HTTPResponseHead, endStream: Bool) {
         guard !self.isFinished, let downstream = self.downstream else { return }
-        if !head.isInformational, head.status != 101, let chain = self.chain, !chain.stages.isEmpty,
-            chain.stages.reversed().contains(where: { $0.response(head, self) == .retry }), self.machine.retryAfterResponse()
-        {
-            self.upstream?.release(reusable: false)
-            self.upstream = nil
-            self.chosen?.load?.abandoned()
-            self.chosen?.load = nil
-            self.attempt()
-            return
+        var head = head
+        if !head.isInformational, head.status != 101, self.machine.phase == .streaming, let chain = self.chain, !chain.stages.isEmpty {
+            var retry = false
+            for stage in chain.stages.reversed() where stage.response(&head, self) == .retry {
+                retry = true
+                break
+            }
+            if retry, self.machine.retryAfterResponse() {
+                let grpcStatus = head.fields.first("grpc-status").flatMap { Int($0) }
+                self.settleAttempt(RouteOutcome(status: head.status, grpcStatus: grpcStatus, error: nil))
+                self.upstream?.release(reusable: false)
+                self.upstream = nil
+                self.responseTimer?.cancel()
+                self.responseTimer = nil
+                self.chosen?.load?.abandoned()
+                self.chosen?.load = nil
+                self.attemptAgain()
+                return
+            }
         }
         switch self.machine.responseHead(status: head.status, endStream: endStream) {
         case .forwardInformational:
@@ -22,7 +32,6 @@ extension Exchange {
             self.responseTimer?.cancel()
             self.responseTimer = nil
             self.responseStatus = head.status
-            var head = head
             head.fields.removeConnectionFields()
             if self.upstreamIsHTTP2, let status = head.fields.first("grpc-status") { self.grpcStatus = Int(status) }
             downstream.writeResponseHead(head, endStream: endStream)
@@ -31,7 +40,6 @@ extension Exchange {
             self.responseTimer?.cancel()
             self.responseTimer = nil
             self.responseStatus = 101
-            var head = head
             head.fields.removeConnectionFields(keepingUpgrade: true)
             downstream.writeResponseHead(head, endStream: false)
             downstream.flushResponse()

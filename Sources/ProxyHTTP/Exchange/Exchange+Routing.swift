@@ -43,12 +43,27 @@ extension Exchange {
     /// The destination is known: its stages see the request, then the first attempt goes out.
     func route() {
         let name = self.destinationKey ?? self.connection.destinationName ?? self.request.authority ?? ""
-        let chain = self.connection.chain(for: StageTarget(direction: self.direction, name: name))
+        let chain = self.connection.chain(for: StageTarget(direction: self.direction, name: name, discovered: self.destinationKey != nil))
         self.chain = chain
-        for stage in chain.stages {
-            switch stage.request(self) {
+        self.stageIndex = 0
+        self.runStages()
+    }
+
+    /// A stage that suspended the exchange has what it waited for: it is asked again, then the stages after it.
+    public func resumeStages() {
+        guard !self.isFinished, self.machine.phase == .waitingForTarget else { return }
+        self.runStages()
+    }
+
+    private func runStages() {
+        guard let chain = self.chain else { return }
+        while self.stageIndex < chain.stages.count {
+            switch chain.stages[self.stageIndex].request(self) {
             case .proceed:
+                self.stageIndex += 1
                 continue
+            case .suspend:
+                return
             case .respond(let head, let body):
                 _ = self.machine.respond(ProxyError(.noRoute, "answered by a stage"))
                 self.respondLocally(head, body: body)
@@ -80,12 +95,24 @@ extension Exchange {
             return
         }
         self.chosen = chosen
+        self.attemptSettled = false
+        self.attemptStarted = .now()
         if let chain = self.chain {
             for stage in chain.stages { stage.endpointChosen(chosen, self) }
         }
         if self.request.authority == nil { self.request.authority = chosen.target.authority }
         self.upstreamIsHTTP2 = self.chooseHTTP2Upstream(chosen.target)
         self.connectUpstream(chosen.target)
+    }
+
+    /// A retry a stage asked for: after its backoff, if it set one.
+    func attemptAgain() {
+        guard let delay = self.retryDelay, delay > .zero else {
+            self.attempt()
+            return
+        }
+        self.retryDelay = nil
+        self.schedule(after: delay) { $0.attempt() }
     }
 
     /// The endpoint of this attempt: discovery's balancer, else the static table or the name itself (DNS).
@@ -95,8 +122,13 @@ extension Exchange {
         switch self.destination?.state {
         case .endpoints?:
             let now = NIODeadline.now().uptimeNanoseconds
-            guard let key = self.destinationKey, let load = self.destination?.pick(now: now) else {
-                throw ProxyError(.noEndpoints, "no endpoint to send to")
+            guard let key = self.destinationKey, let destination = self.destination else { throw ProxyError(.noEndpoints, "no endpoint to send to") }
+            let load: EndpointLoad
+            // A retry goes to another endpoint than the one that failed, when there is one.
+            switch destination.pick(now: now, avoiding: self.failedEndpoint) {
+            case .endpoint(let picked): load = picked
+            case .none: throw ProxyError(.noEndpoints, "no endpoint to send to")
+            case .allEjected: throw ProxyError(.circuitOpen, "every endpoint of \(key) is failing (failure accrual)")
             }
             load.started()
             // Explicit mode names the destination by its authority; transparent mode keeps the request's own.

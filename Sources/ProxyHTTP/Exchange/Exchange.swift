@@ -34,6 +34,23 @@ public final class Exchange {
     public var stageState: [ObjectIdentifier: Any] = [:]
     /// The endpoint of the current attempt.
     public internal(set) var chosen: ChosenEndpoint?
+    /// What the route stage decided for this request (`nil` without a policy): the other policy stages read it.
+    public var routed: RoutedExchange?
+    /// How long to wait before the retry a stage asked for (backoff); taken when the retry starts.
+    public var retryDelay: TimeAmount?
+    /// The attempt's outcome went to failure accrual already.
+    var attemptSettled = false
+    /// The endpoint of the last attempt that failed: a retry avoids it when it can.
+    var failedEndpoint: HostPort?
+    /// When the current attempt was sent to its endpoint.
+    var attemptStarted: NIODeadline?
+    /// The error the proxy answered the client with, when it did.
+    public internal(set) var localError: ProxyError?
+    /// Copies of this request going to mirror backends (RequestMirror).
+    var mirrors: [Exchange] = []
+    /// This exchange is such a copy: nobody waits for it, and its failures are not the proxy's errors.
+    var isMirror = false
+    var mirroredBytes = 0
 
     let started: NIODeadline
     var chain: StageChain?
@@ -43,6 +60,11 @@ public final class Exchange {
     var upstreamIsHTTP2 = false
     var responseTimer: Scheduled<Void>?
     var discoveryTimer: Scheduled<Void>?
+    /// A stage's wait (see `StageDecision.suspend`), a retry's backoff.
+    var stageTimer: Scheduled<Void>?
+    var requestTimer: Scheduled<Void>?
+    /// The stage to ask again when a suspended chain resumes.
+    var stageIndex = 0
     /// The response head arrived with its end (HTTP/2 `END_STREAM`): no body or trailers follow.
     var responseFraming = BodyFraming.stream
     var isFinished = false
@@ -66,6 +88,7 @@ public final class Exchange {
     // MARK: the request, from the downstream
 
     func requestBodyReceived(_ bytes: ByteBuffer) {
+        if !self.mirrors.isEmpty { self.feedMirrors(body: bytes, end: false, trailers: nil) }
         switch self.machine.requestBody(bytes) {
         case .forward:
             guard let upstream = self.upstream else { return }
@@ -79,6 +102,7 @@ public final class Exchange {
     }
 
     func requestEndReceived(_ trailers: HTTPFields?) {
+        if !self.mirrors.isEmpty { self.feedMirrors(body: nil, end: true, trailers: trailers) }
         switch self.machine.requestEnd(trailers, now: .now()) {
         case .forward:
             self.upstream?.writeRequestEnd(trailers)
@@ -151,6 +175,7 @@ public final class Exchange {
 
     func upstreamFailed(_ error: ProxyError) {
         guard !self.isFinished else { return }
+        if !self.machine.responseStarted { self.settleAttempt(RouteOutcome(status: nil, grpcStatus: nil, error: error.code.label)) }
         let stageRetries = self.chain.map { chain in chain.stages.reversed().contains { $0.failure(error, self) == .retry } } ?? false
         let action = self.machine.upstreamFailed(error, stageRetries: stageRetries)
         self.upstream?.release(reusable: false)
@@ -161,7 +186,7 @@ public final class Exchange {
         case .retry:
             self.chosen?.load?.abandoned()
             self.chosen?.load = nil
-            self.attempt()
+            self.attemptAgain()
         case .respond(let error):
             self.answer(with: error)
         case .abortDownstream:
@@ -178,11 +203,75 @@ public final class Exchange {
         self.responseTimer = self.eventLoop.scheduleTask(deadline: deadline) {
             let exchange = bound.value
             exchange.responseTimer = nil
-            if case .respond(let error) = exchange.machine.timerFired(now: .now()) {
+            // An attempt that timed out fails like any other: a retry policy may try again.
+            if let error = exchange.machine.overdueResponse(now: .now()) { exchange.upstreamFailed(error) }
+        }
+    }
+
+    /// The route's `request` timeout: from now, the whole exchange (retries included) must have answered within
+    /// `timeout` — 504 before the response began, the response cut after.
+    public func setRequestTimeout(_ timeout: TimeAmount) {
+        self.requestTimer?.cancel()
+        let bound = NIOLoopBound(self, eventLoop: self.eventLoop)
+        self.requestTimer = self.eventLoop.scheduleTask(in: timeout) {
+            let exchange = bound.value
+            exchange.requestTimer = nil
+            guard !exchange.isFinished else { return }
+            switch exchange.machine.requestTimedOut(after: timeout) {
+            case .respond(let error):
+                exchange.stageTimer?.cancel()
+                exchange.stageTimer = nil
+                exchange.settleAttempt(RouteOutcome(status: nil, grpcStatus: nil, error: error.code.label))
+                exchange.chosen?.load?.abandoned()
+                exchange.chosen?.load = nil
                 exchange.upstream?.release(reusable: false)
                 exchange.upstream = nil
                 exchange.answer(with: error)
+            case .abortDownstream:
+                exchange.upstream?.release(reusable: false)
+                exchange.upstream = nil
+                exchange.downstream?.abortResponse()
+                exchange.finish()
+            case .retry, .none:
+                break
             }
+        }
+    }
+
+    /// Runs `body` after `delay` on the exchange's loop, unless the exchange finished meanwhile (one at a time: a
+    /// stage's wait, a retry's backoff).
+    public func schedule(after delay: TimeAmount, _ body: @escaping (Exchange) -> Void) {
+        self.stageTimer?.cancel()
+        let bound = NIOLoopBound(self, eventLoop: self.eventLoop)
+        self.stageTimer = self.eventLoop.scheduleTask(in: delay) {
+            let exchange = bound.value
+            exchange.stageTimer = nil
+            guard !exchange.isFinished else { return }
+            body(exchange)
+        }
+    }
+
+    /// The current attempt's outcome, told once to failure accrual and to the backend's route metrics.
+    func settleAttempt(_ outcome: RouteOutcome) {
+        guard !self.attemptSettled, self.chosen != nil else { return }
+        self.attemptSettled = true
+        let now = NIODeadline.now()
+        if let series = self.routed?.backendSeries, let started = self.attemptStarted {
+            series.record(outcome, seconds: Double((now - started).nanoseconds) / 1e9)
+        }
+        guard let load = self.chosen?.load else { return }
+        let failed = outcome.error != nil || Self.isFailure(status: outcome.status ?? 0, grpcStatus: outcome.grpcStatus)
+        if failed { self.failedEndpoint = load.endpoint.address }
+        load.recordOutcome(failed: failed, now: Int64(truncatingIfNeeded: now.uptimeNanoseconds))
+    }
+
+    /// Whether a response counts as a failure for failure accrual: a 5xx, or a gRPC status that says the server
+    /// failed (DATA_LOSS, DEADLINE_EXCEEDED, INTERNAL, PERMISSION_DENIED, UNAVAILABLE).
+    static func isFailure(status: Int, grpcStatus: Int?) -> Bool {
+        if status >= 500 { return true }
+        switch grpcStatus {
+        case 4?, 7?, 13?, 14?, 15?: return true
+        default: return false
         }
     }
 
@@ -191,14 +280,56 @@ public final class Exchange {
     /// Answers the client with `error` (the machine already decided to): status, `swiftlet-proxy-error`, a line of
     /// text.
     func answer(with error: ProxyError) {
+        self.localError = error
+        guard !self.isMirror else {
+            self.respondLocally(HTTPResponseHead(status: error.code.httpStatus, fields: HTTPFields()), body: nil)
+            return
+        }
         self.connection.resources.metrics.recordHTTPError(self.direction, error.code)
         self.connection.logger.debug("answering with an error", metadata: ["direction": "\(self.direction.label)", "error": "\(error)"])
+        if self.isGRPC {
+            self.respondGRPC(status: error.grpcStatus, message: error.description, proxyError: error.headerValue)
+            return
+        }
         let body = ByteBuffer(string: "\(error.description)\n")
         var fields = HTTPFields()
         fields.add("content-type", "text/plain; charset=utf-8")
         fields.add("content-length", String(body.readableBytes))
         fields.add("swiftlet-proxy-error", error.headerValue)
         self.respondLocally(HTTPResponseHead(status: error.code.httpStatus, fields: fields), body: body)
+    }
+
+    /// A gRPC call (over HTTP/2, `content-type: application/grpc…`): the proxy answers it in gRPC's terms.
+    public var isGRPC: Bool {
+        guard self.connection.isHTTP2, let type = self.request.fields.first("content-type") else { return false }
+        return type.utf8.starts(with: "application/grpc".utf8)
+    }
+
+    /// A trailers-only gRPC answer: status 200, `grpc-status` and `grpc-message` in the one head.
+    func respondGRPC(status: Int, message: String, proxyError: String?) {
+        var fields = HTTPFields()
+        fields.add("content-type", "application/grpc")
+        fields.add("grpc-status", String(status))
+        fields.add("grpc-message", Self.percentEncoded(message))
+        if let proxyError { fields.add("swiftlet-proxy-error", proxyError) }
+        self.grpcStatus = status
+        self.respondLocally(HTTPResponseHead(status: 200, fields: fields), body: nil)
+    }
+
+    /// `grpc-message` is percent-encoded (gRPC over HTTP/2): everything outside printable ASCII, and `%`.
+    static func percentEncoded(_ text: String) -> String {
+        var result = ""
+        for byte in text.utf8 {
+            if byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "%") {
+                result.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                let hex = Array("0123456789ABCDEF".utf8)
+                result += "%"
+                result.unicodeScalars.append(Unicode.Scalar(hex[Int(byte >> 4)]))
+                result.unicodeScalars.append(Unicode.Scalar(hex[Int(byte & 0xF)]))
+            }
+        }
+        return result
     }
 
     /// A response made by the proxy (an error, or a stage's answer), written whole.
@@ -225,6 +356,13 @@ public final class Exchange {
         self.responseTimer = nil
         self.discoveryTimer?.cancel()
         self.discoveryTimer = nil
+        self.stageTimer?.cancel()
+        self.stageTimer = nil
+        self.requestTimer?.cancel()
+        self.requestTimer = nil
+        if self.chosen != nil, !self.attemptSettled, self.localError == nil, self.machine.responseStarted, self.responseStatus > 0 {
+            self.settleAttempt(RouteOutcome(status: self.responseStatus, grpcStatus: self.grpcStatus, error: nil))
+        }
         if let load = self.chosen?.load {
             let now = NIODeadline.now()
             load.finished(rttNanoseconds: UInt64(max((now - self.started).nanoseconds, 0)), now: now.uptimeNanoseconds)

@@ -13,8 +13,9 @@ public protocol HTTPStage: AnyObject {
     func request(_ exchange: Exchange) -> StageDecision
     /// The endpoint an attempt goes to (the balancer picked it), in chain order.
     func endpointChosen(_ endpoint: ChosenEndpoint, _ exchange: Exchange)
-    /// The upstream's response head, before it goes downstream, in reverse chain order: pass it on, or try again.
-    func response(_ head: HTTPResponseHead, _ exchange: Exchange) -> StageVerdict
+    /// The upstream's response head, before it goes downstream, in reverse chain order: pass it on (possibly
+    /// changed), or try again.
+    func response(_ head: inout HTTPResponseHead, _ exchange: Exchange) -> StageVerdict
     /// An attempt failed before any response, in reverse chain order: pass the failure on, or try again.
     func failure(_ error: ProxyError, _ exchange: Exchange) -> StageVerdict
     /// The exchange is over (answered, failed or cut), in reverse chain order.
@@ -24,7 +25,7 @@ public protocol HTTPStage: AnyObject {
 extension HTTPStage {
     public func request(_ exchange: Exchange) -> StageDecision { .proceed }
     public func endpointChosen(_ endpoint: ChosenEndpoint, _ exchange: Exchange) {}
-    public func response(_ head: HTTPResponseHead, _ exchange: Exchange) -> StageVerdict { .pass }
+    public func response(_ head: inout HTTPResponseHead, _ exchange: Exchange) -> StageVerdict { .pass }
     public func failure(_ error: ProxyError, _ exchange: Exchange) -> StageVerdict { .pass }
     public func finished(_ exchange: Exchange) {}
 }
@@ -36,12 +37,15 @@ public enum StageDecision {
     case respond(HTTPResponseHead, body: ByteBuffer?)
     /// Answer with the error's status and `swiftlet-proxy-error`.
     case fail(ProxyError)
+    /// Not yet: the stage waits for something (a first answer from the controller, an injected delay) and calls
+    /// `Exchange.resumeStages()` when it is in; the exchange then asks this stage again.
+    case suspend
 }
 
 public enum StageVerdict: Equatable {
     case pass
     /// Send the request again, to an endpoint the balancer picks anew (only if its body was kept; see
-    /// `Exchange.retainBody`).
+    /// `Exchange.retainBody`), after `Exchange.retryDelay` if a stage set one.
     case retry
 }
 
@@ -71,10 +75,13 @@ public struct StageTarget: Hashable, Sendable {
     public var direction: TrafficDirection
     /// The discovery key or the authority (`host:port`) of the destination.
     public var name: String
+    /// `name` is a discovery key: the controller knows it, and may have a policy for it.
+    public var discovered: Bool
 
-    public init(direction: TrafficDirection, name: String) {
+    public init(direction: TrafficDirection, name: String, discovered: Bool = false) {
         self.direction = direction
         self.name = name
+        self.discovered = discovered
     }
 }
 

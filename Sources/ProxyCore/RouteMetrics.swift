@@ -1,0 +1,139 @@
+/// The labels of Linkerd 2.16's route families: the parent (a Service port), the route (or the parent's default
+/// route), and — for backend series — the backend Service port.
+public struct RouteLabels: Hashable, Sendable {
+    public enum Family: String, Hashable, Sendable {
+        case http
+        case grpc
+    }
+
+    public var family: Family
+    public var parentNamespace: String
+    public var parentName: String
+    public var parentPort: Int
+    /// `nil`: the parent's default route (`route_kind="default"`).
+    public var route: (kind: Route.Kind, namespace: String, name: String)?
+
+    public init(family: Family, parentNamespace: String, parentName: String, parentPort: Int, route: (kind: Route.Kind, namespace: String, name: String)?) {
+        self.family = family
+        self.parentNamespace = parentNamespace
+        self.parentName = parentName
+        self.parentPort = parentPort
+        self.route = route
+    }
+
+    public static func == (lhs: RouteLabels, rhs: RouteLabels) -> Bool {
+        lhs.family == rhs.family && lhs.parentNamespace == rhs.parentNamespace && lhs.parentName == rhs.parentName
+            && lhs.parentPort == rhs.parentPort && lhs.route?.kind == rhs.route?.kind && lhs.route?.namespace == rhs.route?.namespace
+            && lhs.route?.name == rhs.route?.name
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(self.family)
+        hasher.combine(self.parentNamespace)
+        hasher.combine(self.parentName)
+        hasher.combine(self.parentPort)
+        hasher.combine(self.route?.kind)
+        hasher.combine(self.route?.namespace)
+        hasher.combine(self.route?.name)
+    }
+
+    var rendered: String {
+        var text = "parent_group=\"core\",parent_kind=\"Service\",parent_namespace=\"\(escape(parentNamespace))\",parent_name=\"\(escape(parentName))\","
+        text += "parent_port=\"\(parentPort)\",parent_section_name=\"\","
+        if let route {
+            let kind = route.kind == .grpc ? "GRPCRoute" : "HTTPRoute"
+            text += "route_group=\"gateway.networking.k8s.io\",route_kind=\"\(kind)\",route_namespace=\"\(escape(route.namespace))\",route_name=\"\(escape(route.name))\""
+        } else {
+            text += "route_group=\"\",route_kind=\"default\",route_namespace=\"\",route_name=\"\(self.family.rawValue)\""
+        }
+        return text
+    }
+}
+
+/// One backend of a route: a Service port.
+public struct BackendLabels: Hashable, Sendable {
+    public var namespace: String
+    public var name: String
+    public var port: Int
+
+    public init(namespace: String, name: String, port: Int) {
+        self.namespace = namespace
+        self.name = name
+        self.port = port
+    }
+
+    var rendered: String {
+        "backend_group=\"core\",backend_kind=\"Service\",backend_namespace=\"\(escape(namespace))\",backend_name=\"\(escape(name))\",backend_port=\"\(port)\",backend_section_name=\"\""
+    }
+}
+
+/// How an exchange or an attempt ended, for the `*_statuses_total` families: the HTTP status (and `grpc-status`) of
+/// a response, or the proxy's error when there was none to pass on.
+public struct RouteOutcome: Hashable, Sendable {
+    public var status: Int?
+    public var grpcStatus: Int?
+    public var error: String?
+
+    public init(status: Int?, grpcStatus: Int?, error: String?) {
+        self.status = status
+        self.grpcStatus = grpcStatus
+        self.error = error
+    }
+
+    func rendered(_ family: RouteLabels.Family) -> String {
+        let error = "error=\"\(self.error.map { escape($0) } ?? "")\""
+        switch family {
+        case .http: return "http_status=\"\(self.status.map(String.init) ?? "")\",\(error)"
+        case .grpc: return "grpc_status=\"\(self.grpcStatus.map(String.init) ?? "")\",\(error)"
+        }
+    }
+}
+
+/// Durations and outcomes of one series of a route family, owned by one event loop (plain increments).
+public final class RouteSeries {
+    /// Upper bounds of the `*_duration_seconds` histograms.
+    public static let durationBounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    let rendered: String
+    let family: RouteLabels.Family
+    var requests: UInt64 = 0
+    var buckets = [UInt64](repeating: 0, count: RouteSeries.durationBounds.count + 1)
+    var sumSeconds: Double = 0
+    var outcomes: [(outcome: RouteOutcome, count: UInt64)] = []
+    var retryRequests: UInt64 = 0
+    var retrySuccesses: UInt64 = 0
+    var retryLimitExceeded: UInt64 = 0
+    var retryOverflow: UInt64 = 0
+    var retryUnreplayable: UInt64 = 0
+
+    init(rendered: String, family: RouteLabels.Family) {
+        self.rendered = rendered
+        self.family = family
+    }
+
+    public func recordRequest() { self.requests &+= 1 }
+    public func recordRetry() { self.retryRequests &+= 1 }
+    public func recordRetrySuccess() { self.retrySuccesses &+= 1 }
+    public func recordRetryLimitExceeded() { self.retryLimitExceeded &+= 1 }
+    public func recordRetryOverflow() { self.retryOverflow &+= 1 }
+    /// A retry was wanted but the body was too large to have been kept.
+    public func recordRetryUnreplayable() { self.retryUnreplayable &+= 1 }
+
+    public func record(_ outcome: RouteOutcome, seconds: Double) {
+        var bucket = Self.durationBounds.count
+        for (index, bound) in Self.durationBounds.enumerated() where seconds <= bound {
+            bucket = index
+            break
+        }
+        self.buckets[bucket] &+= 1
+        self.sumSeconds += seconds
+        for index in self.outcomes.indices where self.outcomes[index].outcome == outcome {
+            self.outcomes[index].count &+= 1
+            return
+        }
+        self.outcomes.append((outcome, 1))
+    }
+}
+
+@available(*, unavailable)
+extension RouteSeries: Sendable {}

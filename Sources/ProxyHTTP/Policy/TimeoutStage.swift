@@ -1,0 +1,23 @@
+import NIOCore
+import ProxyCore
+
+/// The rule's timeouts: `request` bounds the whole exchange, retries included (504 `request_timeout` before the
+/// response began, the response cut after); `backendRequest` — or the retry annotation's `timeout` — bounds each
+/// try until its response head (504 `response_timeout`, or a retry when the rule retries).
+final class TimeoutStage: HTTPStage {
+    func request(_ exchange: Exchange) -> StageDecision {
+        guard let rule = exchange.routed?.plan?.rule else { return .proceed }
+        if let request = rule.timeouts.request {
+            // Counted from when the request arrived, as the client sees it.
+            let left = request - exchange.elapsedNanoseconds
+            exchange.setRequestTimeout(.nanoseconds(max(left, 0)))
+        }
+        if let perTry = rule.timeouts.backendRequest ?? rule.retry?.timeout {
+            exchange.machine.tryTimeout = .nanoseconds(perTry)
+        }
+        return .proceed
+    }
+}
+
+@available(*, unavailable)
+extension TimeoutStage: Sendable {}
