@@ -46,12 +46,14 @@ public struct ProxyError: Error, Hashable, Sendable, CustomStringConvertible {
         /// The route cannot serve the request: a backend or filter that names nothing, no backend with a weight
         /// (the Gateway API answers these with 500).
         public static let routeUnresolved = Code(18, "route_unresolved", 500)
+        /// Nothing moved in either direction for the route's idle timeout.
+        public static let idleTimeout = Code(19, "idle_timeout", 504)
 
         public static let all: [Code] = [
             .connectionRefused, .connectionReset, .connectTimeout, .responseTimeout, .noRoute, .unresolvable,
             .loopDetected, .malformedRequest, .upstreamProtocol, .upstreamFailed, .noEndpoints, .tlsHandshake,
             .identityMismatch, .notCertified, .requestHeadTooLarge, .headerReadTimeout, .requestTimeout, .circuitOpen,
-            .routeUnresolved,
+            .routeUnresolved, .idleTimeout,
         ]
 
         public var description: String { self.label }
@@ -75,7 +77,7 @@ public struct ProxyError: Error, Hashable, Sendable, CustomStringConvertible {
     /// for 400 and 500, RESOURCE_EXHAUSTED for a head too large).
     public var grpcStatus: Int {
         switch self.code {
-        case .requestTimeout, .responseTimeout, .connectTimeout: return 4
+        case .requestTimeout, .responseTimeout, .connectTimeout, .idleTimeout: return 4
         case .requestHeadTooLarge: return 8
         default: break
         }

@@ -1,104 +1,108 @@
 import Foundation
 import Testing
 
-/// `swiftlet demo` as a newcomer runs it.
-@Suite(.serialized) struct DemoTests {
-    /// Processes the demo with process id `demo` started, found by the marker it puts in their environment.
-    static func children(of demo: Int32) -> [String] {
-        let marker = "SWIFTLET_DEMO_ID=\(demo)"
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.filter { Int($0) != nil }.compactMap { pid in
-            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return nil }
-            let variables = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            guard variables.contains(marker) else { return nil }
-            let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map {
-                String(decoding: $0.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+extension TimingSensitiveTests {
+    /// `swiftlet demo` as a newcomer runs it.
+    @Suite(.serialized) struct DemoTests {
+        /// Processes the demo with process id `demo` started, found by the marker it puts in their environment.
+        static func children(of demo: Int32) -> [String] {
+            let marker = "SWIFTLET_DEMO_ID=\(demo)"
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+            return entries.filter { Int($0) != nil }.compactMap { pid in
+                guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return nil }
+                let variables = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+                guard variables.contains(marker) else { return nil }
+                let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map {
+                    String(decoding: $0.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+                }
+                return "\(pid) \(command ?? "?")"
             }
-            return "\(pid) \(command ?? "?")"
         }
-    }
 
-    /// Every edge of the application (vote-bot → web, web → emoji over gRPC, web → voting) served successful
-    /// requests through the proxies, as the demo's closing totals report them.
-    static func expectEveryEdgeServed(_ demo: ChildProcess) {
-        let edges = demo.text.split(separator: "\n").filter { $0.hasPrefix("EDGE ") }
-        for edge in ["vote-bot-0 -> web", "web-0 -> emoji", "web-0 -> voting"] {
-            let line = edges.first { $0.contains(edge + " ") }
-            let ok = line.flatMap { $0.split(separator: " ").first { $0.hasPrefix("ok=") } }.flatMap { Int($0.dropFirst(3)) } ?? 0
-            #expect(ok > 50, "edge \(edge) served \(ok) successful requests:\n\(demo.text.suffix(2000))")
+        /// Every edge of the application (vote-bot → web, web → emoji over gRPC, web → voting) served successful
+        /// requests through the proxies, as the demo's closing totals report them.
+        static func expectEveryEdgeServed(_ demo: ChildProcess) {
+            let edges = demo.text.split(separator: "\n").filter { $0.hasPrefix("EDGE ") }
+            for edge in ["vote-bot-0 -> web", "web-0 -> emoji", "web-0 -> voting"] {
+                let line = edges.first { $0.contains(edge + " ") }
+                let ok = line.flatMap { $0.split(separator: " ").first { $0.hasPrefix("ok=") } }.flatMap { Int($0.dropFirst(3)) } ?? 0
+                #expect(ok > 50, "edge \(edge) served \(ok) successful requests:\n\(demo.text.suffix(2000))")
+            }
+            // The live table showed both voting replicas serving (the balancer spreads the load), and the canary's
+            // route backends.
+            #expect(demo.text.contains("voting-1"))
+            #expect(demo.text.contains("voting-split"), "no route backend rows")
         }
-        // The live table showed both voting replicas serving (the balancer spreads the load).
-        #expect(demo.text.contains("voting-1"))
-    }
 
-    @Test func everyEdgeOfTheDemoServesSuccessfulRequests() async throws {
-        let demo = try ChildProcess(ControllerProcess.binary, ["demo", "--duration", "20"], name: "swiftlet demo")
-        let status = try await demo.waitForExit(timeout: .seconds(120))
-        #expect(status == 0, "demo failed:\n\(demo.text)")
-        Self.expectEveryEdgeServed(demo)
-        let left = Self.children(of: demo.pid)
-        #expect(left.isEmpty, "left running: \(left)")
-    }
-
-    /// `--netns`: each instance in its own network namespace behind iptables capture, the applications dialing
-    /// Services by name (cluster IPs) and the transparent proxies resolving them through the controller. Afterwards
-    /// no namespace, bridge or `/etc/netns` entry of the demo is left.
-    @Test(.enabled(if: E2E.required || (E2E.isRoot && E2E.available("ip", "iptables", "setpriv"))))
-    func theDemoRunsEachInstanceInANetworkNamespaceOfItsOwn() async throws {
-        try E2E.need("ip", "iptables", "setpriv")
-        guard E2E.isRoot else { throw HarnessError("--netns needs root") }
-        let demo = try ChildProcess(ControllerProcess.binary, ["demo", "--netns", "--duration", "20"], name: "swiftlet demo --netns")
-        let status = try await demo.waitForExit(timeout: .seconds(120))
-        #expect(status == 0, "demo failed:\n\(demo.text)")
-        #expect(demo.text.contains("each instance in a network namespace"))
-        Self.expectEveryEdgeServed(demo)
-        #expect(Self.children(of: demo.pid).isEmpty, "left running: \(Self.children(of: demo.pid))")
-        let tag = "swl\(demo.pid % 100_000)-"
-        let namespaces = try await run("ip", ["netns", "list"]).output
-        #expect(!namespaces.contains(tag), "namespaces left: \(namespaces)")
-        let links = try await run("ip", ["-br", "link"]).output
-        #expect(!links.contains("swlbr\(demo.pid % 100_000)"), "bridge left: \(links)")
-        let etc = (try? FileManager.default.contentsOfDirectory(atPath: "/etc/netns")) ?? []
-        #expect(!etc.contains { $0.hasPrefix(tag) }, "/etc/netns left: \(etc)")
-    }
-
-    @Test func ctrlCStopsTheDemoAndEveryChildProcess() async throws {
-        let demo = try ChildProcess(ControllerProcess.binary, ["demo"], name: "swiftlet demo")
-        _ = try await demo.waitForLine(containing: "LATENCY_P99", timeout: .seconds(120))
-        // A controller, five proxies, four services and the load generator.
-        #expect(Self.children(of: demo.pid).count == 11, "\(Self.children(of: demo.pid))")
-        demo.signal(SIGINT)
-        _ = try await demo.waitForExit(timeout: .seconds(30))
-        let left = Self.children(of: demo.pid)
-        #expect(left.isEmpty, "left running: \(left)")
-    }
-
-    /// With `--netns`, what crosses the wire between pods is TLS: a capture on the web pod's veth, while the demo's
-    /// HTTP/1.1 and gRPC calls flow in and out of it and its proxy follows discovery, holds TLS records and no
-    /// plaintext HTTP. (The proxies' admin port, which the demo's table scrapes, is left out of the capture.)
-    @Test(.enabled(if: E2E.required || (E2E.isRoot && E2E.available("ip", "iptables", "setpriv", "tcpdump"))))
-    func betweenPodsTheApplicationsTrafficIsOnlyMutualTLS() async throws {
-        try E2E.need("ip", "iptables", "setpriv", "tcpdump")
-        guard E2E.isRoot else { throw HarnessError("--netns needs root") }
-        let demo = try ChildProcess(ControllerProcess.binary, ["demo", "--netns", "--duration", "25"], name: "swiftlet demo --netns")
-        _ = try await demo.waitForLine(containing: "LATENCY_P99", timeout: .seconds(120))
-
-        let capture = try E2E.temporaryDirectory().appendingPathComponent("web.pcap")
-        let interface = "swv\(demo.pid % 100_000)x0"
-        let dump = try await run("timeout", [
-            "6", E2E.which("tcpdump")!, "-i", interface, "-U", "-s", "0", "-w", capture.path, "tcp and not port 4191",
-        ])
-        #expect(dump.status == 124, "tcpdump: \(dump.output)")
-        let payloads = try PacketCapture.tcpPayloads(capture)
-        // TLS application-data records (type 23, legacy version 3.3) carried the requests.
-        let records = payloads.filter { $0.count > 5 && $0[0] == 0x17 && $0[1] == 0x03 && $0[2] == 0x03 }
-        #expect(records.count > 50, "only \(records.count) TLS records among \(payloads.count) payloads")
-        for marker in ["HTTP/1.1", "HTTP/1.0", "PRI * HTTP/2.0", "/api/vote", "leaderboard", "content-type"] {
-            let plaintext = payloads.filter { PacketCapture.contains($0, marker) }
-            #expect(plaintext.isEmpty, "\(plaintext.count) payloads on the wire contain \"\(marker)\"")
+        @Test func everyEdgeOfTheDemoServesSuccessfulRequests() async throws {
+            let demo = try ChildProcess(ControllerProcess.binary, ["demo", "--duration", "20"], name: "swiftlet demo")
+            let status = try await demo.waitForExit(timeout: .seconds(120))
+            #expect(status == 0, "demo failed:\n\(demo.text)")
+            Self.expectEveryEdgeServed(demo)
+            let left = Self.children(of: demo.pid)
+            #expect(left.isEmpty, "left running: \(left)")
         }
-        let status = try await demo.waitForExit(timeout: .seconds(120))
-        #expect(status == 0, "demo failed:\n\(demo.text)")
-        Self.expectEveryEdgeServed(demo)
+
+        /// `--netns`: each instance in its own network namespace behind iptables capture, the applications dialing
+        /// Services by name (cluster IPs) and the transparent proxies resolving them through the controller. Afterwards
+        /// no namespace, bridge or `/etc/netns` entry of the demo is left.
+        @Test(.enabled(if: E2E.required || (E2E.isRoot && E2E.available("ip", "iptables", "setpriv"))))
+        func theDemoRunsEachInstanceInANetworkNamespaceOfItsOwn() async throws {
+            try E2E.need("ip", "iptables", "setpriv")
+            guard E2E.isRoot else { throw HarnessError("--netns needs root") }
+            let demo = try ChildProcess(ControllerProcess.binary, ["demo", "--netns", "--duration", "20"], name: "swiftlet demo --netns")
+            let status = try await demo.waitForExit(timeout: .seconds(120))
+            #expect(status == 0, "demo failed:\n\(demo.text)")
+            #expect(demo.text.contains("each instance in a network namespace"))
+            Self.expectEveryEdgeServed(demo)
+            #expect(Self.children(of: demo.pid).isEmpty, "left running: \(Self.children(of: demo.pid))")
+            let tag = "swl\(demo.pid % 100_000)-"
+            let namespaces = try await run("ip", ["netns", "list"]).output
+            #expect(!namespaces.contains(tag), "namespaces left: \(namespaces)")
+            let links = try await run("ip", ["-br", "link"]).output
+            #expect(!links.contains("swlbr\(demo.pid % 100_000)"), "bridge left: \(links)")
+            let etc = (try? FileManager.default.contentsOfDirectory(atPath: "/etc/netns")) ?? []
+            #expect(!etc.contains { $0.hasPrefix(tag) }, "/etc/netns left: \(etc)")
+        }
+
+        @Test func ctrlCStopsTheDemoAndEveryChildProcess() async throws {
+            let demo = try ChildProcess(ControllerProcess.binary, ["demo"], name: "swiftlet demo")
+            _ = try await demo.waitForLine(containing: "LATENCY_P99", timeout: .seconds(120))
+            // A controller, six proxies, five services (voting-v2 among them) and the load generator.
+            #expect(Self.children(of: demo.pid).count == 13, "\(Self.children(of: demo.pid))")
+            demo.signal(SIGINT)
+            _ = try await demo.waitForExit(timeout: .seconds(30))
+            let left = Self.children(of: demo.pid)
+            #expect(left.isEmpty, "left running: \(left)")
+        }
+
+        /// With `--netns`, what crosses the wire between pods is TLS: a capture on the web pod's veth, while the demo's
+        /// HTTP/1.1 and gRPC calls flow in and out of it and its proxy follows discovery, holds TLS records and no
+        /// plaintext HTTP. (The proxies' admin port, which the demo's table scrapes, is left out of the capture.)
+        @Test(.enabled(if: E2E.required || (E2E.isRoot && E2E.available("ip", "iptables", "setpriv", "tcpdump"))))
+        func betweenPodsTheApplicationsTrafficIsOnlyMutualTLS() async throws {
+            try E2E.need("ip", "iptables", "setpriv", "tcpdump")
+            guard E2E.isRoot else { throw HarnessError("--netns needs root") }
+            let demo = try ChildProcess(ControllerProcess.binary, ["demo", "--netns", "--duration", "25"], name: "swiftlet demo --netns")
+            _ = try await demo.waitForLine(containing: "LATENCY_P99", timeout: .seconds(120))
+
+            let capture = try E2E.temporaryDirectory().appendingPathComponent("web.pcap")
+            let interface = "swv\(demo.pid % 100_000)x0"
+            let dump = try await run("timeout", [
+                "6", E2E.which("tcpdump")!, "-i", interface, "-U", "-s", "0", "-w", capture.path, "tcp and not port 4191",
+            ])
+            #expect(dump.status == 124, "tcpdump: \(dump.output)")
+            let payloads = try PacketCapture.tcpPayloads(capture)
+            // TLS application-data records (type 23, legacy version 3.3) carried the requests.
+            let records = payloads.filter { $0.count > 5 && $0[0] == 0x17 && $0[1] == 0x03 && $0[2] == 0x03 }
+            #expect(records.count > 50, "only \(records.count) TLS records among \(payloads.count) payloads")
+            for marker in ["HTTP/1.1", "HTTP/1.0", "PRI * HTTP/2.0", "/api/vote", "leaderboard", "content-type"] {
+                let plaintext = payloads.filter { PacketCapture.contains($0, marker) }
+                #expect(plaintext.isEmpty, "\(plaintext.count) payloads on the wire contain \"\(marker)\"")
+            }
+            let status = try await demo.waitForExit(timeout: .seconds(120))
+            #expect(status == 0, "demo failed:\n\(demo.text)")
+            Self.expectEveryEdgeServed(demo)
+        }
     }
 }

@@ -13,7 +13,7 @@ final class PolicyMesh: @unchecked Sendable {
     /// `arguments[workload]`; `documents` are more files (routes, annotations) written before the controller starts.
     static func start(
         services: [String: [String]], arguments: [String: [String]] = [:], serviceAnnotations: [String: String] = [:],
-        documents: [String: String] = [:]
+        documents: [String: String] = [:], grpcWorkloads: Set<String> = []
     ) async throws -> PolicyMesh {
         let directory = try E2E.temporaryDirectory()
         var upstreams: [String: FixtureProcess] = [:]
@@ -31,7 +31,10 @@ final class PolicyMesh: @unchecked Sendable {
 
                 """
             for workload in workloads {
-                let upstream = try await FixtureProcess.start("policy_upstream.py", [workload] + (arguments[workload] ?? []))
+                let upstream =
+                    grpcWorkloads.contains(workload)
+                    ? try await FixtureProcess.start("grpc_policy_peer.py", ["server", workload] + (arguments[workload] ?? []))
+                    : try await FixtureProcess.start("policy_upstream.py", [workload] + (arguments[workload] ?? []))
                 upstreams[workload] = upstream
                 text += """
                     ---
@@ -84,6 +87,21 @@ final class PolicyMesh: @unchecked Sendable {
         return ClientResult(line)
     }
 
+    /// `grpc_policy_peer.py client`: `count` calls of `/test.Echo/<method>` through the proxy with grpcio.
+    func call(_ method: String, count: Int, authority: String, timeout: Double = 10) async throws -> GRPCResult {
+        let result = try await run(
+            E2E.python,
+            [
+                E2E.fixtures.appendingPathComponent("grpc_policy_peer.py").path, "client", "127.0.0.1:\(self.proxy.outboundPort)", authority, method,
+                String(count), "--timeout", String(timeout),
+            ]
+        )
+        guard let line = result.output.split(separator: "\n").first(where: { $0.hasPrefix("RESULT ") }) else {
+            throw HarnessError("grpc_policy_peer.py printed no result: \(result.output)")
+        }
+        return GRPCResult(line)
+    }
+
     /// Requests `workload`'s upstream served (its own count, read directly).
     func served(_ workload: String) async throws -> Int {
         guard let upstream = self.upstreams[workload] else { throw HarnessError("no workload \(workload)") }
@@ -99,6 +117,31 @@ final class PolicyMesh: @unchecked Sendable {
         guard let upstream = self.upstreams[workload] else { throw HarnessError("no workload \(workload)") }
         _ = try await run("curl", ["-sS", "--max-time", "10", "-X", "POST", "http://127.0.0.1:\(upstream.port)/_control?\(query)"])
     }
+}
+
+/// What `grpc_policy_peer.py client` counted: answers by server, calls by status code.
+struct GRPCResult: CustomStringConvertible {
+    var ok = 0
+    var servedBy: [String: Int] = [:]
+    var codes: [String: Int] = [:]
+    var maxMilliseconds = 0.0
+    let line: String
+
+    init(_ line: Substring) {
+        self.line = String(line)
+        let result = ClientResult(line)
+        self.ok = result.ok
+        self.servedBy = result.servedBy
+        self.maxMilliseconds = result.maxMilliseconds
+        for field in line.split(separator: " ") where field.hasPrefix("codes=") {
+            for entry in field.dropFirst(6).split(separator: ",") {
+                let pair = entry.split(separator: ":")
+                if pair.count == 2, let count = Int(pair[1]) { self.codes[String(pair[0])] = count }
+            }
+        }
+    }
+
+    var description: String { self.line }
 }
 
 /// What `policy_client.py` counted.

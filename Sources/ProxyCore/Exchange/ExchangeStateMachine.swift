@@ -363,6 +363,12 @@ public struct ExchangeStateMachine: Sendable {
     /// The whole exchange's time (a route's `request` timeout) ran out: before the response began the client is
     /// answered 504; once it began, the response is cut.
     public mutating func requestTimedOut(after timeout: TimeAmount) -> FailureAction {
+        self.timedOut(ProxyError(.requestTimeout, "no response within \(timeout.nanoseconds / 1_000_000)ms"))
+    }
+
+    /// A timeout of the whole exchange ran out (the request's, or the idle one): before the response began the
+    /// client is answered with `error`; once it began, the response is cut.
+    public mutating func timedOut(_ error: ProxyError) -> FailureAction {
         switch self.phase {
         case .draining, .finished:
             return .none
@@ -373,7 +379,7 @@ public struct ExchangeStateMachine: Sendable {
             self.phase = .finished
             return .abortDownstream
         }
-        return self.respond(ProxyError(.requestTimeout, "no response within \(timeout.nanoseconds / 1_000_000)ms"))
+        return self.respond(error)
     }
 
     /// The client went away (connection closed, stream reset): whatever is upstream is abandoned.

@@ -38,6 +38,11 @@ public final class Exchange {
     public var routed: RoutedExchange?
     /// How long to wait before the retry a stage asked for (backoff); taken when the retry starts.
     public var retryDelay: TimeAmount?
+    var idleTimer: Scheduled<Void>?
+    /// With an idle timeout: when a part of the request or the response last passed.
+    var idleTimeout: TimeAmount?
+    var lastActivity = NIODeadline.uptimeNanoseconds(0)
+
     /// The attempt's outcome went to failure accrual already.
     var attemptSettled = false
     /// The endpoint of the last attempt that failed: a retry avoids it when it can.
@@ -88,6 +93,7 @@ public final class Exchange {
     // MARK: the request, from the downstream
 
     func requestBodyReceived(_ bytes: ByteBuffer) {
+        if self.idleTimeout != nil { self.lastActivity = .now() }
         if !self.mirrors.isEmpty { self.feedMirrors(body: bytes, end: false, trailers: nil) }
         switch self.machine.requestBody(bytes) {
         case .forward:
@@ -217,24 +223,53 @@ public final class Exchange {
             let exchange = bound.value
             exchange.requestTimer = nil
             guard !exchange.isFinished else { return }
-            switch exchange.machine.requestTimedOut(after: timeout) {
-            case .respond(let error):
-                exchange.stageTimer?.cancel()
-                exchange.stageTimer = nil
-                exchange.settleAttempt(RouteOutcome(status: nil, grpcStatus: nil, error: error.code.label))
-                exchange.chosen?.load?.abandoned()
-                exchange.chosen?.load = nil
-                exchange.upstream?.release(reusable: false)
-                exchange.upstream = nil
-                exchange.answer(with: error)
-            case .abortDownstream:
-                exchange.upstream?.release(reusable: false)
-                exchange.upstream = nil
-                exchange.downstream?.abortResponse()
-                exchange.finish()
-            case .retry, .none:
-                break
+            exchange.timedOut(ProxyError(.requestTimeout, "no response within \(timeout.nanoseconds / 1_000_000)ms"))
+        }
+    }
+
+    /// The route's `idle` timeout: the exchange ends when nothing of the request or the response moved for
+    /// `timeout` (504 `idle_timeout` before the response began, the response cut after).
+    public func setIdleTimeout(_ timeout: TimeAmount) {
+        self.idleTimeout = timeout
+        self.lastActivity = .now()
+        self.armIdleTimer(at: self.lastActivity + timeout)
+    }
+
+    private func armIdleTimer(at deadline: NIODeadline) {
+        let bound = NIOLoopBound(self, eventLoop: self.eventLoop)
+        self.idleTimer = self.eventLoop.scheduleTask(deadline: deadline) {
+            let exchange = bound.value
+            exchange.idleTimer = nil
+            guard !exchange.isFinished, let timeout = exchange.idleTimeout else { return }
+            // Activity only moves a timestamp; the timer checks it when it fires and waits again if need be.
+            let due = exchange.lastActivity + timeout
+            guard NIODeadline.now() >= due else {
+                exchange.armIdleTimer(at: due)
+                return
             }
+            exchange.timedOut(ProxyError(.idleTimeout, "nothing moved for \(timeout.nanoseconds / 1_000_000)ms"))
+        }
+    }
+
+    /// A bound on the whole exchange ran out: the attempt ends, and the client gets the error or a cut response.
+    func timedOut(_ error: ProxyError) {
+        switch self.machine.timedOut(error) {
+        case .respond(let error):
+            self.stageTimer?.cancel()
+            self.stageTimer = nil
+            self.settleAttempt(RouteOutcome(status: nil, grpcStatus: nil, error: error.code.label))
+            self.chosen?.load?.abandoned()
+            self.chosen?.load = nil
+            self.upstream?.release(reusable: false)
+            self.upstream = nil
+            self.answer(with: error)
+        case .abortDownstream:
+            self.upstream?.release(reusable: false)
+            self.upstream = nil
+            self.downstream?.abortResponse()
+            self.finish()
+        case .retry, .none:
+            break
         }
     }
 
@@ -360,6 +395,8 @@ public final class Exchange {
         self.stageTimer = nil
         self.requestTimer?.cancel()
         self.requestTimer = nil
+        self.idleTimer?.cancel()
+        self.idleTimer = nil
         if self.chosen != nil, !self.attemptSettled, self.localError == nil, self.machine.responseStarted, self.responseStatus > 0 {
             self.settleAttempt(RouteOutcome(status: self.responseStatus, grpcStatus: self.grpcStatus, error: nil))
         }
