@@ -1,7 +1,7 @@
 /// A Service port's policy made ready for requests: the route table built, a weighted split per rule. Built once per
-/// policy update and shared by every loop; `decide` is the route stage's whole decision, a pure function of the
-/// request and the random draws.
-public struct CompiledPolicy: Sendable {
+/// policy update and shared by every loop (a class: a request takes one reference, not a copy of every table);
+/// `decide` is the route stage's whole decision, a pure function of the request and the random draws.
+public final class CompiledPolicy: Sendable {
     public let policy: ServicePolicy
     public let table: RouteTable
     /// Per route (by its place in `table.routes`), per rule.
@@ -20,9 +20,18 @@ public struct CompiledPolicy: Sendable {
         self.defaultBudget = SharedRetryBudget(budget)
     }
 
+    /// Where a request goes, or what it is answered. The request is only taken apart when there are routes to match:
+    /// a Service without routes (most of them) costs its default rule and nothing more.
+    public func decide(_ head: HTTPRequestHead, using random: inout some RandomNumberGenerator) -> RouteDecision {
+        self.decide(self.table.routes.isEmpty ? nil : self.table.select(RouteRequest(head)), using: &random)
+    }
+
     /// Where a request goes, or what it is answered.
     public func decide(_ request: RouteRequest, using random: inout some RandomNumberGenerator) -> RouteDecision {
-        let selection = self.table.select(request)
+        self.decide(self.table.select(request), using: &random)
+    }
+
+    private func decide(_ selection: RouteTable.Selection?, using random: inout some RandomNumberGenerator) -> RouteDecision {
         let rule = selection?.rule ?? self.policy.defaultRule
         let split = selection.map { self.splits[$0.routeIndex][$0.ruleIndex] } ?? self.defaultSplit
         var delay: Int64? = nil
@@ -50,8 +59,9 @@ public struct CompiledPolicy: Sendable {
         if let reason = backend.unresolved { return .fail(status: 500, reason: reason, route: selection?.route) }
         return .forward(
             RoutePlan(
-                route: selection?.route, ruleIndex: selection?.ruleIndex, rule: rule, backend: backend, matchedPrefix: selection?.matchedPrefix,
-                delay: delay, budget: selection.map { self.budgets[$0.routeIndex] } ?? self.defaultBudget
+                route: selection?.route, routeIndex: selection?.routeIndex, ruleIndex: selection?.ruleIndex, rule: rule, backend: backend,
+                backendIndex: index, matchedPrefix: selection?.matchedPrefix, delay: delay,
+                budget: selection.map { self.budgets[$0.routeIndex] } ?? self.defaultBudget
             )
         )
     }
@@ -73,9 +83,13 @@ public enum RouteDecision: Sendable {
 public struct RoutePlan: Sendable {
     /// `nil` for the Service's default rule.
     public var route: Route?
+    /// The route's place in the table, and the rule's in the route (`nil` for the default rule).
+    public var routeIndex: Int?
     public var ruleIndex: Int?
     public var rule: RouteRule
     public var backend: RouteBackend
+    /// The backend's place in the rule.
+    public var backendIndex: Int
     public var matchedPrefix: String?
     /// An injected delay before the request goes on (nanoseconds).
     public var delay: Int64?

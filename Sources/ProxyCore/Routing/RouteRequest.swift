@@ -14,7 +14,7 @@ public struct RouteRequest: Sendable {
     public init(method: String, authority: String?, target: String, fields: HTTPFields = HTTPFields()) {
         self.method = method
         self.fields = fields
-        if let question = target.firstIndex(of: "?") {
+        if let question = target.utf8.firstIndex(of: UInt8(ascii: "?")) {
             self.path = target[..<question]
             self.query = target[target.index(after: question)...]
         } else {

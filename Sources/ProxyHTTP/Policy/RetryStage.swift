@@ -9,9 +9,9 @@ final class RetryStage: HTTPStage {
     private var random = SystemRandomNumberGenerator()
 
     func request(_ exchange: Exchange) -> StageDecision {
-        guard let routed = exchange.routed, let plan = routed.plan, let retry = plan.rule.retry, retry.limit > 0 else { return .proceed }
+        guard let routed = exchange.routed, let target = routed.target, let retry = target.retry, retry.limit > 0 else { return .proceed }
         routed.retry = retry
-        plan.budget.recordRequest(now: Self.now())
+        target.budget.recordRequest(now: Self.now())
         exchange.retainBody = true
         return .proceed
     }
@@ -44,7 +44,7 @@ final class RetryStage: HTTPStage {
             routed.series?.recordRetryUnreplayable()
             return .pass
         }
-        guard let plan = routed.plan, plan.budget.tryWithdraw(now: Self.now()) else {
+        guard let target = routed.target, target.budget.tryWithdraw(now: Self.now()) else {
             routed.series?.recordRetryOverflow()
             return .pass
         }

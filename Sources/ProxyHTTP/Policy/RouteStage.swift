@@ -18,9 +18,16 @@ final class RouteStage: HTTPStage {
     /// The proxy's circuit breakers, shared by the loops.
     let board: AccrualBoard
     let shard: MetricsShard
-    /// The last route series and backend series used: keep-alive traffic mostly repeats them.
-    private var lastSeries: (labels: RouteLabels, series: RouteSeries)?
-    private var lastBackend: (route: RouteLabels, backend: BackendLabels, series: RouteSeries)?
+    /// The backends of the policy in force, as this loop uses them: by route, rule and backend index (the default
+    /// rule's route is -1, and its gRPC calls count apart). Dropped when the policy changes.
+    private var targets: [TargetKey: RoutedBackend] = [:]
+
+    struct TargetKey: Hashable {
+        var route: Int
+        var rule: Int
+        var backend: Int
+        var grpc: Bool
+    }
     private var entry: PolicyEntry
     private var seenVersion: UInt64 = .max
     private var state: PolicyState = .pending
@@ -52,7 +59,7 @@ final class RouteStage: HTTPStage {
         case .none:
             return .proceed
         case .pending:
-            let routed = RoutedExchange(parent: nil)
+            let routed = RoutedExchange()
             exchange.routed = routed
             self.wait(.policy, exchange, routed, now: now)
             return .suspend
@@ -62,17 +69,9 @@ final class RouteStage: HTTPStage {
     }
 
     func endpointChosen(_ endpoint: ChosenEndpoint, _ exchange: Exchange) {
-        guard let routed = exchange.routed, let parent = routed.parent, let plan = routed.plan, let route = routed.labels else { return }
-        let backend = BackendLabels(namespace: plan.backend.namespace, name: plan.backend.name, port: plan.backend.port ?? parent.port)
-        let series: RouteSeries
-        if let last = self.lastBackend, last.route == route, last.backend == backend {
-            series = last.series
-        } else {
-            series = self.shard.backendSeries(for: route, backend: backend)
-            self.lastBackend = (route, backend, series)
-        }
-        series.recordRequest()
-        routed.backendSeries = series
+        guard let routed = exchange.routed, let target = routed.target else { return }
+        target.backendSeries.recordRequest()
+        routed.backendSeries = target.backendSeries
     }
 
     func finished(_ exchange: Exchange) {
@@ -94,9 +93,8 @@ final class RouteStage: HTTPStage {
     }
 
     func response(_ head: inout HTTPResponseHead, _ exchange: Exchange) -> StageVerdict {
-        guard let plan = exchange.routed?.plan else { return .pass }
-        for case .responseHeaderModifier(let modifier) in plan.rule.filters { modifier.apply(to: &head.fields) }
-        for case .responseHeaderModifier(let modifier) in plan.backend.filters { modifier.apply(to: &head.fields) }
+        guard let target = exchange.routed?.target, !target.responseModifiers.isEmpty else { return .pass }
+        for modifier in target.responseModifiers { modifier.apply(to: &head.fields) }
         return .pass
     }
 
@@ -112,6 +110,7 @@ final class RouteStage: HTTPStage {
         guard version != self.seenVersion else { return }
         self.seenVersion = version
         self.state = self.entry.current
+        self.targets = [:]
         if case .policy(let compiled) = self.state {
             for (authority, backend) in self.backends {
                 backend.setAccrual(compiled.policy.accrual, board: self.board, scope: self.scope(authority))
@@ -153,17 +152,31 @@ final class RouteStage: HTTPStage {
     }
 
     private func route(_ exchange: Exchange, _ compiled: CompiledPolicy, now: UInt64) -> StageDecision {
-        let routed = RoutedExchange(parent: compiled.policy)
+        let routed = RoutedExchange()
         exchange.routed = routed
-        let decision = compiled.decide(RouteRequest(exchange.request), using: &self.random)
-        let route: Route?
-        switch decision {
-        case .forward(let plan): route = plan.route
-        case .redirect(_, _, let matched), .abort(_, _, let matched), .fail(_, _, let matched): route = matched
-        }
-        self.count(exchange, routed, compiled.policy, route)
-        switch decision {
-        case .redirect(let redirect, let matchedPrefix, _):
+        switch compiled.decide(exchange.request, using: &self.random) {
+        case .forward(let plan):
+            let target = self.target(for: plan, exchange, compiled)
+            routed.target = target
+            routed.series = target.series
+            routed.delay = plan.delay
+            target.series.recordRequest()
+            if target.changesRequests {
+                routed.matchedPrefix = plan.matchedPrefix
+                self.applyRequestFilters(target.filters, plan.matchedPrefix, to: exchange)
+                self.startMirrors(target.filters, exchange, compiled.policy)
+            }
+            target.destination.use(now: now)
+            exchange.destination = target.destination
+            exchange.destinationKey = target.authority
+            if target.destination.state == .pending {
+                self.wait(.backend, exchange, routed, now: now)
+                return .suspend
+            }
+            return self.afterBackend(exchange, routed, now: now)
+        case .redirect(let redirect, let matchedPrefix, let route):
+            routed.series = self.series(exchange, compiled.policy, route)
+            routed.series?.recordRequest()
             let host = exchange.request.authority.map { String(RouteRequest.host(of: $0)) } ?? compiled.policy.name
             let location = redirect.location(
                 scheme: exchange.request.scheme ?? "http", host: host, port: Self.port(of: exchange.request.authority) ?? 80,
@@ -173,7 +186,9 @@ final class RouteStage: HTTPStage {
             fields.add("location", location)
             fields.add("content-length", "0")
             return .respond(HTTPResponseHead(status: redirect.statusCode, fields: fields), body: nil)
-        case .abort(let status, let grpcStatus, _):
+        case .abort(let status, let grpcStatus, let route):
+            routed.series = self.series(exchange, compiled.policy, route)
+            routed.series?.recordRequest()
             if exchange.isGRPC {
                 exchange.grpcStatus = grpcStatus ?? Self.grpcStatus(forHTTP: status)
                 var fields = HTTPFields()
@@ -187,49 +202,49 @@ final class RouteStage: HTTPStage {
             fields.add("content-type", "text/plain; charset=utf-8")
             fields.add("content-length", String(body.readableBytes))
             return .respond(HTTPResponseHead(status: status, fields: fields), body: body)
-        case .fail(_, let reason, _):
+        case .fail(_, let reason, let route):
+            routed.series = self.series(exchange, compiled.policy, route)
+            routed.series?.recordRequest()
             return .fail(ProxyError(.routeUnresolved, reason))
-        case .forward(let plan):
-            routed.plan = plan
-            self.applyRequestFilters(plan, to: exchange)
-            self.startMirrors(plan, exchange, compiled.policy)
-            let authority = self.authority(of: plan.backend, parent: compiled.policy)
-            let backend = self.backend(authority, accrual: compiled.policy.accrual, parent: compiled.policy, backend: plan.backend)
-            backend.use(now: now)
-            exchange.destination = backend
-            exchange.destinationKey = authority
-            if backend.state == .pending {
-                self.wait(.backend, exchange, routed, now: now)
-                return .suspend
-            }
-            return self.afterBackend(exchange, routed, now: now)
         }
     }
 
-    /// The request counts in its route's series (or the parent's default route's): gRPC calls in the `grpc`
-    /// families.
-    private func count(_ exchange: Exchange, _ routed: RoutedExchange, _ parent: ServicePolicy, _ route: Route?) {
+    /// The rule's backend as this loop uses it: found by its indices, built on first use after a policy update.
+    private func target(for plan: RoutePlan, _ exchange: Exchange, _ compiled: CompiledPolicy) -> RoutedBackend {
+        let key = TargetKey(
+            route: plan.routeIndex ?? -1, rule: plan.ruleIndex ?? 0, backend: plan.backendIndex, grpc: plan.route == nil && exchange.isGRPC
+        )
+        if let known = self.targets[key], !known.destination.entry.isEvicted { return known }
+        let parent = compiled.policy
+        let authority = self.authority(of: plan.backend, parent: parent)
+        let labels = Self.labels(exchange, parent, plan.route)
+        let backendLabels = BackendLabels(namespace: plan.backend.namespace, name: plan.backend.name, port: plan.backend.port ?? parent.port)
+        let target = RoutedBackend(
+            authority: authority, destination: self.backend(authority, accrual: parent.accrual, parent: parent, backend: plan.backend),
+            series: self.shard.routeSeries(for: labels), backendSeries: self.shard.backendSeries(for: labels, backend: backendLabels), plan: plan
+        )
+        self.targets[key] = target
+        return target
+    }
+
+    /// The series of a request the route answers itself (a redirect, a fault, a failure).
+    private func series(_ exchange: Exchange, _ parent: ServicePolicy, _ route: Route?) -> RouteSeries {
+        self.shard.routeSeries(for: Self.labels(exchange, parent, route))
+    }
+
+    /// A route's labels (or the parent's default route's): gRPC calls count in the `grpc` families.
+    static func labels(_ exchange: Exchange, _ parent: ServicePolicy, _ route: Route?) -> RouteLabels {
         let family: RouteLabels.Family = route.map { $0.kind == .grpc ? .grpc : .http } ?? (exchange.isGRPC ? .grpc : .http)
-        let labels = RouteLabels(
+        return RouteLabels(
             family: family, parentNamespace: parent.namespace, parentName: parent.name, parentPort: parent.port,
             route: route.map { ($0.kind, $0.namespace, $0.name) }
         )
-        let series: RouteSeries
-        if let last = self.lastSeries, last.labels == labels {
-            series = last.series
-        } else {
-            series = self.shard.routeSeries(for: labels)
-            self.lastSeries = (labels, series)
-        }
-        series.recordRequest()
-        routed.series = series
-        routed.labels = labels
     }
 
     /// The backend's endpoints are known (or its wait ran out): an injected delay, if any, then on.
     private func afterBackend(_ exchange: Exchange, _ routed: RoutedExchange, now: UInt64) -> StageDecision {
-        guard let delay = routed.plan?.delay, delay > 0 else { return .proceed }
-        routed.plan?.delay = nil
+        guard let delay = routed.delay, delay > 0 else { return .proceed }
+        routed.delay = nil
         routed.waiting = (.delay, now &+ UInt64(delay))
         exchange.schedule(after: .nanoseconds(delay)) { $0.resumeStages() }
         return .suspend
@@ -250,24 +265,21 @@ final class RouteStage: HTTPStage {
     }
 
     /// RequestMirror filters: each takes its percentage of requests, a copy to its backend.
-    private func startMirrors(_ plan: RoutePlan, _ exchange: Exchange, _ parent: ServicePolicy) {
-        for filters in [plan.rule.filters, plan.backend.filters] {
-            for case .requestMirror(let backend, let percent) in filters where backend.unresolved == nil {
-                guard percent >= 100 || Double.random(in: 0..<100, using: &self.random) < percent else { continue }
-                let authority = self.authority(of: backend, parent: parent)
-                exchange.startMirror(to: self.backend(authority, accrual: parent.accrual), key: authority)
-            }
+    private func startMirrors(_ filters: [RouteFilter], _ exchange: Exchange, _ parent: ServicePolicy) {
+        for case .requestMirror(let backend, let percent) in filters where backend.unresolved == nil {
+            guard percent >= 100 || Double.random(in: 0..<100, using: &self.random) < percent else { continue }
+            let authority = self.authority(of: backend, parent: parent)
+            exchange.startMirror(to: self.backend(authority, accrual: parent.accrual), key: authority)
         }
     }
 
-    private func applyRequestFilters(_ plan: RoutePlan, to exchange: Exchange) {
-        for filters in [plan.rule.filters, plan.backend.filters] {
-            for filter in filters {
-                switch filter {
-                case .requestHeaderModifier(let modifier): modifier.apply(to: &exchange.request.fields)
-                case .urlRewrite(let rewrite): rewrite.apply(to: &exchange.request, matchedPrefix: plan.matchedPrefix)
-                default: continue
-                }
+    /// The rule's filters, then the backend's, that change the request.
+    private func applyRequestFilters(_ filters: [RouteFilter], _ matchedPrefix: String?, to exchange: Exchange) {
+        for filter in filters {
+            switch filter {
+            case .requestHeaderModifier(let modifier): modifier.apply(to: &exchange.request.fields)
+            case .urlRewrite(let rewrite): rewrite.apply(to: &exchange.request, matchedPrefix: matchedPrefix)
+            default: continue
             }
         }
     }

@@ -13,9 +13,11 @@ public final class RoutedExchange {
         case delay
     }
 
-    public var plan: RoutePlan?
-    /// The Service port (`namespace`, `name`, `port`) whose policy routed the request.
-    public let parent: ServicePolicy?
+    /// The rule's backend the request goes to, with everything the stages need of it.
+    var target: RoutedBackend?
+    /// The part of the path the rule's `PathPrefix` matched (for `ReplacePrefixMatch`), and an injected delay.
+    var matchedPrefix: String?
+    var delay: Int64?
     /// What the exchange waits for, until `deadline` (uptime nanoseconds); `nil` when it does not.
     public var waiting: (wait: Wait, deadline: UInt64)?
     /// Retries made (the first try is not one).
@@ -25,11 +27,8 @@ public final class RoutedExchange {
     /// The route's series and the chosen backend's (Linkerd's `outbound_*_route_*` families).
     public var series: RouteSeries?
     public var backendSeries: RouteSeries?
-    public var labels: RouteLabels?
 
-    init(parent: ServicePolicy?) {
-        self.parent = parent
-    }
+    init() {}
 }
 
 @available(*, unavailable)

@@ -7,14 +7,14 @@ import ProxyCore
 /// ends an exchange that nothing moved in for that long (504 `idle_timeout`, or a cut response).
 final class TimeoutStage: HTTPStage {
     func request(_ exchange: Exchange) -> StageDecision {
-        guard let rule = exchange.routed?.plan?.rule else { return .proceed }
-        if let request = rule.timeouts.request {
+        guard let target = exchange.routed?.target else { return .proceed }
+        if let request = target.timeouts.request {
             // Counted from when the request arrived, as the client sees it.
             let left = request - exchange.elapsedNanoseconds
             exchange.setRequestTimeout(.nanoseconds(max(left, 0)))
         }
-        if let idle = rule.timeouts.idle { exchange.setIdleTimeout(.nanoseconds(idle)) }
-        if let perTry = rule.timeouts.backendRequest ?? rule.retry?.timeout {
+        if let idle = target.timeouts.idle { exchange.setIdleTimeout(.nanoseconds(idle)) }
+        if let perTry = target.timeouts.backendRequest ?? target.retry?.timeout {
             exchange.machine.tryTimeout = .nanoseconds(perTry)
         }
         return .proceed
