@@ -64,6 +64,9 @@ public final class LoopResources {
         self.destinations = self.destinations.filter { !$0.value.entry.isEvicted }
         let created = LoopDestination(entry: discovery.entry(for: authority))
         self.destinations[authority] = created
+        // The same name's policy is asked for now too, not after discovery's answer: a new destination's first
+        // request then waits for one round trip to the controller, not two in turn.
+        _ = self.policies?.policy(for: authority)
         return created
     }
 
