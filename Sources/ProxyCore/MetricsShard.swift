@@ -61,8 +61,7 @@ public final class MetricsShard {
 
     /// Counts `source`'s endpoints in the balancer gauge while it lives.
     public func registerBalancer(_ source: any BalancerGaugeSource, parent: RouteLabels, backend: BackendLabels) {
-        let parentOnly = parent.rendered.split(separator: ",").filter { $0.hasPrefix("parent_") }.joined(separator: ",")
-        self.balancers[parentOnly + "," + backend.rendered] = WeakBalancer(source: source)
+        self.balancers[parent.renderedParent + "," + backend.rendered] = WeakBalancer(source: source)
     }
 
     public func tcpMetrics(for labels: TCPLabels) -> TCPMetrics {

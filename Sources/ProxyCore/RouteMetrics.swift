@@ -11,9 +11,22 @@ public struct RouteLabels: Hashable, Sendable {
     public var parentName: String
     public var parentPort: Int
     /// `nil`: the parent's default route (`route_kind="default"`).
-    public var route: (kind: Route.Kind, namespace: String, name: String)?
+    public var route: RouteName?
 
-    public init(family: Family, parentNamespace: String, parentName: String, parentPort: Int, route: (kind: Route.Kind, namespace: String, name: String)?) {
+    /// A route as its labels name it.
+    public struct RouteName: Hashable, Sendable {
+        public var kind: Route.Kind
+        public var namespace: String
+        public var name: String
+
+        public init(kind: Route.Kind, namespace: String, name: String) {
+            self.kind = kind
+            self.namespace = namespace
+            self.name = name
+        }
+    }
+
+    public init(family: Family, parentNamespace: String, parentName: String, parentPort: Int, route: RouteName?) {
         self.family = family
         self.parentNamespace = parentNamespace
         self.parentName = parentName
@@ -21,25 +34,14 @@ public struct RouteLabels: Hashable, Sendable {
         self.route = route
     }
 
-    public static func == (lhs: RouteLabels, rhs: RouteLabels) -> Bool {
-        lhs.family == rhs.family && lhs.parentNamespace == rhs.parentNamespace && lhs.parentName == rhs.parentName
-            && lhs.parentPort == rhs.parentPort && lhs.route?.kind == rhs.route?.kind && lhs.route?.namespace == rhs.route?.namespace
-            && lhs.route?.name == rhs.route?.name
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(self.family)
-        hasher.combine(self.parentNamespace)
-        hasher.combine(self.parentName)
-        hasher.combine(self.parentPort)
-        hasher.combine(self.route?.kind)
-        hasher.combine(self.route?.namespace)
-        hasher.combine(self.route?.name)
+    /// The `parent_*` labels alone (the balancer gauge's, with the backend's).
+    var renderedParent: String {
+        "parent_group=\"core\",parent_kind=\"Service\",parent_namespace=\"\(escape(parentNamespace))\",parent_name=\"\(escape(parentName))\","
+            + "parent_port=\"\(parentPort)\",parent_section_name=\"\""
     }
 
     var rendered: String {
-        var text = "parent_group=\"core\",parent_kind=\"Service\",parent_namespace=\"\(escape(parentNamespace))\",parent_name=\"\(escape(parentName))\","
-        text += "parent_port=\"\(parentPort)\",parent_section_name=\"\","
+        var text = self.renderedParent + ","
         if let route {
             let kind = route.kind == .grpc ? "GRPCRoute" : "HTTPRoute"
             text += "route_group=\"gateway.networking.k8s.io\",route_kind=\"\(kind)\",route_namespace=\"\(escape(route.namespace))\",route_name=\"\(escape(route.name))\""

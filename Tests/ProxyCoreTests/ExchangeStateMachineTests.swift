@@ -50,11 +50,8 @@ import Testing
         _ = machine.requestEnd(nil, now: self.start)
         machine.targetResolved()
         _ = machine.upstreamReady(reused: false, now: self.start)
-        guard case .none = machine.timerFired(now: self.at(99)) else {
-            Issue.record("fired early")
-            return
-        }
-        guard case .respond(let error) = machine.timerFired(now: self.at(100)) else {
+        #expect(machine.overdueResponse(now: self.at(99)) == nil, "fired early")
+        guard let overdue = machine.overdueResponse(now: self.at(100)), case .respond(let error) = machine.upstreamFailed(overdue) else {
             Issue.record("expected a 504")
             return
         }

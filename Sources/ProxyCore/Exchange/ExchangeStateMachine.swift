@@ -340,17 +340,6 @@ public struct ExchangeStateMachine: Sendable {
 
     // MARK: time and the downstream
 
-    public enum TimerAction: Sendable {
-        case respond(ProxyError)
-        case none
-    }
-
-    public mutating func timerFired(now: NIODeadline) -> TimerAction {
-        guard let error = self.overdueResponse(now: now) else { return .none }
-        guard case .respond(let error) = self.respond(error) else { return .none }
-        return .respond(error)
-    }
-
     /// The attempt's response is overdue: the error to fail the attempt with (a retry policy may try again, see
     /// `upstreamFailed`), or `nil` when the timer is stale.
     public func overdueResponse(now: NIODeadline) -> ProxyError? {

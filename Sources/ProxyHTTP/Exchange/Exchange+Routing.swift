@@ -96,7 +96,8 @@ extension Exchange {
         }
         self.chosen = chosen
         self.attemptSettled = false
-        self.attemptStarted = .now()
+        // Only a routed request's backend series times its attempts.
+        if self.routed != nil { self.attemptStarted = .now() }
         if let chain = self.chain {
             for stage in chain.stages { stage.endpointChosen(chosen, self) }
         }

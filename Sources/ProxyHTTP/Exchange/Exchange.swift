@@ -290,6 +290,8 @@ public final class Exchange {
     func settleAttempt(_ outcome: RouteOutcome) {
         guard !self.attemptSettled, self.chosen != nil else { return }
         self.attemptSettled = true
+        // Plain traffic (no route series, no balancer) records nothing: no clock read either.
+        guard self.routed?.backendSeries != nil || self.chosen?.load != nil else { return }
         let now = NIODeadline.now()
         if let series = self.routed?.backendSeries, let started = self.attemptStarted {
             series.record(outcome, seconds: Double((now - started).nanoseconds) / 1e9)

@@ -237,7 +237,7 @@ final class RouteStage: HTTPStage {
         let family: RouteLabels.Family = route.map { $0.kind == .grpc ? .grpc : .http } ?? (exchange.isGRPC ? .grpc : .http)
         return RouteLabels(
             family: family, parentNamespace: parent.namespace, parentName: parent.name, parentPort: parent.port,
-            route: route.map { ($0.kind, $0.namespace, $0.name) }
+            route: route.map { RouteLabels.RouteName(kind: $0.kind, namespace: $0.namespace, name: $0.name) }
         )
     }
 
