@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Pure logic: configuration, errors, protocol detection, HTTP rules, metrics. No sockets.
@@ -137,10 +138,23 @@ let package = Package(
                 "ProxyRuntime",
             ]
         ),
+        // A Kubernetes API client: configuration (in-cluster, kubeconfig), typed objects as Codable, list and watch.
+        .target(
+            name: "Kubernetes",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         // The control plane: cluster model, sources (files now, Kubernetes later), index, gRPC services.
         .target(
             name: "Controller",
             dependencies: [
+                "Kubernetes",
                 "ProxyCore",
                 "SwiftletAPI",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -179,6 +193,7 @@ let package = Package(
             name: "CLI",
             dependencies: [
                 "Controller",
+                "Kubernetes",
                 "Demo",
                 "ProxyCore",
                 "ProxyRuntime",
@@ -244,6 +259,7 @@ let package = Package(
             name: "ControllerTests",
             dependencies: [
                 "Controller",
+                "Kubernetes",
                 "ProxyCore",
                 "SwiftletAPI",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -259,6 +275,8 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
+                "Controller",
+                "Kubernetes",
                 "ProxyCore",
                 "ProxyHTTP",
                 "ProxyRuntime",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Controller
+import Kubernetes
 import Logging
 import ProxyCore
 
@@ -7,11 +8,20 @@ import ProxyCore
 struct ControllerCommand: AsyncCommand {
     static let configuration = CommandConfiguration(
         commandName: "controller",
-        abstract: "Runs the control plane: discovery from a directory of YAML (local mode), served over gRPC."
+        abstract: "Runs the control plane: discovery from the Kubernetes API or a directory of YAML (local mode), served over gRPC."
     )
 
-    @Option(name: .customLong("manifests"), help: "Directory of YAML documents (Service, Workload) to serve; watched for changes.")
-    var manifests: String
+    @Option(name: .customLong("manifests"), help: "Directory of YAML documents (Service, Workload, routes) to serve; watched for changes.")
+    var manifests: String?
+
+    @Flag(help: "Follow the Kubernetes API: in a pod, from its service account (KUBERNETES_SERVICE_HOST and the token, CA and namespace files); outside one, from --kubeconfig.")
+    var kubernetes = false
+
+    @Option(help: "Kubeconfig to reach the API with, to run the controller outside the cluster (implies --kubernetes).")
+    var kubeconfig: String?
+
+    @Option(help: "The kubeconfig's context to use (default: its current context).")
+    var context: String?
 
     @Option(help: "Destination API listen address.")
     var destinationAddr = "0.0.0.0:8086"
@@ -56,7 +66,27 @@ struct ControllerCommand: AsyncCommand {
     var logLevel = "info"
 
     func execute() async throws {
-        var config = ControllerConfig(manifestDirectory: self.manifests)
+        var config: ControllerConfig
+        switch (self.manifests, self.kubernetes || self.kubeconfig != nil) {
+        case (let directory?, false):
+            config = ControllerConfig(manifestDirectory: directory)
+        case (nil, true):
+            do {
+                let kubernetes: KubernetesConfig
+                if let kubeconfig {
+                    kubernetes = try KubernetesConfig.kubeconfig(path: kubeconfig, context: self.context)
+                } else {
+                    kubernetes = try KubernetesConfig.inCluster()
+                }
+                config = ControllerConfig(source: .kubernetes(kubernetes))
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        case (_?, true):
+            throw ValidationError("--manifests and --kubernetes (or --kubeconfig) are two sources; give one")
+        case (nil, false):
+            throw ValidationError("give --manifests DIR (local mode) or --kubernetes (in a cluster) or --kubeconfig FILE")
+        }
         (config.destinationHost, config.destinationPort) = try Self.address(self.destinationAddr, option: "--destination-addr")
         (config.adminHost, config.adminPort) = try Self.address(self.adminAddr, option: "--admin-addr")
         config.identity = MeshIdentity(trustDomain: self.trustDomain, controlPlaneNamespace: self.controlPlaneNamespace)

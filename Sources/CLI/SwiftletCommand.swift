@@ -6,7 +6,10 @@ public struct SwiftletCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "swiftlet",
         abstract: "Swiftlet: a service mesh written in Swift.",
-        subcommands: [ControllerCommand.self, IdentityCommand.self, DemoCommand.self, DemoAppCommand.self, ProxyCommand.self, TLSHandshakesCommand.self]
+        subcommands: [
+            ControllerCommand.self, IdentityCommand.self, DemoCommand.self,
+            DemoAppCommand.self, ProxyCommand.self, TLSHandshakesCommand.self,
+        ]
     )
 
     public init() {}

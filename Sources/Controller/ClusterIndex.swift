@@ -11,8 +11,15 @@ public final class ClusterIndex: Sendable {
     public let clusterDomain: String
     private let state: Mutex<State>
 
+    /// Where a Service's endpoints come from: its selector over the workloads (local mode), or its EndpointSlices
+    /// (Kubernetes, where the endpoints controller has chosen them and judged their readiness).
+    public enum EndpointSource: Sendable { case selectors, endpointSlices }
+
     private struct State {
         var snapshot = ClusterSnapshot()
+        var endpointSource: EndpointSource
+        /// Service → its EndpointSlices.
+        var slicesByService: [ObjectKey: Set<ObjectKey>] = [:]
         /// namespace → `key=value` → workloads carrying that label.
         var labelIndex: [String: [String: Set<ObjectKey>]] = [:]
         var watchers: [DestinationAuthority: [UInt64: @Sendable (DestinationState) -> Void]] = [:]
@@ -23,10 +30,10 @@ public final class ClusterIndex: Sendable {
         var generation: UInt64 = 0
     }
 
-    public init(identity: MeshIdentity = MeshIdentity(), clusterDomain: String = "cluster.local") {
+    public init(identity: MeshIdentity = MeshIdentity(), clusterDomain: String = "cluster.local", endpoints: EndpointSource = .selectors) {
         self.identity = identity
         self.clusterDomain = clusterDomain
-        self.state = Mutex(State())
+        self.state = Mutex(State(endpointSource: endpoints))
     }
 
     /// How many snapshots changed something; `/ready` and tests use it.
@@ -45,59 +52,122 @@ public final class ClusterIndex: Sendable {
             let previous = state.snapshot
             let changes = known ?? Self.difference(previous, next)
             guard !changes.isEmpty else { return 0 }
-            state.generation &+= 1
-            let changedServices = changes.services
-            // Changed workloads, old and new versions both: a workload that lost a label leaves a service.
-            var changedWorkloads: [String: [WorkloadSpec]] = [:]
-            var changedAddresses: Set<String> = []
-            for key in changes.workloads {
-                let old = previous.workloads[key]
-                let new = next.workloads[key]
-                if let old {
-                    changedWorkloads[key.namespace, default: []].append(old)
-                    changedAddresses.insert(old.address)
-                    Self.unindex(old, in: &state.labelIndex)
-                }
-                if let new {
-                    changedWorkloads[key.namespace, default: []].append(new)
-                    changedAddresses.insert(new.address)
-                    Self.index(new, in: &state.labelIndex)
-                }
-            }
+            var old = Replaced()
+            for key in changes.workloads { old.workloads[key] = previous.workloads[key] }
+            for key in changes.endpointSlices { old.slices[key] = previous.endpointSlices[key] }
             state.snapshot = next
+            return Self.commit(&state, changes, old, identity: self.identity)
+        }
+    }
 
-            var notified = 0
-            if !changes.routes.isEmpty || !changes.services.isEmpty || !changes.faultInjections.isEmpty {
-                // Policies are recomputed for the ports watched, each from the routes attached to it: a route edit
-                // costs the watched ports, not the cluster.
-                for (authority, watchers) in state.policyWatchers {
-                    let policy = PolicyResolver.policy(for: authority, in: next)
-                    if let sent = state.policySent[authority], sent == policy { continue }
-                    state.policySent[authority] = .some(policy)
-                    for deliver in watchers.values { deliver(policy) }
-                    notified += watchers.count
-                }
+    /// Puts the objects of `delta` in force (in place: the cost follows the change, and no copy of the cluster is
+    /// made). Returns how many watchers were sent a new state.
+    @discardableResult
+    public func apply(_ delta: ClusterDelta) -> Int {
+        guard !delta.isEmpty else { return 0 }
+        return self.state.withLock { state in
+            var changes = SnapshotChanges()
+            var old = Replaced()
+            var unused = Replaced()
+            Self.put(delta.services, into: &state.snapshot.services, changed: &changes.services, replaced: &unused.services)
+            Self.put(delta.workloads, into: &state.snapshot.workloads, changed: &changes.workloads, replaced: &old.workloads)
+            Self.put(delta.routes, into: &state.snapshot.routes, changed: &changes.routes, replaced: &unused.routes)
+            Self.put(delta.faultInjections, into: &state.snapshot.faultInjections, changed: &changes.faultInjections, replaced: &unused.faults)
+            Self.put(delta.endpointSlices, into: &state.snapshot.endpointSlices, changed: &changes.endpointSlices, replaced: &old.slices)
+            guard !changes.isEmpty else { return 0 }
+            return Self.commit(&state, changes, old, identity: self.identity)
+        }
+    }
+
+    /// The versions of changed objects before the change (absent: the object is new). The commit needs the
+    /// workloads' and slices' (to unindex them); the others are not kept.
+    private struct Replaced {
+        var workloads: [ObjectKey: WorkloadSpec] = [:]
+        var slices: [ObjectKey: EndpointSliceSpec] = [:]
+        var services: [ObjectKey: ServiceSpec] = [:]
+        var routes: [RouteObjectID: RouteSpec] = [:]
+        var faults: [ObjectKey: FaultInjectionSpec] = [:]
+    }
+
+    /// Puts each value (nil: removes it) where it differs, noting its key as changed and its previous version.
+    private static func put<Key: Hashable, Value: Equatable>(
+        _ values: [Key: Value?], into current: inout [Key: Value], changed: inout Set<Key>, replaced: inout [Key: Value]
+    ) {
+        for (key, value) in values {
+            let previous = current[key]
+            guard previous != value else { continue }
+            replaced[key] = previous
+            current[key] = value
+            changed.insert(key)
+        }
+    }
+
+    /// Brings the indexes up to date with the snapshot in force after `changes`, and tells the watchers whose
+    /// answer changed.
+    private static func commit(_ state: inout State, _ changes: SnapshotChanges, _ replaced: Replaced, identity: MeshIdentity) -> Int {
+        let next = state.snapshot
+        state.generation &+= 1
+        var changedServices = changes.services
+        for key in changes.endpointSlices {
+            if let previous = replaced.slices[key] {
+                changedServices.insert(previous.service)
+                state.slicesByService[previous.service]?.remove(key)
+                if state.slicesByService[previous.service]?.isEmpty == true { state.slicesByService[previous.service] = nil }
             }
-            for (authority, watchers) in state.watchers {
-                let key = authority.service
-                var affected: Bool
-                if let address = authority.workloadAddress {
-                    affected = changedAddresses.contains(address)
-                } else {
-                    affected = changedServices.contains(key)
-                    if !affected, let service = next.services[key], let candidates = changedWorkloads[key.namespace] {
-                        affected = candidates.contains { $0.isSelected(by: service.selector) }
-                    }
-                }
-                guard affected else { continue }
-                let resolved = Self.resolve(authority, in: state, identity: self.identity)
-                guard state.lastSent[authority] != resolved else { continue }
-                state.lastSent[authority] = resolved
-                for deliver in watchers.values { deliver(resolved) }
+            if let current = next.endpointSlices[key] {
+                changedServices.insert(current.service)
+                state.slicesByService[current.service, default: []].insert(key)
+            }
+        }
+        // Changed workloads, old and new versions both: a workload that lost a label leaves a service.
+        var changedWorkloads: [String: [WorkloadSpec]] = [:]
+        var changedAddresses: Set<String> = []
+        for key in changes.workloads {
+            let old = replaced.workloads[key]
+            let new = next.workloads[key]
+            if let old {
+                changedWorkloads[key.namespace, default: []].append(old)
+                changedAddresses.insert(old.address)
+                Self.unindex(old, in: &state.labelIndex)
+            }
+            if let new {
+                changedWorkloads[key.namespace, default: []].append(new)
+                changedAddresses.insert(new.address)
+                Self.index(new, in: &state.labelIndex)
+            }
+        }
+
+        var notified = 0
+        if !changes.routes.isEmpty || !changes.services.isEmpty || !changes.faultInjections.isEmpty {
+            // Policies are recomputed for the ports watched, each from the routes attached to it: a route edit
+            // costs the watched ports, not the cluster.
+            for (authority, watchers) in state.policyWatchers {
+                let policy = PolicyResolver.policy(for: authority, in: next)
+                if let sent = state.policySent[authority], sent == policy { continue }
+                state.policySent[authority] = .some(policy)
+                for deliver in watchers.values { deliver(policy) }
                 notified += watchers.count
             }
-            return notified
         }
+        for (authority, watchers) in state.watchers {
+            let key = authority.service
+            var affected: Bool
+            if let address = authority.workloadAddress {
+                affected = changedAddresses.contains(address)
+            } else {
+                affected = changedServices.contains(key)
+                if !affected, let service = next.services[key], let candidates = changedWorkloads[key.namespace] {
+                    affected = candidates.contains { $0.isSelected(by: service.selector) }
+                }
+            }
+            guard affected else { continue }
+            let resolved = Self.resolve(authority, in: state, identity: identity)
+            guard state.lastSent[authority] != resolved else { continue }
+            state.lastSent[authority] = resolved
+            for deliver in watchers.values { deliver(resolved) }
+            notified += watchers.count
+        }
+        return notified
     }
 
     /// What differs between two snapshots, found by comparing them whole.
@@ -112,6 +182,8 @@ public final class ClusterIndex: Sendable {
         for key in previous.routes.keys where next.routes[key] == nil { changes.routes.insert(key) }
         for (key, fault) in next.faultInjections where previous.faultInjections[key] != fault { changes.faultInjections.insert(key) }
         for key in previous.faultInjections.keys where next.faultInjections[key] == nil { changes.faultInjections.insert(key) }
+        for (key, slice) in next.endpointSlices where previous.endpointSlices[key] != slice { changes.endpointSlices.insert(key) }
+        for key in previous.endpointSlices.keys where next.endpointSlices[key] == nil { changes.endpointSlices.insert(key) }
         return changes
     }
 
@@ -190,6 +262,26 @@ public final class ClusterIndex: Sendable {
         guard let port = service.ports.first(where: { $0.port == authority.port }) else { return .noEndpoints(exists: true) }
         let hint = Self.protocolHint(port.appProtocol)
         var endpoints: [EndpointAddress: ResolvedEndpoint] = [:]
+        if state.endpointSource == .endpointSlices {
+            for key in state.slicesByService[service.key] ?? [] {
+                guard let slice = state.snapshot.endpointSlices[key], let slicePort = slice.ports.first(where: { $0.name == port.name }) else {
+                    continue
+                }
+                for member in slice.endpoints where member.ready {
+                    let endpoint: ResolvedEndpoint
+                    if let pod = member.pod, var workload = state.snapshot.workloads[ObjectKey(namespace: key.namespace, name: pod)] {
+                        workload.address = member.address
+                        endpoint = Self.endpoint(workload, port: slicePort.port, hint: hint, identity: identity)
+                    } else {
+                        // Not a pod we know (yet), or not a pod at all: reachable, without an identity.
+                        endpoint = ResolvedEndpoint(ip: member.address, port: slicePort.port, identity: nil, protocolHint: hint, labels: [:])
+                    }
+                    endpoints[endpoint.address] = endpoint
+                }
+            }
+            guard !endpoints.isEmpty else { return .noEndpoints(exists: true) }
+            return .endpoints(endpoints, labels: ["dst_namespace": service.key.namespace, "dst_service": service.key.name])
+        }
         for key in Self.candidates(for: service, in: state) {
             guard let workload = state.snapshot.workloads[key], workload.isSelected(by: service.selector) else { continue }
             let targetPort: Int
@@ -221,15 +313,18 @@ public final class ClusterIndex: Sendable {
     }
 
     private static func endpoint(_ workload: WorkloadSpec, port: Int, hint: ResolvedEndpoint.ProtocolHint, identity: MeshIdentity) -> ResolvedEndpoint {
-        ResolvedEndpoint(
+        var labels = [
+            "dst_pod": workload.key.name,
+            "dst_workload": workload.owner?.name ?? workload.labels["app.kubernetes.io/name"] ?? workload.labels["app"] ?? workload.key.name,
+            "dst_serviceaccount": workload.serviceAccount,
+        ]
+        // Linkerd's labels for the owner: dst_deployment, dst_statefulset, dst_daemonset, dst_job, …
+        if let owner = workload.owner { labels["dst_\(owner.kind.lowercased())"] = owner.name }
+        if let hash = workload.labels["pod-template-hash"] { labels["dst_pod_template_hash"] = hash }
+        return ResolvedEndpoint(
             ip: workload.address, port: port,
             identity: workload.meshed ? identity.dnsName(serviceAccount: workload.serviceAccount, namespace: workload.key.namespace) : nil,
-            protocolHint: hint,
-            labels: [
-                "dst_pod": workload.key.name,
-                "dst_workload": workload.labels["app.kubernetes.io/name"] ?? workload.labels["app"] ?? workload.key.name,
-                "dst_serviceaccount": workload.serviceAccount,
-            ]
+            protocolHint: hint, labels: labels
         )
     }
 

@@ -5,15 +5,18 @@ public struct ClusterSnapshot: Hashable, Sendable {
     public var workloads: [ObjectKey: WorkloadSpec]
     public var routes: [RouteObjectID: RouteSpec]
     public var faultInjections: [ObjectKey: FaultInjectionSpec]
+    /// On Kubernetes: the Services' endpoints as the endpoints controller chose them (keyed by slice).
+    public var endpointSlices: [ObjectKey: EndpointSliceSpec]
 
     public init(
         services: [ObjectKey: ServiceSpec] = [:], workloads: [ObjectKey: WorkloadSpec] = [:], routes: [RouteObjectID: RouteSpec] = [:],
-        faultInjections: [ObjectKey: FaultInjectionSpec] = [:]
+        faultInjections: [ObjectKey: FaultInjectionSpec] = [:], endpointSlices: [ObjectKey: EndpointSliceSpec] = [:]
     ) {
         self.services = services
         self.workloads = workloads
         self.routes = routes
         self.faultInjections = faultInjections
+        self.endpointSlices = endpointSlices
     }
 
     public init(_ objects: [ClusterObject]) {

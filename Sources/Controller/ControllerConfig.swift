@@ -1,7 +1,16 @@
+import Kubernetes
+
 /// How `swiftlet controller` runs; parsed once from the command line.
 public struct ControllerConfig: Sendable {
-    /// The directory of YAML documents (`FileSource`).
-    public var manifestDirectory: String
+    /// Where the cluster's objects come from.
+    public enum Source: Sendable {
+        /// A directory of YAML documents (`FileSource`): local mode.
+        case directory(String)
+        /// The Kubernetes API (`KubernetesSource`); its TokenReview checks proxies' tokens.
+        case kubernetes(KubernetesConfig)
+    }
+
+    public var source: Source
     public var destinationHost = "0.0.0.0"
     public var destinationPort = 8086
     public var adminHost = "0.0.0.0"
@@ -14,7 +23,8 @@ public struct ControllerConfig: Sendable {
     public var issuerFiles: IssuerFiles?
     /// Where to write the trust anchors' certificates (PEM) once loaded or made, for proxies to be started with.
     public var trustAnchorsOut: String?
-    /// Local mode's service-account tokens (`LocalTokenReviewer`); without them no certificate is issued.
+    /// Local mode's service-account tokens (`LocalTokenReviewer`); without them (and not on Kubernetes) no
+    /// certificate is issued.
     public var tokenDirectory: String?
     /// Serve the Destination API in plaintext even with the identity service on (clients without a mesh
     /// certificate: tests of discovery alone, tools). Otherwise it is mTLS whenever identity is on.
@@ -22,7 +32,11 @@ public struct ControllerConfig: Sendable {
     /// How long workload certificates are valid.
     public var certificateLifetime: Double = 24 * 3600
 
+    public init(source: Source) {
+        self.source = source
+    }
+
     public init(manifestDirectory: String) {
-        self.manifestDirectory = manifestDirectory
+        self.source = .directory(manifestDirectory)
     }
 }

@@ -1,3 +1,4 @@
+import Kubernetes
 import Synchronization
 
 /// The controller's own counters, rendered at its admin `/metrics`.
@@ -14,6 +15,15 @@ public final class ControllerMetrics: Sendable {
     let issuerReloads = Atomic<UInt64>(0)
     let issuerReloadFailures = Atomic<UInt64>(0)
     private let lastErrors = Mutex<[String: ManifestError]>([:])
+    /// Per resource (`pods`, `httproutes.gateway.networking.k8s.io`): lists, watches opened, events, relists after 410.
+    private let kubernetes = Mutex<[String: KubernetesCounters]>([:])
+
+    struct KubernetesCounters {
+        var lists: UInt64 = 0
+        var watches: UInt64 = 0
+        var events: UInt64 = 0
+        var relists: UInt64 = 0
+    }
 
     public init() {}
 
@@ -46,6 +56,13 @@ public final class ControllerMetrics: Sendable {
         case .policy: self.policyStreams.add(delta, ordering: .relaxed)
         }
     }
+    func kubernetesListed(_ resource: ResourcePath) { self.kubernetes.withLock { $0["\(resource)", default: .init()].lists += 1 } }
+    func kubernetesWatched(_ resource: ResourcePath) { self.kubernetes.withLock { $0["\(resource)", default: .init()].watches += 1 } }
+    func kubernetesRelisted(_ resource: ResourcePath) { self.kubernetes.withLock { $0["\(resource)", default: .init()].relists += 1 } }
+    func kubernetesEvents(_ resource: ResourcePath, count: Int) {
+        self.kubernetes.withLock { $0["\(resource)", default: .init()].events += UInt64(count) }
+    }
+
     func certificateIssued() { self.certificatesIssued.add(1, ordering: .relaxed) }
     func certificateRefused() { self.certificatesRefused.add(1, ordering: .relaxed) }
     /// Returns how many reloads there have been.
@@ -91,6 +108,19 @@ public final class ControllerMetrics: Sendable {
         text += "# HELP identity_issuer_reload_errors_total Times changed issuer files were rejected (the previous ones stay).\n"
         text += "# TYPE identity_issuer_reload_errors_total counter\n"
         text += "identity_issuer_reload_errors_total \(self.issuerReloadFailures.load(ordering: .relaxed))\n"
+        let kubernetes = self.kubernetes.withLock { $0 }.sorted { $0.key < $1.key }
+        if !kubernetes.isEmpty {
+            let families: [(String, String, KeyPath<KubernetesCounters, UInt64>)] = [
+                ("kubernetes_lists_total", "Lists of a resource (the first, and one after each 410 Gone).", \.lists),
+                ("kubernetes_watches_total", "Watches of a resource opened (each resumes from the last version seen).", \.watches),
+                ("kubernetes_watch_events_total", "Watch events received, bookmarks included.", \.events),
+                ("kubernetes_relists_total", "Lists forced by 410 Gone (the version to resume from was too old).", \.relists),
+            ]
+            for (name, help, field) in families {
+                text += "# HELP controller_\(name) \(help)\n# TYPE controller_\(name) counter\n"
+                for (resource, counters) in kubernetes { text += "controller_\(name){resource=\"\(resource)\"} \(counters[keyPath: field])\n" }
+            }
+        }
         text += processLines
         return text
     }

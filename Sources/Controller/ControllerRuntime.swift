@@ -1,4 +1,5 @@
 import Foundation
+import Kubernetes
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -11,10 +12,22 @@ public enum ControllerRuntime {
     /// listener is up and the manifests were read once (tests and the demo wait for it).
     public static func run(_ config: ControllerConfig, logger: Logger) async throws {
         Self.limitMallocArenas()
-        let index = ClusterIndex(identity: config.identity, clusterDomain: config.clusterDomain)
         let metrics = ControllerMetrics()
-        let source = FileSource(directory: config.manifestDirectory, index: index, metrics: metrics, logger: logger)
-        let identity = try Self.identityServices(config, metrics: metrics, logger: logger)
+        let index: ClusterIndex
+        let source: any ClusterSource
+        var client: KubernetesClient? = nil
+        switch config.source {
+        case .directory(let directory):
+            index = ClusterIndex(identity: config.identity, clusterDomain: config.clusterDomain)
+            source = FileSource(directory: directory, index: index, metrics: metrics, logger: logger)
+        case .kubernetes(let kubernetes):
+            index = ClusterIndex(identity: config.identity, clusterDomain: config.clusterDomain, endpoints: .endpointSlices)
+            let made = try KubernetesClient(config: kubernetes)
+            client = made
+            source = KubernetesSource(client: made, index: index, metrics: metrics, logger: logger)
+            logger.info("following the Kubernetes API", metadata: ["server": "\(kubernetes.server)"])
+        }
+        let identity = try Self.identityServices(config, client: client, metrics: metrics, logger: logger)
         let destination = try DestinationServer(
             host: config.destinationHost, port: config.destinationPort,
             services: [DestinationService(index: index, metrics: metrics, logger: logger), PolicyService(index: index, metrics: metrics, logger: logger)],
@@ -34,7 +47,7 @@ public enum ControllerRuntime {
             case (.GET, "/metrics"):
                 return .init(.ok, metrics.render(index: index, processLines: ProcessClock.renderStart(started)), contentType: "text/plain; version=0.0.4")
             case (.GET, "/ready"):
-                return source.isLoaded ? .init(.ok, "ready\n") : .init(.serviceUnavailable, "manifests not read yet\n")
+                return source.isLoaded ? .init(.ok, "ready\n") : .init(.serviceUnavailable, "the cluster's objects are not read yet\n")
             case (.GET, "/live"):
                 return .init(.ok, "live\n")
             case (_, "/metrics"), (_, "/ready"), (_, "/live"):
@@ -63,9 +76,11 @@ public enum ControllerRuntime {
             try await group.run()
         } catch {
             await admin.close()
+            try? await client?.shutdown()
             throw error
         }
         await admin.close()
+        try? await client?.shutdown()
     }
 }
 
@@ -73,7 +88,7 @@ extension ControllerRuntime {
     /// The identity service's parts: the authority over the loaded (or freshly made) credentials, its server, and a
     /// watcher of the user's files. Credentials that do not load stop the controller here, with the reason.
     static func identityServices(
-        _ config: ControllerConfig, metrics: ControllerMetrics, logger: Logger
+        _ config: ControllerConfig, client: KubernetesClient?, metrics: ControllerMetrics, logger: Logger
     ) throws -> (server: IdentityServer, authority: CertificateAuthority)? {
         guard let listen = config.identityListen else { return nil }
         let credentials: IssuerCredentials
@@ -90,7 +105,8 @@ extension ControllerRuntime {
             _ = rename(temporary, out)
         }
         let authority = CertificateAuthority(identity: config.identity, credentials: credentials, lifetime: config.certificateLifetime)
-        let reviewer = config.tokenDirectory.map { LocalTokenReviewer(directory: $0) }
+        let reviewer: (any TokenReviewer)? =
+            if let client { KubernetesTokenReviewer(client: client) } else { config.tokenDirectory.map { LocalTokenReviewer(directory: $0) } }
         let server = try IdentityServer(
             host: listen.host, port: listen.port, authority: authority,
             service: IdentityService(authority: authority, reviewer: reviewer, metrics: metrics, logger: logger)
@@ -118,7 +134,7 @@ private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 
 /// Waits for the first manifest load and the gRPC listeners, then logs the ready line and ends.
 struct ReadyAnnouncer: Service {
-    let source: FileSource
+    let source: any ClusterSource
     let destination: DestinationServer
     let identity: IdentityServer?
     let adminPort: Int

@@ -1,3 +1,4 @@
+import Kubernetes
 import ProxyCore
 
 /// Our one CRD on the request path, `FaultInjection` (`policy.swiftlet.io/v1alpha1`), which an HTTPRoute or
@@ -20,4 +21,9 @@ public struct FaultInjectionSpec: Hashable, Sendable {
         self.key = key
         self.fault = fault
     }
+}
+
+extension FaultInjectionSpec {
+    /// Where the API serves the CRD's objects.
+    public static let resource = ResourcePath(group: "policy.swiftlet.io", version: "v1alpha1", plural: "faultinjections")
 }

@@ -168,8 +168,11 @@ public struct SnapshotChanges: Sendable {
     public var workloads = Set<ObjectKey>()
     public var routes = Set<RouteObjectID>()
     public var faultInjections = Set<ObjectKey>()
+    public var endpointSlices = Set<ObjectKey>()
 
     public init() {}
 
-    public var isEmpty: Bool { self.services.isEmpty && self.workloads.isEmpty && self.routes.isEmpty && self.faultInjections.isEmpty }
+    public var isEmpty: Bool {
+        self.services.isEmpty && self.workloads.isEmpty && self.routes.isEmpty && self.faultInjections.isEmpty && self.endpointSlices.isEmpty
+    }
 }

@@ -13,6 +13,18 @@ public struct WorkloadSpec: Hashable, Sendable {
         }
     }
 
+    /// The object that manages the workload (a Deployment, StatefulSet, DaemonSet, Job, …): its endpoints'
+    /// `dst_<kind>` label.
+    public struct Owner: Hashable, Sendable {
+        public var kind: String
+        public var name: String
+
+        public init(kind: String, name: String) {
+            self.kind = kind
+            self.name = name
+        }
+    }
+
     public var key: ObjectKey
     public var labels: [String: String]
     public var serviceAccount: String
@@ -20,10 +32,11 @@ public struct WorkloadSpec: Hashable, Sendable {
     public var ports: [Port]
     /// Whether a proxy runs beside it (its endpoints then carry an identity).
     public var meshed: Bool
+    public var owner: Owner?
 
     public init(
         key: ObjectKey, labels: [String: String], serviceAccount: String = "default", address: String,
-        ports: [Port] = [], meshed: Bool = true
+        ports: [Port] = [], meshed: Bool = true, owner: Owner? = nil
     ) {
         self.key = key
         self.labels = labels
@@ -31,6 +44,7 @@ public struct WorkloadSpec: Hashable, Sendable {
         self.address = address
         self.ports = ports
         self.meshed = meshed
+        self.owner = owner
     }
 
     /// Whether `selector` (non-empty) selects this workload.

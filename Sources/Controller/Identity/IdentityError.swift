@@ -13,6 +13,8 @@ public struct IdentityError: Error, CustomStringConvertible, Sendable {
         public static let invalidRequest = Code(name: "invalid_request")
         /// The trust anchors, issuer certificate or issuer key are missing, malformed, or do not fit together.
         public static let invalidCredentials = Code(name: "invalid_credentials")
+        /// What checks the token (the Kubernetes API) could not be asked: try again.
+        public static let unavailable = Code(name: "unavailable")
         /// Signing failed.
         public static let internalError = Code(name: "internal")
     }

@@ -56,6 +56,7 @@ public struct IdentityService: Swiftlet_Identity_V1_Identity.SimpleServiceProtoc
         switch code {
         case .unauthenticated: .unauthenticated
         case .invalidIdentity, .invalidRequest: .invalidArgument
+        case .unavailable: .unavailable
         default: .internalError
         }
     }

@@ -1,0 +1,236 @@
+import Controller
+import Foundation
+import Kubernetes
+import Logging
+import Testing
+
+/// `KubernetesSource` against the test API server (real HTTPS, a bearer token, list then watch, bookmarks, 410):
+/// what a proxy would be told follows the cluster, and the source never re-reads more than the API's protocol asks.
+@Suite(.enabled(if: E2E.available("openssl", "curl")))
+struct KubernetesSourceTests {
+    static let web = DestinationAuthority(service: ObjectKey(namespace: "default", name: "web"), port: 80)
+
+    /// A cluster with Service `web`: pod web-1 (meshed, made by Deployment web), pod web-2 (not meshed), and their
+    /// EndpointSlice.
+    static func seed(_ api: KubeAPIServer) async throws {
+        try await api.apply([
+            KubeObjects.service("web", selector: ["app": "web"]),
+            KubeObjects.pod("web-1", ip: "10.1.0.1", labels: ["app": "web"], serviceAccount: "web", replicaSet: ("web-5d9c7b", "5d9c7b")),
+            KubeObjects.pod("web-2", ip: "10.1.0.2", labels: ["app": "web"], meshed: false),
+            KubeObjects.endpointSlice(
+                "web-abcde", service: "web", endpoints: [("10.1.0.1", "web-1", true), ("10.1.0.2", "web-2", true)]
+            ),
+        ])
+    }
+
+    /// Runs a source over `api` while `body` runs.
+    static func withSource<T: Sendable>(
+        _ api: KubeAPIServer, _ body: @Sendable (ClusterIndex, ControllerMetrics) async throws -> T
+    ) async throws -> T {
+        let config = try KubernetesConfig.kubeconfig(path: api.kubeconfig.path)
+        let client = try KubernetesClient(config: config)
+        let index = ClusterIndex(endpoints: .endpointSlices)
+        let metrics = ControllerMetrics()
+        var logger = Logger(label: "kubernetes-source-test")
+        logger.logLevel = .warning
+        let source = KubernetesSource(client: client, index: index, metrics: metrics, logger: logger)
+        do {
+            let result = try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    try await source.run()
+                    return nil
+                }
+                try await source.loaded()
+                let result = try await body(index, metrics)
+                group.cancelAll()
+                while try await group.next() != nil {}
+                return result
+            }
+            try await client.shutdown()
+            return result
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    /// Waits (up to 20 s) until the index's answer for `authority` satisfies `matches`.
+    static func eventually(
+        _ index: ClusterIndex, _ authority: DestinationAuthority, _ what: String, _ matches: @escaping @Sendable (DestinationState) -> Bool
+    ) async throws -> DestinationState {
+        try await withThrowingTaskGroup(of: DestinationState?.self) { group in
+            group.addTask {
+                for await state in index.watch(authority) where matches(state) { return state }
+                return nil
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(20))
+                throw HarnessError("timed out waiting until \(what); the index says \(index.resolve(authority))")
+            }
+            defer { group.cancelAll() }
+            guard let state = try await group.next() ?? nil else { throw HarnessError("the index's stream ended before \(what)") }
+            return state
+        }
+    }
+
+    static func endpoints(_ state: DestinationState) -> [EndpointAddress: ResolvedEndpoint] {
+        if case .endpoints(let endpoints, _) = state { return endpoints }
+        return [:]
+    }
+
+    @Test func endpointsFollowTheEndpointSlicesWithIdentityAndOwnerFromThePods() async throws {
+        let api = try await KubeAPIServer.start()
+        defer { api.stop() }
+        try await Self.seed(api)
+        try await Self.withSource(api) { index, _ in
+            let first = try await Self.eventually(index, Self.web, "both pods are endpoints") { Self.endpoints($0).count == 2 }
+            let endpoints = Self.endpoints(first)
+            let meshed = try #require(endpoints[EndpointAddress(ip: "10.1.0.1", port: 8080)])
+            #expect(meshed.identity == "web.default.serviceaccount.identity.swiftlet.cluster.local")
+            #expect(meshed.labels["dst_deployment"] == "web")
+            #expect(meshed.labels["dst_pod"] == "web-1")
+            #expect(meshed.labels["dst_serviceaccount"] == "web")
+            #expect(endpoints[EndpointAddress(ip: "10.1.0.2", port: 8080)]?.identity == nil)
+
+            // web-2 fails its readiness probe: the endpoints controller marks it not ready, and it leaves.
+            try await api.apply([
+                KubeObjects.endpointSlice("web-abcde", service: "web", endpoints: [("10.1.0.1", "web-1", true), ("10.1.0.2", "web-2", false)])
+            ])
+            let ready = try await Self.eventually(index, Self.web, "the unready pod left") { Self.endpoints($0).count == 1 }
+            #expect(Self.endpoints(ready).keys.first == EndpointAddress(ip: "10.1.0.1", port: 8080))
+
+            // A new pod, then its slice entry: it joins, with its identity once its Pod is known.
+            try await api.apply([
+                KubeObjects.pod("web-3", ip: "10.1.0.3", labels: ["app": "web"], serviceAccount: "web"),
+                KubeObjects.endpointSlice(
+                    "web-abcde", service: "web", endpoints: [("10.1.0.1", "web-1", true), ("10.1.0.2", "web-2", false), ("10.1.0.3", "web-3", true)]
+                ),
+            ])
+            // Pods and slices are separate watches: the address may be known a moment before its Pod.
+            let grown = try await Self.eventually(index, Self.web, "the new pod joined with its identity") {
+                Self.endpoints($0).count == 2 && Self.endpoints($0)[EndpointAddress(ip: "10.1.0.3", port: 8080)]?.identity != nil
+            }
+            #expect(Self.endpoints(grown)[EndpointAddress(ip: "10.1.0.3", port: 8080)]?.labels["dst_pod"] == "web-3")
+
+            // The Service goes: the destination no longer exists.
+            try await api.delete("Service", namespace: "default", "web")
+            _ = try await Self.eventually(index, Self.web, "the Service is gone") { $0 == .noEndpoints(exists: false) }
+        }
+        // Everything came from one list per kind and the watches: no relist, no watch without a version.
+        let stats = try await api.stats()
+        for resource in ["pods", "services", "endpointslices", "httproutes", "grpcroutes", "faultinjections"] {
+            #expect(stats[resource]?.lists == 1, "\(resource) was listed \(stats[resource]?.lists ?? 0) times")
+            #expect(stats[resource]?.watchesWithoutVersion == 0)
+        }
+    }
+
+    @Test func aCutWatchResumesFromTheLastVersionWithoutRelisting() async throws {
+        let api = try await KubeAPIServer.start()
+        defer { api.stop() }
+        try await Self.seed(api)
+        try await Self.withSource(api) { index, _ in
+            _ = try await Self.eventually(index, Self.web, "both pods are endpoints") { Self.endpoints($0).count == 2 }
+            for round in 1...3 {
+                try await api.cutWatches()
+                // Written after the cut: seen only if the watch came back from where it was.
+                let ip = "10.1.1.\(round)"
+                try await api.apply([
+                    KubeObjects.pod("extra-\(round)", ip: ip, labels: ["app": "web"], serviceAccount: "web"),
+                    KubeObjects.endpointSlice("web-extra-\(round)", service: "web", endpoints: [(ip, "extra-\(round)", true)]),
+                ])
+                // Its identity comes from the Pod: both the slices' and the pods' watches came back.
+                _ = try await Self.eventually(index, Self.web, "round \(round)'s pod joined with its identity") {
+                    Self.endpoints($0).count == 2 + round && Self.endpoints($0)[EndpointAddress(ip: ip, port: 8080)]?.identity != nil
+                }
+            }
+        }
+        let stats = try await api.stats()
+        for resource in ["pods", "services", "endpointslices"] {
+            #expect(stats[resource]?.lists == 1, "\(resource) was listed \(stats[resource]?.lists ?? 0) times")
+            #expect(stats[resource]?.watchesWithoutVersion == 0)
+        }
+        // Pods and slices changed after each cut, so their watches were opened again each time (the Services'
+        // may still be waiting out its backoff after the last cut).
+        for resource in ["pods", "endpointslices"] {
+            #expect((stats[resource]?.watches ?? 0) >= 4, "\(resource): each cut watch is opened again")
+        }
+    }
+
+    @Test func aVersionTooOldCausesExactlyOneRelistThatForgetsWhatWentAway() async throws {
+        let api = try await KubeAPIServer.start()
+        defer { api.stop() }
+        try await Self.seed(api)
+        try await Self.withSource(api) { index, metrics in
+            _ = try await Self.eventually(index, Self.web, "both pods are endpoints") { Self.endpoints($0).count == 2 }
+            // The history is compacted and the watches cut: each kind comes back with a version too old (410).
+            // What changed meanwhile is known only from the relist: web-2 was deleted and its slice entry went.
+            try await api.compact()
+            try await api.apply([KubeObjects.endpointSlice("web-abcde", service: "web", endpoints: [("10.1.0.1", "web-1", true)])])
+            try await api.delete("Pod", namespace: "default", "web-2")
+            let after = try await Self.eventually(index, Self.web, "web-2 left") { Self.endpoints($0).count == 1 }
+            #expect(Self.endpoints(after).keys.first == EndpointAddress(ip: "10.1.0.1", port: 8080))
+            // The pod's own address no longer names a workload either (its deletion came through the pods' relist).
+            let byAddress = DestinationAuthority(workloadAddress: "10.1.0.2", port: 8080)
+            _ = try await Self.eventually(index, byAddress, "web-2's address is no pod's") { $0 == .noEndpoints(exists: false) }
+            let text = metrics.render(index: index)
+            #expect(text.contains("controller_kubernetes_relists_total{resource=\"pods\"} 1"))
+        }
+        let stats = try await api.stats()
+        for resource in ["pods", "services", "endpointslices", "httproutes", "grpcroutes", "faultinjections"] {
+            #expect(stats[resource]?.lists == 2, "\(resource) was listed \(stats[resource]?.lists ?? 0) times, not once more after the 410")
+        }
+    }
+
+    @Test func routesFromTheAPIAreReadLikeManifestsAndABadEditKeepsTheLastGoodOne() async throws {
+        let api = try await KubeAPIServer.start()
+        defer { api.stop() }
+        try await Self.seed(api)
+        @Sendable func route(weight: Any) -> [String: Any] {
+            [
+                "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": ["name": "web-split", "namespace": "default"],
+                "spec": [
+                    "parentRefs": [["group": "core", "kind": "Service", "name": "web", "port": 80]],
+                    "rules": [["backendRefs": [["name": "web", "port": 80, "weight": weight]]]],
+                ],
+            ]
+        }
+        try await api.apply([route(weight: 3)])
+        try await Self.withSource(api) { index, metrics in
+            let id = RouteObjectID(kind: .http, key: ObjectKey(namespace: "default", name: "web-split"))
+            let good = try #require(index.snapshot.routes[id])
+            // A weight the Gateway API refuses: rejected with where and why, and the accepted route stays.
+            try await api.apply([route(weight: "heavy")])
+            let deadline = ContinuousClock.now + .seconds(20)
+            while metrics.currentErrors.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            let error = try #require(metrics.currentErrors.first)
+            #expect(error.file == "HTTPRoute default/web-split")
+            #expect(error.message.contains("weight"))
+            #expect(index.snapshot.routes[id] == good)
+        }
+    }
+
+    @Test func tokenReviewAcceptsOnlyTheServiceAccountsOwnTokenForTheIdentityAudience() async throws {
+        let api = try await KubeAPIServer.start()
+        defer { api.stop() }
+        try await api.registerTokens([
+            "web-token": ("default/web", [KubernetesTokenReviewer.audience]),
+            "web-api-token": ("default/web", ["https://kubernetes.default.svc"]),
+        ])
+        let client = try KubernetesClient(config: try KubernetesConfig.kubeconfig(path: api.kubeconfig.path))
+        let reviewer = KubernetesTokenReviewer(client: client)
+        do {
+            try await reviewer.review(token: Array("web-token".utf8), serviceAccount: "web", namespace: "default")
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        for (token, account, namespace) in [
+            ("web-token", "db", "default"), ("web-token", "web", "prod"), ("web-api-token", "web", "default"), ("forged", "web", "default"),
+        ] {
+            await #expect(throws: IdentityError.self, "\(token) for \(namespace)/\(account)") {
+                try await reviewer.review(token: Array(token.utf8), serviceAccount: account, namespace: namespace)
+            }
+        }
+        try await client.shutdown()
+    }
+}
