@@ -57,7 +57,7 @@ public struct KubernetesSource: Service {
         var version: String? = nil
         var failures = 0
         var counted = false
-        var reported = Set<ManifestError>()
+        var reported: [ObjectKey: ManifestError] = [:]
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 if version == nil {
@@ -70,7 +70,10 @@ public struct KubernetesSource: Service {
                         seen.insert(key)
                         self.translate(item, key, translate, into: &delta, reported: &reported)
                     }
-                    for gone in known.subtracting(seen) { try? translate(&delta, gone, nil) }
+                    for gone in known.subtracting(seen) {
+                        try? translate(&delta, gone, nil)
+                        self.forget(gone, reported: &reported)
+                    }
                     known = seen
                     version = listVersion
                     self.index.apply(delta)
@@ -95,6 +98,7 @@ public struct KubernetesSource: Service {
                             if let key = object.metadata.objectKey {
                                 known.remove(key)
                                 try? translate(&delta, key, nil)
+                                self.forget(key, reported: &reported)
                             }
                         case .bookmark, .error:
                             break
@@ -145,17 +149,24 @@ public struct KubernetesSource: Service {
     }
 
     private func translate<Object>(
-        _ object: Object, _ key: ObjectKey, _ translate: Translate<Object>, into delta: inout ClusterDelta, reported: inout Set<ManifestError>
+        _ object: Object, _ key: ObjectKey, _ translate: Translate<Object>, into delta: inout ClusterDelta,
+        reported: inout [ObjectKey: ManifestError]
     ) {
         do {
             try translate(&delta, key, object)
-            self.metrics.recordManifest(file: "\(key)", error: nil)
+            self.forget(key, reported: &reported)
         } catch {
             self.metrics.recordManifest(file: error.file, error: error)
-            if reported.insert(error).inserted {
+            if reported.updateValue(error, forKey: key) != error {
                 self.logger.error("object rejected; its last good version stays in force", metadata: ["error": "\(error)"])
             }
         }
+    }
+
+    /// An object in error was fixed or went away: its error leaves the metrics. Only objects once in error are
+    /// looked up, so the thousands of pods that never are cost nothing here.
+    private func forget(_ key: ObjectKey, reported: inout [ObjectKey: ManifestError]) {
+        if let old = reported.removeValue(forKey: key) { self.metrics.recordManifest(file: old.file, error: nil) }
     }
 
     // MARK: translations

@@ -206,6 +206,12 @@ struct KubernetesSourceTests {
             #expect(error.file == "HTTPRoute default/web-split")
             #expect(error.message.contains("weight"))
             #expect(index.snapshot.routes[id] == good)
+            // Fixed: the error is gone from the metrics, and the new weight is in force.
+            try await api.apply([route(weight: 5)])
+            let fixedBy = ContinuousClock.now + .seconds(20)
+            while !metrics.currentErrors.isEmpty, ContinuousClock.now < fixedBy { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(metrics.currentErrors.isEmpty)
+            #expect(index.snapshot.routes[id] != good)
         }
     }
 
