@@ -7,6 +7,7 @@ public struct SwiftletCommand: ParsableCommand {
         commandName: "swiftlet",
         abstract: "Swiftlet: a service mesh written in Swift.",
         subcommands: [
+            InstallCommand.self, UninstallCommand.self, UpgradeCommand.self,
             ControllerCommand.self, IdentityCommand.self, DemoCommand.self,
             DemoAppCommand.self, ProxyCommand.self, TLSHandshakesCommand.self,
         ]
