@@ -62,6 +62,18 @@ struct ControllerCommand: AsyncCommand {
     @Flag(help: "Serve the Destination API without TLS even with identity on (for clients without a mesh certificate). Never in a real mesh: what discovery says decides which identity a proxy demands of its peer.")
     var destinationPlaintext = false
 
+    @Option(help: "Injector webhook listen address (HTTPS), or `off`.")
+    var injectorAddr = "off"
+
+    @Option(help: "The injector's serving certificate (PEM), re-read as it changes.")
+    var injectorCertificate: String?
+
+    @Option(help: "The injector's private key (PEM).")
+    var injectorKey: String?
+
+    @Option(help: "The installed values (swiftlet-config's values.yaml): the proxy's image, resources and log level for the injector.")
+    var values: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -107,6 +119,20 @@ struct ControllerCommand: AsyncCommand {
             throw ValidationError("--identity-trust-anchors, --identity-issuer-certificate and --identity-issuer-key go together")
         }
         config.trustAnchorsOut = self.identityTrustAnchorsOut
+        if self.injectorAddr != "off" {
+            guard let certificate = self.injectorCertificate, let key = self.injectorKey else {
+                throw ValidationError("--injector-addr needs --injector-certificate and --injector-key")
+            }
+            let (host, port) = try Self.address(self.injectorAddr, option: "--injector-addr")
+            config.injector = InjectorConfig(host: host, port: port, certificate: certificate, key: key)
+        }
+        if let values = self.values {
+            do {
+                config.values = try MeshValues(yaml: try String(contentsOfFile: values, encoding: .utf8))
+            } catch {
+                throw ValidationError("--values \(values): \(error)")
+            }
+        }
         config.tokenDirectory = self.identityTokens
         do {
             let lifetime = try ProxyEnvironment.duration(self.identityCertificateLifetime).components

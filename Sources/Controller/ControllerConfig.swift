@@ -1,4 +1,5 @@
 import Kubernetes
+import ProxyCore
 
 /// How `swiftlet controller` runs; parsed once from the command line.
 public struct ControllerConfig: Sendable {
@@ -29,6 +30,10 @@ public struct ControllerConfig: Sendable {
     /// Serve the Destination API in plaintext even with the identity service on (clients without a mesh
     /// certificate: tests of discovery alone, tools). Otherwise it is mTLS whenever identity is on.
     public var destinationPlaintext = false
+    /// The injector webhook's listener and serving certificate; `nil` runs no injector.
+    public var injector: InjectorConfig?
+    /// The installed mesh's values (ConfigMap `swiftlet-config`): what the injector builds proxies from.
+    public var values = MeshValues(version: SwiftletVersion.current)
     /// How long workload certificates are valid.
     public var certificateLifetime: Double = 24 * 3600
 
@@ -38,5 +43,20 @@ public struct ControllerConfig: Sendable {
 
     public init(manifestDirectory: String) {
         self.source = .directory(manifestDirectory)
+    }
+}
+
+/// Where the injector webhook listens and the files of its serving certificate (re-read as they change).
+public struct InjectorConfig: Sendable {
+    public var host: String
+    public var port: Int
+    public var certificate: String
+    public var key: String
+
+    public init(host: String, port: Int, certificate: String, key: String) {
+        self.host = host
+        self.port = port
+        self.certificate = certificate
+        self.key = key
     }
 }

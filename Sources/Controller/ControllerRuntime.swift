@@ -41,6 +41,7 @@ public enum ControllerRuntime {
                 )
             }
         }
+        let injector = try await Self.injectorServer(config, client: client, authority: identity?.authority, logger: logger)
         let started = ProcessClock.now
         let admin = try await AdminHTTPServer.bind(host: config.adminHost, port: config.adminPort) { method, path in
             switch (method, path) {
@@ -56,12 +57,15 @@ public enum ControllerRuntime {
                 return .init(.notFound, "not found\n")
             }
         }
-        let announcer = ReadyAnnouncer(source: source, destination: destination, identity: identity?.server, adminPort: admin.port, logger: logger)
+        let announcer = ReadyAnnouncer(
+            source: source, destination: destination, identity: identity?.server, injectorPort: injector?.port, adminPort: admin.port, logger: logger
+        )
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: source), .init(service: destination)]
         if let identity {
             services.append(.init(service: identity.server))
             if let watcher { services.append(.init(service: watcher)) }
         }
+        if let injector { services.append(.init(service: injector)) }
         services.append(.init(service: announcer, successTerminationBehavior: .ignore))
         var configuration = ServiceGroupConfiguration(
                 services: services,
@@ -116,6 +120,34 @@ extension ControllerRuntime {
 }
 
 extension ControllerRuntime {
+    /// The injector webhook, when configured: it needs the identity service, whose anchors every proxy starts from.
+    static func injectorServer(
+        _ config: ControllerConfig, client: KubernetesClient?, authority: CertificateAuthority?, logger: Logger
+    ) async throws -> InjectorServer? {
+        guard let injector = config.injector else { return nil }
+        guard let authority else { throw IdentityError(.invalidCredentials, "the injector needs the identity service (its trust anchors go into every proxy)") }
+        let values = config.values
+        let reviewer = AdmissionReviewer(
+            injector: { ProxyInjector(values: values, trustAnchorsPEM: (try? IssuerCredentials.pem(authority.credentials.trustAnchors)) ?? "") },
+            namespaceAnnotations: { namespace in
+                guard let client else { return [:] }
+                do {
+                    let object = try await client.get(ResourcePath.namespaces.path(name: namespace), as: GenericObject.self)
+                    return object.metadata.annotations ?? [:]
+                } catch {
+                    logger.warning("cannot read the namespace's annotations", metadata: ["namespace": "\(namespace)", "error": "\(error)"])
+                    return [:]
+                }
+            },
+            logger: logger
+        )
+        return try await InjectorServer.bind(
+            host: injector.host, port: injector.port, certificate: injector.certificate, key: injector.key, reviewer: reviewer, logger: logger
+        )
+    }
+}
+
+extension ControllerRuntime {
     /// Two malloc arenas instead of glibc's default of eight per core: the controller allocates in bursts (a
     /// relist, a thousand subscriptions answered at once) on a few threads, and memory freed in an arena it will not
     /// use again stays resident. Measured with bench/discovery: a few MB of peak RSS, no change in latency.
@@ -137,6 +169,7 @@ struct ReadyAnnouncer: Service {
     let source: any ClusterSource
     let destination: DestinationServer
     let identity: IdentityServer?
+    let injectorPort: Int?
     let adminPort: Int
     let logger: Logger
 
@@ -148,7 +181,8 @@ struct ReadyAnnouncer: Service {
             "swiftlet controller ready",
             metadata: [
                 "destination": "\(port)", "destination_tls": "\(self.destination.certificate == nil ? "off" : "mtls")",
-                "identity": "\(identityPort.map(String.init) ?? "off")", "admin": "\(self.adminPort)",
+                "identity": "\(identityPort.map(String.init) ?? "off")", "injector": "\(self.injectorPort.map(String.init) ?? "off")",
+                "admin": "\(self.adminPort)",
             ]
         )
     }

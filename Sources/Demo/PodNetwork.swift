@@ -1,4 +1,5 @@
 import Foundation
+import ProxyCore
 
 /// `swiftlet demo --netns`: each instance in a network namespace of its own, as a pod is.
 ///
@@ -76,27 +77,17 @@ final class PodNetwork: Sendable {
         try self.inPod(pod, [Self.tool("ip"), "link", "set", "eth0", "up"])
         try self.inPod(pod, [Self.tool("ip"), "link", "set", "lo", "up"])
         try self.inPod(pod, [Self.tool("ip"), "route", "add", "default", "via", self.gateway])
-        for rule in Self.proxyInitRules {
-            try self.inPod(pod, [Self.tool("iptables")] + rule.split(separator: " ").map(String.init))
+        // The rules `swiftlet-proxy init` writes in an injected pod, with the demo's proxy uid.
+        var rules = ProxyInitRules()
+        rules.proxyUID = Self.proxyUID
+        for rule in rules.iptablesArguments {
+            try self.inPod(pod, [Self.tool("iptables")] + rule)
         }
         let etc = "/etc/netns/\(namespace)"
         try FileManager.default.createDirectory(atPath: etc, withIntermediateDirectories: true)
         try hosts.write(toFile: etc + "/hosts", atomically: true, encoding: .utf8)
     }
 
-    /// Linkerd proxy-init's rules: inbound TCP, but the proxy's own admin and tap ports, to 4143; outbound TCP to
-    /// 4140, except the proxy's own traffic and loopback.
-    static let proxyInitRules = [
-        "-t nat -N PROXY_INIT_REDIRECT",
-        "-t nat -A PROXY_INIT_REDIRECT -p tcp -m multiport --dports 4190,4191 -j RETURN",
-        "-t nat -A PROXY_INIT_REDIRECT -p tcp -j REDIRECT --to-port 4143",
-        "-t nat -A PREROUTING -j PROXY_INIT_REDIRECT",
-        "-t nat -N PROXY_INIT_OUTPUT",
-        "-t nat -A PROXY_INIT_OUTPUT -m owner --uid-owner \(proxyUID) -j RETURN",
-        "-t nat -A PROXY_INIT_OUTPUT -o lo -j RETURN",
-        "-t nat -A PROXY_INIT_OUTPUT -p tcp -j REDIRECT --to-port 4140",
-        "-t nat -A OUTPUT -j PROXY_INIT_OUTPUT",
-    ]
 
     /// Removes the pods (killing what still runs in them), their `/etc/netns` files and the bridge. Never throws:
     /// it runs on the way out, after whatever went wrong.

@@ -5,27 +5,77 @@ import Yams
 /// what it leaves alone comes out as it went in.
 public struct DocumentStream {
     public var documents: [Node]
+    /// Each document as parsed, with its text: a document still equal to it is written back as that text, so a
+    /// command that edits some documents of a stream leaves the others exactly as they were, comments included.
+    var originals: [(node: Node, text: String)?]
 
     public init(_ documents: [Node]) {
         self.documents = documents
+        self.originals = documents.map { _ in nil }
     }
 
-    /// Parses every document of `text`; empty documents (a stray `---`) are dropped.
+    /// Parses every document of `text`; empty documents (a stray `---`, comments only) are dropped.
     public init(parsing text: String) throws(KubernetesError) {
-        do {
-            self.documents = try Array(Yams.compose_all(yaml: text)).filter { node in
-                if case .scalar(let scalar) = node, scalar.string.isEmpty, node.tag.rawValue == Tag.Name.null.rawValue { return false }
-                return true
+        self.documents = []
+        self.originals = []
+        var line = 1
+        for chunk in Self.split(text) {
+            let node: Node?
+            do {
+                node = try Yams.compose(yaml: chunk.body)
+            } catch {
+                throw KubernetesError(.decoding, "document at line \(line + chunk.offset): \(error)")
             }
-        } catch {
-            throw KubernetesError(.decoding, "\(error)")
+            line += chunk.lines
+            guard let node else { continue }
+            if case .scalar(let scalar) = node, scalar.string.isEmpty { continue }
+            self.documents.append(node)
+            self.originals.append((node, chunk.body))
         }
+    }
+
+    /// The documents of a stream, cut at `---` lines (and ended by `...` lines), each with the number of lines it
+    /// spans and where its body starts, for errors that name a line of the whole input.
+    static func split(_ text: String) -> [(body: String, lines: Int, offset: Int)] {
+        var chunks: [(body: String, lines: Int, offset: Int)] = []
+        var body: [Substring] = []
+        var lines = 0
+        var offset = 0
+        var ended = false
+        func flush() {
+            chunks.append((body.map { $0 + "\n" }.joined(), lines, offset))
+            (body, lines, offset, ended) = ([], 0, 0, false)
+        }
+        // A final line break ends the last line; it does not start another.
+        for line in (text.hasSuffix("\n") ? text.dropLast() : text[...]).split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = line.hasSuffix("\r") ? line.dropLast() : line
+            if line == "---" || line.hasPrefix("--- ") || line.hasPrefix("---\t") {
+                flush()
+                lines = 1
+                offset = 1
+                let rest = line.dropFirst(3).drop { $0 == " " || $0 == "\t" }
+                if !rest.isEmpty { body.append(rest) }
+                continue
+            }
+            lines += 1
+            if line == "..." || line.hasPrefix("... ") {
+                ended = true
+                continue
+            }
+            if !ended { body.append(line) }
+        }
+        flush()
+        return chunks
     }
 
     /// The documents as YAML, each after a `---` line.
     public func yaml() throws(KubernetesError) -> String {
         var text = ""
-        for document in self.documents {
+        for (index, document) in self.documents.enumerated() {
+            if index < self.originals.count, let original = self.originals[index], original.node == document {
+                text += "---\n" + original.text
+                continue
+            }
             do {
                 text += "---\n" + (try Yams.serialize(node: document, width: -1, sortKeys: false))
             } catch {

@@ -1,4 +1,5 @@
-/// The proxy's version, exported as `proxy_build_info` and in `--version`.
+import ProxyCore
+
 public enum BuildInfo {
-    public static let version = "0.1.0"
+    public static let version = SwiftletVersion.current
 }

@@ -20,6 +20,9 @@ public enum ProxyMain {
             print("swiftlet-proxy \(BuildInfo.version)")
             return 0
         }
+        if arguments.first == "init" {
+            return ProxyInit.run(arguments: Array(arguments.dropFirst()))
+        }
         if arguments.contains("--env-reference") {
             print(ProxyEnvironment.markdownReference(), terminator: "")
             return 0

@@ -177,6 +177,7 @@ final class ControllerProcess: @unchecked Sendable {
     let destinationPort: Int
     let adminPort: Int
     let identityPort: Int?
+    let injectorPort: Int?
 
     static var binary: String {
         for candidate in [".build/debug/swiftlet", ".build/release/swiftlet"] {
@@ -192,11 +193,20 @@ final class ControllerProcess: @unchecked Sendable {
     static func start(
         manifests: URL, destinationPort: Int = 0, identityPort: Int = 0, meshedDiscovery: Bool = false, extra: [String] = []
     ) async throws -> ControllerProcess {
+        try await Self.start(
+            source: ["--manifests", manifests.path], destinationPort: destinationPort, identityPort: identityPort, meshedDiscovery: meshedDiscovery,
+            extra: extra
+        )
+    }
+
+    /// A controller over `source` (`--manifests DIR` or `--kubeconfig FILE`), its ports read from its ready line.
+    static func start(
+        source: [String], destinationPort: Int = 0, identityPort: Int = 0, meshedDiscovery: Bool = false, extra: [String] = []
+    ) async throws -> ControllerProcess {
         let child = try ChildProcess(
             Self.binary,
-            [
-                "controller", "--manifests", manifests.path, "--destination-addr", "127.0.0.1:\(destinationPort)", "--admin-addr", "127.0.0.1:0",
-                "--identity-addr", "127.0.0.1:\(identityPort)",
+            ["controller"] + source + [
+                "--destination-addr", "127.0.0.1:\(destinationPort)", "--admin-addr", "127.0.0.1:0", "--identity-addr", "127.0.0.1:\(identityPort)",
             ] + (meshedDiscovery ? [] : ["--destination-plaintext"]) + extra,
             name: "swiftlet controller"
         )
@@ -209,12 +219,14 @@ final class ControllerProcess: @unchecked Sendable {
             return port
         }
         return ControllerProcess(
-            child: child, destinationPort: try port("destination"), adminPort: try port("admin"), identityPort: try? port("identity")
+            child: child, destinationPort: try port("destination"), adminPort: try port("admin"), identityPort: try? port("identity"),
+            injectorPort: try? port("injector")
         )
     }
 
-    private init(child: ChildProcess, destinationPort: Int, adminPort: Int, identityPort: Int?) {
+    private init(child: ChildProcess, destinationPort: Int, adminPort: Int, identityPort: Int?, injectorPort: Int?) {
         self.child = child
+        self.injectorPort = injectorPort
         self.destinationPort = destinationPort
         self.adminPort = adminPort
         self.identityPort = identityPort

@@ -18,7 +18,12 @@ What it keeps of the real API:
   and cluster-scoped, for the built-in kinds the mesh reads and for any custom resource;
 - `POST /apis/authentication.k8s.io/v1/tokenreviews` against the tokens registered (`/_test/tokens`), with
   audiences; `POST .../selfsubjectaccessreviews` (allowed unless denied with `/_test/deny`); `GET /version`;
-- bearer-token authentication when `--token` is given (401 otherwise).
+- bearer-token authentication when `--token` is given (401 otherwise);
+- mutating admission: a pod created (POST, or a bulk write of a new pod) is sent as an AdmissionReview v1 to each
+  MutatingWebhookConfiguration webhook whose rules, namespaceSelector (namespaces carry the automatic
+  `kubernetes.io/metadata.name` label) and objectSelector match; webhooks are dialled by `clientConfig.url` (a
+  `service` reference has no cluster DNS here) over TLS checked against `caBundle`; the answer's JSONPatch is applied,
+  `allowed: false` refuses the write, and an unreachable webhook refuses it only under `failurePolicy: Fail`.
 
 Test controls, outside the real API's paths:
 - `POST /_test/cut-watches`: ends every open watch (as an API server restart or a load balancer does);
@@ -27,9 +32,11 @@ Test controls, outside the real API's paths:
 - `GET /_test/stats`: how many lists and watches each resource was asked for (and watches without a version);
 - `POST /_test/tokens` {token: {"username": ..., "audiences": [...]}}: tokens TokenReview accepts;
 - `POST /_test/deny` {"verbs": [[verb, group, resource], ...]}: what SelfSubjectAccessReview refuses;
-- `POST /_test/bulk` {"objects": [...], "delete": [...]}: many writes in one request (each its own event).
+- `POST /_test/bulk` {"objects": [...], "delete": [...]}: many writes in one request (each its own event);
+- `GET /_test/admission`: every webhook call so far, in order.
 """
-import argparse, collections, copy, json, ssl, sys, threading, time, uuid
+import argparse, base64, collections, copy, json, ssl, sys, threading, time, uuid
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit, parse_qs
 
@@ -162,11 +169,131 @@ def fields_match(requirements, obj):
     return True
 
 
+def selector_matches(selector, labels):
+    """A metav1.LabelSelector (matchLabels and matchExpressions) against labels; an empty selector matches all."""
+    selector = selector or {}
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expression in selector.get("matchExpressions") or []:
+        key, op, values = expression["key"], expression["operator"], set(expression.get("values") or [])
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def pointer_tokens(path):
+    return [t.replace("~1", "/").replace("~0", "~") for t in path.split("/")[1:]]
+
+
+def apply_json_patch(document, operations):
+    """RFC 6902 add, remove and replace (what admission webhooks send)."""
+    for operation in operations:
+        tokens = pointer_tokens(operation["path"])
+        parent = document
+        for token in tokens[:-1]:
+            parent = parent[int(token)] if isinstance(parent, list) else parent[token]
+        last = tokens[-1]
+        op = operation["op"]
+        if isinstance(parent, list):
+            index = len(parent) if last == "-" else int(last)
+            if op == "add":
+                if index > len(parent):
+                    raise ValueError(f"index {index} out of range at {operation['path']}")
+                parent.insert(index, operation["value"])
+            elif op == "remove":
+                del parent[index]
+            elif op == "replace":
+                parent[index] = operation["value"]
+            else:
+                raise ValueError(f"unsupported op {op}")
+        else:
+            if op in ("add", "replace"):
+                if op == "replace" and last not in parent:
+                    raise ValueError(f"replace of a missing member at {operation['path']}")
+                parent[last] = operation["value"]
+            elif op == "remove":
+                del parent[last]
+            else:
+                raise ValueError(f"unsupported op {op}")
+    return document
+
+
+def admit(store, group, version, plural, namespace, obj):
+    """Runs the mutating webhooks for a pod being created. Returns (None, object) or (http status, Status)."""
+    if (group, plural) != ("", "pods"):
+        return None, obj
+    with store.lock:
+        configurations = [copy.deepcopy(o) for o in store.objects.get(("admissionregistration.k8s.io", "mutatingwebhookconfigurations"), {}).values()]
+        ns_object = store.objects.get(("", "namespaces"), {}).get((None, namespace))
+        ns_labels = dict((ns_object or {}).get("metadata", {}).get("labels") or {})
+    ns_labels["kubernetes.io/metadata.name"] = namespace
+    for configuration in sorted(configurations, key=lambda c: c["metadata"]["name"]):
+        for webhook in configuration.get("webhooks") or []:
+            rules = webhook.get("rules") or []
+            if not any(("CREATE" in r.get("operations", []) or "*" in r.get("operations", []))
+                       and ("" in r.get("apiGroups", []) or "*" in r.get("apiGroups", []))
+                       and ("pods" in r.get("resources", []) or "*" in r.get("resources", [])) for r in rules):
+                continue
+            if not selector_matches(webhook.get("namespaceSelector"), ns_labels):
+                continue
+            if not selector_matches(webhook.get("objectSelector"), obj.get("metadata", {}).get("labels") or {}):
+                continue
+            client = webhook.get("clientConfig", {})
+            failure = webhook.get("failurePolicy", "Fail")
+            review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+                "uid": str(uuid.uuid4()), "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                "resource": {"group": "", "version": "v1", "resource": "pods"},
+                "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
+                "requestResource": {"group": "", "version": "v1", "resource": "pods"},
+                "name": obj.get("metadata", {}).get("name", ""), "namespace": namespace, "operation": "CREATE",
+                "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller"},
+                "object": obj, "oldObject": None, "dryRun": False,
+                "options": {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1"}}}
+            try:
+                if "url" not in client:
+                    raise ValueError("clientConfig.service cannot be dialled here; give clientConfig.url")
+                context = ssl.create_default_context(cadata=base64.b64decode(client.get("caBundle", "")).decode())
+                request = urllib.request.Request(client["url"], data=json.dumps(review).encode(), method="POST",
+                                                 headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(request, context=context, timeout=webhook.get("timeoutSeconds", 10)) as answer:
+                    response = json.loads(answer.read()).get("response") or {}
+                if response.get("uid") != review["request"]["uid"]:
+                    raise ValueError("the answer's uid is not the request's")
+            except Exception as error:  # noqa: BLE001 - any failure to call is the webhook's failure
+                with store.lock:
+                    store.admission.append({"webhook": webhook["name"], "error": str(error)})
+                if failure == "Ignore":
+                    continue
+                return 500, status(500, "InternalError", f'Internal error occurred: failed calling webhook "{webhook["name"]}": {error}')
+            with store.lock:
+                store.admission.append({"webhook": webhook["name"], "allowed": response.get("allowed"),
+                                        "patched": "patch" in response, "warnings": response.get("warnings", [])})
+            if not response.get("allowed"):
+                message = (response.get("status") or {}).get("message", "denied")
+                return 400, status(400, "BadRequest", f'admission webhook "{webhook["name"]}" denied the request: {message}')
+            if "patch" in response:
+                if response.get("patchType") != "JSONPatch":
+                    return 500, status(500, "InternalError", "the webhook's patchType is not JSONPatch")
+                try:
+                    obj = apply_json_patch(obj, json.loads(base64.b64decode(response["patch"])))
+                except Exception as error:  # noqa: BLE001
+                    return 500, status(500, "InternalError", f'the patch of webhook "{webhook["name"]}" does not apply: {error}')
+    return None, obj
+
+
 class Store:
     def __init__(self, history):
         self.lock = threading.Condition()
         self.rv = 1000
         self.objects = {}  # (group, plural) → {(ns, name): object}
+        self.admission = []  # each webhook call: {"webhook", "allowed", "patched", "warnings"} or {"webhook", "error"}
         self.events = collections.deque()  # (rv, group, plural, type, object, previous)
         self.history = history
         self.oldest = self.rv  # a watch from a version below this gets 410
@@ -319,6 +446,9 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_test/stats":
             with store.lock:
                 return self.send_json(200, {f"{g}/{p}" if g else p: s for (g, p), s in store.stats.items()})
+        if url.path == "/_test/admission":
+            with store.lock:
+                return self.send_json(200, {"calls": list(store.admission)})
         if url.path in ("/api", "/apis"):
             return self.send_json(200, {"kind": "APIGroupList", "groups": []})
         target = route(url.path)
@@ -512,6 +642,9 @@ class Handler(BaseHTTPRequestHandler):
         if target is None or target[4] is not None or not isinstance(body, dict):
             return self.send_json(404, status(404, "NotFound", "the server could not find the requested resource"))
         group, version, plural, namespace, _, _ = target
+        refused, body = admit(store, group, version, plural, namespace, body)
+        if refused is not None:
+            return self.send_json(refused, body)
         code, result = store.write(group, version, plural, namespace, body, "create")
         self.send_json(code, result)
 
@@ -521,7 +654,14 @@ class Handler(BaseHTTPRequestHandler):
             return 400, status(400, "BadRequest", f"unknown kind {kind}")
         group, version, plural, namespaced = KINDS[kind]
         namespace = obj.get("metadata", {}).get("namespace", "default") if namespaced else None
-        return self.server.store.write(group, version, plural, namespace, obj, mode)
+        store = self.server.store
+        with store.lock:
+            exists = (namespace, obj.get("metadata", {}).get("name")) in store.objects.get((group, plural), {})
+        if not exists:
+            refused, obj = admit(store, group, version, plural, namespace, obj)
+            if refused is not None:
+                return refused, obj
+        return store.write(group, version, plural, namespace, obj, mode)
 
     def token_review(self, body):
         store = self.server.store
