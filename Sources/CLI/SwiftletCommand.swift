@@ -7,7 +7,7 @@ public struct SwiftletCommand: ParsableCommand {
         commandName: "swiftlet",
         abstract: "Swiftlet: a service mesh written in Swift.",
         subcommands: [
-            InstallCommand.self, UninstallCommand.self, UpgradeCommand.self, InjectCommand.self, UninjectCommand.self,
+            InstallCommand.self, UninstallCommand.self, UpgradeCommand.self, InjectCommand.self, UninjectCommand.self, CheckCommand.self,
             ControllerCommand.self, IdentityCommand.self, DemoCommand.self,
             DemoAppCommand.self, ProxyCommand.self, TLSHandshakesCommand.self,
         ]

@@ -52,139 +52,141 @@ func decodedData(_ object: [String: Any]?, _ key: String) -> String {
     return String(decoding: data, as: UTF8.self)
 }
 
-/// `swiftlet install`, `uninstall` and `upgrade`: what they print validates strictly against the Kubernetes versions
-/// we support, and carries certificates that fit together.
-@Suite(.enabled(if: KubernetesValidate.available, "kubernetes-validate is installed by scripts/install-test-deps"))
-struct InstallTests {
-    static func swiftlet(_ arguments: [String]) async throws -> String {
-        let result = try await run(ControllerProcess.binary, arguments)
-        guard result.status == 0 else { throw HarnessError("swiftlet \(arguments.joined(separator: " ")) exited \(result.status): \(result.output)") }
-        return result.output
-    }
-
-    @Test("install (plain and --ha) validates strict against 1.31 and 1.35, in YAML and JSON", arguments: [false, true])
-    func installValidates(ha: Bool) async throws {
-        let flags = ha ? ["--ha"] : []
-        let yaml = try await Self.swiftlet(["install"] + flags)
-        try await KubernetesValidate.check(yaml)
-        let json = try await Self.swiftlet(["install", "-o", "json"] + flags)
-        try await KubernetesValidate.check(json)
-        let objects = try installObjects(json)
-        let deployment = objects.object("Deployment", "swiftlet-controller")
-        #expect(field(deployment, "spec", "replicas") as? Int == (ha ? 3 : 1))
-        #expect((field(deployment, "spec", "template", "spec", "affinity", "podAntiAffinity") != nil) == ha)
-        #expect((objects.object("PodDisruptionBudget", "swiftlet-controller") != nil) == ha)
-        let webhook = objects.object("MutatingWebhookConfiguration", "swiftlet-proxy-injector")
-        #expect(field(webhook, "webhooks", "0", "failurePolicy") as? String == (ha ? "Fail" : "Ignore"))
-        #expect(objects.filter { $0["kind"] as? String == "CustomResourceDefinition" }.count <= 3, "our CRD budget is three")
-        // The mesh's own Services, on the ports proxies and the API server dial.
-        #expect(field(objects.object("Service", "swiftlet-dst"), "spec", "ports", "0", "port") as? Int == 8086)
-        #expect(field(objects.object("Service", "swiftlet-identity"), "spec", "ports", "0", "port") as? Int == 8080)
-        #expect(field(objects.object("Service", "swiftlet-injector"), "spec", "ports", "0", "targetPort") as? Int == 8443)
-        // Least privilege: the controller writes nothing but TokenReviews cluster-wide.
-        let rules = field(objects.object("ClusterRole", "swiftlet-controller"), "rules") as? [[String: Any]] ?? []
-        let verbs = Set(rules.flatMap { $0["verbs"] as? [String] ?? [] })
-        #expect(verbs == ["get", "list", "watch", "create"])
-        #expect(rules.filter { ($0["verbs"] as? [String])?.contains("create") == true }.flatMap { $0["resources"] as? [String] ?? [] } == ["tokenreviews"])
-        try Self.checkCredentials(objects)
-        // Exactly two private keys leave `install`: the issuer's and the injector's; the anchor's was dropped.
-        #expect(yaml.components(separatedBy: "PRIVATE KEY-----").count - 1 == 0, "keys are base64 in Secrets, never in clear text")
-        let keys = [decodedData(objects.object("Secret", "swiftlet-identity-issuer"), "tls.key"), decodedData(objects.object("Secret", "swiftlet-injector-tls"), "tls.key")]
-        #expect(keys.allSatisfy { $0.contains("PRIVATE KEY") })
-    }
-
-    /// The issuer chains to the anchors and holds its key; the webhook's caBundle verifies the injector's certificate
-    /// for the name the API server dials.
-    static func checkCredentials(_ objects: [[String: Any]]) throws {
-        let anchorsPEM = try #require(field(objects.object("ConfigMap", "swiftlet-identity-trust-roots"), "data", "ca-bundle.crt") as? String)
-        let anchors = try PEMDocument.parseMultiple(pemString: anchorsPEM).map { try Certificate(pemDocument: $0) }
-        let issuerSecret = objects.object("Secret", "swiftlet-identity-issuer")
-        #expect(field(issuerSecret, "type") as? String == "kubernetes.io/tls")
-        let issuer = try Certificate(pemEncoded: decodedData(issuerSecret, "tls.crt"))
-        let issuerKey = try Certificate.PrivateKey(pemEncoded: decodedData(issuerSecret, "tls.key"))
-        #expect(issuerKey.publicKey == issuer.publicKey)
-        #expect(anchors.contains { $0.subject == issuer.issuer && $0.publicKey.isValidSignature(issuer.signature, for: issuer) })
-
-        let webhook = objects.object("MutatingWebhookConfiguration", "swiftlet-proxy-injector")
-        let bundle = try #require((field(webhook, "webhooks", "0", "clientConfig", "caBundle") as? String).flatMap { Data(base64Encoded: $0) })
-        let ca = try Certificate(pemEncoded: String(decoding: bundle, as: UTF8.self))
-        let injectorSecret = objects.object("Secret", "swiftlet-injector-tls")
-        let serving = try Certificate(pemEncoded: decodedData(injectorSecret, "tls.crt"))
-        #expect(ca.publicKey.isValidSignature(serving.signature, for: serving))
-        #expect(try serving.extensions.subjectAlternativeNames?.contains(.dnsName("swiftlet-injector.swiftlet.svc")) == true)
-        #expect(try Certificate.PrivateKey(pemEncoded: decodedData(injectorSecret, "tls.key")).publicKey == serving.publicKey)
-    }
-
-    @Test("install with the user's anchors and issuer carries exactly them; an issuer under another anchor is refused")
-    func installWithGivenCertificates() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("install-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let first = directory.appendingPathComponent("first").path
-        let other = directory.appendingPathComponent("other").path
-        _ = try await Self.swiftlet(["identity", "generate", "--out", first])
-        _ = try await Self.swiftlet(["identity", "generate", "--out", other])
-        let yaml = try await Self.swiftlet([
-            "install", "--identity-trust-anchors-file", first + "/ca.crt", "--identity-issuer-certificate-file", first + "/issuer.crt",
-            "--identity-issuer-key-file", first + "/issuer.key",
-        ])
-        try await KubernetesValidate.check(yaml)
-        let objects = try installObjects(try await Self.swiftlet([
-            "install", "-o", "json", "--identity-trust-anchors-file", first + "/ca.crt", "--identity-issuer-certificate-file", first + "/issuer.crt",
-            "--identity-issuer-key-file", first + "/issuer.key",
-        ]))
-        #expect(field(objects.object("ConfigMap", "swiftlet-identity-trust-roots"), "data", "ca-bundle.crt") as? String == (try String(contentsOfFile: first + "/ca.crt", encoding: .utf8)))
-        #expect(decodedData(objects.object("Secret", "swiftlet-identity-issuer"), "tls.crt") == (try String(contentsOfFile: first + "/issuer.crt", encoding: .utf8)))
-        #expect(decodedData(objects.object("Secret", "swiftlet-identity-issuer"), "tls.key") == (try String(contentsOfFile: first + "/issuer.key", encoding: .utf8)))
-        try Self.checkCredentials(objects)
-
-        let mismatched = try await run(ControllerProcess.binary, [
-            "install", "--identity-trust-anchors-file", other + "/ca.crt", "--identity-issuer-certificate-file", first + "/issuer.crt",
-            "--identity-issuer-key-file", first + "/issuer.key",
-        ])
-        #expect(mismatched.status != 0)
-        #expect(mismatched.output.contains("issuer.crt") && !mismatched.output.contains("kind: Namespace"), "\(mismatched.output)")
-        let partial = try await run(ControllerProcess.binary, ["install", "--identity-trust-anchors-file", first + "/ca.crt"])
-        #expect(partial.status != 0 && partial.output.contains("go together"), "\(partial.output)")
-        let badSet = try await run(ControllerProcess.binary, ["install", "--set", "proxy.resources.memory.limit=lots"])
-        #expect(badSet.status != 0 && badSet.output.contains("proxy.resources.memory.limit=lots"), "\(badSet.output)")
-    }
-
-    @Test("uninstall names the webhook first and the namespace last")
-    func uninstall() async throws {
-        let objects = try installObjects(try await Self.swiftlet(["uninstall", "-o", "json"]))
-        #expect(objects.first?["kind"] as? String == "MutatingWebhookConfiguration")
-        #expect(objects.last?["kind"] as? String == "Namespace")
-        let installed = try installObjects(try await Self.swiftlet(["install", "-o", "json"]))
-        // Everything cluster-wide that install creates is deleted; the rest goes with the namespace.
-        let clusterWide = installed.filter { ($0["metadata"] as? [String: Any])?["namespace"] == nil }
-        for object in clusterWide {
-            #expect(objects.contains { $0["kind"] as? String == object["kind"] as? String && field($0, "metadata", "name") as? String == field(object, "metadata", "name") as? String })
+extension TimingSensitiveTests {
+    /// `swiftlet install`, `uninstall` and `upgrade`: what they print validates strictly against the Kubernetes versions
+    /// we support, and carries certificates that fit together.
+    @Suite(.enabled(if: KubernetesValidate.available, "kubernetes-validate is installed by scripts/install-test-deps"))
+    struct InstallTests {
+        static func swiftlet(_ arguments: [String]) async throws -> String {
+            let result = try await run(ControllerProcess.binary, arguments)
+            guard result.status == 0 else { throw HarnessError("swiftlet \(arguments.joined(separator: " ")) exited \(result.status): \(result.output)") }
+            return result.output
         }
-    }
 
-    @Test("upgrade reads the cluster's values, anchors, issuer and injector certificate back and keeps them", .enabled(if: E2E.available("openssl", "curl")))
-    func upgradeKeepsCredentials() async throws {
-        let api = try await KubeAPIServer.start()
-        defer { api.stop() }
-        let installed = try installObjects(try await Self.swiftlet(["install", "-o", "json", "--ha", "--set", "controller.replicas=5", "--set", "registry=registry.example/mesh"]))
-        try await api.apply(installed)
-        let upgraded = try installObjects(try await Self.swiftlet(["upgrade", "-o", "json", "--kubeconfig", api.kubeconfig.path, "--set", "proxy.logLevel=debug"]))
-        for (kind, name) in [("ConfigMap", "swiftlet-identity-trust-roots"), ("Secret", "swiftlet-identity-issuer"), ("Secret", "swiftlet-injector-tls")] {
-            #expect(field(upgraded.object(kind, name), "data") as? NSDictionary == field(installed.object(kind, name), "data") as? NSDictionary, "\(kind) \(name)")
+        @Test("install (plain and --ha) validates strict against 1.31 and 1.35, in YAML and JSON", arguments: [false, true])
+        func installValidates(ha: Bool) async throws {
+            let flags = ha ? ["--ha"] : []
+            let yaml = try await Self.swiftlet(["install"] + flags)
+            try await KubernetesValidate.check(yaml)
+            let json = try await Self.swiftlet(["install", "-o", "json"] + flags)
+            try await KubernetesValidate.check(json)
+            let objects = try installObjects(json)
+            let deployment = objects.object("Deployment", "swiftlet-controller")
+            #expect(field(deployment, "spec", "replicas") as? Int == (ha ? 3 : 1))
+            #expect((field(deployment, "spec", "template", "spec", "affinity", "podAntiAffinity") != nil) == ha)
+            #expect((objects.object("PodDisruptionBudget", "swiftlet-controller") != nil) == ha)
+            let webhook = objects.object("MutatingWebhookConfiguration", "swiftlet-proxy-injector")
+            #expect(field(webhook, "webhooks", "0", "failurePolicy") as? String == (ha ? "Fail" : "Ignore"))
+            #expect(objects.filter { $0["kind"] as? String == "CustomResourceDefinition" }.count <= 3, "our CRD budget is three")
+            // The mesh's own Services, on the ports proxies and the API server dial.
+            #expect(field(objects.object("Service", "swiftlet-dst"), "spec", "ports", "0", "port") as? Int == 8086)
+            #expect(field(objects.object("Service", "swiftlet-identity"), "spec", "ports", "0", "port") as? Int == 8080)
+            #expect(field(objects.object("Service", "swiftlet-injector"), "spec", "ports", "0", "targetPort") as? Int == 8443)
+            // Least privilege: the controller writes nothing but TokenReviews cluster-wide.
+            let rules = field(objects.object("ClusterRole", "swiftlet-controller"), "rules") as? [[String: Any]] ?? []
+            let verbs = Set(rules.flatMap { $0["verbs"] as? [String] ?? [] })
+            #expect(verbs == ["get", "list", "watch", "create"])
+            #expect(rules.filter { ($0["verbs"] as? [String])?.contains("create") == true }.flatMap { $0["resources"] as? [String] ?? [] } == ["tokenreviews"])
+            try Self.checkCredentials(objects)
+            // Exactly two private keys leave `install`: the issuer's and the injector's; the anchor's was dropped.
+            #expect(yaml.components(separatedBy: "PRIVATE KEY-----").count - 1 == 0, "keys are base64 in Secrets, never in clear text")
+            let keys = [decodedData(objects.object("Secret", "swiftlet-identity-issuer"), "tls.key"), decodedData(objects.object("Secret", "swiftlet-injector-tls"), "tls.key")]
+            #expect(keys.allSatisfy { $0.contains("PRIVATE KEY") })
         }
-        #expect(field(upgraded.object("MutatingWebhookConfiguration", "swiftlet-proxy-injector"), "webhooks", "0", "clientConfig", "caBundle") as? String
-            == field(installed.object("MutatingWebhookConfiguration", "swiftlet-proxy-injector"), "webhooks", "0", "clientConfig", "caBundle") as? String)
-        let deployment = upgraded.object("Deployment", "swiftlet-controller")
-        #expect(field(deployment, "spec", "replicas") as? Int == 5, "values stored at install stay")
-        #expect((field(deployment, "spec", "template", "spec", "containers", "0", "image") as? String)?.hasPrefix("registry.example/mesh/") == true)
-        #expect(upgraded.object("PodDisruptionBudget", "swiftlet-controller") != nil)
-        let values = field(upgraded.object("ConfigMap", "swiftlet-config"), "data", "values.yaml") as? String ?? ""
-        #expect(values.contains("\"proxy.logLevel\": \"debug\""))
-        try await KubernetesValidate.check(try await Self.swiftlet(["upgrade", "--kubeconfig", api.kubeconfig.path]))
 
-        // Without an install to read, upgrade says so instead of printing a fresh one with new anchors.
-        try await api.delete("Secret", namespace: "swiftlet", "swiftlet-identity-issuer")
-        let refused = try await run(ControllerProcess.binary, ["upgrade", "--kubeconfig", api.kubeconfig.path])
-        #expect(refused.status != 0 && refused.output.contains("swiftlet-identity-issuer"), "\(refused.output)")
+        /// The issuer chains to the anchors and holds its key; the webhook's caBundle verifies the injector's certificate
+        /// for the name the API server dials.
+        static func checkCredentials(_ objects: [[String: Any]]) throws {
+            let anchorsPEM = try #require(field(objects.object("ConfigMap", "swiftlet-identity-trust-roots"), "data", "ca-bundle.crt") as? String)
+            let anchors = try PEMDocument.parseMultiple(pemString: anchorsPEM).map { try Certificate(pemDocument: $0) }
+            let issuerSecret = objects.object("Secret", "swiftlet-identity-issuer")
+            #expect(field(issuerSecret, "type") as? String == "kubernetes.io/tls")
+            let issuer = try Certificate(pemEncoded: decodedData(issuerSecret, "tls.crt"))
+            let issuerKey = try Certificate.PrivateKey(pemEncoded: decodedData(issuerSecret, "tls.key"))
+            #expect(issuerKey.publicKey == issuer.publicKey)
+            #expect(anchors.contains { $0.subject == issuer.issuer && $0.publicKey.isValidSignature(issuer.signature, for: issuer) })
+
+            let webhook = objects.object("MutatingWebhookConfiguration", "swiftlet-proxy-injector")
+            let bundle = try #require((field(webhook, "webhooks", "0", "clientConfig", "caBundle") as? String).flatMap { Data(base64Encoded: $0) })
+            let ca = try Certificate(pemEncoded: String(decoding: bundle, as: UTF8.self))
+            let injectorSecret = objects.object("Secret", "swiftlet-injector-tls")
+            let serving = try Certificate(pemEncoded: decodedData(injectorSecret, "tls.crt"))
+            #expect(ca.publicKey.isValidSignature(serving.signature, for: serving))
+            #expect(try serving.extensions.subjectAlternativeNames?.contains(.dnsName("swiftlet-injector.swiftlet.svc")) == true)
+            #expect(try Certificate.PrivateKey(pemEncoded: decodedData(injectorSecret, "tls.key")).publicKey == serving.publicKey)
+        }
+
+        @Test("install with the user's anchors and issuer carries exactly them; an issuer under another anchor is refused")
+        func installWithGivenCertificates() async throws {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("install-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let first = directory.appendingPathComponent("first").path
+            let other = directory.appendingPathComponent("other").path
+            _ = try await Self.swiftlet(["identity", "generate", "--out", first])
+            _ = try await Self.swiftlet(["identity", "generate", "--out", other])
+            let yaml = try await Self.swiftlet([
+                "install", "--identity-trust-anchors-file", first + "/ca.crt", "--identity-issuer-certificate-file", first + "/issuer.crt",
+                "--identity-issuer-key-file", first + "/issuer.key",
+            ])
+            try await KubernetesValidate.check(yaml)
+            let objects = try installObjects(try await Self.swiftlet([
+                "install", "-o", "json", "--identity-trust-anchors-file", first + "/ca.crt", "--identity-issuer-certificate-file", first + "/issuer.crt",
+                "--identity-issuer-key-file", first + "/issuer.key",
+            ]))
+            #expect(field(objects.object("ConfigMap", "swiftlet-identity-trust-roots"), "data", "ca-bundle.crt") as? String == (try String(contentsOfFile: first + "/ca.crt", encoding: .utf8)))
+            #expect(decodedData(objects.object("Secret", "swiftlet-identity-issuer"), "tls.crt") == (try String(contentsOfFile: first + "/issuer.crt", encoding: .utf8)))
+            #expect(decodedData(objects.object("Secret", "swiftlet-identity-issuer"), "tls.key") == (try String(contentsOfFile: first + "/issuer.key", encoding: .utf8)))
+            try Self.checkCredentials(objects)
+
+            let mismatched = try await run(ControllerProcess.binary, [
+                "install", "--identity-trust-anchors-file", other + "/ca.crt", "--identity-issuer-certificate-file", first + "/issuer.crt",
+                "--identity-issuer-key-file", first + "/issuer.key",
+            ])
+            #expect(mismatched.status != 0)
+            #expect(mismatched.output.contains("issuer.crt") && !mismatched.output.contains("kind: Namespace"), "\(mismatched.output)")
+            let partial = try await run(ControllerProcess.binary, ["install", "--identity-trust-anchors-file", first + "/ca.crt"])
+            #expect(partial.status != 0 && partial.output.contains("go together"), "\(partial.output)")
+            let badSet = try await run(ControllerProcess.binary, ["install", "--set", "proxy.resources.memory.limit=lots"])
+            #expect(badSet.status != 0 && badSet.output.contains("proxy.resources.memory.limit=lots"), "\(badSet.output)")
+        }
+
+        @Test("uninstall names the webhook first and the namespace last")
+        func uninstall() async throws {
+            let objects = try installObjects(try await Self.swiftlet(["uninstall", "-o", "json"]))
+            #expect(objects.first?["kind"] as? String == "MutatingWebhookConfiguration")
+            #expect(objects.last?["kind"] as? String == "Namespace")
+            let installed = try installObjects(try await Self.swiftlet(["install", "-o", "json"]))
+            // Everything cluster-wide that install creates is deleted; the rest goes with the namespace.
+            let clusterWide = installed.filter { ($0["metadata"] as? [String: Any])?["namespace"] == nil }
+            for object in clusterWide {
+                #expect(objects.contains { $0["kind"] as? String == object["kind"] as? String && field($0, "metadata", "name") as? String == field(object, "metadata", "name") as? String })
+            }
+        }
+
+        @Test("upgrade reads the cluster's values, anchors, issuer and injector certificate back and keeps them", .enabled(if: E2E.available("openssl", "curl")))
+        func upgradeKeepsCredentials() async throws {
+            let api = try await KubeAPIServer.start()
+            defer { api.stop() }
+            let installed = try installObjects(try await Self.swiftlet(["install", "-o", "json", "--ha", "--set", "controller.replicas=5", "--set", "registry=registry.example/mesh"]))
+            try await api.apply(installed)
+            let upgraded = try installObjects(try await Self.swiftlet(["upgrade", "-o", "json", "--kubeconfig", api.kubeconfig.path, "--set", "proxy.logLevel=debug"]))
+            for (kind, name) in [("ConfigMap", "swiftlet-identity-trust-roots"), ("Secret", "swiftlet-identity-issuer"), ("Secret", "swiftlet-injector-tls")] {
+                #expect(field(upgraded.object(kind, name), "data") as? NSDictionary == field(installed.object(kind, name), "data") as? NSDictionary, "\(kind) \(name)")
+            }
+            #expect(field(upgraded.object("MutatingWebhookConfiguration", "swiftlet-proxy-injector"), "webhooks", "0", "clientConfig", "caBundle") as? String
+                == field(installed.object("MutatingWebhookConfiguration", "swiftlet-proxy-injector"), "webhooks", "0", "clientConfig", "caBundle") as? String)
+            let deployment = upgraded.object("Deployment", "swiftlet-controller")
+            #expect(field(deployment, "spec", "replicas") as? Int == 5, "values stored at install stay")
+            #expect((field(deployment, "spec", "template", "spec", "containers", "0", "image") as? String)?.hasPrefix("registry.example/mesh/") == true)
+            #expect(upgraded.object("PodDisruptionBudget", "swiftlet-controller") != nil)
+            let values = field(upgraded.object("ConfigMap", "swiftlet-config"), "data", "values.yaml") as? String ?? ""
+            #expect(values.contains("\"proxy.logLevel\": \"debug\""))
+            try await KubernetesValidate.check(try await Self.swiftlet(["upgrade", "--kubeconfig", api.kubeconfig.path]))
+
+            // Without an install to read, upgrade says so instead of printing a fresh one with new anchors.
+            try await api.delete("Secret", namespace: "swiftlet", "swiftlet-identity-issuer")
+            let refused = try await run(ControllerProcess.binary, ["upgrade", "--kubeconfig", api.kubeconfig.path])
+            #expect(refused.status != 0 && refused.output.contains("swiftlet-identity-issuer"), "\(refused.output)")
+        }
     }
 }

@@ -626,8 +626,8 @@ class Handler(BaseHTTPRequestHandler):
             for obj in (body or {}).get("objects", []):
                 results.append(self.write_object(obj, "apply")[0])
             for ref in (body or {}).get("delete", []):
-                group, version, plural, _ = KINDS[ref["kind"]]
-                results.append(store.delete(group, plural, ref.get("namespace"), ref["name"])[0])
+                group, version, plural, namespaced = KINDS[ref["kind"]]
+                results.append(store.delete(group, plural, ref.get("namespace") if namespaced else None, ref["name"])[0])
             return self.send_json(200, {"results": results})
         if url.path == "/apis/authentication.k8s.io/v1/tokenreviews":
             return self.token_review(body)

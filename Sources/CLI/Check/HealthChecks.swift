@@ -1,0 +1,354 @@
+import Controller
+import Foundation
+import Kubernetes
+import ProxyCore
+import X509
+
+/// The checks of `swiftlet check`, run in order against a cluster; a check that cannot go on (no API) ends the run.
+struct HealthChecks {
+    var client: KubernetesClient?
+    /// Why there is no client, when there is none.
+    var clientError: String?
+    var controlPlaneNamespace = "swiftlet"
+    /// `--pre`: whether the cluster is ready for an install (instead of whether the install is healthy).
+    var pre = false
+    /// `--proxy`: the data plane's proxies too, in `dataPlaneNamespace` or everywhere.
+    var proxy = false
+    var dataPlaneNamespace: String?
+    var now = Date()
+
+    /// Native sidecars (`restartPolicy: Always` init containers) are on by default from 1.29.
+    static let minimumVersion = (major: 1, minor: 29)
+    static let expiryMargin: TimeInterval = 60 * 24 * 3600
+    static let gatewayInstall = "the Gateway API's CRDs are yours to install: kubectl apply -f https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.2.1/standard-install.yaml"
+
+    func run() async -> CheckReport {
+        var report = CheckReport()
+        var api = CheckReport.Category(name: "kubernetes-api")
+        guard let client else {
+            api.checks.append(.init(description: "can initialize the client", result: .error, error: self.clientError, hint: "give --kubeconfig, or set KUBECONFIG"))
+            report.categories.append(api)
+            return report
+        }
+        api.checks.append(.init(description: "can initialize the client", result: .success))
+        let version: GenericObject
+        do {
+            version = try await client.get("/version", as: GenericObject.self)
+            api.checks.append(.init(description: "can query the Kubernetes API", result: .success))
+            report.categories.append(api)
+        } catch {
+            api.checks.append(.init(description: "can query the Kubernetes API", result: .error, error: "\(error)", hint: "is the API server up, and the kubeconfig's credentials valid?"))
+            report.categories.append(api)
+            return report
+        }
+        report.categories.append(self.versionCategory(version))
+        if self.pre {
+            report.categories.append(await self.preInstallCategory(client))
+            report.categories.append(await self.crdCategory(client, ours: false))
+            return report
+        }
+        let (existence, values) = await self.existenceCategory(client)
+        report.categories.append(existence)
+        report.categories.append(await self.crdCategory(client, ours: true))
+        report.categories.append(await self.identityCategory(client))
+        report.categories.append(await self.webhookCategory(client))
+        if self.proxy {
+            report.categories.append(await self.dataPlaneCategory(client, version: values?.version ?? SwiftletVersion.current))
+        }
+        return report
+    }
+
+    func versionCategory(_ version: GenericObject) -> CheckReport.Category {
+        var category = CheckReport.Category(name: "kubernetes-version")
+        let major = Int(version.json["major"]?.stringValue?.filter(\.isNumber) ?? "") ?? 0
+        let minor = Int(version.json["minor"]?.stringValue?.filter(\.isNumber) ?? "") ?? 0
+        let description = "is running the minimum Kubernetes API version (\(Self.minimumVersion.major).\(Self.minimumVersion.minor))"
+        if (major, minor) >= Self.minimumVersion {
+            category.checks.append(.init(description: description, result: .success))
+        } else {
+            category.checks.append(.init(
+                description: description, result: .error, error: "the API server is \(version.json["gitVersion"]?.stringValue ?? "\(major).\(minor)")",
+                hint: "proxies are native sidecars, which need Kubernetes 1.29 or later"
+            ))
+        }
+        return category
+    }
+
+    /// Whether the user may create what install creates, and grant what the controller needs (RBAC refuses to grant
+    /// what the granter does not hold).
+    func preInstallCategory(_ client: KubernetesClient) async -> CheckReport.Category {
+        var category = CheckReport.Category(name: "pre-kubernetes-setup")
+        do {
+            _ = try await client.get(ResourcePath.namespaces.path(name: self.controlPlaneNamespace), as: GenericObject.self)
+            category.checks.append(.init(
+                description: "control plane namespace does not already exist", result: .error,
+                error: "namespace \(self.controlPlaneNamespace) exists", hint: "to change an installed mesh: swiftlet upgrade | kubectl apply -f -"
+            ))
+        } catch where (error as? KubernetesError)?.status == 404 {
+            category.checks.append(.init(description: "control plane namespace does not already exist", result: .success))
+        } catch {
+            category.checks.append(.init(description: "control plane namespace does not already exist", result: .error, error: "\(error)"))
+        }
+        let groups: [(String, [(verb: String, group: String, resource: String, namespaced: Bool)])] = [
+            ("can create non-namespaced resources", [
+                ("create", "", "namespaces", false), ("create", "rbac.authorization.k8s.io", "clusterroles", false),
+                ("create", "rbac.authorization.k8s.io", "clusterrolebindings", false),
+                ("create", "apiextensions.k8s.io", "customresourcedefinitions", false),
+                ("create", "admissionregistration.k8s.io", "mutatingwebhookconfigurations", false),
+            ]),
+            ("can create namespaced resources", [
+                ("create", "", "serviceaccounts", true), ("create", "", "services", true), ("create", "apps", "deployments", true),
+                ("create", "", "configmaps", true), ("create", "", "secrets", true), ("create", "rbac.authorization.k8s.io", "roles", true),
+                ("create", "rbac.authorization.k8s.io", "rolebindings", true), ("create", "policy", "poddisruptionbudgets", true),
+            ]),
+            ("can grant the controller what it needs", [
+                ("watch", "", "pods", false), ("watch", "", "services", false), ("watch", "", "namespaces", false),
+                ("watch", "discovery.k8s.io", "endpointslices", false), ("watch", "gateway.networking.k8s.io", "httproutes", false),
+                ("watch", "gateway.networking.k8s.io", "grpcroutes", false), ("create", "authentication.k8s.io", "tokenreviews", false),
+            ]),
+        ]
+        for (description, attributes) in groups {
+            var denied: [String] = []
+            for attribute in attributes {
+                let allowed = await self.allowed(client, attribute.verb, attribute.group, attribute.resource, namespace: attribute.namespaced ? self.controlPlaneNamespace : nil)
+                if !allowed { denied.append("\(attribute.verb) \(attribute.group.isEmpty ? "" : attribute.group + "/")\(attribute.resource)") }
+            }
+            category.checks.append(denied.isEmpty ? .init(description: description, result: .success) : .init(
+                description: description, result: .error, error: "not allowed: \(denied.joined(separator: ", "))",
+                hint: "install as a user bound to cluster-admin (kubectl auth can-i --list shows what you may do)"
+            ))
+        }
+        return category
+    }
+
+    func allowed(_ client: KubernetesClient, _ verb: String, _ group: String, _ resource: String, namespace: String?) async -> Bool {
+        var attributes: [String: JSONValue] = ["verb": .string(verb), "group": .string(group), "resource": .string(resource)]
+        if let namespace { attributes["namespace"] = .string(namespace) }
+        let review = JSONValue.object([
+            "apiVersion": .string("authorization.k8s.io/v1"), "kind": .string("SelfSubjectAccessReview"),
+            "spec": .object(["resourceAttributes": .object(attributes)]),
+        ])
+        guard let answer = try? await client.post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review, as: GenericObject.self) else { return false }
+        return answer.json["status"]?["allowed"] == .bool(true)
+    }
+
+    func existenceCategory(_ client: KubernetesClient) async -> (CheckReport.Category, MeshValues?) {
+        var category = CheckReport.Category(name: "swiftlet-existence")
+        let namespace = self.controlPlaneNamespace
+        do {
+            _ = try await client.get(ResourcePath.namespaces.path(name: namespace), as: GenericObject.self)
+            category.checks.append(.init(description: "'\(namespace)' namespace exists", result: .success))
+        } catch {
+            category.checks.append(.init(
+                description: "'\(namespace)' namespace exists", result: .error, error: "\(error)", hint: "install the control plane: swiftlet install | kubectl apply -f -"
+            ))
+            return (category, nil)
+        }
+        var values: MeshValues?
+        do {
+            let config = try await client.get(ResourcePath.configMaps.inNamespace(namespace).path(name: "swiftlet-config"), as: GenericObject.self)
+            values = try MeshValues(yaml: config.json["data"]?["values.yaml"]?.stringValue ?? "")
+            category.checks.append(.init(description: "control plane configuration is readable", result: .success))
+        } catch {
+            category.checks.append(.init(
+                description: "control plane configuration is readable", result: .error, error: "swiftlet-config: \(error)",
+                hint: "re-apply the install: swiftlet upgrade | kubectl apply -f -"
+            ))
+        }
+        let description = "controller pods are running and ready"
+        do {
+            let pods = try await client.get(
+                ResourcePath.pods.inNamespace(namespace).path(), query: [("labelSelector", "swiftlet.io/control-plane-component=controller")],
+                as: ObjectList<GenericObject>.self
+            ).items
+            let unready = pods.filter { !Self.isReady($0) }.map { "\($0.metadata.name ?? "?") (\($0.json["status"]?["phase"]?.stringValue ?? "no status"))" }
+            if pods.isEmpty {
+                category.checks.append(.init(description: description, result: .error, error: "no controller pod", hint: "kubectl -n \(namespace) describe deploy/swiftlet-controller"))
+            } else if !unready.isEmpty {
+                category.checks.append(.init(
+                    description: description, result: .error, error: "not ready: \(unready.joined(separator: ", "))",
+                    hint: "kubectl -n \(namespace) describe pod -l swiftlet.io/control-plane-component=controller; kubectl -n \(namespace) logs deploy/swiftlet-controller"
+                ))
+            } else {
+                category.checks.append(.init(description: description, result: .success))
+            }
+        } catch {
+            category.checks.append(.init(description: description, result: .error, error: "\(error)"))
+        }
+        return (category, values)
+    }
+
+    /// Running, and its Ready condition true.
+    static func isReady(_ pod: GenericObject) -> Bool {
+        guard pod.json["status"]?["phase"]?.stringValue == "Running" else { return false }
+        guard case .array(let conditions) = pod.json["status"]?["conditions"] ?? .null else { return false }
+        return conditions.contains { $0["type"]?.stringValue == "Ready" && $0["status"]?.stringValue == "True" }
+    }
+
+    func crdCategory(_ client: KubernetesClient, ours: Bool) async -> CheckReport.Category {
+        var category = CheckReport.Category(name: "swiftlet-crds")
+        var wanted: [(name: String, description: String, hint: String)] = []
+        if ours {
+            wanted.append(("faultinjections.policy.swiftlet.io", "FaultInjection CRD is installed", "swiftlet upgrade | kubectl apply -f -"))
+        }
+        wanted.append(("httproutes.gateway.networking.k8s.io", "Gateway API HTTPRoute CRD (v1) is installed", Self.gatewayInstall))
+        wanted.append(("grpcroutes.gateway.networking.k8s.io", "Gateway API GRPCRoute CRD (v1) is installed", Self.gatewayInstall))
+        for crd in wanted {
+            do {
+                let object = try await client.get(ResourcePath.customResourceDefinitions.path(name: crd.name), as: GenericObject.self)
+                let served: [String]
+                if case .array(let versions) = object.json["spec"]?["versions"] ?? .null {
+                    served = versions.filter { $0["served"] == .bool(true) }.compactMap { $0["name"]?.stringValue }
+                } else {
+                    served = []
+                }
+                let version = crd.name.hasSuffix("swiftlet.io") ? "v1alpha1" : "v1"
+                category.checks.append(served.contains(version) ? .init(description: crd.description, result: .success) : .init(
+                    description: crd.description, result: .error, error: "\(crd.name) does not serve \(version) (it serves \(served.joined(separator: ", ")))",
+                    hint: crd.hint
+                ))
+            } catch {
+                category.checks.append(.init(
+                    description: crd.description, result: .error, error: (error as? KubernetesError)?.status == 404 ? "\(crd.name) is not installed" : "\(error)", hint: crd.hint
+                ))
+            }
+        }
+        return category
+    }
+
+    func identityCategory(_ client: KubernetesClient) async -> CheckReport.Category {
+        var category = CheckReport.Category(name: "swiftlet-identity")
+        let namespace = self.controlPlaneNamespace
+        let rotate = "rotate them: see swiftlet identity generate, then swiftlet upgrade with the new files"
+        var anchors: [Certificate] = []
+        do {
+            let config = try await client.get(ResourcePath.configMaps.inNamespace(namespace).path(name: "swiftlet-identity-trust-roots"), as: GenericObject.self)
+            anchors = try IssuerCredentials.certificates(pem: config.json["data"]?["ca-bundle.crt"]?.stringValue ?? "")
+            guard !anchors.isEmpty else { throw InstallError("ca-bundle.crt holds no certificate") }
+            let invalid = anchors.filter { $0.notValidBefore > self.now || $0.notValidAfter < self.now }
+            guard invalid.isEmpty else { throw InstallError("not valid now: \(invalid.map { "\($0.subject) (until \($0.notValidAfter))" }.joined(separator: ", "))") }
+            category.checks.append(.init(description: "trust anchors are valid", result: .success))
+            category.checks.append(self.expiry("trust anchors are not expiring within 60 days", anchors, hint: rotate))
+        } catch {
+            category.checks.append(.init(description: "trust anchors are valid", result: .error, error: "swiftlet-identity-trust-roots: \(error)", hint: rotate))
+        }
+        do {
+            let secret = try await client.get(ResourcePath.secrets.inNamespace(namespace).path(name: "swiftlet-identity-issuer"), as: GenericObject.self)
+            let chain = try IssuerCredentials.certificates(pem: Self.secretData(secret, "tls.crt"))
+            let key = try Certificate.PrivateKey(pemEncoded: Self.secretData(secret, "tls.key"))
+            guard let issuer = chain.first else { throw InstallError("tls.crt holds no certificate") }
+            _ = try IssuerCredentials(trustAnchors: anchors, issuer: issuer, intermediates: Array(chain.dropFirst()), key: key)
+            guard issuer.notValidAfter > self.now, issuer.notValidBefore <= self.now else { throw InstallError("the issuer is not valid now (until \(issuer.notValidAfter))") }
+            category.checks.append(.init(description: "issuer certificate is valid, holds its key and is signed by a trust anchor", result: .success))
+            category.checks.append(self.expiry("issuer certificate is not expiring within 60 days", chain, hint: rotate))
+        } catch {
+            category.checks.append(.init(
+                description: "issuer certificate is valid, holds its key and is signed by a trust anchor", result: .error,
+                error: "swiftlet-identity-issuer: \(error)", hint: rotate
+            ))
+        }
+        return category
+    }
+
+    func expiry(_ description: String, _ certificates: [Certificate], hint: String) -> CheckReport.Check {
+        let soon = certificates.filter { $0.notValidAfter < self.now + Self.expiryMargin }
+        guard !soon.isEmpty else { return .init(description: description, result: .success) }
+        return .init(description: description, result: .error, error: "\(soon.map { "\($0.subject) expires \($0.notValidAfter)" }.joined(separator: "; "))", hint: hint)
+    }
+
+    static func secretData(_ secret: GenericObject, _ key: String) throws -> String {
+        guard let text = secret.json["data"]?[key]?.stringValue, let data = Data(base64Encoded: text) else { throw InstallError("no data key \(key)") }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    func webhookCategory(_ client: KubernetesClient) async -> CheckReport.Category {
+        var category = CheckReport.Category(name: "swiftlet-webhook")
+        let namespace = self.controlPlaneNamespace
+        let description = "the webhook's caBundle verifies the injector's serving certificate"
+        let webhook: GenericObject
+        do {
+            webhook = try await client.get(ResourcePath.mutatingWebhookConfigurations.path(name: "swiftlet-proxy-injector"), as: GenericObject.self)
+            category.checks.append(.init(description: "proxy injector webhook is configured", result: .success))
+        } catch {
+            category.checks.append(.init(
+                description: "proxy injector webhook is configured", result: .error, error: "\(error)", hint: "swiftlet upgrade | kubectl apply -f -"
+            ))
+            return category
+        }
+        do {
+            guard case .array(let hooks) = webhook.json["webhooks"] ?? .null, let bundleText = hooks.first?["clientConfig"]?["caBundle"]?.stringValue,
+                let bundle = Data(base64Encoded: bundleText)
+            else { throw InstallError("the webhook has no caBundle") }
+            let authorities = try IssuerCredentials.certificates(pem: String(decoding: bundle, as: UTF8.self))
+            let secret = try await client.get(ResourcePath.secrets.inNamespace(namespace).path(name: "swiftlet-injector-tls"), as: GenericObject.self)
+            guard let serving = try IssuerCredentials.certificates(pem: Self.secretData(secret, "tls.crt")).first else { throw InstallError("swiftlet-injector-tls holds no certificate") }
+            guard authorities.contains(where: { $0.subject == serving.issuer && $0.publicKey.isValidSignature(serving.signature, for: serving) }) else {
+                throw InstallError("swiftlet-injector-tls's certificate (issued by \(serving.issuer)) is not signed by the caBundle's \(authorities.map { "\($0.subject)" }.joined(separator: ", "))")
+            }
+            let name = "swiftlet-injector.\(namespace).svc"
+            guard try serving.extensions.subjectAlternativeNames?.contains(.dnsName(name)) == true else { throw InstallError("the injector's certificate is not for \(name)") }
+            category.checks.append(.init(description: description, result: .success))
+            category.checks.append(self.expiry("the injector's certificate is not expiring within 60 days", [serving], hint: "swiftlet upgrade | kubectl apply -f - renews it"))
+        } catch {
+            category.checks.append(.init(
+                description: description, result: .error, error: "\(error)",
+                hint: "the webhook and its Secret come from different installs; swiftlet upgrade | kubectl apply -f - writes both"
+            ))
+        }
+        return category
+    }
+
+    func dataPlaneCategory(_ client: KubernetesClient, version: String) async -> CheckReport.Category {
+        var category = CheckReport.Category(name: "swiftlet-data-plane")
+        if let namespace = self.dataPlaneNamespace {
+            do {
+                _ = try await client.get(ResourcePath.namespaces.path(name: namespace), as: GenericObject.self)
+                category.checks.append(.init(description: "data plane namespace exists", result: .success))
+            } catch {
+                category.checks.append(.init(description: "data plane namespace exists", result: .error, error: "\(error)", hint: "kubectl get namespaces"))
+                return category
+            }
+        }
+        let pods: [GenericObject]
+        do {
+            pods = try await client.get(
+                ResourcePath.pods.inNamespace(self.dataPlaneNamespace).path(), query: [("labelSelector", MeshLabels.controlPlaneNamespace)],
+                as: ObjectList<GenericObject>.self
+            ).items
+        } catch {
+            category.checks.append(.init(description: "data plane proxies are ready", result: .error, error: "\(error)"))
+            return category
+        }
+        guard !pods.isEmpty else {
+            category.checks.append(.init(
+                description: "data plane proxies are ready", result: .warning, error: "no meshed pods\(self.dataPlaneNamespace.map { " in \($0)" } ?? "")",
+                hint: "annotate a namespace or workload swiftlet.io/inject=enabled and restart its pods"
+            ))
+            return category
+        }
+        func name(_ pod: GenericObject) -> String { "\(pod.metadata.namespace ?? "")/\(pod.metadata.name ?? "")" }
+        let unready = pods.filter { !Self.proxyReady($0) }.map(name)
+        category.checks.append(unready.isEmpty ? .init(description: "data plane proxies are ready", result: .success) : .init(
+            description: "data plane proxies are ready", result: .error, error: "not ready: \(unready.joined(separator: ", "))",
+            hint: "kubectl describe pod; kubectl logs <pod> -c swiftlet-proxy"
+        ))
+        let stale = pods.filter { $0.metadata.annotations?[MeshLabels.proxyVersion] != version }
+            .map { "\(name($0)) (\($0.metadata.annotations?[MeshLabels.proxyVersion] ?? "no version"))" }
+        category.checks.append(stale.isEmpty ? .init(description: "data plane proxies are on the control plane's version (\(version))", result: .success) : .init(
+            description: "data plane proxies are on the control plane's version (\(version))", result: .error, error: "other versions: \(stale.joined(separator: ", "))",
+            hint: "restart their workloads (kubectl rollout restart) so the injector gives them the current proxy"
+        ))
+        return category
+    }
+
+    /// The pod's `swiftlet-proxy` container (a native sidecar, so among the init containers' statuses) is ready.
+    static func proxyReady(_ pod: GenericObject) -> Bool {
+        for key in ["initContainerStatuses", "containerStatuses"] {
+            guard case .array(let statuses) = pod.json["status"]?[key] ?? .null else { continue }
+            if let proxy = statuses.first(where: { $0["name"]?.stringValue == ProxyInjector.proxyContainerName }) {
+                return proxy["ready"] == .bool(true)
+            }
+        }
+        return false
+    }
+}
