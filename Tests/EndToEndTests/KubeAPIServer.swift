@@ -11,11 +11,14 @@ final class KubeAPIServer: Sendable {
     /// The kubeconfig a client (the controller, `swiftlet check`) is given.
     let kubeconfig: URL
     let caFile: URL
+    /// What the server and every request to it run behind (`ip netns exec <pod>` for a server inside a pod).
+    let prefix: [String]
 
     var server: String { "https://127.0.0.1:\(self.port)" }
 
-    private init(process: ChildProcess, port: Int, token: String, directory: URL, kubeconfig: URL, caFile: URL) {
+    private init(process: ChildProcess, port: Int, token: String, directory: URL, kubeconfig: URL, caFile: URL, prefix: [String]) {
         self.process = process
+        self.prefix = prefix
         self.port = port
         self.token = token
         self.directory = directory
@@ -23,7 +26,7 @@ final class KubeAPIServer: Sendable {
         self.caFile = caFile
     }
 
-    static func start(bookmarkSeconds: Double = 0.5, history: Int = 100_000) async throws -> KubeAPIServer {
+    static func start(bookmarkSeconds: Double = 0.5, history: Int = 100_000, prefix: [String] = []) async throws -> KubeAPIServer {
         try E2E.need("openssl", "curl")
         let directory = try E2E.temporaryDirectory()
         let certificate = directory.appendingPathComponent("apiserver.crt")
@@ -38,14 +41,11 @@ final class KubeAPIServer: Sendable {
         guard made.status == 0 else { throw HarnessError("openssl could not make the API server's certificate: \(made.output)") }
         let token = "admin-\(UUID().uuidString)"
         let port = E2E.freePort()
-        let process = try ChildProcess(
-            E2E.python,
-            [
-                E2E.fixtures.appendingPathComponent("kube_apiserver.py").path, "--port", "\(port)", "--tls-cert", certificate.path, "--tls-key",
-                key.path, "--token", token, "--bookmark-seconds", "\(bookmarkSeconds)", "--history", "\(history)",
-            ],
-            name: "kube-apiserver"
-        )
+        let command = prefix + [
+            E2E.python, E2E.fixtures.appendingPathComponent("kube_apiserver.py").path, "--port", "\(port)", "--tls-cert", certificate.path,
+            "--tls-key", key.path, "--token", token, "--bookmark-seconds", "\(bookmarkSeconds)", "--history", "\(history)",
+        ]
+        let process = try ChildProcess(command[0], Array(command.dropFirst()), name: "kube-apiserver")
         _ = try await process.waitForLine(containing: "listening")
         let ca = try Data(contentsOf: certificate).base64EncodedString()
         let kubeconfig = directory.appendingPathComponent("kubeconfig")
@@ -66,7 +66,7 @@ final class KubeAPIServer: Sendable {
           context: {cluster: test, user: admin, namespace: default}
         current-context: test
         """.write(to: kubeconfig, atomically: true, encoding: .utf8)
-        return KubeAPIServer(process: process, port: port, token: token, directory: directory, kubeconfig: kubeconfig, caFile: certificate)
+        return KubeAPIServer(process: process, port: port, token: token, directory: directory, kubeconfig: kubeconfig, caFile: certificate, prefix: prefix)
     }
 
     /// One request with curl; returns the status and the body.
@@ -77,7 +77,8 @@ final class KubeAPIServer: Sendable {
             "-w", "\n%{http_code}", "\(self.server)\(path)",
         ]
         if json != nil { arguments += ["--data-binary", "@-"] }
-        let result = try await run("curl", arguments, input: json.map { Data($0.utf8) })
+        let command = self.prefix + ["curl"] + arguments
+        let result = try await run(command[0], Array(command.dropFirst()), input: json.map { Data($0.utf8) })
         guard result.status == 0, let newline = result.output.lastIndex(of: "\n"), let code = Int(result.output[result.output.index(after: newline)...])
         else {
             throw HarnessError("curl \(method) \(path) failed: \(result.output)")
@@ -92,6 +93,11 @@ final class KubeAPIServer: Sendable {
 
     func delete(_ kind: String, namespace: String, _ name: String) async throws {
         try await self.bulk(["delete": [["kind": kind, "namespace": namespace, "name": name]]])
+    }
+
+    /// Deletes each (kind, name) of `namespace` in one request (one event each).
+    func delete(_ objects: [(kind: String, name: String)], namespace: String) async throws {
+        try await self.bulk(["delete": objects.map { ["kind": $0.kind, "namespace": namespace, "name": $0.name] }])
     }
 
     private func bulk(_ body: [String: Any]) async throws {

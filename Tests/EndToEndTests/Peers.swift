@@ -265,9 +265,15 @@ final class LoadProcess: @unchecked Sendable {
         }
     }
 
-    init(port: Int, authority: String, path: String = "/", connections: Int = 4) throws {
+    convenience init(port: Int, authority: String, path: String = "/", connections: Int = 4) throws {
+        try self.init(target: String(port), authority: authority, path: path, connections: connections)
+    }
+
+    /// Load on `target` (`host:port`), run behind `prefix` (`ip netns exec <pod>`).
+    init(target: String, authority: String, path: String = "/", connections: Int = 4, prefix: [String] = []) throws {
         let script = E2E.fixtures.appendingPathComponent("load.py").path
-        self.child = try ChildProcess(E2E.python, ["-u", script, String(port), authority, path, String(connections)], name: "load.py")
+        let command = prefix + [E2E.python, "-u", script, target, authority, path, String(connections)]
+        self.child = try ChildProcess(command[0], Array(command.dropFirst()), name: "load.py")
     }
 
     /// Waits for a progress line whose stats satisfy `condition`, and returns them.

@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Steady HTTP/1.1 load through a proxy, for discovery tests.
 
-  load.py PORT AUTHORITY [PATH] [CONNECTIONS]
+  load.py [HOST:]PORT AUTHORITY [PATH] [CONNECTIONS]
 
-Each connection sends requests one after another (keep-alive) to 127.0.0.1:PORT with `Host: AUTHORITY`, until
+Each connection sends requests one after another (keep-alive) to HOST:PORT (127.0.0.1 by default) with
+`Host: AUTHORITY`, until
 stdin closes. Every 100 ms it prints `STATS ok=<n> failed=<n> by=<port>:<n>,...`, counting answers by their
 `x-served-by` header; any status other than 200, or a connection error, is a failure (and is printed).
 """
 import http.client, sys, threading, time
 
-port, authority = int(sys.argv[1]), sys.argv[2]
+host, _, port = sys.argv[1].rpartition(":")
+host, port, authority = host or "127.0.0.1", int(port), sys.argv[2]
 path = sys.argv[3] if len(sys.argv) > 3 else "/"
 connections = int(sys.argv[4]) if len(sys.argv) > 4 else 4
 lock = threading.Lock()
@@ -22,7 +24,7 @@ def worker():
     while not stop.is_set():
         try:
             if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                conn = http.client.HTTPConnection(host, port, timeout=10)
             conn.request("GET", path, headers={"Host": authority})
             response = conn.getresponse()
             response.read()
