@@ -50,6 +50,12 @@ struct ControllerCommand: AsyncCommand {
     @Option(help: "Issuer private key (PEM). The three files are watched: a replaced issuer is used from the next request.")
     var identityIssuerKey: String?
 
+    @Option(help: "On Kubernetes: the issuer's Secret (kubernetes.io/tls) in the control plane's namespace, read and followed through the API, with the anchors from ConfigMap --identity-trust-roots-configmap.")
+    var identityIssuerSecret: String?
+
+    @Option(help: "On Kubernetes: the ConfigMap holding the trust anchors (ca-bundle.crt), with --identity-issuer-secret.")
+    var identityTrustRootsConfigmap = "swiftlet-identity-trust-roots"
+
     @Option(help: "Write the trust anchors' certificates (PEM) here, for proxies to be started with.")
     var identityTrustAnchorsOut: String?
 
@@ -117,6 +123,11 @@ struct ControllerCommand: AsyncCommand {
             config.issuerFiles = IssuerFiles(trustAnchors: anchors, issuerCertificate: certificate, issuerKey: key)
         default:
             throw ValidationError("--identity-trust-anchors, --identity-issuer-certificate and --identity-issuer-key go together")
+        }
+        if let secret = self.identityIssuerSecret {
+            guard case .kubernetes = config.source else { throw ValidationError("--identity-issuer-secret needs --kubernetes or --kubeconfig") }
+            guard config.issuerFiles == nil else { throw ValidationError("--identity-issuer-secret and the --identity-* files are two sources; give one") }
+            config.issuerSecret = IssuerSecret(namespace: self.controlPlaneNamespace, secret: secret, trustRoots: self.identityTrustRootsConfigmap)
         }
         config.trustAnchorsOut = self.identityTrustAnchorsOut
         if self.injectorAddr != "off" {

@@ -22,6 +22,8 @@ public struct ControllerConfig: Sendable {
     public var identityListen: (host: String, port: Int)? = ("0.0.0.0", 8080)
     /// The user's anchors and issuer; `nil` makes a fresh pair in memory (local mode, the demo).
     public var issuerFiles: IssuerFiles?
+    /// On Kubernetes: the issuer's Secret and the anchors' ConfigMap, read and followed through the API.
+    public var issuerSecret: IssuerSecret?
     /// Where to write the trust anchors' certificates (PEM) once loaded or made, for proxies to be started with.
     public var trustAnchorsOut: String?
     /// Local mode's service-account tokens (`LocalTokenReviewer`); without them (and not on Kubernetes) no

@@ -102,10 +102,10 @@ public final class ControllerMetrics: Sendable {
         text += "# HELP identity_certificates_refused_total Certify requests refused (bad token, CSR or identity).\n"
         text += "# TYPE identity_certificates_refused_total counter\n"
         text += "identity_certificates_refused_total \(self.certificatesRefused.load(ordering: .relaxed))\n"
-        text += "# HELP identity_issuer_reloads_total Times changed issuer files were put in force.\n"
+        text += "# HELP identity_issuer_reloads_total Times changed issuer credentials (files or Secret) were put in force.\n"
         text += "# TYPE identity_issuer_reloads_total counter\n"
         text += "identity_issuer_reloads_total \(self.issuerReloads.load(ordering: .relaxed))\n"
-        text += "# HELP identity_issuer_reload_errors_total Times changed issuer files were rejected (the previous ones stay).\n"
+        text += "# HELP identity_issuer_reload_errors_total Times changed issuer credentials were rejected (the previous ones stay).\n"
         text += "# TYPE identity_issuer_reload_errors_total counter\n"
         text += "identity_issuer_reload_errors_total \(self.issuerReloadFailures.load(ordering: .relaxed))\n"
         let kubernetes = self.kubernetes.withLock { $0 }.sorted { $0.key < $1.key }

@@ -27,19 +27,23 @@ public enum ControllerRuntime {
             source = KubernetesSource(client: made, index: index, metrics: metrics, logger: logger)
             logger.info("following the Kubernetes API", metadata: ["server": "\(kubernetes.server)"])
         }
-        let identity = try Self.identityServices(config, client: client, metrics: metrics, logger: logger)
+        let identity = try await Self.identityServices(config, client: client, metrics: metrics, logger: logger)
         let destination = try DestinationServer(
             host: config.destinationHost, port: config.destinationPort,
             services: [DestinationService(index: index, metrics: metrics, logger: logger), PolicyService(index: index, metrics: metrics, logger: logger)],
             authority: config.destinationPlaintext ? nil : identity?.authority
         )
-        let watcher = identity.flatMap { identity in
-            config.issuerFiles.map {
-                IssuerFilesWatcher(
-                    files: $0, authority: identity.authority, server: identity.server, alsoRenewed: [destination.certificate].compactMap { $0 },
-                    metrics: metrics, logger: logger
-                )
-            }
+        let installer = identity.map { identity in
+            IssuerInstaller(
+                authority: identity.authority, server: identity.server, alsoRenewed: [destination.certificate].compactMap { $0 }, metrics: metrics,
+                logger: logger
+            )
+        }
+        var watcher: (any Service)? = nil
+        if let installer, let files = config.issuerFiles {
+            watcher = IssuerFilesWatcher(files: files, installer: installer)
+        } else if let installer, let secret = config.issuerSecret, let client {
+            watcher = IssuerSecretWatcher(source: secret, client: client, installer: installer, logger: logger)
         }
         let injector = try await Self.injectorServer(config, client: client, authority: identity?.authority, logger: logger)
         let started = ProcessClock.now
@@ -93,11 +97,14 @@ extension ControllerRuntime {
     /// watcher of the user's files. Credentials that do not load stop the controller here, with the reason.
     static func identityServices(
         _ config: ControllerConfig, client: KubernetesClient?, metrics: ControllerMetrics, logger: Logger
-    ) throws -> (server: IdentityServer, authority: CertificateAuthority)? {
+    ) async throws -> (server: IdentityServer, authority: CertificateAuthority)? {
         guard let listen = config.identityListen else { return nil }
         let credentials: IssuerCredentials
         if let files = config.issuerFiles {
             credentials = try files.load()
+        } else if let secret = config.issuerSecret, let client {
+            credentials = try await secret.load(client)
+            logger.info("identity credentials read", metadata: ["from": "Secret \(secret.namespace)/\(secret.secret)", "issuer": "\(credentials.issuer.subject)"])
         } else {
             // Made here, kept here: only the anchor's certificate is written out.
             credentials = try IssuerCredentials.generate(trustDomain: config.identity.trustDomain).credentials

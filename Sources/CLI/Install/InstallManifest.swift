@@ -126,7 +126,9 @@ struct InstallManifest {
         """
     }
 
-    /// In its own namespace the controller reads its configuration and exactly its two Secrets, by name.
+    /// In its own namespace the controller reads its configuration and exactly its two Secrets, by name (the issuer's
+    /// it follows through the API, so a rotated issuer signs from the next request; list and watch by name need a
+    /// `metadata.name` field selector, which it sends).
     var role: String {
         """
         apiVersion: rbac.authorization.k8s.io/v1
@@ -302,9 +304,8 @@ struct InstallManifest {
                     - \(q("--trust-domain=" + self.values.trustDomain))
                     - \(q("--cluster-domain=" + self.values.clusterDomain))
                     - \(q("--control-plane-namespace=" + self.namespace))
-                    - --identity-trust-anchors=\(mount)/identity/trust-roots/ca-bundle.crt
-                    - --identity-issuer-certificate=\(mount)/identity/issuer/tls.crt
-                    - --identity-issuer-key=\(mount)/identity/issuer/tls.key
+                    - --identity-issuer-secret=swiftlet-identity-issuer
+                    - --identity-trust-roots-configmap=swiftlet-identity-trust-roots
                     - --injector-certificate=\(mount)/injector/tls.crt
                     - --injector-key=\(mount)/injector/tls.key
                     - --values=\(mount)/config/values.yaml
@@ -341,12 +342,6 @@ struct InstallManifest {
                       seccompProfile:
                         type: RuntimeDefault
                     volumeMounts:
-                    - name: trust-roots
-                      mountPath: \(mount)/identity/trust-roots
-                      readOnly: true
-                    - name: issuer
-                      mountPath: \(mount)/identity/issuer
-                      readOnly: true
                     - name: injector-tls
                       mountPath: \(mount)/injector
                       readOnly: true
@@ -354,12 +349,6 @@ struct InstallManifest {
                       mountPath: \(mount)/config
                       readOnly: true
                   volumes:
-                  - name: trust-roots
-                    configMap:
-                      name: swiftlet-identity-trust-roots
-                  - name: issuer
-                    secret:
-                      secretName: swiftlet-identity-issuer
                   - name: injector-tls
                     secret:
                       secretName: swiftlet-injector-tls

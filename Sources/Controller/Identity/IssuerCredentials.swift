@@ -105,16 +105,37 @@ extension IssuerCredentials {
         } catch {
             throw IdentityError(.invalidCredentials, "\(issuerKey): cannot read the issuer key (\(error.localizedDescription))")
         }
+        return try Self.assemble(anchors: anchors, chain: chain, keyPEM: keyText, keySource: issuerKey, chainSource: issuerCertificate)
+    }
+
+    /// The same from PEM texts (a Secret's `tls.crt` and `tls.key`, a ConfigMap's bundle); `source` names them in errors.
+    public static func parse(trustAnchorsPEM: String, issuerCertificatePEM: String, issuerKeyPEM: String, source: String) throws(IdentityError) -> IssuerCredentials {
+        func certificates(_ text: String, _ what: String) throws(IdentityError) -> [Certificate] {
+            do {
+                let certificates = try Self.certificates(pem: text)
+                guard !certificates.isEmpty else { throw IdentityError(.invalidCredentials, "no CERTIFICATE block") }
+                return certificates
+            } catch {
+                throw IdentityError(.invalidCredentials, "\(source): the \(what) are not PEM certificates (\(error))")
+            }
+        }
+        return try Self.assemble(
+            anchors: try certificates(trustAnchorsPEM, "trust anchors"), chain: try certificates(issuerCertificatePEM, "issuer certificate"),
+            keyPEM: issuerKeyPEM, keySource: source, chainSource: source
+        )
+    }
+
+    static func assemble(anchors: [Certificate], chain: [Certificate], keyPEM: String, keySource: String, chainSource: String) throws(IdentityError) -> IssuerCredentials {
         let key: Certificate.PrivateKey
         do {
-            key = try Certificate.PrivateKey(pemEncoded: keyText)
+            key = try Certificate.PrivateKey(pemEncoded: keyPEM)
         } catch {
-            throw IdentityError(.invalidCredentials, "\(issuerKey): not a PEM private key (\(error))")
+            throw IdentityError(.invalidCredentials, "\(keySource): not a PEM private key (\(error))")
         }
         do {
             return try IssuerCredentials(trustAnchors: anchors, issuer: chain[0], intermediates: Array(chain.dropFirst()), key: key)
         } catch {
-            throw IdentityError(error.code, "\(issuerCertificate): \(error.message)")
+            throw IdentityError(error.code, "\(chainSource): \(error.message)")
         }
     }
 

@@ -24,28 +24,15 @@ public struct IssuerFiles: Sendable {
     }
 }
 
-/// Watches the issuer files and puts a changed set in force: the authority signs with it from the next request,
-/// and the identity server presents a certificate from it from the next handshake. A set that does not load (a
+/// Watches the issuer files and puts a changed set in force (`IssuerInstaller`). A set that does not load (a
 /// half-copied key, an issuer under no anchor) is reported and the previous one stays in force.
 public struct IssuerFilesWatcher: Service {
     let files: IssuerFiles
-    let authority: CertificateAuthority
-    let server: IdentityServer
-    /// Other servers' certificates from the same issuer (the Destination API's).
-    let alsoRenewed: [ServingCertificate]
-    let metrics: ControllerMetrics
-    let logger: Logger
+    let installer: IssuerInstaller
 
-    public init(
-        files: IssuerFiles, authority: CertificateAuthority, server: IdentityServer, alsoRenewed: [ServingCertificate] = [],
-        metrics: ControllerMetrics, logger: Logger
-    ) {
+    public init(files: IssuerFiles, installer: IssuerInstaller) {
         self.files = files
-        self.authority = authority
-        self.server = server
-        self.alsoRenewed = alsoRenewed
-        self.metrics = metrics
-        self.logger = logger
+        self.installer = installer
     }
 
     public func run() async throws {
@@ -59,13 +46,33 @@ public struct IssuerFilesWatcher: Service {
                 changed = change != nil || changed
             }
             guard changed else { continue }
-            self.reload()
+            self.installer.install(from: "files") { () throws(IdentityError) in try self.files.load() }
         }
     }
+}
 
-    func reload() {
+/// Puts changed identity credentials in force: the authority signs with them from the next request, and the
+/// identity server (and the Destination API) present a certificate from them from the next handshake. Credentials
+/// that do not load are reported and the previous ones stay in force.
+public struct IssuerInstaller: Sendable {
+    let authority: CertificateAuthority
+    let server: IdentityServer
+    /// Other servers' certificates from the same issuer (the Destination API's).
+    let alsoRenewed: [ServingCertificate]
+    let metrics: ControllerMetrics
+    let logger: Logger
+
+    public init(authority: CertificateAuthority, server: IdentityServer, alsoRenewed: [ServingCertificate] = [], metrics: ControllerMetrics, logger: Logger) {
+        self.authority = authority
+        self.server = server
+        self.alsoRenewed = alsoRenewed
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    public func install(from source: String, _ load: () throws(IdentityError) -> IssuerCredentials) {
         do {
-            let credentials = try self.files.load()
+            let credentials = try load()
             let previous = self.authority.credentials
             guard try credentials.issuer.derBytes != previous.issuer.derBytes
                 || credentials.trustAnchors.map({ try $0.derBytes }) != previous.trustAnchors.map({ try $0.derBytes })
@@ -77,13 +84,13 @@ public struct IssuerFilesWatcher: Service {
             self.logger.notice(
                 "identity credentials reloaded",
                 metadata: [
-                    "issuer": "\(credentials.issuer.subject)", "anchors": "\(credentials.trustAnchors.count)",
+                    "from": "\(source)", "issuer": "\(credentials.issuer.subject)", "anchors": "\(credentials.trustAnchors.count)",
                     "issuer_expiry": "\(credentials.issuerNotValidAfter)", "reloads": "\(reloads)",
                 ]
             )
         } catch {
             self.metrics.issuerReloadFailed()
-            self.logger.error("identity credentials rejected; the previous ones stay in force", metadata: ["error": "\(error)"])
+            self.logger.error("identity credentials rejected; the previous ones stay in force", metadata: ["from": "\(source)", "error": "\(error)"])
         }
     }
 }
