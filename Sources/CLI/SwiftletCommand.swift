@@ -1,4 +1,5 @@
 import ArgumentParser
+import ProxyCore
 import Foundation
 
 /// `swiftlet`: the CLI and the control plane in one binary.
@@ -6,6 +7,7 @@ public struct SwiftletCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "swiftlet",
         abstract: "Swiftlet: a service mesh written in Swift.",
+        version: SwiftletVersion.current,
         subcommands: [
             InstallCommand.self, UninstallCommand.self, UpgradeCommand.self, InjectCommand.self, UninjectCommand.self, CheckCommand.self,
             ControllerCommand.self, IdentityCommand.self, DemoCommand.self,

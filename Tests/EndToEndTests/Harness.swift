@@ -301,7 +301,9 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
     }
     await exit.wait()
     try handle.close()
-    let output = (try? String(contentsOf: outputFile, encoding: .utf8)) ?? ""
+    // Decoded leniently: a tool's output may hold bytes that are not UTF-8 (openssl s_client's session dump), and
+    // a strict decoding would lose all of it.
+    let output = (try? Data(contentsOf: outputFile)).map { String(decoding: $0, as: UTF8.self) } ?? ""
     try? FileManager.default.removeItem(at: outputFile)
     return (process.terminationStatus, output)
 }

@@ -84,7 +84,7 @@ struct HealthChecks {
                 description: "control plane namespace does not already exist", result: .error,
                 error: "namespace \(self.controlPlaneNamespace) exists", hint: "to change an installed mesh: swiftlet upgrade | kubectl apply -f -"
             ))
-        } catch where (error as? KubernetesError)?.status == 404 {
+        } catch where error.status == 404 {
             category.checks.append(.init(description: "control plane namespace does not already exist", result: .success))
         } catch {
             category.checks.append(.init(description: "control plane namespace does not already exist", result: .error, error: "\(error)"))
@@ -209,7 +209,7 @@ struct HealthChecks {
                 ))
             } catch {
                 category.checks.append(.init(
-                    description: crd.description, result: .error, error: (error as? KubernetesError)?.status == 404 ? "\(crd.name) is not installed" : "\(error)", hint: crd.hint
+                    description: crd.description, result: .error, error: error.status == 404 ? "\(crd.name) is not installed" : "\(error)", hint: crd.hint
                 ))
             }
         }
