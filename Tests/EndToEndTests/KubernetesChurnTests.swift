@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-extension NetworkNamespaceTests {
+extension TimingSensitiveTests.NetworkNamespaceTests {
     /// The mesh on a (test) Kubernetes API: the API server and the controller in pod a (on ports its proxy-init
     /// leaves alone, as a control plane's are), meshed proxies in a and b certified through TokenReview, and a
     /// client in a dialling Service `web`'s cluster IP. While it runs, 1,000 pods (with their Services and
@@ -119,7 +119,7 @@ extension NetworkNamespaceTests {
     }
 }
 
-extension NetworkNamespaceTests {
+extension TimingSensitiveTests.NetworkNamespaceTests {
     /// A Job's pod as the kubelet runs an injected one: the init container's rules, then the proxy (a native sidecar)
     /// until its startup probe answers, then the job's container to completion through the proxy; the kubelet then
     /// stops the sidecar with SIGTERM, and the pod completes only if the proxy exits, promptly and cleanly.
