@@ -150,6 +150,13 @@ extension TimingSensitiveTests {
             Self.expectFailure(try await Self.check(api, ["--pre"]), "control plane namespace does not already exist", hint: "swiftlet upgrade")
         }
 
+        @Test("an API server older than 1.29 (no native sidecars) fails the version check")
+        func tooOld() async throws {
+            let api = try await KubeAPIServer.start(version: "1.28.9")
+            defer { api.stop() }
+            Self.expectFailure(try await Self.check(api, ["--pre"]), "is running the minimum Kubernetes API version (1.29)", hint: "native sidecars")
+        }
+
         @Test("an API server that cannot be reached is one × and exit status 1")
         func unreachable() async throws {
             let api = try await KubeAPIServer.start()

@@ -26,7 +26,7 @@ final class KubeAPIServer: Sendable {
         self.caFile = caFile
     }
 
-    static func start(bookmarkSeconds: Double = 0.5, history: Int = 100_000, prefix: [String] = []) async throws -> KubeAPIServer {
+    static func start(bookmarkSeconds: Double = 0.5, history: Int = 100_000, version: String = "1.31.4", prefix: [String] = []) async throws -> KubeAPIServer {
         try E2E.need("openssl", "curl")
         let directory = try E2E.temporaryDirectory()
         let certificate = directory.appendingPathComponent("apiserver.crt")
@@ -44,6 +44,7 @@ final class KubeAPIServer: Sendable {
         let command = prefix + [
             E2E.python, E2E.fixtures.appendingPathComponent("kube_apiserver.py").path, "--port", "\(port)", "--tls-cert", certificate.path,
             "--tls-key", key.path, "--token", token, "--bookmark-seconds", "\(bookmarkSeconds)", "--history", "\(history)",
+            "--version", version,
         ]
         let process = try ChildProcess(command[0], Array(command.dropFirst()), name: "kube-apiserver")
         _ = try await process.waitForLine(containing: "listening")

@@ -442,7 +442,8 @@ class Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         store = self.server.store
         if url.path == "/version":
-            return self.send_json(200, {"major": "1", "minor": "31", "gitVersion": "v1.31.4", "platform": "linux/amd64"})
+            major, minor = self.server.options.version.split(".")[:2]
+            return self.send_json(200, {"major": major, "minor": minor, "gitVersion": f"v{self.server.options.version}", "platform": "linux/amd64"})
         if url.path == "/_test/stats":
             with store.lock:
                 return self.send_json(200, {f"{g}/{p}" if g else p: s for (g, p), s in store.stats.items()})
@@ -725,6 +726,7 @@ def main():
     parser.add_argument("--history", type=int, default=100_000)
     parser.add_argument("--bookmark-seconds", type=float, default=1.0)
     parser.add_argument("--load", help="a JSON file of objects to create before serving")
+    parser.add_argument("--version", default="1.31.4", help="the Kubernetes version /version reports")
     options = parser.parse_args()
     server = Server((options.host, options.port), Handler)
     server.options = options
