@@ -1,4 +1,5 @@
 import Foundation
+import Kubernetes
 import ProxyCore
 import Testing
 
@@ -136,6 +137,45 @@ extension TimingSensitiveTests {
             #expect(calls.contains { ($0["warnings"] as? [String])?.first?.contains("config.swiftlet.io/skip-inbound-ports") == true }, "\(calls)")
             // A meshed pod is a destination the controller knows as meshed (its label), as for any other source.
             #expect(try await cluster.controller.metric("controller_kubernetes_watch_events_total") > 0)
+        }
+
+        @Test("the webhook's patch on the pods of real-world Deployment, StatefulSet, Job, CronJob and ReplicaSet manifests validates strict")
+        func realWorldTemplates() async throws {
+            let cluster = try await Cluster.start()
+            defer { cluster.stop() }
+            var created: [[String: Any]] = []
+            for file in ["web.yaml", "db.yaml", "jobs.yaml", "list.json"] {
+                let text = try String(contentsOf: TimingSensitiveTests.InjectTests.workloads.appendingPathComponent(file), encoding: .utf8)
+                var documents = try DocumentStream(parsing: text).documents.compactMap {
+                    try JSONSerialization.jsonObject(with: Data(DocumentStream.json($0).utf8)) as? [String: Any]
+                }
+                documents = documents.flatMap { ($0["items"] as? [[String: Any]]) ?? [$0] }
+                for document in documents {
+                    let kind = document["kind"] as? String ?? ""
+                    let path: [String]? = switch kind {
+                    case "Deployment", "StatefulSet", "ReplicaSet", "Job": ["spec", "template"]
+                    case "CronJob": ["spec", "jobTemplate", "spec", "template"]
+                    default: nil
+                    }
+                    guard let path, var template = path.reduce(document as Any?, { ($0 as? [String: Any])?[$1] }) as? [String: Any] else { continue }
+                    // The pod a controller makes from the template, in a namespace that asks for injection.
+                    var metadata = template["metadata"] as? [String: Any] ?? [:]
+                    let name = (document["metadata"] as? [String: Any])?["name"] as? String ?? "pod"
+                    metadata["name"] = "\(name)-7d9f8-x2x7q"
+                    metadata["namespace"] = "shop"
+                    template["metadata"] = metadata
+                    template["apiVersion"] = "v1"
+                    template["kind"] = "Pod"
+                    let body = String(decoding: try JSONSerialization.data(withJSONObject: template), as: UTF8.self)
+                    let (status, answer) = try await cluster.api.request("POST", "/api/v1/namespaces/shop/pods", json: body)
+                    #expect(status == 201, "\(kind) \(name): \(answer)")
+                    let pod = try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any] ?? [:]
+                    #expect(Self.isInjected(pod), "\(kind) \(name) was not injected")
+                    created.append(pod)
+                }
+            }
+            #expect(created.count == 5)
+            try await KubernetesValidate.check(created.map { "---\n" + String(decoding: try! JSONSerialization.data(withJSONObject: $0), as: UTF8.self) + "\n" }.joined())
         }
 
         @Test("the webhook refuses what is not an AdmissionReview, and bounds what a client can send")
