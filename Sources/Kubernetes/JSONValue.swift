@@ -1,3 +1,5 @@
+import Foundation
+
 /// Any JSON, decoded as it is: for kinds whose fields are read by a parser of their own (routes, Services'
 /// annotations) rather than by a struct.
 public enum JSONValue: Codable, Hashable, Sendable {
@@ -58,5 +60,13 @@ public struct GenericObject: KubernetesObject, Hashable {
         self.json = try JSONValue(from: decoder)
         struct Envelope: Decodable { var metadata: ObjectMeta? }
         self.metadata = try Envelope(from: decoder).metadata ?? ObjectMeta()
+    }
+}
+
+extension GenericObject {
+    /// A Secret's `data[key]`, base64-decoded to text; nil when the key is missing or not base64.
+    public func secretText(_ key: String) -> String? {
+        guard let text = self.json["data"]?[key]?.stringValue, let data = Data(base64Encoded: text) else { return nil }
+        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -257,8 +257,8 @@ struct HealthChecks {
     }
 
     static func secretData(_ secret: GenericObject, _ key: String) throws -> String {
-        guard let text = secret.json["data"]?[key]?.stringValue, let data = Data(base64Encoded: text) else { throw InstallError("no data key \(key)") }
-        return String(decoding: data, as: UTF8.self)
+        guard let text = secret.secretText(key) else { throw InstallError("no base64 data key \(key)") }
+        return text
     }
 
     func webhookCategory(_ client: KubernetesClient) async -> CheckReport.Category {

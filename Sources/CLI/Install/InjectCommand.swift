@@ -111,7 +111,7 @@ struct InjectCommand: AsyncCommand {
             throw ValidationError("cannot reach the cluster for the installed values and anchors (\(error)); give --identity-trust-anchors-file to inject offline")
         }
         do {
-            let (values, credentials) = try await UpgradeCommand.read(from: client, namespace: MeshValues(version: "").controlPlaneNamespace)
+            let (values, credentials) = try await UpgradeCommand.read(from: client, namespace: MeshValues.defaultControlPlaneNamespace)
             try? await client.shutdown()
             return (values, credentials.trustAnchorsPEM)
         } catch {

@@ -117,7 +117,7 @@ struct UninstallCommand: ParsableCommand {
         var options = try InstallOptions.parse([])
         options.output = self.output
         guard ["yaml", "json"].contains(self.output) else { throw ValidationError("-o: \"\(self.output)\" is not yaml or json") }
-        try options.print(InstallManifest.uninstallDocuments(namespace: MeshValues(version: "").controlPlaneNamespace))
+        try options.print(InstallManifest.uninstallDocuments(namespace: MeshValues.defaultControlPlaneNamespace))
     }
 }
 
@@ -138,7 +138,7 @@ struct UpgradeCommand: AsyncCommand {
     var context: String?
 
     func execute() async throws {
-        let namespace = MeshValues(version: "").controlPlaneNamespace
+        let namespace = MeshValues.defaultControlPlaneNamespace
         let client: KubernetesClient
         do {
             client = try KubernetesClient(config: try KubernetesConfig.resolve(kubeconfig: self.kubeconfig, context: self.context))
@@ -168,10 +168,12 @@ struct UpgradeCommand: AsyncCommand {
             } catch {
                 throw InstallError("cannot read \(path.plural) \(namespace)/\(name): \(error) (is Swiftlet installed? `swiftlet install` first)")
             }
+            if base64 {
+                guard let text = object.secretText(key) else { throw InstallError("\(namespace)/\(name) has no base64 data key \(key)") }
+                return text
+            }
             guard let value = object.json["data"]?[key]?.stringValue else { throw InstallError("\(namespace)/\(name) has no data key \(key)") }
-            guard base64 else { return value }
-            guard let decoded = Data(base64Encoded: value) else { throw InstallError("\(namespace)/\(name): \(key) is not base64") }
-            return String(decoding: decoded, as: UTF8.self)
+            return value
         }
         let values: MeshValues
         do {

@@ -27,10 +27,10 @@ public struct IssuerSecret: Sendable {
             throw IdentityError(.unavailable, "cannot read Secret \(self.namespace)/\(self.secret) or ConfigMap \(self.namespace)/\(self.trustRoots): \(error)")
         }
         func data(_ key: String) throws(IdentityError) -> String {
-            guard let text = secret.json["data"]?[key]?.stringValue, let decoded = Data(base64Encoded: text) else {
+            guard let text = secret.secretText(key) else {
                 throw IdentityError(.invalidCredentials, "Secret \(self.namespace)/\(self.secret) has no base64 data key \(key)")
             }
-            return String(decoding: decoded, as: UTF8.self)
+            return text
         }
         guard let anchors = trustRoots.json["data"]?["ca-bundle.crt"]?.stringValue else {
             throw IdentityError(.invalidCredentials, "ConfigMap \(self.namespace)/\(self.trustRoots) has no data key ca-bundle.crt")

@@ -23,7 +23,7 @@ public struct MeshValues: Hashable, Sendable {
     public var version: String
     public var registry = "ghcr.io/swiftlet"
     public var imagePullPolicy = "IfNotPresent"
-    public var controlPlaneNamespace = "swiftlet"
+    public var controlPlaneNamespace = Self.defaultControlPlaneNamespace
     public var clusterDomain = "cluster.local"
     public var trustDomain = "cluster.local"
     /// Three controllers spread over nodes, a disruption budget, and a webhook that fails closed.
@@ -37,6 +37,8 @@ public struct MeshValues: Hashable, Sendable {
     /// `Fail` (the HA default) refuses them.
     public var webhookFailurePolicy = "Ignore"
 
+    /// Where install puts the control plane (and where upgrade, inject and check look for it).
+    public static let defaultControlPlaneNamespace = "swiftlet"
     /// The proxy's user: fixed, because the init container's iptables rules exempt exactly this uid's traffic.
     public static let proxyUID = 2102
     /// The controller's user.
