@@ -61,6 +61,13 @@ public struct GenericObject: KubernetesObject, Hashable {
         struct Envelope: Decodable { var metadata: ObjectMeta? }
         self.metadata = try Envelope(from: decoder).metadata ?? ObjectMeta()
     }
+
+    public mutating func inheritType(kind: String, apiVersion: String) {
+        guard case .object(var fields) = self.json else { return }
+        if fields["kind"] == nil { fields["kind"] = .string(kind) }
+        if fields["apiVersion"] == nil { fields["apiVersion"] = .string(apiVersion) }
+        self.json = .object(fields)
+    }
 }
 
 extension GenericObject {

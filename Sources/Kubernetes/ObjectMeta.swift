@@ -48,4 +48,12 @@ public struct ListMeta: Codable, Hashable, Sendable {
 /// What every object the client lists and watches has: its metadata.
 public protocol KubernetesObject: Decodable, Sendable {
     var metadata: ObjectMeta { get }
+
+    /// Gives an item of a list the List's kind and apiVersion when it has none of its own (the API leaves them out
+    /// of built-in kinds' items). Types that do not keep them ignore it.
+    mutating func inheritType(kind: String, apiVersion: String)
+}
+
+extension KubernetesObject {
+    public mutating func inheritType(kind: String, apiVersion: String) {}
 }
