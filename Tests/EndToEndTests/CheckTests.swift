@@ -21,11 +21,15 @@ extension TimingSensitiveTests {
             ]
         }
 
-        static func controllerPod(ready: Bool) -> [String: Any] {
-            [
-                "apiVersion": "v1", "kind": "Pod",
-                "metadata": ["name": "swiftlet-controller-7c9d8-abcde", "namespace": "swiftlet", "labels": ["swiftlet.io/control-plane-component": "controller"]],
-                "spec": ["containers": [["name": "controller", "image": "ghcr.io/swiftlet/swiftlet:\(SwiftletVersion.current)"]]],
+        /// The controller's pod as its ReplicaSet makes it from the install's Deployment (so it must pass the
+        /// namespace's restricted Pod Security level, as on a cluster).
+        static func controllerPod(_ installed: [[String: Any]], ready: Bool) throws -> [String: Any] {
+            let template = try #require(field(try #require(installed.object("Deployment", "swiftlet-controller")), "spec", "template") as? [String: Any])
+            var metadata = template["metadata"] as? [String: Any] ?? [:]
+            metadata["name"] = "swiftlet-controller-7c9d8-abcde"
+            metadata["namespace"] = "swiftlet"
+            return [
+                "apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template["spec"] ?? [:],
                 "status": ["phase": ready ? "Running" : "Pending", "conditions": [["type": "Ready", "status": ready ? "True" : "False"]]],
             ]
         }
@@ -46,7 +50,7 @@ extension TimingSensitiveTests {
         static func healthy(_ api: KubeAPIServer) async throws -> [[String: Any]] {
             let installed = try installObjects(try await InstallTests.swiftlet(["install", "-o", "json"]))
             try await api.apply(installed + [
-                Self.gatewayCRD("httproutes"), Self.gatewayCRD("grpcroutes"), Self.controllerPod(ready: true),
+                Self.gatewayCRD("httproutes"), Self.gatewayCRD("grpcroutes"), try Self.controllerPod(installed, ready: true),
                 ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop"]], Self.meshedPod(ready: true),
             ])
             return installed
@@ -63,7 +67,7 @@ extension TimingSensitiveTests {
 
         @Test("a healthy install passes every check, in text and JSON")
         func healthyInstall() async throws {
-            let api = try await KubeAPIServer.start()
+            let api = try await KubeAPIServer.start(gatewayAPI: "none")
             defer { api.stop() }
             _ = try await Self.healthy(api)
             let result = try await Self.check(api, ["--proxy"])
@@ -87,7 +91,7 @@ extension TimingSensitiveTests {
 
         @Test("each failure is a × with a hint and exit status 1")
         func eachFailure() async throws {
-            let api = try await KubeAPIServer.start()
+            let api = try await KubeAPIServer.start(gatewayAPI: "none")
             defer { api.stop() }
             let installed = try await Self.healthy(api)
 
@@ -97,9 +101,9 @@ extension TimingSensitiveTests {
             Self.expectFailure(try await Self.check(api), "Gateway API GRPCRoute CRD (v1) is installed", hint: "the Gateway API's CRDs are yours to install")
             try await api.apply([Self.gatewayCRD("grpcroutes")])
 
-            try await api.apply([Self.controllerPod(ready: false)])
+            try await api.apply([try Self.controllerPod(installed, ready: false)])
             Self.expectFailure(try await Self.check(api), "controller pods are running and ready", hint: "kubectl -n swiftlet describe pod")
-            try await api.apply([Self.controllerPod(ready: true)])
+            try await api.apply([try Self.controllerPod(installed, ready: true)])
 
             // Anchors and issuer that expire in 30 days.
             let directory = try E2E.temporaryDirectory()
@@ -132,34 +136,92 @@ extension TimingSensitiveTests {
             Self.expectFailure(try await Self.check(api, ["--proxy", "-n", "nowhere"]), "data plane namespace exists", hint: "kubectl get namespaces")
         }
 
-        @Test("--pre: an existing install and missing permissions fail; a fresh cluster passes")
+        /// A user who may do much of what install does, but not create Deployments, review tokens, or escalate or bind
+        /// roles (so cannot grant the controller what it does not hold).
+        static func installerRole(complete: Bool) -> [[String: Any]] {
+            let all = ["get", "list", "watch", "create", "update", "patch", "delete"]
+            var rules: [[String: Any]] = [
+                ["apiGroups": [""], "resources": ["namespaces", "serviceaccounts", "configmaps", "secrets", "services", "pods"], "verbs": all],
+                ["apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles", "clusterrolebindings", "roles", "rolebindings"], "verbs": all],
+                ["apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": all],
+                ["apiGroups": ["admissionregistration.k8s.io"], "resources": ["mutatingwebhookconfigurations"], "verbs": all],
+                ["apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": all],
+                ["apiGroups": ["discovery.k8s.io", "gateway.networking.k8s.io", "policy.swiftlet.io"], "resources": ["*"], "verbs": ["get", "list", "watch"]],
+                ["apiGroups": ["apps"], "resources": ["deployments"], "verbs": complete ? all : ["get", "list", "watch"]],
+            ]
+            if complete { rules.append(["apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]]) }
+            return [
+                ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": ["name": "installer"], "rules": rules],
+                [
+                    "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": ["name": "installers"],
+                    "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "installer"],
+                    "subjects": [["apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "installers"]],
+                ],
+            ]
+        }
+
+        @Test("--pre reviews every permission install needs (what it creates and what its roles grant), and a green --pre installs")
         func preInstall() async throws {
-            let api = try await KubeAPIServer.start()
+            let api = try await KubeAPIServer.start(gatewayAPI: "none")
             defer { api.stop() }
             try await api.apply([Self.gatewayCRD("httproutes"), Self.gatewayCRD("grpcroutes")])
             let fresh = try await Self.check(api, ["--pre"])
             #expect(fresh.status == 0, "\(fresh.output)")
             #expect(fresh.output.contains("✔ can grant the controller what it needs"))
-            try await api.request("POST", "/_test/deny", json: "{\"verbs\": [[\"create\", \"apps\", \"deployments\"], [\"create\", \"authentication.k8s.io\", \"tokenreviews\"]]}")
-            let denied = try await Self.check(api, ["--pre"])
+
+            try await api.registerUsers(["jane-token": ("jane", ["installers"])])
+            try await api.apply(Self.installerRole(complete: false))
+            let jane = try api.kubeconfig(token: "jane-token")
+            let denied = try await run(ControllerProcess.binary, ["check", "--kubeconfig", jane.path, "--pre"])
             Self.expectFailure(denied, "can create namespaced resources", hint: "cluster-admin")
-            #expect(denied.output.contains("not allowed: create apps/deployments"), "\(denied.output)")
-            #expect(denied.output.contains("× can grant the controller what it needs"), "\(denied.output)")
-            try await api.request("POST", "/_test/deny", json: "{\"verbs\": []}")
-            _ = try await Self.healthy(api)
+            #expect(denied.output.contains("not allowed: create apps/deployments in swiftlet"), "\(denied.output)")
+            Self.expectFailure(denied, "can grant the controller what it needs", hint: "cluster-admin")
+            #expect(denied.output.contains("create authentication.k8s.io/tokenreviews (ClusterRole swiftlet-controller)"), "\(denied.output)")
+            #expect(!denied.output.contains("list pods"), "Jane holds what she may read: \(denied.output)")
+
+            // Applied as Jane, the install fails exactly where check said: the ClusterRole (RBAC's escalation check)
+            // and the Deployment.
+            let documents = try installObjects(try await InstallTests.swiftlet(["install", "-o", "json", "--ha"]))
+            var refused: [String] = []
+            for document in documents {
+                let (status, _) = try await api.create(document, token: "jane-token")
+                if status >= 300 { refused.append("\(document["kind"] ?? "") \(status)") }
+            }
+            #expect(refused == ["ClusterRole 403", "ClusterRoleBinding 404", "Deployment 403"], "\(refused)")
+
+            // Given what check said was missing, check passes and every document of the install applies as Jane.
+            try await api.apply(Self.installerRole(complete: true))
+            for document in documents.reversed() {
+                let kind = document["kind"] as? String ?? ""
+                let name = field(document, "metadata", "name") as? String ?? ""
+                if kind == "Namespace" { continue }
+                try? await api.delete(kind, namespace: field(document, "metadata", "namespace") as? String ?? "", name)
+            }
+            try await api.delete("Namespace", namespace: "", "swiftlet")
+            var passed = try await run(ControllerProcess.binary, ["check", "--kubeconfig", jane.path, "--pre"])
+            // The namespace goes once its contents have (the namespace controller).
+            for _ in 0..<50 where passed.status != 0 {
+                try await Task.sleep(for: .milliseconds(100))
+                passed = try await run(ControllerProcess.binary, ["check", "--kubeconfig", jane.path, "--pre"])
+            }
+            #expect(passed.status == 0, "\(passed.output)")
+            for document in documents {
+                let (status, body) = try await api.create(document, token: "jane-token")
+                #expect(status == 201, "\(document["kind"] ?? ""): \(body)")
+            }
             Self.expectFailure(try await Self.check(api, ["--pre"]), "control plane namespace does not already exist", hint: "swiftlet upgrade")
         }
 
         @Test("an API server older than 1.29 (no native sidecars) fails the version check")
         func tooOld() async throws {
-            let api = try await KubeAPIServer.start(version: "1.28.9")
+            let api = try await KubeAPIServer.start(version: "1.28.9", gatewayAPI: "none")
             defer { api.stop() }
             Self.expectFailure(try await Self.check(api, ["--pre"]), "is running the minimum Kubernetes API version (1.29)", hint: "native sidecars")
         }
 
         @Test("an API server that cannot be reached is one × and exit status 1")
         func unreachable() async throws {
-            let api = try await KubeAPIServer.start()
+            let api = try await KubeAPIServer.start(gatewayAPI: "none")
             api.stop()
             _ = try await api.process.waitForExit()
             let result = try await run(ControllerProcess.binary, ["check", "--kubeconfig", api.kubeconfig.path])

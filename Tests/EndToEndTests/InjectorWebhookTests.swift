@@ -53,6 +53,8 @@ extension TimingSensitiveTests {
                         ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop", "annotations": ["swiftlet.io/inject": "enabled"]]],
                         ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "default"]],
                         ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "kube-system", "annotations": ["swiftlet.io/inject": "enabled"]]],
+                        KubeObjects.serviceAccount("web", namespace: "shop"), KubeObjects.serviceAccount("web", namespace: "default"),
+                        KubeObjects.serviceAccount("web", namespace: "kube-system"),
                     ])
                     return Cluster(api: api, controller: controller, webhook: webhook, caFile: certificate)
                 } catch {

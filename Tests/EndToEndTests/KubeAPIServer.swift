@@ -1,8 +1,10 @@
 import Foundation
 
 /// The test API server (Tests/Fixtures/kube_apiserver.py) over HTTPS with a bearer token, as a cluster's is, and
-/// the kubeconfig that reaches it. Writes go through its REST paths with curl; the test controls (cut watches,
-/// compact, stats, tokens) through its `/_test/` paths.
+/// the kubeconfig that reaches it. It answers as a real kube-apiserver does (KubeAPIServerFidelityTests holds it to
+/// a real one's recorded answers): objects in a namespace need the namespace, pods their ServiceAccount, custom
+/// resources their CRD. Writes go through its REST paths with curl; the test controls (cut watches, restart,
+/// compaction, stats, tokens) through its `/_test/` paths.
 final class KubeAPIServer: Sendable {
     let process: ChildProcess
     let port: Int
@@ -26,7 +28,10 @@ final class KubeAPIServer: Sendable {
         self.caFile = caFile
     }
 
-    static func start(bookmarkSeconds: Double = 0.5, history: Int = 100_000, version: String = "1.31.4", prefix: [String] = []) async throws -> KubeAPIServer {
+    /// `gatewayAPI`: the Gateway API channel whose v1.2.1 CRDs are installed (`standard`, `experimental`, `none`).
+    static func start(
+        bookmarkSeconds: Double = 60, history: Int = 100_000, version: String = "1.31.4", gatewayAPI: String = "standard", prefix: [String] = []
+    ) async throws -> KubeAPIServer {
         try E2E.need("openssl", "curl")
         let directory = try E2E.temporaryDirectory()
         let certificate = directory.appendingPathComponent("apiserver.crt")
@@ -44,12 +49,24 @@ final class KubeAPIServer: Sendable {
         let command = prefix + [
             E2E.python, E2E.fixtures.appendingPathComponent("kube_apiserver.py").path, "--port", "\(port)", "--tls-cert", certificate.path,
             "--tls-key", key.path, "--token", token, "--bookmark-seconds", "\(bookmarkSeconds)", "--history", "\(history)",
-            "--version", version,
+            "--version", version, "--gateway-api", gatewayAPI,
         ]
         let process = try ChildProcess(command[0], Array(command.dropFirst()), name: "kube-apiserver")
         _ = try await process.waitForLine(containing: "listening")
-        let ca = try Data(contentsOf: certificate).base64EncodedString()
         let kubeconfig = directory.appendingPathComponent("kubeconfig")
+        try Self.writeKubeconfig(kubeconfig, port: port, certificate: certificate, token: token)
+        return KubeAPIServer(process: process, port: port, token: token, directory: directory, kubeconfig: kubeconfig, caFile: certificate, prefix: prefix)
+    }
+
+    /// A kubeconfig for another identity of this server (a token given to `registerUsers` or `registerTokens`).
+    func kubeconfig(token: String) throws -> URL {
+        let file = self.directory.appendingPathComponent("kubeconfig-\(UUID().uuidString.prefix(8))")
+        try Self.writeKubeconfig(file, port: self.port, certificate: self.caFile, token: token)
+        return file
+    }
+
+    private static func writeKubeconfig(_ kubeconfig: URL, port: Int, certificate: URL, token: String) throws {
+        let ca = try Data(contentsOf: certificate).base64EncodedString()
         try """
         apiVersion: v1
         kind: Config
@@ -67,14 +84,13 @@ final class KubeAPIServer: Sendable {
           context: {cluster: test, user: admin, namespace: default}
         current-context: test
         """.write(to: kubeconfig, atomically: true, encoding: .utf8)
-        return KubeAPIServer(process: process, port: port, token: token, directory: directory, kubeconfig: kubeconfig, caFile: certificate, prefix: prefix)
     }
 
     /// One request with curl; returns the status and the body.
     @discardableResult
-    func request(_ method: String, _ path: String, json: String? = nil) async throws -> (status: Int, body: String) {
+    func request(_ method: String, _ path: String, json: String? = nil, token: String? = nil) async throws -> (status: Int, body: String) {
         var arguments = [
-            "-sS", "--cacert", self.caFile.path, "-H", "Authorization: Bearer \(self.token)", "-H", "Content-Type: application/json", "-X", method,
+            "-sS", "--cacert", self.caFile.path, "-H", "Authorization: Bearer \(token ?? self.token)", "-H", "Content-Type: application/json", "-X", method,
             "-w", "\n%{http_code}", "\(self.server)\(path)",
         ]
         if json != nil { arguments += ["--data-binary", "@-"] }
@@ -86,6 +102,25 @@ final class KubeAPIServer: Sendable {
         }
         return (code, String(result.output[..<newline]))
     }
+
+    /// Creates one object through its collection's path, as `kubectl create` does, as the identity of `token`.
+    @discardableResult
+    func create(_ object: [String: Any], token: String? = nil) async throws -> (status: Int, body: String) {
+        let apiVersion = object["apiVersion"] as? String ?? "v1"
+        let kind = object["kind"] as? String ?? ""
+        let plural = Self.plurals[kind] ?? kind.lowercased() + "s"
+        let namespace = (object["metadata"] as? [String: Any])?["namespace"] as? String
+        var path = apiVersion.contains("/") ? "/apis/\(apiVersion)" : "/api/\(apiVersion)"
+        if let namespace { path += "/namespaces/\(namespace)" }
+        path += "/\(plural)"
+        let body = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        return try await self.request("POST", path, json: body, token: token)
+    }
+
+    static let plurals = [
+        "CustomResourceDefinition": "customresourcedefinitions", "PodDisruptionBudget": "poddisruptionbudgets", "Policy": "policies",
+        "MutatingWebhookConfiguration": "mutatingwebhookconfigurations",
+    ]
 
     /// Creates or replaces each object (one event each), in order.
     func apply(_ objects: [[String: Any]]) async throws {
@@ -104,27 +139,40 @@ final class KubeAPIServer: Sendable {
     private func bulk(_ body: [String: Any]) async throws {
         let data = try JSONSerialization.data(withJSONObject: body)
         let (status, text) = try await self.request("POST", "/_test/bulk", json: String(decoding: data, as: UTF8.self))
-        let results = (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: [Int]])?["results"]
-        guard status == 200, let results, results.allSatisfy({ $0 < 300 }) else {
+        let decoded = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+        guard status == 200, let results = decoded?["results"] as? [Int], results.allSatisfy({ $0 < 300 }) else {
             throw HarnessError("the test API server refused a write: \(status) \(text)")
         }
     }
 
-    /// Ends every open watch, as an API server restart does.
+    /// Ends every open watch abruptly, as a load balancer's cut does.
     func cutWatches() async throws { try await self.request("POST", "/_test/cut-watches", json: "{}") }
 
-    /// Forgets the history and ends the watches: each watcher comes back too old, gets 410, and relists.
-    func compact() async throws { try await self.request("POST", "/_test/compact", json: "{}") }
+    /// An API server restart: the watches end and the watch cache starts again at the current version, so each
+    /// watcher comes back too old, gets the 410 ERROR event, and lists again.
+    func restart() async throws { try await self.request("POST", "/_test/restart", json: "{}") }
 
-    /// Tokens TokenReview accepts: token → (service account "namespace/name", audiences).
+    /// Tokens TokenReview accepts: token → (service account "namespace/name", audiences). The accounts are created
+    /// (a real token is an existing account's); their namespaces must exist.
     func registerTokens(_ tokens: [String: (serviceAccount: String, audiences: [String])]) async throws {
         var body: [String: Any] = [:]
+        var accounts: [[String: Any]] = []
         for (token, entry) in tokens {
-            let parts = entry.serviceAccount.split(separator: "/")
+            let parts = entry.serviceAccount.split(separator: "/").map(String.init)
             body[token] = ["username": "system:serviceaccount:\(parts[0]):\(parts[1])", "audiences": entry.audiences]
+            accounts.append(KubeObjects.serviceAccount(parts[1], namespace: parts[0]))
         }
+        try await self.apply(accounts)
         let data = try JSONSerialization.data(withJSONObject: body)
         try await self.request("POST", "/_test/tokens", json: String(decoding: data, as: UTF8.self))
+    }
+
+    /// Identities for the API's own authentication: token → (user name, groups), authorized by RBAC alone.
+    func registerUsers(_ users: [String: (name: String, groups: [String])]) async throws {
+        var body: [String: Any] = [:]
+        for (token, user) in users { body[token] = ["username": user.name, "groups": user.groups] }
+        let data = try JSONSerialization.data(withJSONObject: body)
+        try await self.request("POST", "/_test/users", json: String(decoding: data, as: UTF8.self))
     }
 
     /// How many lists and watches each resource (`pods`, `endpointslices`) was asked for.
@@ -144,6 +192,14 @@ final class KubeAPIServer: Sendable {
 
 /// Objects as the API holds them, for tests to write.
 enum KubeObjects {
+    static func namespace(_ name: String, labels: [String: String] = [:], annotations: [String: String] = [:]) -> [String: Any] {
+        ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": name, "labels": labels, "annotations": annotations]]
+    }
+
+    static func serviceAccount(_ name: String, namespace: String = "default") -> [String: Any] {
+        ["apiVersion": "v1", "kind": "ServiceAccount", "metadata": ["name": name, "namespace": namespace]]
+    }
+
     static func service(_ name: String, namespace: String = "default", selector: [String: String], port: Int = 80, targetPort: Any = "http", clusterIP: String? = nil)
         -> [String: Any]
     {

@@ -19,6 +19,7 @@ extension TimingSensitiveTests.NetworkNamespaceTests {
             let directory = try E2E.temporaryDirectory()
             let ca = directory.appendingPathComponent("ca")
             _ = try await run(ControllerProcess.binary, ["identity", "generate", "--out", ca.path])
+            try await api.apply([KubeObjects.namespace("demo"), KubeObjects.namespace("churn")])
             try await api.registerTokens([
                 "token-client": ("demo/client", ["identity.swiftlet.io"]), "token-server": ("demo/server", ["identity.swiftlet.io"]),
             ])
@@ -67,20 +68,21 @@ extension TimingSensitiveTests.NetworkNamespaceTests {
                 var objects: [[String: Any]] = []
                 for service in 0..<10 {
                     let name = "churn-\(wave)-\(service)"
+                    objects.append(KubeObjects.serviceAccount(name, namespace: "churn"))
                     var endpoints: [(ip: String, pod: String?, ready: Bool)] = []
                     for index in 0..<10 {
                         let address = "10.200.\(wave * 10 + service).\(index + 1)"
                         objects.append(KubeObjects.pod("\(name)-\(index)", namespace: "churn", ip: address, labels: ["app": name], serviceAccount: name))
                         endpoints.append((address, "\(name)-\(index)", true))
                     }
-                    objects.append(KubeObjects.service(name, namespace: "churn", selector: ["app": name], clusterIP: "10.97.\(wave).\(service + 1)"))
+                    objects.append(KubeObjects.service(name, namespace: "churn", selector: ["app": name], clusterIP: "10.96.\(100 + wave).\(service + 1)"))
                     objects.append(KubeObjects.endpointSlice("\(name)-abcde", namespace: "churn", service: name, endpoints: endpoints))
                 }
                 objects.append(Self.webSlice(b.address, generation: wave + 1))
                 try await api.apply(objects)
                 if wave == 4 { try await api.cutWatches() }
             }
-            try await api.compact()
+            try await api.restart()
             for wave in 0..<10 {
                 var deletions: [(kind: String, name: String)] = []
                 for service in 0..<10 {

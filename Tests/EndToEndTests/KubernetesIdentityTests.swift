@@ -71,7 +71,7 @@ struct KubernetesIdentityTests {
             "--identity-issuer-certificate-file", ca.appendingPathComponent("issuer.crt").path, "--identity-issuer-key-file", ca.appendingPathComponent("issuer.key").path,
         ]))
         var secret = try #require(installed.object("Secret", "swiftlet-identity-issuer"))
-        try await api.apply([try #require(installed.object("ConfigMap", "swiftlet-identity-trust-roots")), secret])
+        try await api.apply([KubeObjects.namespace("swiftlet"), try #require(installed.object("ConfigMap", "swiftlet-identity-trust-roots")), secret])
         try await api.registerTokens(["token-web": ("default/web", ["identity.swiftlet.io"])])
         let controller = try await ControllerProcess.start(source: ["--kubeconfig", api.kubeconfig.path], extra: ["--identity-issuer-secret", "swiftlet-identity-issuer"])
         defer { controller.child.stop() }

@@ -14,6 +14,7 @@ struct KubernetesSourceTests {
     /// EndpointSlice.
     static func seed(_ api: KubeAPIServer) async throws {
         try await api.apply([
+            KubeObjects.serviceAccount("web"),
             KubeObjects.service("web", selector: ["app": "web"]),
             KubeObjects.pod("web-1", ip: "10.1.0.1", labels: ["app": "web"], serviceAccount: "web", replicaSet: ("web-5d9c7b", "5d9c7b")),
             KubeObjects.pod("web-2", ip: "10.1.0.2", labels: ["app": "web"], meshed: false),
@@ -117,8 +118,10 @@ struct KubernetesSourceTests {
             _ = try await Self.eventually(index, Self.web, "the Service is gone") { $0 == .noEndpoints(exists: false) }
         }
         // Everything came from one list per kind and the watches: no relist, no watch without a version.
+        // (FaultInjection's CRD is not installed here: the kind is not served, and it is looked for every 30 s.)
         let stats = try await api.stats()
-        for resource in ["pods", "services", "endpointslices", "httproutes", "grpcroutes", "faultinjections"] {
+        #expect(stats["faultinjections"] == nil)
+        for resource in ["pods", "services", "endpointslices", "httproutes", "grpcroutes"] {
             #expect(stats[resource]?.lists == 1, "\(resource) was listed \(stats[resource]?.lists ?? 0) times")
             #expect(stats[resource]?.watchesWithoutVersion == 0)
         }
@@ -162,9 +165,9 @@ struct KubernetesSourceTests {
         try await Self.seed(api)
         try await Self.withSource(api) { index, metrics in
             _ = try await Self.eventually(index, Self.web, "both pods are endpoints") { Self.endpoints($0).count == 2 }
-            // The history is compacted and the watches cut: each kind comes back with a version too old (410).
+            // The API server restarts: each kind's watch comes back with a version its cache no longer holds (410).
             // What changed meanwhile is known only from the relist: web-2 was deleted and its slice entry went.
-            try await api.compact()
+            try await api.restart()
             try await api.apply([KubeObjects.endpointSlice("web-abcde", service: "web", endpoints: [("10.1.0.1", "web-1", true)])])
             try await api.delete("Pod", namespace: "default", "web-2")
             let after = try await Self.eventually(index, Self.web, "web-2 left") { Self.endpoints($0).count == 1 }
@@ -176,7 +179,7 @@ struct KubernetesSourceTests {
             #expect(text.contains("controller_kubernetes_relists_total{resource=\"pods\"} 1"))
         }
         let stats = try await api.stats()
-        for resource in ["pods", "services", "endpointslices", "httproutes", "grpcroutes", "faultinjections"] {
+        for resource in ["pods", "services", "endpointslices", "httproutes", "grpcroutes"] {
             #expect(stats[resource]?.lists == 2, "\(resource) was listed \(stats[resource]?.lists ?? 0) times, not once more after the 410")
         }
     }
@@ -185,29 +188,32 @@ struct KubernetesSourceTests {
         let api = try await KubeAPIServer.start()
         defer { api.stop() }
         try await Self.seed(api)
-        @Sendable func route(weight: Any) -> [String: Any] {
+        // What the API accepts (its CRD's schema refuses a weight that is not a number) but the mesh cannot read: a
+        // retry annotation that is not a number.
+        @Sendable func route(retries: String) -> [String: Any] {
             [
-                "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": ["name": "web-split", "namespace": "default"],
+                "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                "metadata": ["name": "web-split", "namespace": "default", "annotations": ["retry.swiftlet.io/http": "5xx", "retry.swiftlet.io/limit": retries]],
                 "spec": [
                     "parentRefs": [["group": "core", "kind": "Service", "name": "web", "port": 80]],
-                    "rules": [["backendRefs": [["name": "web", "port": 80, "weight": weight]]]],
+                    "rules": [["backendRefs": [["name": "web", "port": 80, "weight": 3]]]],
                 ],
             ]
         }
-        try await api.apply([route(weight: 3)])
+        try await api.apply([route(retries: "3")])
         try await Self.withSource(api) { index, metrics in
             let id = RouteObjectID(kind: .http, key: ObjectKey(namespace: "default", name: "web-split"))
             let good = try #require(index.snapshot.routes[id])
-            // A weight the Gateway API refuses: rejected with where and why, and the accepted route stays.
-            try await api.apply([route(weight: "heavy")])
+            // A retry limit that is not a number: rejected with where and why, and the accepted route stays.
+            try await api.apply([route(retries: "many")])
             let deadline = ContinuousClock.now + .seconds(20)
             while metrics.currentErrors.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
             let error = try #require(metrics.currentErrors.first)
             #expect(error.file == "HTTPRoute default/web-split")
-            #expect(error.message.contains("weight"))
+            #expect(error.message.contains("retry.swiftlet.io/limit"))
             #expect(index.snapshot.routes[id] == good)
-            // Fixed: the error is gone from the metrics, and the new weight is in force.
-            try await api.apply([route(weight: 5)])
+            // Fixed: the error is gone from the metrics, and the new limit is in force.
+            try await api.apply([route(retries: "5")])
             let fixedBy = ContinuousClock.now + .seconds(20)
             while !metrics.currentErrors.isEmpty, ContinuousClock.now < fixedBy { try await Task.sleep(for: .milliseconds(20)) }
             #expect(metrics.currentErrors.isEmpty)

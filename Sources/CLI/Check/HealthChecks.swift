@@ -89,41 +89,55 @@ struct HealthChecks {
         } catch {
             category.checks.append(.init(description: "control plane namespace does not already exist", result: .error, error: "\(error)"))
         }
-        let groups: [(String, [(verb: String, group: String, resource: String, namespaced: Bool)])] = [
-            ("can create non-namespaced resources", [
-                ("create", "", "namespaces", false), ("create", "rbac.authorization.k8s.io", "clusterroles", false),
-                ("create", "rbac.authorization.k8s.io", "clusterrolebindings", false),
-                ("create", "apiextensions.k8s.io", "customresourcedefinitions", false),
-                ("create", "admissionregistration.k8s.io", "mutatingwebhookconfigurations", false),
-            ]),
-            ("can create namespaced resources", [
-                ("create", "", "serviceaccounts", true), ("create", "", "services", true), ("create", "apps", "deployments", true),
-                ("create", "", "configmaps", true), ("create", "", "secrets", true), ("create", "rbac.authorization.k8s.io", "roles", true),
-                ("create", "rbac.authorization.k8s.io", "rolebindings", true), ("create", "policy", "poddisruptionbudgets", true),
-            ]),
-            ("can grant the controller what it needs", [
-                ("watch", "", "pods", false), ("watch", "", "services", false), ("watch", "", "namespaces", false),
-                ("watch", "discovery.k8s.io", "endpointslices", false), ("watch", "gateway.networking.k8s.io", "httproutes", false),
-                ("watch", "gateway.networking.k8s.io", "grpcroutes", false), ("create", "authentication.k8s.io", "tokenreviews", false),
-            ]),
-        ]
-        for (description, attributes) in groups {
+        let footprint: InstallFootprint
+        do {
+            // The superset of what install prints: with --ha it adds a PodDisruptionBudget.
+            var values = MeshValues(version: SwiftletVersion.current)
+            values.ha = true
+            values.controlPlaneNamespace = self.controlPlaneNamespace
+            footprint = try InstallFootprint(documents: InstallManifest(values: values, credentials: .placeholder).documents)
+        } catch {
+            category.checks.append(.init(description: "can review what install needs", result: .error, error: "\(error)"))
+            return category
+        }
+        let hint = "install as a user bound to cluster-admin (kubectl auth can-i --list shows what you may do)"
+        for (description, clusterWide) in [("can create non-namespaced resources", true), ("can create namespaced resources", false)] {
             var denied: [String] = []
-            for attribute in attributes {
-                let allowed = await self.allowed(client, attribute.verb, attribute.group, attribute.resource, namespace: attribute.namespaced ? self.controlPlaneNamespace : nil)
-                if !allowed { denied.append("\(attribute.verb) \(attribute.group.isEmpty ? "" : attribute.group + "/")\(attribute.resource)") }
+            for permission in footprint.creates where (permission.namespace == nil) == clusterWide {
+                if !(await self.allowed(client, permission)) { denied.append("\(permission)") }
             }
             category.checks.append(denied.isEmpty ? .init(description: description, result: .success) : .init(
-                description: description, result: .error, error: "not allowed: \(denied.joined(separator: ", "))",
-                hint: "install as a user bound to cluster-admin (kubectl auth can-i --list shows what you may do)"
+                description: description, result: .error, error: "not allowed: \(denied.joined(separator: ", "))", hint: hint
             ))
         }
+        // RBAC grants only what the granter holds, unless it may `escalate` (to write the role) and `bind` it.
+        var missing: [String] = []
+        for grant in footprint.grants {
+            let resource = grant.kind == "ClusterRole" ? "clusterroles" : "roles"
+            let rbac = "rbac.authorization.k8s.io"
+            if await self.allowed(client, .init(verb: "escalate", group: rbac, resource: resource, namespace: grant.namespace, name: grant.name)),
+                await self.allowed(client, .init(verb: "bind", group: rbac, resource: resource, namespace: grant.namespace, name: grant.name))
+            {
+                continue
+            }
+            for permission in grant.permissions where !(await self.allowed(client, permission)) {
+                missing.append("\(permission) (\(grant.kind) \(grant.name))")
+            }
+        }
+        category.checks.append(missing.isEmpty ? .init(description: "can grant the controller what it needs", result: .success) : .init(
+            description: "can grant the controller what it needs", result: .error,
+            error: "RBAC lets you grant only what you hold; not held: \(missing.joined(separator: ", "))", hint: hint
+        ))
         return category
     }
 
-    func allowed(_ client: KubernetesClient, _ verb: String, _ group: String, _ resource: String, namespace: String?) async -> Bool {
-        var attributes: [String: JSONValue] = ["verb": .string(verb), "group": .string(group), "resource": .string(resource)]
-        if let namespace { attributes["namespace"] = .string(namespace) }
+    /// Whether the user may, by a SelfSubjectAccessReview (the API server's own answer: RBAC and any other authorizer).
+    func allowed(_ client: KubernetesClient, _ permission: InstallFootprint.Permission) async -> Bool {
+        var attributes: [String: JSONValue] = [
+            "verb": .string(permission.verb), "group": .string(permission.group), "resource": .string(permission.resource),
+        ]
+        if let namespace = permission.namespace { attributes["namespace"] = .string(namespace) }
+        if let name = permission.name { attributes["name"] = .string(name) }
         let review = JSONValue.object([
             "apiVersion": .string("authorization.k8s.io/v1"), "kind": .string("SelfSubjectAccessReview"),
             "spec": .object(["resourceAttributes": .object(attributes)]),

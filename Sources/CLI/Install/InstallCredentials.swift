@@ -18,6 +18,11 @@ struct InstallCredentials: Hashable {
     var injectorKeyPEM: String
     var injectorCAPEM: String
 
+    /// Stand-ins for reading install's documents where their certificates do not matter (check --pre's review).
+    static let placeholder = InstallCredentials(
+        trustAnchorsPEM: "", issuerCertificatePEM: "", issuerKeyPEM: "", injectorCertificatePEM: "", injectorKeyPEM: "", injectorCAPEM: ""
+    )
+
     static let anchorValidity: TimeInterval = 10 * 365 * 24 * 3600
     static let issuerValidity: TimeInterval = 365 * 24 * 3600
 
