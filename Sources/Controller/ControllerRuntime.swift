@@ -136,14 +136,14 @@ extension ControllerRuntime {
         let values = config.values
         let reviewer = AdmissionReviewer(
             injector: { ProxyInjector(values: values, trustAnchorsPEM: (try? IssuerCredentials.pem(authority.credentials.trustAnchors)) ?? "") },
-            namespaceAnnotations: { namespace in
-                guard let client else { return [:] }
+            namespaceMetadata: { namespace in
+                guard let client else { return .init() }
                 do {
                     let object = try await client.get(ResourcePath.namespaces.path(name: namespace), as: GenericObject.self)
-                    return object.metadata.annotations ?? [:]
+                    return .init(labels: object.metadata.labels ?? [:], annotations: object.metadata.annotations ?? [:])
                 } catch {
-                    logger.warning("cannot read the namespace's annotations", metadata: ["namespace": "\(namespace)", "error": "\(error)"])
-                    return [:]
+                    logger.warning("cannot read the namespace", metadata: ["namespace": "\(namespace)", "error": "\(error)"])
+                    return .init()
                 }
             },
             logger: logger

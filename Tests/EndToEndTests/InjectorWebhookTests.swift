@@ -46,16 +46,20 @@ extension TimingSensitiveTests {
                     let port = try #require(controller.injectorPort)
                     var webhook = try #require(installed.object("MutatingWebhookConfiguration", "swiftlet-proxy-injector"))
                     var hooks = try #require(webhook["webhooks"] as? [[String: Any]])
-                    hooks[0]["clientConfig"] = ["url": "https://127.0.0.1:\(port)/inject", "caBundle": try Data(contentsOf: URL(fileURLWithPath: certificate)).base64EncodedString()]
+                    let bundle = try Data(contentsOf: URL(fileURLWithPath: certificate)).base64EncodedString()
+                    for index in hooks.indices { hooks[index]["clientConfig"] = ["url": "https://127.0.0.1:\(port)/inject", "caBundle": bundle] }
                     webhook["webhooks"] = hooks
-                    try await api.apply([
+                    // The install as a cluster holds it (so `swiftlet check` finds it), its webhook dialled by URL.
+                    try await api.apply(installed.filter { $0["kind"] as? String != "MutatingWebhookConfiguration" } + [
                         webhook,
-                        ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop", "annotations": ["swiftlet.io/inject": "enabled"]]],
-                        ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "default"]],
-                        ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "kube-system", "annotations": ["swiftlet.io/inject": "enabled"]]],
-                        KubeObjects.serviceAccount("web", namespace: "shop"), KubeObjects.serviceAccount("web", namespace: "default"),
-                        KubeObjects.serviceAccount("web", namespace: "kube-system"),
-                    ])
+                        KubeObjects.namespace("shop", labels: ["swiftlet.io/inject": "enabled"]),
+                        KubeObjects.namespace("default"),
+                        KubeObjects.namespace("kube-system", labels: ["swiftlet.io/inject": "enabled"]),
+                        // Opted in the way Linkerd's users write it: an annotation, which no webhook selector can see.
+                        KubeObjects.namespace("annotated", annotations: ["swiftlet.io/inject": "enabled"]),
+                        KubeObjects.namespace("strict", labels: ["swiftlet.io/inject": "enabled", "pod-security.kubernetes.io/enforce": "restricted"]),
+                        KubeObjects.namespace("baseline", labels: ["pod-security.kubernetes.io/enforce": "baseline"]),
+                    ] + ["shop", "default", "kube-system", "annotated", "strict", "baseline"].map { KubeObjects.serviceAccount("web", namespace: $0) })
                     return Cluster(api: api, controller: controller, webhook: webhook, caFile: certificate)
                 } catch {
                     api.stop()
@@ -69,18 +73,24 @@ extension TimingSensitiveTests {
             }
 
             /// Creates a pod as a controller or kubectl would; returns the HTTP status and the object stored (or Status).
+            /// `restricted`: written to pass the restricted Pod Security level (as a namespace enforcing it requires).
             func create(
-                _ name: String, namespace: String, annotations: [String: String] = [:], labels: [String: String] = [:], owner: (kind: String, name: String)? = nil
+                _ name: String, namespace: String, annotations: [String: String] = [:], labels: [String: String] = [:], owner: (kind: String, name: String)? = nil,
+                restricted: Bool = false
             ) async throws -> (status: Int, object: [String: Any]) {
                 var metadata: [String: Any] = ["name": name, "namespace": namespace, "labels": labels]
                 if !annotations.isEmpty { metadata["annotations"] = annotations }
                 if let owner {
                     metadata["ownerReferences"] = [["apiVersion": owner.kind == "Job" ? "batch/v1" : "apps/v1", "kind": owner.kind, "name": owner.name, "uid": UUID().uuidString, "controller": true]]
                 }
-                let pod: [String: Any] = [
-                    "apiVersion": "v1", "kind": "Pod", "metadata": metadata,
-                    "spec": ["serviceAccountName": "web", "containers": [["name": "app", "image": "registry.example/app:1", "ports": [["containerPort": 8080]]]]],
-                ]
+                var container: [String: Any] = ["name": "app", "image": "registry.example/app:1", "ports": [["containerPort": 8080]]]
+                var spec: [String: Any] = ["serviceAccountName": "web"]
+                if restricted {
+                    container["securityContext"] = ["allowPrivilegeEscalation": false, "capabilities": ["drop": ["ALL"]]]
+                    spec["securityContext"] = ["runAsNonRoot": true, "runAsUser": 1000, "seccompProfile": ["type": "RuntimeDefault"]]
+                }
+                spec["containers"] = [container]
+                let pod: [String: Any] = ["apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec]
                 let body = String(decoding: try JSONSerialization.data(withJSONObject: pod), as: UTF8.self)
                 let (status, text) = try await self.api.request("POST", "/api/v1/namespaces/\(namespace)/pods", json: body)
                 return (status, try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:])
@@ -132,8 +142,9 @@ extension TimingSensitiveTests {
             #expect(badPorts.status == 201 && !Self.isInjected(badPorts.object), "a bad annotation never blocks the pod")
 
             let calls = try await cluster.admissionCalls()
-            // kube-system never reaches the webhook (the namespace selector); every other pod got an answer.
-            #expect(calls.count == 5, "\(calls)")
+            // Only pods that opt in reach the webhook (its selectors and match conditions): not kube-system's, not
+            // a pod without an annotation in a namespace without the label, not a pod that says `disabled`.
+            #expect(calls.count == 3, "\(calls)")
             #expect(calls.allSatisfy { $0["error"] == nil && $0["allowed"] as? Bool == true }, "\(calls)")
             #expect(calls.filter { $0["patched"] as? Bool == true }.count == 2)
             #expect(calls.contains { ($0["warnings"] as? [String])?.first?.contains("config.swiftlet.io/skip-inbound-ports") == true }, "\(calls)")
@@ -180,6 +191,46 @@ extension TimingSensitiveTests {
             try await KubernetesValidate.check(created.map { "---\n" + String(decoding: try! JSONSerialization.data(withJSONObject: $0), as: UTF8.self) + "\n" }.joined())
         }
 
+        @Test("an opt-in that cannot be honoured is a warning, never a blocked pod: Pod Security, an unknown annotation value, an annotated namespace")
+        func warnsWhatItCannotHonour() async throws {
+            let cluster = try await Cluster.start()
+            defer { cluster.stop() }
+            func warnings(_ name: String) async throws -> [String] {
+                let calls = try await cluster.admissionCalls()
+                let call = calls.last { (field($0, "request", "object", "metadata", "name") as? String) == name }
+                return call?["warnings"] as? [String] ?? []
+            }
+            // A namespace enforcing the restricted Pod Security level refuses the init container's NET_ADMIN and
+            // NET_RAW: the pod is created unmeshed (not Forbidden), and told why.
+            let strict = try await cluster.create("strict-pod", namespace: "strict", restricted: true)
+            #expect(strict.status == 201 && !Self.isInjected(strict.object), "\(strict.object)")
+            #expect(try await warnings("strict-pod").contains { $0.contains("enforces Pod Security \"restricted\"") && $0.contains("NET_ADMIN") })
+            let baseline = try await cluster.create("baseline-pod", namespace: "baseline", annotations: ["swiftlet.io/inject": "enabled"])
+            #expect(baseline.status == 201 && !Self.isInjected(baseline.object), "\(baseline.object)")
+            #expect(try await warnings("baseline-pod").contains { $0.contains("enforces Pod Security \"baseline\"") })
+
+            // An unexpected value is ignored with a warning: the namespace's opt-in decides.
+            let meant = try await cluster.create("meant-true", namespace: "shop", annotations: ["swiftlet.io/inject": "true"])
+            #expect(Self.isInjected(meant.object), "in an opted-in namespace it is meshed")
+            #expect(try await warnings("meant-true").contains { $0.contains("\"true\" is not \"enabled\" or \"disabled\"") })
+            let elsewhere = try await cluster.create("meant-true-elsewhere", namespace: "default", annotations: ["swiftlet.io/inject": "yes"])
+            #expect(elsewhere.status == 201 && !Self.isInjected(elsewhere.object))
+            #expect(try await warnings("meant-true-elsewhere").contains { $0.contains("\"yes\" is not") })
+
+            // A namespace opted in by annotation only: no webhook selector sees it, so its pods are not meshed
+            // (`swiftlet check` says so and how to fix it).
+            let annotated = try await cluster.create("annotated-pod", namespace: "annotated")
+            #expect(annotated.status == 201 && !Self.isInjected(annotated.object))
+            let result = try await run(ControllerProcess.binary, ["check", "--kubeconfig", cluster.api.kubeconfig.path])
+            #expect(result.output.contains("‼ namespaces opted in by label"), "\(result.output)")
+            #expect(result.output.contains("annotated: annotated swiftlet.io/inject=enabled but not labelled"), "\(result.output)")
+            #expect(result.output.contains("kubectl label namespace annotated swiftlet.io/inject=enabled"), "\(result.output)")
+            #expect(result.output.contains("strict: enforces Pod Security \"restricted\""), "\(result.output)")
+            let proxies = try await run(ControllerProcess.binary, ["check", "--kubeconfig", cluster.api.kubeconfig.path, "--proxy"])
+            #expect(proxies.output.contains("‼ pods' swiftlet.io/inject annotations are understood"), "\(proxies.output)")
+            #expect(proxies.output.contains("shop/meant-true (\"true\")"), "\(proxies.output)")
+        }
+
         @Test("the webhook refuses what is not an AdmissionReview, and bounds what a client can send")
         func refusesBadRequests() async throws {
             let cluster = try await Cluster.start()
@@ -211,12 +262,23 @@ extension TimingSensitiveTests {
             #expect(ignored.status == 201 && !Self.isInjected(ignored.object))
             var webhook = cluster.webhook
             var hooks = webhook["webhooks"] as? [[String: Any]] ?? []
-            hooks[0]["failurePolicy"] = "Fail"
+            for index in hooks.indices { hooks[index]["failurePolicy"] = "Fail" }
             webhook["webhooks"] = hooks
             try await cluster.api.apply([webhook])
+            // Failing closed blocks only the pods that opted in: their namespace's label, or their own annotation.
             let refused = try await cluster.create("while-down-ha", namespace: "shop")
             #expect(refused.status == 500)
-            #expect((refused.object["message"] as? String)?.contains("failed calling webhook \"proxy-injector.swiftlet.io\"") == true, "\(refused.object)")
+            #expect((refused.object["message"] as? String)?.contains("failed calling webhook \"namespace.proxy-injector.swiftlet.io\"") == true, "\(refused.object)")
+            let asked = try await cluster.create("asked-while-down", namespace: "default", annotations: ["swiftlet.io/inject": "enabled"])
+            #expect(asked.status == 500)
+            #expect((asked.object["message"] as? String)?.contains("failed calling webhook \"pod.proxy-injector.swiftlet.io\"") == true, "\(asked.object)")
+            // Everyone else's pods are created as if there were no mesh.
+            for (name, namespace, annotations) in [
+                ("bystander", "default", [:]), ("opted-out", "shop", ["swiftlet.io/inject": "disabled"]), ("other", "baseline", ["app": "x"]),
+            ] {
+                let pod = try await cluster.create(name, namespace: namespace, annotations: annotations)
+                #expect(pod.status == 201, "\(namespace)/\(name): \(pod.object)")
+            }
         }
     }
 }

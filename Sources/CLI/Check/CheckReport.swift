@@ -13,6 +13,8 @@ struct CheckReport {
         var error: String?
         /// What to do about it.
         var hint: String?
+        /// What a passing check wants the reader to know (printed under it).
+        var note: String? = nil
     }
 
     struct Category {
@@ -39,6 +41,7 @@ struct CheckReport {
                 out += "\(mark) \(check.description)\n"
                 if let error = check.error { out += "    \(error)\n" }
                 if let hint = check.hint { out += "    hint: \(hint)\n" }
+                if let note = check.note { out += "    note: \(note)\n" }
             }
             out += "\n"
         }
@@ -51,7 +54,7 @@ struct CheckReport {
         func string(_ text: String?) -> String { text.map(DocumentStream.quoted) ?? "null" }
         let categories = self.categories.map { category in
             let checks = category.checks.map { check in
-                "{\"description\":\(string(check.description)),\"result\":\(string(check.result.rawValue)),\"error\":\(string(check.error)),\"hint\":\(string(check.hint))}"
+                "{\"description\":\(string(check.description)),\"result\":\(string(check.result.rawValue)),\"error\":\(string(check.error)),\"hint\":\(string(check.hint)),\"note\":\(string(check.note))}"
             }
             return "{\"categoryName\":\(string(category.name)),\"checks\":[\(checks.joined(separator: ","))]}"
         }

@@ -49,9 +49,12 @@ struct HealthChecks {
         }
         let (existence, values) = await self.existenceCategory(client)
         report.categories.append(existence)
+        // Nothing installed: the rest would only be its absence said again, with hints for problems there are not.
+        if existence.checks.first?.result == .error { return report }
         report.categories.append(await self.crdCategory(client, ours: true))
         report.categories.append(await self.identityCategory(client))
         report.categories.append(await self.webhookCategory(client))
+        report.categories.append(await self.injectionCategory(client))
         if self.proxy {
             report.categories.append(await self.dataPlaneCategory(client, version: values?.version ?? SwiftletVersion.current))
         }
@@ -154,7 +157,9 @@ struct HealthChecks {
             category.checks.append(.init(description: "'\(namespace)' namespace exists", result: .success))
         } catch {
             category.checks.append(.init(
-                description: "'\(namespace)' namespace exists", result: .error, error: "\(error)", hint: "install the control plane: swiftlet install | kubectl apply -f -"
+                description: "'\(namespace)' namespace exists", result: .error,
+                error: error.status == 404 ? "there is no namespace \(namespace): Swiftlet is not installed" : "\(error)",
+                hint: "install the control plane: swiftlet install | kubectl apply -f -"
             ))
             return (category, nil)
         }
@@ -199,15 +204,22 @@ struct HealthChecks {
         return conditions.contains { $0["type"]?.stringValue == "Ready" && $0["status"]?.stringValue == "True" }
     }
 
+    /// Our CRD (an error when missing: install makes it), and the Gateway API's route CRDs, which the controller runs
+    /// without (no routes, then) and whose channel and version decide which route features exist: the standard
+    /// channel's HTTPRoute has no `retry` (the API server prunes it), and XBackendTrafficPolicy is experimental.
     func crdCategory(_ client: KubernetesClient, ours: Bool) async -> CheckReport.Category {
         var category = CheckReport.Category(name: "swiftlet-crds")
-        var wanted: [(name: String, description: String, hint: String)] = []
+        var wanted: [(name: String, description: String, hint: String, optional: Bool)] = []
         if ours {
-            wanted.append(("faultinjections.policy.swiftlet.io", "FaultInjection CRD is installed", "swiftlet upgrade | kubectl apply -f -"))
+            wanted.append(("faultinjections.policy.swiftlet.io", "FaultInjection CRD is installed", "swiftlet upgrade | kubectl apply -f -", false))
         }
-        wanted.append(("httproutes.gateway.networking.k8s.io", "Gateway API HTTPRoute CRD (v1) is installed", Self.gatewayInstall))
-        wanted.append(("grpcroutes.gateway.networking.k8s.io", "Gateway API GRPCRoute CRD (v1) is installed", Self.gatewayInstall))
+        wanted.append(("httproutes.gateway.networking.k8s.io", "Gateway API HTTPRoute CRD (v1) is installed", Self.gatewayInstall, true))
+        wanted.append(("grpcroutes.gateway.networking.k8s.io", "Gateway API GRPCRoute CRD (v1) is installed", Self.gatewayInstall, true))
+        var gateway: [String: GenericObject] = [:]
         for crd in wanted {
+            // The controller runs without the Gateway API (it then has no routes): its absence is a warning.
+            let failure: CheckReport.Result = crd.optional ? .warning : .error
+            let consequence = crd.optional ? "; the controller runs without it, with no routes of this kind" : ""
             do {
                 let object = try await client.get(ResourcePath.customResourceDefinitions.path(name: crd.name), as: GenericObject.self)
                 let served: [String]
@@ -217,17 +229,45 @@ struct HealthChecks {
                     served = []
                 }
                 let version = crd.name.hasSuffix("swiftlet.io") ? "v1alpha1" : "v1"
+                if crd.optional { gateway[crd.name] = object }
                 category.checks.append(served.contains(version) ? .init(description: crd.description, result: .success) : .init(
-                    description: crd.description, result: .error, error: "\(crd.name) does not serve \(version) (it serves \(served.joined(separator: ", ")))",
-                    hint: crd.hint
+                    description: crd.description, result: failure,
+                    error: "\(crd.name) does not serve \(version) (it serves \(served.joined(separator: ", ")))\(consequence)", hint: crd.hint
                 ))
             } catch {
                 category.checks.append(.init(
-                    description: crd.description, result: .error, error: error.status == 404 ? "\(crd.name) is not installed" : "\(error)", hint: crd.hint
+                    description: crd.description, result: failure,
+                    error: (error.status == 404 ? "\(crd.name) is not installed" : "\(error)") + consequence, hint: crd.hint
                 ))
             }
         }
+        if let routes = gateway["httproutes.gateway.networking.k8s.io"] {
+            category.checks.append(await self.gatewayChannel(client, routes))
+        }
         return category
+    }
+
+    /// Which Gateway API release and channel the HTTPRoute CRD comes from (its annotations), and what that means.
+    func gatewayChannel(_ client: KubernetesClient, _ routes: GenericObject) async -> CheckReport.Check {
+        let annotations = routes.metadata.annotations ?? [:]
+        let version = annotations["gateway.networking.k8s.io/bundle-version"] ?? "an unknown version"
+        let channel = annotations["gateway.networking.k8s.io/channel"] ?? "an unknown channel"
+        let description = "Gateway API CRDs: \(version), \(channel) channel"
+        guard channel != "experimental" else {
+            let policies = try? await client.get(
+                ResourcePath.customResourceDefinitions.path(name: "xbackendtrafficpolicies.gateway.networking.x-k8s.io"), as: GenericObject.self
+            )
+            return .init(
+                description: description, result: .success,
+                note: policies == nil
+                    ? "route rules' retry applies; XBackendTrafficPolicy (retry budgets, experimental from v1.3) is not installed, so budgets come from the retry.swiftlet.io annotations"
+                    : "route rules' retry and XBackendTrafficPolicy retry budgets apply"
+            )
+        }
+        return .init(
+            description: description, result: .success,
+            note: "on this channel retries are set by the retry.swiftlet.io annotations: an HTTPRoute rule's retry and XBackendTrafficPolicy need the experimental channel (the API server drops a rule's retry here)"
+        )
     }
 
     func identityCategory(_ client: KubernetesClient) async -> CheckReport.Category {
@@ -312,6 +352,44 @@ struct HealthChecks {
         return category
     }
 
+    /// Whether the namespaces that ask for the mesh get it: the webhook selects namespaces by label (selectors cannot
+    /// see annotations), and a namespace enforcing Pod Security baseline or restricted refuses the init container.
+    func injectionCategory(_ client: KubernetesClient) async -> CheckReport.Category {
+        var category = CheckReport.Category(name: "swiftlet-injection")
+        let namespaces: [GenericObject]
+        do {
+            namespaces = try await client.list(.namespaces, as: GenericObject.self).items
+        } catch {
+            category.checks.append(.init(description: "can list namespaces", result: .warning, error: "\(error)"))
+            return category
+        }
+        var unlabelled: [String] = []
+        var refusing: [String] = []
+        for namespace in namespaces {
+            let name = namespace.metadata.name ?? ""
+            let labels = namespace.metadata.labels ?? [:]
+            let annotated = namespace.metadata.annotations?[MeshLabels.inject] == "enabled"
+            let labelled = labels[MeshLabels.inject] == "enabled"
+            if annotated && !labelled { unlabelled.append(name) }
+            if annotated || labelled, let level = labels[ProxyInjector.podSecurityEnforceLabel], ProxyInjector.refusingPodSecurityLevels.contains(level) {
+                refusing.append("\(name): enforces Pod Security \"\(level)\"")
+            }
+        }
+        let labelDescription = "namespaces opted in by label (the webhook cannot see annotations)"
+        category.checks.append(unlabelled.isEmpty ? .init(description: labelDescription, result: .success) : .init(
+            description: labelDescription, result: .warning,
+            error: unlabelled.map { "\($0): annotated \(MeshLabels.inject)=enabled but not labelled, so its pods are not meshed" }.joined(separator: "; "),
+            hint: unlabelled.map { "kubectl label namespace \($0) \(MeshLabels.inject)=enabled" }.joined(separator: "; ")
+        ))
+        let securityDescription = "opted-in namespaces allow the proxy's init container (Pod Security)"
+        category.checks.append(refusing.isEmpty ? .init(description: securityDescription, result: .success) : .init(
+            description: securityDescription, result: .warning,
+            error: "\(refusing.joined(separator: "; ")): its pods are created unmeshed (\(ProxyInjector.initContainerName) needs NET_ADMIN and NET_RAW)",
+            hint: "label the namespace \(ProxyInjector.podSecurityEnforceLabel)=privileged to mesh it, or stop asking for injection there"
+        ))
+        return category
+    }
+
     func dataPlaneCategory(_ client: KubernetesClient, version: String) async -> CheckReport.Category {
         var category = CheckReport.Category(name: "swiftlet-data-plane")
         if let namespace = self.dataPlaneNamespace {
@@ -333,6 +411,18 @@ struct HealthChecks {
             category.checks.append(.init(description: "data plane proxies are ready", result: .error, error: "\(error)"))
             return category
         }
+        // Pods whose own opt-in was not understood (the injector ignored it with a warning), meshed or not.
+        if let annotated = try? await client.get(ResourcePath.pods.inNamespace(self.dataPlaneNamespace).path(), as: ObjectList<GenericObject>.self).items {
+            let unknown = annotated.compactMap { pod -> String? in
+                guard let value = pod.metadata.annotations?[MeshLabels.inject], !ProxyInjector.injectValues.contains(value) else { return nil }
+                return "\(Self.qualifiedName(pod)) (\(DocumentStream.quoted(value)))"
+            }
+            let description = "pods' \(MeshLabels.inject) annotations are understood"
+            category.checks.append(unknown.isEmpty ? .init(description: description, result: .success) : .init(
+                description: description, result: .warning, error: "not enabled or disabled, so ignored: \(unknown.joined(separator: ", "))",
+                hint: "annotate them \(MeshLabels.inject)=enabled (or disabled) in their workload's pod template"
+            ))
+        }
         guard !pods.isEmpty else {
             category.checks.append(.init(
                 description: "data plane proxies are ready", result: .warning, error: "no meshed pods\(self.dataPlaneNamespace.map { " in \($0)" } ?? "")",
@@ -340,7 +430,7 @@ struct HealthChecks {
             ))
             return category
         }
-        func name(_ pod: GenericObject) -> String { "\(pod.metadata.namespace ?? "")/\(pod.metadata.name ?? "")" }
+        let name = Self.qualifiedName
         let unready = pods.filter { !Self.proxyReady($0) }.map(name)
         category.checks.append(unready.isEmpty ? .init(description: "data plane proxies are ready", result: .success) : .init(
             description: "data plane proxies are ready", result: .error, error: "not ready: \(unready.joined(separator: ", "))",
@@ -354,6 +444,8 @@ struct HealthChecks {
         ))
         return category
     }
+
+    static func qualifiedName(_ pod: GenericObject) -> String { "\(pod.metadata.namespace ?? "")/\(pod.metadata.name ?? "")" }
 
     /// The pod's `swiftlet-proxy` container (a native sidecar, so among the init containers' statuses) is ready.
     static func proxyReady(_ pod: GenericObject) -> Bool {

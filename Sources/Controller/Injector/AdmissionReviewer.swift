@@ -8,8 +8,8 @@ import Yams
 public struct AdmissionReviewer: Sendable {
     /// The injector with the trust anchors in force now (they rotate).
     let injector: @Sendable () -> ProxyInjector
-    /// A namespace's annotations (`swiftlet.io/inject: enabled` there meshes its pods); empty when unknown.
-    let namespaceAnnotations: @Sendable (String) async -> [String: String]
+    /// A namespace's labels and annotations (its opt-in, its Pod Security level); empty when unknown.
+    let namespaceMetadata: @Sendable (String) async -> ProxyInjector.NamespaceMetadata
     let logger: Logger
 
     /// JSON nested deeper than this is refused before it is parsed: a pod is a dozen levels deep, and the parser
@@ -17,10 +17,11 @@ public struct AdmissionReviewer: Sendable {
     static let maximumDepth = 64
 
     public init(
-        injector: @escaping @Sendable () -> ProxyInjector, namespaceAnnotations: @escaping @Sendable (String) async -> [String: String], logger: Logger
+        injector: @escaping @Sendable () -> ProxyInjector, namespaceMetadata: @escaping @Sendable (String) async -> ProxyInjector.NamespaceMetadata,
+        logger: Logger
     ) {
         self.injector = injector
-        self.namespaceAnnotations = namespaceAnnotations
+        self.namespaceMetadata = namespaceMetadata
         self.logger = logger
     }
 
@@ -33,10 +34,10 @@ public struct AdmissionReviewer: Sendable {
             return (400, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":\"expected an AdmissionReview (admission.k8s.io/v1) with a request\",\"code\":400}")
         }
         let apiVersion = root["apiVersion"]?.string ?? "admission.k8s.io/v1"
-        func answer(patch: String? = nil, warning: String? = nil) -> (Int, String) {
+        func answer(patch: String? = nil, warnings: [String] = []) -> (Int, String) {
             var response = "\"uid\":\(DocumentStream.quoted(uid)),\"allowed\":true"
             if let patch { response += ",\"patchType\":\"JSONPatch\",\"patch\":\(DocumentStream.quoted(Data(patch.utf8).base64EncodedString()))" }
-            if let warning { response += ",\"warnings\":[\(DocumentStream.quoted(warning))]" }
+            if !warnings.isEmpty { response += ",\"warnings\":[\(warnings.map { DocumentStream.quoted("swiftlet: " + $0) }.joined(separator: ","))]" }
             return (200, "{\"apiVersion\":\(DocumentStream.quoted(apiVersion)),\"kind\":\"AdmissionReview\",\"response\":{\(response)}}")
         }
         guard request["kind"]?["kind"]?.string == "Pod", request["operation"]?.string ?? "CREATE" == "CREATE",
@@ -45,19 +46,23 @@ public struct AdmissionReviewer: Sendable {
         let namespace = request["namespace"]?.string ?? pod["metadata"]?["namespace"]?.string ?? "default"
         let injector = self.injector()
         let podName = pod["metadata"]?["name"]?.string ?? pod["metadata"]?["generateName"]?.string ?? ""
-        // The namespace is asked only when the pod itself does not say.
-        let annotations = pod["metadata"]?["annotations"]?[MeshLabels.inject]?.string == nil ? await self.namespaceAnnotations(namespace) : [:]
-        if let reason = injector.skipReason(template: pod, namespace: namespace, namespaceAnnotations: annotations, requireOptIn: true) {
+        // The namespace says whether its pods opt in, and which Pod Security level it enforces.
+        let decision = injector.decide(template: pod, namespace: namespace, namespaceMetadata: await self.namespaceMetadata(namespace), requireOptIn: true)
+        for warning in decision.warnings {
+            // The warning reaches whoever created the pod (kubectl prints it); a controller's pods leave it here only.
+            self.logger.warning("\(warning)", metadata: ["namespace": "\(namespace)", "pod": "\(podName)"])
+        }
+        if let reason = decision.skip {
             self.logger.debug("pod not injected", metadata: ["namespace": "\(namespace)", "pod": "\(podName)", "reason": "\(reason)"])
-            return answer()
+            return answer(warnings: decision.warnings)
         }
         do {
             let injection = try injector.injection(template: pod, owner: Self.owner(of: pod), namespace: namespace)
             self.logger.info("pod injected", metadata: ["namespace": "\(namespace)", "pod": "\(podName)"])
-            return answer(patch: injection.jsonPatch(for: pod))
+            return answer(patch: injection.jsonPatch(for: pod), warnings: decision.warnings)
         } catch {
             self.logger.warning("pod not injected", metadata: ["namespace": "\(namespace)", "pod": "\(podName)", "error": "\(error)"])
-            return answer(warning: "swiftlet: the proxy was not injected: \(error)")
+            return answer(warnings: decision.warnings + ["the proxy was not injected: \(error)"])
         }
     }
 

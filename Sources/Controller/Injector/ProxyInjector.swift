@@ -42,27 +42,62 @@ public struct ProxyInjector: Sendable {
         public var volumes: [Node]
     }
 
-    /// Why a pod (template) is left alone, or nil when it is to be injected. `requireOptIn`: the webhook injects only
-    /// pods that ask (their annotation, else their namespace's); `swiftlet inject` injects whatever it is given
-    /// unless it says `disabled`.
-    public func skipReason(template: Node, namespace: String?, namespaceAnnotations: [String: String], requireOptIn: Bool) -> String? {
+    /// The values `swiftlet.io/inject` may take. Anything else is ignored with a warning (the namespace decides).
+    public static let injectValues: Set<String> = ["enabled", "disabled"]
+
+    /// The Pod Security levels that refuse the init container's NET_ADMIN and NET_RAW (and its root user).
+    public static let refusingPodSecurityLevels: Set<String> = ["baseline", "restricted"]
+    public static let podSecurityEnforceLabel = "pod-security.kubernetes.io/enforce"
+
+    /// What is known of a pod's namespace: its labels (the namespace-wide opt-in the webhook selects on, its Pod
+    /// Security level) and annotations (the opt-in as Linkerd users write it).
+    public struct NamespaceMetadata: Sendable {
+        public var labels: [String: String]
+        public var annotations: [String: String]
+
+        public init(labels: [String: String] = [:], annotations: [String: String] = [:]) {
+            self.labels = labels
+            self.annotations = annotations
+        }
+
+        var optsIn: Bool { self.labels[MeshLabels.inject] == "enabled" || self.annotations[MeshLabels.inject] == "enabled" }
+    }
+
+    /// Whether a pod (template) is injected: `skip` says why not (nil: inject); `warnings` say what its author should
+    /// know (an annotation value not understood, an opt-in that cannot be honoured), for the webhook's answer and
+    /// the CLI. `requireOptIn`: the webhook injects only pods that ask (their annotation, else their namespace's);
+    /// `swiftlet inject` injects whatever it is given unless it says `disabled`.
+    public func decide(template: Node, namespace: String?, namespaceMetadata: NamespaceMetadata, requireOptIn: Bool) -> (skip: String?, warnings: [String]) {
         let metadata = template["metadata"]
         let spec = template["spec"]
+        var warnings: [String] = []
         if namespace == "kube-system" || namespace == self.values.controlPlaneNamespace {
-            return "namespace \(namespace!) is never meshed"
+            return ("namespace \(namespace!) is never meshed", [])
         }
-        let annotation = metadata?["annotations"]?[MeshLabels.inject]?.string
-        if annotation == "disabled" { return "annotated \(MeshLabels.inject): disabled" }
-        if requireOptIn && annotation != "enabled" && namespaceAnnotations[MeshLabels.inject] != "enabled" {
-            return "neither the pod nor its namespace is annotated \(MeshLabels.inject): enabled"
+        var annotation = metadata?["annotations"]?[MeshLabels.inject]?.string
+        if let value = annotation, !Self.injectValues.contains(value) {
+            warnings.append("\(MeshLabels.inject): \"\(value)\" is not \"enabled\" or \"disabled\"; it is ignored, and the namespace decides")
+            annotation = nil
+        }
+        if annotation == "disabled" { return ("annotated \(MeshLabels.inject): disabled", warnings) }
+        let optedIn = annotation == "enabled" || namespaceMetadata.optsIn
+        if requireOptIn && !optedIn {
+            return ("neither the pod nor its namespace is annotated \(MeshLabels.inject): enabled", warnings)
         }
         if metadata?["labels"]?[MeshLabels.controlPlaneNamespace] != nil || Self.containerNames(spec).contains(Self.proxyContainerName) {
-            return "already injected"
+            return ("already injected", warnings)
         }
         if spec?["hostNetwork"]?.bool == true {
-            return "it uses the host's network (its iptables rules would capture the node's traffic)"
+            let reason = "it uses the host's network (its iptables rules would capture the node's traffic)"
+            return (reason, warnings + ["the proxy was not injected: \(reason)"])
         }
-        return nil
+        if let level = namespaceMetadata.labels[Self.podSecurityEnforceLabel], Self.refusingPodSecurityLevels.contains(level) {
+            let reason = "namespace \(namespace ?? "") enforces Pod Security \"\(level)\", which refuses the NET_ADMIN and NET_RAW capabilities \(Self.initContainerName) needs to write the pod's iptables rules"
+            return (reason, warnings + [
+                "the proxy was not injected: \(reason); to mesh the pod, let the namespace run privileged pods (\(Self.podSecurityEnforceLabel)=privileged) or leave it unmeshed"
+            ])
+        }
+        return (nil, warnings)
     }
 
     static func containerNames(_ spec: Node?) -> [String] {

@@ -21,17 +21,17 @@ public enum WorkloadInjection {
         for index in stream.documents.indices {
             Self.edit(&stream.documents[index], report: &report) { template, kind, name, namespace in
                 let label = "\(kind.lowercased()) \"\(name)\""
-                if let reason = injector.skipReason(template: template, namespace: namespace, namespaceAnnotations: [:], requireOptIn: false) {
-                    return "\(label) skipped: \(reason)"
-                }
+                let decision = injector.decide(template: template, namespace: namespace, namespaceMetadata: .init(), requireOptIn: false)
+                let warnings = decision.warnings.map { " (warning: \($0))" }.joined()
+                if let reason = decision.skip { return "\(label) skipped: \(reason)\(warnings)" }
                 // A bare Pod is its own workload; a template's pods are owned by the workload.
                 let owner = kind == "Pod" ? nil : (kind: kind, name: name)
                 do {
                     try injector.injection(template: template, owner: owner, namespace: namespace).apply(to: &template)
                 } catch {
-                    return "\(label) skipped: \(error)"
+                    return "\(label) skipped: \(error)\(warnings)"
                 }
-                return "\(label) injected"
+                return "\(label) injected\(warnings)"
             }
         }
         return report
