@@ -28,7 +28,8 @@ public struct IdentityService: Swiftlet_Identity_V1_Identity.SimpleServiceProtoc
         } catch let error as IdentityError {
             self.metrics.certificateRefused()
             self.logger.warning("certification refused", metadata: ["identity": "\(request.identity)", "peer": "\(context.remotePeer)", "error": "\(error)"])
-            throw RPCError(code: Self.status(error.code), message: error.description)
+            // The status carries the code; the message is the reason alone (the proxy prints "<code>: <message>").
+            throw RPCError(code: Self.status(error.code), message: error.message)
         }
     }
 
