@@ -6,12 +6,17 @@ public struct ClusterDelta: Sendable {
     public var routes: [RouteObjectID: RouteSpec?] = [:]
     public var faultInjections: [ObjectKey: FaultInjectionSpec?] = [:]
     public var endpointSlices: [ObjectKey: EndpointSliceSpec?] = [:]
+    public var backendTrafficPolicies: [ObjectKey: BackendTrafficPolicySpec?] = [:]
 
     public init() {}
 
     public var isEmpty: Bool {
         self.services.isEmpty && self.workloads.isEmpty && self.routes.isEmpty && self.faultInjections.isEmpty && self.endpointSlices.isEmpty
+            && self.backendTrafficPolicies.isEmpty
     }
 
-    public var count: Int { self.services.count + self.workloads.count + self.routes.count + self.faultInjections.count + self.endpointSlices.count }
+    public var count: Int {
+        self.services.count + self.workloads.count + self.routes.count + self.faultInjections.count + self.endpointSlices.count
+            + self.backendTrafficPolicies.count
+    }
 }

@@ -24,8 +24,8 @@ public final class ClusterIndex: Sendable {
         var labelIndex: [String: [String: Set<ObjectKey>]] = [:]
         var watchers: [DestinationAuthority: [UInt64: @Sendable (DestinationState) -> Void]] = [:]
         var lastSent: [DestinationAuthority: DestinationState] = [:]
-        var policyWatchers: [DestinationAuthority: [UInt64: @Sendable (ServicePolicy?) -> Void]] = [:]
-        var policySent: [DestinationAuthority: ServicePolicy?] = [:]
+        var policyWatchers: [PolicyKey: [UInt64: @Sendable (ServicePolicy?) -> Void]] = [:]
+        var policySent: [PolicyKey: ServicePolicy?] = [:]
         var nextID: UInt64 = 0
         var generation: UInt64 = 0
     }
@@ -74,6 +74,10 @@ public final class ClusterIndex: Sendable {
             Self.put(delta.routes, into: &state.snapshot.routes, changed: &changes.routes, replaced: &unused.routes)
             Self.put(delta.faultInjections, into: &state.snapshot.faultInjections, changed: &changes.faultInjections, replaced: &unused.faults)
             Self.put(delta.endpointSlices, into: &state.snapshot.endpointSlices, changed: &changes.endpointSlices, replaced: &old.slices)
+            Self.put(
+                delta.backendTrafficPolicies, into: &state.snapshot.backendTrafficPolicies, changed: &changes.backendTrafficPolicies,
+                replaced: &unused.backendPolicies
+            )
             guard !changes.isEmpty else { return 0 }
             return Self.commit(&state, changes, old, identity: self.identity)
         }
@@ -87,6 +91,7 @@ public final class ClusterIndex: Sendable {
         var services: [ObjectKey: ServiceSpec] = [:]
         var routes: [RouteObjectID: RouteSpec] = [:]
         var faults: [ObjectKey: FaultInjectionSpec] = [:]
+        var backendPolicies: [ObjectKey: BackendTrafficPolicySpec] = [:]
     }
 
     /// Puts each value (nil: removes it) where it differs, noting its key as changed and its previous version.
@@ -138,13 +143,13 @@ public final class ClusterIndex: Sendable {
         }
 
         var notified = 0
-        if !changes.routes.isEmpty || !changes.services.isEmpty || !changes.faultInjections.isEmpty {
+        if changes.touchesPolicy {
             // Policies are recomputed for the ports watched, each from the routes attached to it: a route edit
             // costs the watched ports, not the cluster.
-            for (authority, watchers) in state.policyWatchers {
-                let policy = PolicyResolver.policy(for: authority, in: next)
-                if let sent = state.policySent[authority], sent == policy { continue }
-                state.policySent[authority] = .some(policy)
+            for (key, watchers) in state.policyWatchers {
+                let policy = PolicyResolver.policy(for: key.authority, clientNamespace: key.clientNamespace, in: next)
+                if let sent = state.policySent[key], sent == policy { continue }
+                state.policySent[key] = .some(policy)
                 for deliver in watchers.values { deliver(policy) }
                 notified += watchers.count
             }
@@ -184,6 +189,8 @@ public final class ClusterIndex: Sendable {
         for key in previous.faultInjections.keys where next.faultInjections[key] == nil { changes.faultInjections.insert(key) }
         for (key, slice) in next.endpointSlices where previous.endpointSlices[key] != slice { changes.endpointSlices.insert(key) }
         for key in previous.endpointSlices.keys where next.endpointSlices[key] == nil { changes.endpointSlices.insert(key) }
+        for (key, policy) in next.backendTrafficPolicies where previous.backendTrafficPolicies[key] != policy { changes.backendTrafficPolicies.insert(key) }
+        for key in previous.backendTrafficPolicies.keys where next.backendTrafficPolicies[key] == nil { changes.backendTrafficPolicies.insert(key) }
         return changes
     }
 
@@ -231,24 +238,34 @@ public final class ClusterIndex: Sendable {
         }
     }
 
-    /// Calls `deliver` with the policy for `authority` (nil when it is not a Service port) at once, then with each
-    /// change, until the subscription is cancelled. `deliver` runs under the index's lock: it must only hand it on.
-    public func subscribePolicy(_ authority: DestinationAuthority, _ deliver: @escaping @Sendable (ServicePolicy?) -> Void) -> DestinationSubscription {
+    /// A port's policy as the clients of one namespace see it (consumer routes are scoped to their namespace).
+    struct PolicyKey: Hashable {
+        var authority: DestinationAuthority
+        var clientNamespace: String?
+    }
+
+    /// Calls `deliver` with the policy for `authority` as clients in `clientNamespace` see it (nil when it is not a
+    /// Service port) at once, then with each change, until the subscription is cancelled. `deliver` runs under the
+    /// index's lock: it must only hand it on.
+    public func subscribePolicy(
+        _ authority: DestinationAuthority, clientNamespace: String? = nil, _ deliver: @escaping @Sendable (ServicePolicy?) -> Void
+    ) -> DestinationSubscription {
+        let key = PolicyKey(authority: authority, clientNamespace: clientNamespace)
         let id: UInt64 = self.state.withLock { state in
             let id = state.nextID
             state.nextID &+= 1
-            state.policyWatchers[authority, default: [:]][id] = deliver
-            let current = state.policySent[authority] ?? PolicyResolver.policy(for: authority, in: state.snapshot)
-            state.policySent[authority] = .some(current)
+            state.policyWatchers[key, default: [:]][id] = deliver
+            let current = state.policySent[key] ?? PolicyResolver.policy(for: authority, clientNamespace: clientNamespace, in: state.snapshot)
+            state.policySent[key] = .some(current)
             deliver(current)
             return id
         }
         return DestinationSubscription { [weak self] in
             self?.state.withLock { state in
-                state.policyWatchers[authority]?[id] = nil
-                if state.policyWatchers[authority]?.isEmpty == true {
-                    state.policyWatchers[authority] = nil
-                    state.policySent[authority] = nil
+                state.policyWatchers[key]?[id] = nil
+                if state.policyWatchers[key]?.isEmpty == true {
+                    state.policyWatchers[key] = nil
+                    state.policySent[key] = nil
                 }
             }
         }

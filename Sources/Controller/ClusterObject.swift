@@ -4,4 +4,5 @@ public enum ClusterObject: Hashable, Sendable {
     case workload(WorkloadSpec)
     case route(RouteSpec)
     case faultInjection(FaultInjectionSpec)
+    case backendTrafficPolicy(BackendTrafficPolicySpec)
 }

@@ -7,16 +7,19 @@ public struct ClusterSnapshot: Hashable, Sendable {
     public var faultInjections: [ObjectKey: FaultInjectionSpec]
     /// On Kubernetes: the Services' endpoints as the endpoints controller chose them (keyed by slice).
     public var endpointSlices: [ObjectKey: EndpointSliceSpec]
+    public var backendTrafficPolicies: [ObjectKey: BackendTrafficPolicySpec]
 
     public init(
         services: [ObjectKey: ServiceSpec] = [:], workloads: [ObjectKey: WorkloadSpec] = [:], routes: [RouteObjectID: RouteSpec] = [:],
-        faultInjections: [ObjectKey: FaultInjectionSpec] = [:], endpointSlices: [ObjectKey: EndpointSliceSpec] = [:]
+        faultInjections: [ObjectKey: FaultInjectionSpec] = [:], endpointSlices: [ObjectKey: EndpointSliceSpec] = [:],
+        backendTrafficPolicies: [ObjectKey: BackendTrafficPolicySpec] = [:]
     ) {
         self.services = services
         self.workloads = workloads
         self.routes = routes
         self.faultInjections = faultInjections
         self.endpointSlices = endpointSlices
+        self.backendTrafficPolicies = backendTrafficPolicies
     }
 
     public init(_ objects: [ClusterObject]) {
@@ -27,6 +30,7 @@ public struct ClusterSnapshot: Hashable, Sendable {
             case .workload(let workload): self.workloads[workload.key] = workload
             case .route(let route): self.routes[route.objectID] = route
             case .faultInjection(let fault): self.faultInjections[fault.key] = fault
+            case .backendTrafficPolicy(let policy): self.backendTrafficPolicies[policy.key] = policy
             }
         }
     }

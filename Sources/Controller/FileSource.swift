@@ -63,7 +63,7 @@ public struct FileSource: Service {
             self.logger.warning("an object is defined twice; the later file wins", metadata: ["object": "\(duplicate)"])
         }
         let notified = self.index.apply(outcome.snapshot, changes: outcome.changes)
-        if !outcome.changes.routes.isEmpty || !outcome.changes.services.isEmpty || !outcome.changes.faultInjections.isEmpty {
+        if outcome.changes.touchesPolicy {
             let problems = Set(PolicyResolver.problems(in: outcome.snapshot))
             for problem in problems.subtracting(reported).sorted(by: { ($0.file, $0.line) < ($1.file, $1.line) }) {
                 self.logger.warning("route problem; the rest of the route keeps working", metadata: ["problem": "\(problem)"])

@@ -20,7 +20,9 @@ public struct KubernetesSource: Service {
     private let listed: ListedKinds
 
     /// The kinds followed, in the order their first lists are awaited.
-    static let kinds: [ResourcePath] = [.services, .pods, .endpointSlices, .httpRoutes, .grpcRoutes, FaultInjectionSpec.resource]
+    static let kinds: [ResourcePath] = [
+        .services, .pods, .endpointSlices, .httpRoutes, .grpcRoutes, FaultInjectionSpec.resource, BackendTrafficPolicySpec.resource,
+    ]
 
     public init(client: KubernetesClient, index: ClusterIndex, metrics: ControllerMetrics, logger: Logger) {
         self.client = client
@@ -44,6 +46,8 @@ public struct KubernetesSource: Service {
             group.addTask { try await self.follow(.httpRoutes, as: GenericObject.self, Self.route(.http)) }
             group.addTask { try await self.follow(.grpcRoutes, as: GenericObject.self, Self.route(.grpc)) }
             group.addTask { try await self.follow(FaultInjectionSpec.resource, as: GenericObject.self, Self.faultInjection) }
+            // Experimental (the Gateway API's v1.3+ experimental channel): not served on most clusters.
+            group.addTask { try await self.follow(BackendTrafficPolicySpec.resource, as: GenericObject.self, Self.backendTrafficPolicy) }
         }
     }
 
@@ -214,6 +218,16 @@ public struct KubernetesSource: Service {
         }
         if case .faultInjection(let fault)? = try ManifestParser.object(json: object.json, name: "FaultInjection \(key)") {
             delta.faultInjections[key] = fault
+        }
+    }
+
+    static let backendTrafficPolicy: Translate<GenericObject> = { delta, key, object throws(ManifestError) in
+        guard let object else {
+            delta.backendTrafficPolicies[key] = .some(nil)
+            return
+        }
+        if case .backendTrafficPolicy(let policy)? = try ManifestParser.object(json: object.json, name: "XBackendTrafficPolicy \(key)") {
+            delta.backendTrafficPolicies[key] = policy
         }
     }
 

@@ -24,6 +24,7 @@ struct ManifestDirectory {
         var workloads: [ObjectKey: WorkloadSpec]
         var routes: [RouteObjectID: RouteSpec] = [:]
         var faultInjections: [ObjectKey: FaultInjectionSpec] = [:]
+        var backendTrafficPolicies: [ObjectKey: BackendTrafficPolicySpec] = [:]
     }
 
     let path: String
@@ -35,6 +36,7 @@ struct ManifestDirectory {
     private var workloadOwners: [ObjectKey: [String]] = [:]
     private var routeOwners: [RouteObjectID: [String]] = [:]
     private var faultOwners: [ObjectKey: [String]] = [:]
+    private var backendPolicyOwners: [ObjectKey: [String]] = [:]
     private(set) var snapshot = ClusterSnapshot()
     /// A route without `creationTimestamp` is as old as the moment this directory first showed it: its place in
     /// precedence ties (older wins) stays put across edits, as a cluster's would.
@@ -96,6 +98,10 @@ struct ManifestDirectory {
                         if contents.routes.updateValue(route, forKey: route.objectID) != nil { duplicates.append("\(route.objectID)") }
                     case .faultInjection(let fault):
                         if contents.faultInjections.updateValue(fault, forKey: fault.key) != nil { duplicates.append("FaultInjection \(fault.key)") }
+                    case .backendTrafficPolicy(let policy):
+                        if contents.backendTrafficPolicies.updateValue(policy, forKey: policy.key) != nil {
+                            duplicates.append("XBackendTrafficPolicy \(policy.key)")
+                        }
                     }
                 }
                 self.rejected[name] = nil
@@ -126,6 +132,10 @@ struct ManifestDirectory {
         self.merge(
             \.faultInjections, owners: \.faultOwners, into: \.faultInjections, changed: \.faultInjections, file: name, old: old, changes: &changes,
             duplicates: &duplicates
+        )
+        self.merge(
+            \.backendTrafficPolicies, owners: \.backendPolicyOwners, into: \.backendTrafficPolicies, changed: \.backendTrafficPolicies, file: name,
+            old: old, changes: &changes, duplicates: &duplicates
         )
     }
 
@@ -169,10 +179,17 @@ public struct SnapshotChanges: Sendable {
     public var routes = Set<RouteObjectID>()
     public var faultInjections = Set<ObjectKey>()
     public var endpointSlices = Set<ObjectKey>()
+    public var backendTrafficPolicies = Set<ObjectKey>()
 
     public init() {}
 
     public var isEmpty: Bool {
         self.services.isEmpty && self.workloads.isEmpty && self.routes.isEmpty && self.faultInjections.isEmpty && self.endpointSlices.isEmpty
+            && self.backendTrafficPolicies.isEmpty
+    }
+
+    /// Whether what changed can change a Service port's policy.
+    public var touchesPolicy: Bool {
+        !self.routes.isEmpty || !self.services.isEmpty || !self.faultInjections.isEmpty || !self.backendTrafficPolicies.isEmpty
     }
 }

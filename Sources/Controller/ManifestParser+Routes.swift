@@ -370,6 +370,79 @@ extension ManifestParser {
         return FaultInjectionSpec(key: key, fault: fault)
     }
 
+    /// `XBackendTrafficPolicy`: the Services it targets (others kinds are not ours to use) and its retry budget, with
+    /// GEP-3388's defaults for what is left out (the API server's CRD fills them in; a local file may not).
+    static func backendTrafficPolicy(_ root: Node.Mapping, _ document: Node, _ reader: FieldReader) throws -> BackendTrafficPolicySpec {
+        let (key, _, _) = try Self.metadata(root, document, reader)
+        let spec = try reader.mapping(root, "spec", in: document)
+        var services: [String] = []
+        for node in try reader.sequence(spec, "targetRefs", in: root["spec"]!) {
+            guard let ref = node.mapping else { throw reader.error(.invalidField, node, "a targetRef must be a mapping") }
+            let group = try reader.optionalString(ref, "group") ?? ""
+            let kind = try reader.string(ref, "kind", in: node)
+            if (group == "" || group == "core") && kind == "Service" { services.append(try reader.string(ref, "name", in: node)) }
+        }
+        guard let constraintNode = spec["retryConstraint"] else { return BackendTrafficPolicySpec(key: key, services: services, budget: nil) }
+        guard let constraint = constraintNode.mapping else { throw reader.error(.invalidField, constraintNode, "`retryConstraint` must be a mapping") }
+        var percent = BackendTrafficPolicySpec.defaultPercent
+        var interval = BackendTrafficPolicySpec.defaultInterval
+        if let budgetNode = constraint["budget"] {
+            guard let budget = budgetNode.mapping else { throw reader.error(.invalidField, budgetNode, "`budget` must be a mapping") }
+            if budget["percent"] != nil { percent = try reader.percent(budget, "percent", in: budgetNode) }
+            if let value = try reader.optionalDuration(budget, "interval") {
+                guard value >= 1_000_000_000, value <= 3_600_000_000_000 else { throw reader.error(.invalidField, budget["interval"]!, "`interval` must be from 1s to 1h") }
+                interval = value
+            }
+        }
+        var count = BackendTrafficPolicySpec.defaultMinRetryCount
+        var per = BackendTrafficPolicySpec.defaultMinRetryInterval
+        if let rateNode = constraint["minRetryRate"] {
+            guard let rate = rateNode.mapping else { throw reader.error(.invalidField, rateNode, "`minRetryRate` must be a mapping") }
+            if let countNode = rate["count"] {
+                guard let value = countNode.int, value >= 1, value <= 1_000_000 else { throw reader.error(.invalidField, countNode, "`count` must be from 1 to 1000000") }
+                count = value
+            }
+            if let value = try reader.optionalDuration(rate, "interval") {
+                guard value >= 1_000_000_000, value <= 3_600_000_000_000 else { throw reader.error(.invalidField, rate["interval"]!, "`interval` must be from 1s to 1h") }
+                per = value
+            }
+        }
+        return BackendTrafficPolicySpec(key: key, services: services, budget: BackendTrafficPolicySpec.budget(percent: percent, interval: interval, minRetries: count, per: per))
+    }
+
+    /// The Service's `retry.swiftlet.io/budget-percent`, `budget-interval` and `min-retry-rate` (`10/1s`): the same
+    /// budget as an XBackendTrafficPolicy's `retryConstraint`, on any channel of the Gateway API. nil: none given.
+    static func retryBudget(_ annotations: [String: String], metadata: Node.Mapping, reader: FieldReader) throws -> RetryBudget.Settings? {
+        let percentKey = "retry.swiftlet.io/budget-percent", intervalKey = "retry.swiftlet.io/budget-interval", rateKey = "retry.swiftlet.io/min-retry-rate"
+        guard annotations[percentKey] != nil || annotations[intervalKey] != nil || annotations[rateKey] != nil else { return nil }
+        let node = metadata["annotations"] ?? metadata["name"]!
+        var percent = BackendTrafficPolicySpec.defaultPercent
+        if let text = annotations[percentKey] {
+            guard let value = Double(text), (0...100).contains(value) else { throw reader.error(.invalidField, node, "annotation \(percentKey): \"\(text)\" is not a percentage (0-100)") }
+            percent = value
+        }
+        var interval = BackendTrafficPolicySpec.defaultInterval
+        if let text = annotations[intervalKey] {
+            do {
+                interval = try GatewayDuration.parse(text)
+            } catch {
+                throw reader.error(.invalidField, node, "annotation \(intervalKey): \(error.message)")
+            }
+            guard interval >= 1_000_000_000 else { throw reader.error(.invalidField, node, "annotation \(intervalKey): must be 1s or more") }
+        }
+        var count = BackendTrafficPolicySpec.defaultMinRetryCount
+        var per = BackendTrafficPolicySpec.defaultMinRetryInterval
+        if let text = annotations[rateKey] {
+            let parts = text.split(separator: "/", maxSplits: 1)
+            guard parts.count == 2, let value = Int(parts[0]), value >= 1, let duration = try? GatewayDuration.parse(String(parts[1])), duration >= 1_000_000_000 else {
+                throw reader.error(.invalidField, node, "annotation \(rateKey): \"\(text)\" is not a rate such as 10/1s")
+            }
+            count = value
+            per = duration
+        }
+        return BackendTrafficPolicySpec.budget(percent: percent, interval: interval, minRetries: count, per: per)
+    }
+
     /// An RFC 9110 field name: one or more token characters.
     static func isHeaderName(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.allSatisfy { byte in

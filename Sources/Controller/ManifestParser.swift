@@ -55,6 +55,8 @@ public enum ManifestParser {
         case (let version, "HTTPRoute") where Self.gatewayVersions.contains(version): return .route(try Self.route(.http, root, document, reader))
         case (let version, "GRPCRoute") where Self.gatewayVersions.contains(version): return .route(try Self.route(.grpc, root, document, reader))
         case (FaultInjectionSpec.apiVersion, "FaultInjection"): return .faultInjection(try Self.faultInjection(root, document, reader))
+        case (BackendTrafficPolicySpec.apiVersion, "XBackendTrafficPolicy"):
+            return .backendTrafficPolicy(try Self.backendTrafficPolicy(root, document, reader))
         default: return nil
         }
     }
@@ -107,7 +109,8 @@ public enum ManifestParser {
         let policy = try Self.annotationPolicy(annotations, metadata: metadata, reader: reader)
         return ServiceSpec(
             key: key, selector: selector, ports: ports, clusterIP: clusterIP, retry: policy.retry, timeouts: policy.timeouts,
-            accrual: try Self.failureAccrual(annotations, metadata: metadata, reader: reader)
+            accrual: try Self.failureAccrual(annotations, metadata: metadata, reader: reader),
+            budget: try Self.retryBudget(annotations, metadata: metadata, reader: reader)
         )
     }
 

@@ -18,6 +18,13 @@ enum PolicyMessages {
                     $0.jitterRatio = accrual.jitterRatio
                 }
             }
+            if let budget = policy.budget {
+                $0.budget = .with {
+                    $0.ratio = budget.ratio
+                    $0.perSecond = budget.perSecond
+                    $0.windowSeconds = UInt32(budget.window)
+                }
+            }
         }
     }
 

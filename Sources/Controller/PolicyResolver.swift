@@ -8,15 +8,24 @@ import ProxyCore
 /// answered with 500 by the proxy; an `ExtensionRef` to one of our `FaultInjection`s becomes the fault itself.
 public enum PolicyResolver {
     /// `nil` when the authority is not a Service port (the proxy then forwards as it always did).
-    public static func policy(for authority: DestinationAuthority, in snapshot: ClusterSnapshot) -> ServicePolicy? {
+    ///
+    /// `clientNamespace` is the namespace of the proxy asking: the Gateway API's mesh profile (GEP-1294) scopes a
+    /// *consumer* route (one in another namespace than its parent Service) to clients of its own namespace, where it
+    /// takes the place of the Service's own *producer* routes; producer routes serve every other client. nil: the
+    /// Service's own namespace (what tools see).
+    public static func policy(for authority: DestinationAuthority, clientNamespace: String? = nil, in snapshot: ClusterSnapshot) -> ServicePolicy? {
         guard authority.workloadAddress == nil, let service = snapshot.services[authority.service],
             service.ports.contains(where: { $0.port == authority.port })
         else { return nil }
         let attached = snapshot.routes.values
             .filter { spec in spec.parents.contains { $0.service == service.key && ($0.port == nil || $0.port == authority.port) } }
-            .sorted { $0.objectID < $1.objectID }
-        let routes = attached.map { spec in
+        let client = clientNamespace ?? service.key.namespace
+        let consumer = client == service.key.namespace ? [] : attached.filter { $0.key.namespace == client }
+        let scoped = (consumer.isEmpty ? attached.filter { $0.key.namespace == service.key.namespace } : consumer).sorted { $0.objectID < $1.objectID }
+        let routes = scoped.map { spec in
             var route = spec.route
+            // GEP-1294: a Service-parented route's `hostnames` mean nothing in the mesh (the Service is the match).
+            route.hostnames = []
             route.rules = route.rules.map { Self.resolve($0, namespace: spec.key.namespace, service: service, in: snapshot) }
             return route
         }
@@ -26,8 +35,16 @@ public enum PolicyResolver {
         )
         return ServicePolicy(
             namespace: service.key.namespace, name: service.key.name, port: authority.port, routes: routes, defaultRule: defaultRule,
-            accrual: service.accrual
+            accrual: service.accrual, budget: Self.budget(for: service, in: snapshot)
         )
+    }
+
+    /// An XBackendTrafficPolicy targeting the Service (the first by name, when several do), else its annotations'.
+    static func budget(for service: ServiceSpec, in snapshot: ClusterSnapshot) -> RetryBudget.Settings? {
+        let targeting = snapshot.backendTrafficPolicies.values
+            .filter { $0.key.namespace == service.key.namespace && $0.budget != nil && $0.services.contains(service.key.name) }
+            .min { $0.key.name < $1.key.name }
+        return targeting?.budget ?? service.budget
     }
 
     private static func resolve(_ rule: RouteRule, namespace: String, service: ServiceSpec, in snapshot: ClusterSnapshot) -> RouteRule {

@@ -32,7 +32,9 @@ public struct PolicyService: Swiftlet_Policy_V1_OutboundPolicies.SimpleServicePr
                         deliver(nil)  // not a Service port: no policy, and none will come
                         return nil
                     }
-                    return index.subscribePolicy(authority, deliver)
+                    // The proxy's namespace: consumer routes there apply to it alone.
+                    let client = subscribe.contextNamespace.isEmpty ? nil : subscribe.contextNamespace
+                    return index.subscribePolicy(authority, clientNamespace: client, deliver)
                 }
             case .unsubscribe(let id)?: return .unsubscribe(id: id)
             case nil: return nil

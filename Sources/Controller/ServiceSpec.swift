@@ -36,10 +36,12 @@ public struct ServiceSpec: Hashable, Sendable {
     public var timeouts: RouteTimeouts
     /// `balancer.swiftlet.io/failure-accrual: consecutive` and its settings.
     public var accrual: FailureAccrual?
+    /// The `retry.swiftlet.io/budget-*` annotations' retry budget, for every route of the Service.
+    public var budget: RetryBudget.Settings?
 
     public init(
         key: ObjectKey, selector: [String: String], ports: [Port], clusterIP: String? = nil, retry: RouteRetry? = nil,
-        timeouts: RouteTimeouts = RouteTimeouts(), accrual: FailureAccrual? = nil
+        timeouts: RouteTimeouts = RouteTimeouts(), accrual: FailureAccrual? = nil, budget: RetryBudget.Settings? = nil
     ) {
         self.key = key
         self.selector = selector
@@ -48,5 +50,6 @@ public struct ServiceSpec: Hashable, Sendable {
         self.retry = retry
         self.timeouts = timeouts
         self.accrual = accrual
+        self.budget = budget
     }
 }

@@ -48,12 +48,17 @@ public struct ProxyError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let routeUnresolved = Code(18, "route_unresolved", 500)
         /// Nothing moved in either direction for the route's idle timeout.
         public static let idleTimeout = Code(19, "idle_timeout", 504)
+        /// Routes are attached to the Service's port and none matches the request (the Gateway API asks for 404).
+        public static let routeNotFound = Code(20, "route_not_found", 404)
+        /// A connection to the backend failed, and so did every retry the route allowed: the backend is
+        /// unavailable, not misbehaving (503, as the Gateway API's retry conformance expects).
+        public static let retriesExhausted = Code(21, "retries_exhausted", 503)
 
         public static let all: [Code] = [
             .connectionRefused, .connectionReset, .connectTimeout, .responseTimeout, .noRoute, .unresolvable,
             .loopDetected, .malformedRequest, .upstreamProtocol, .upstreamFailed, .noEndpoints, .tlsHandshake,
             .identityMismatch, .notCertified, .requestHeadTooLarge, .headerReadTimeout, .requestTimeout, .circuitOpen,
-            .routeUnresolved, .idleTimeout,
+            .routeUnresolved, .idleTimeout, .routeNotFound, .retriesExhausted,
         ]
 
         public var description: String { self.label }
@@ -79,6 +84,7 @@ public struct ProxyError: Error, Hashable, Sendable, CustomStringConvertible {
         switch self.code {
         case .requestTimeout, .responseTimeout, .connectTimeout, .idleTimeout: return 4
         case .requestHeadTooLarge: return 8
+        case .routeNotFound: return 12  // UNIMPLEMENTED: what gRPC makes of a 404
         default: break
         }
         switch self.code.httpStatus {

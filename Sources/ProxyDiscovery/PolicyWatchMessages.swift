@@ -45,6 +45,7 @@ enum PolicyWatchMessages {
         var routes: [Route] = []
         var defaultRule: RouteRule? = nil
         var accrual: FailureAccrual? = nil
+        var budget: RetryBudget.Settings? = nil
         try Self.fields(message) { field, value throws(ProtobufError) in
             switch field {
             case 1: namespace = try value.string
@@ -64,10 +65,21 @@ enum PolicyWatchMessages {
                     }
                 }
                 accrual = decoded
+            case 7:
+                var decoded = RetryBudget.Settings()
+                try Self.fields(value.bytes) { field, value throws(ProtobufError) in
+                    switch field {
+                    case 1: decoded.ratio = try value.double
+                    case 2: decoded.perSecond = try value.double
+                    case 3: decoded.window = max(1, Int(try value.uint32))
+                    default: break
+                    }
+                }
+                budget = decoded
             default: break
             }
         }
-        return ServicePolicy(namespace: namespace, name: name, port: port, routes: routes, defaultRule: defaultRule, accrual: accrual)
+        return ServicePolicy(namespace: namespace, name: name, port: port, routes: routes, defaultRule: defaultRule, accrual: accrual, budget: budget)
     }
 
     static func route(_ message: ByteBuffer) throws(ProtobufError) -> Route {

@@ -152,11 +152,39 @@ public nonisolated struct Swiftlet_Policy_V1_ServicePolicy: @unchecked Sendable 
   /// Clears the value of `accrual`. Subsequent reads from it will return its default value.
   public mutating func clearAccrual() {_uniqueStorage()._accrual = nil}
 
+  /// The retry budget of every route of the port. Absent: 20 % of requests plus 10 retries a second, over 10 s.
+  public var budget: Swiftlet_Policy_V1_RetryBudget {
+    get {_storage._budget ?? Swiftlet_Policy_V1_RetryBudget()}
+    set {_uniqueStorage()._budget = newValue}
+  }
+  /// Returns true if `budget` has been explicitly set.
+  public var hasBudget: Bool {_storage._budget != nil}
+  /// Clears the value of `budget`. Subsequent reads from it will return its default value.
+  public mutating func clearBudget() {_uniqueStorage()._budget = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// At most `ratio` of a route's requests plus `per_second` a second may be retries, counted over `window_seconds`
+/// (the Gateway API's XBackendTrafficPolicy retryConstraint: budget.percent, budget.interval, minRetryRate).
+public nonisolated struct Swiftlet_Policy_V1_RetryBudget: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var ratio: Double = 0
+
+  public var perSecond: Double = 0
+
+  public var windowSeconds: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Swiftlet_Policy_V1_FailureAccrual: Sendable {
@@ -940,7 +968,7 @@ nonisolated extension Swiftlet_Policy_V1_WatchUpdate: SwiftProtobuf.Message, Swi
 
 nonisolated extension Swiftlet_Policy_V1_ServicePolicy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServicePolicy"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}namespace\0\u{1}name\0\u{1}port\0\u{1}routes\0\u{3}default_rule\0\u{1}accrual\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}namespace\0\u{1}name\0\u{1}port\0\u{1}routes\0\u{3}default_rule\0\u{1}accrual\0\u{1}budget\0")
 
   fileprivate class _StorageClass {
     var _namespace: String = String()
@@ -949,6 +977,7 @@ nonisolated extension Swiftlet_Policy_V1_ServicePolicy: SwiftProtobuf.Message, S
     var _routes: [Swiftlet_Policy_V1_Route] = []
     var _defaultRule: Swiftlet_Policy_V1_Rule? = nil
     var _accrual: Swiftlet_Policy_V1_FailureAccrual? = nil
+    var _budget: Swiftlet_Policy_V1_RetryBudget? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -965,6 +994,7 @@ nonisolated extension Swiftlet_Policy_V1_ServicePolicy: SwiftProtobuf.Message, S
       _routes = source._routes
       _defaultRule = source._defaultRule
       _accrual = source._accrual
+      _budget = source._budget
     }
   }
 
@@ -989,6 +1019,7 @@ nonisolated extension Swiftlet_Policy_V1_ServicePolicy: SwiftProtobuf.Message, S
         case 4: try { try decoder.decodeRepeatedMessageField(value: &_storage._routes) }()
         case 5: try { try decoder.decodeSingularMessageField(value: &_storage._defaultRule) }()
         case 6: try { try decoder.decodeSingularMessageField(value: &_storage._accrual) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._budget) }()
         default: break
         }
       }
@@ -1019,6 +1050,9 @@ nonisolated extension Swiftlet_Policy_V1_ServicePolicy: SwiftProtobuf.Message, S
       try { if let v = _storage._accrual {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
       } }()
+      try { if let v = _storage._budget {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1034,10 +1068,51 @@ nonisolated extension Swiftlet_Policy_V1_ServicePolicy: SwiftProtobuf.Message, S
         if _storage._routes != rhs_storage._routes {return false}
         if _storage._defaultRule != rhs_storage._defaultRule {return false}
         if _storage._accrual != rhs_storage._accrual {return false}
+        if _storage._budget != rhs_storage._budget {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Swiftlet_Policy_V1_RetryBudget: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RetryBudget"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ratio\0\u{3}per_second\0\u{3}window_seconds\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self.ratio) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.perSecond) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.windowSeconds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.ratio.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.ratio, fieldNumber: 1)
+    }
+    if self.perSecond.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.perSecond, fieldNumber: 2)
+    }
+    if self.windowSeconds != 0 {
+      try visitor.visitSingularUInt32Field(value: self.windowSeconds, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Swiftlet_Policy_V1_RetryBudget, rhs: Swiftlet_Policy_V1_RetryBudget) -> Bool {
+    if lhs.ratio != rhs.ratio {return false}
+    if lhs.perSecond != rhs.perSecond {return false}
+    if lhs.windowSeconds != rhs.windowSeconds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -155,7 +155,10 @@ extension TimingSensitiveTests {
                 ["apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": all],
                 ["apiGroups": ["admissionregistration.k8s.io"], "resources": ["mutatingwebhookconfigurations"], "verbs": all],
                 ["apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": all],
-                ["apiGroups": ["discovery.k8s.io", "gateway.networking.k8s.io", "policy.swiftlet.io"], "resources": ["*"], "verbs": ["get", "list", "watch"]],
+                [
+                    "apiGroups": ["discovery.k8s.io", "gateway.networking.k8s.io", "gateway.networking.x-k8s.io", "policy.swiftlet.io"], "resources": ["*"],
+                    "verbs": ["get", "list", "watch"],
+                ],
                 ["apiGroups": ["apps"], "resources": ["deployments"], "verbs": complete ? all : ["get", "list", "watch"]],
             ]
             if complete { rules.append(["apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]]) }

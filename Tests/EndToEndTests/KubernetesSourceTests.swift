@@ -2,6 +2,8 @@ import Controller
 import Foundation
 import Kubernetes
 import Logging
+import struct ProxyCore.ServicePolicy
+import struct ProxyCore.RetryBudget
 import Testing
 
 /// `KubernetesSource` against the test API server (real HTTPS, a bearer token, list then watch, bookmarks, 410):
@@ -218,6 +220,56 @@ struct KubernetesSourceTests {
             while !metrics.currentErrors.isEmpty, ContinuousClock.now < fixedBy { try await Task.sleep(for: .milliseconds(20)) }
             #expect(metrics.currentErrors.isEmpty)
             #expect(index.snapshot.routes[id] != good)
+        }
+    }
+
+    /// The Gateway API's channels as a cluster has them: on the experimental channel a rule's `retry` and an
+    /// XBackendTrafficPolicy reach the policy; on the standard channel the API server drops the rule's `retry` (and
+    /// refuses it when the client asks for strict field validation, as kubectl does), which is why retries there are
+    /// the annotations' and `check` says so.
+    @Test(arguments: ["experimental", "standard"])
+    func routeRetryAndRetryBudgetsFollowTheGatewayAPIChannel(_ channel: String) async throws {
+        let api = try await KubeAPIServer.start(gatewayAPI: channel)
+        defer { api.stop() }
+        try await Self.seed(api)
+        let route: [String: Any] = [
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": ["name": "web-retry", "namespace": "default"],
+            "spec": [
+                "parentRefs": [["group": "", "kind": "Service", "name": "web", "port": 80]],
+                "rules": [["retry": ["codes": [503], "attempts": 2], "backendRefs": [["name": "web", "port": 80]]]],
+            ],
+        ]
+        let body = String(decoding: try JSONSerialization.data(withJSONObject: route), as: UTF8.self)
+        let strict = try await api.request("POST", "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes?fieldValidation=Strict", json: body)
+        if channel == "standard" {
+            #expect(strict.status == 400 && strict.body.contains("strict decoding error: unknown field") && strict.body.contains("spec.rules[0].retry"), "\(strict)")
+            try await api.apply([route])  // without strict validation: accepted, the retry dropped
+        } else {
+            #expect(strict.status == 201, "\(strict)")
+            try await api.apply([[
+                "apiVersion": "gateway.networking.x-k8s.io/v1alpha1", "kind": "XBackendTrafficPolicy", "metadata": ["name": "web-budget", "namespace": "default"],
+                "spec": [
+                    "targetRefs": [["group": "", "kind": "Service", "name": "web"]],
+                    "retryConstraint": ["budget": ["percent": 50, "interval": "20s"], "minRetryRate": ["count": 30, "interval": "10s"]],
+                ],
+            ]])
+        }
+        try await Self.withSource(api) { index, _ in
+            let deadline = ContinuousClock.now + .seconds(20)
+            var policy: ServicePolicy? = nil
+            while ContinuousClock.now < deadline {
+                policy = PolicyResolver.policy(for: Self.web, in: index.snapshot)
+                if policy?.routes.first?.name == "web-retry", channel == "standard" || policy?.budget != nil { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let rule = try #require(policy?.routes.first?.rules.first)
+            if channel == "experimental" {
+                #expect(rule.retry?.limit == 2 && rule.retry?.statuses == [503...503], "\(String(describing: rule.retry))")
+                #expect(policy?.budget == RetryBudget.Settings(ratio: 0.5, perSecond: 3, window: 20))
+            } else {
+                #expect(rule.retry == nil, "the API server pruned the rule's retry")
+                #expect(policy?.budget == nil)
+            }
         }
     }
 

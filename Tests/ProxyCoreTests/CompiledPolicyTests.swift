@@ -26,16 +26,37 @@ import Testing
             case .redirect(let redirect, _, _): key = "redirect \(redirect.statusCode)"
             case .abort(let status, _, _): key = "abort \(status)"
             case .fail(let status, _, _): key = "fail \(status)"
+            case .noMatch: key = "no match"
             }
             outcomes[key, default: 0] += 1
         }
         return outcomes
     }
 
-    @Test func requestsNoRouteTakesGoToTheServiceItself() {
+    /// The Gateway API: once routes are attached to a port, a request none of their rules matches is answered 404;
+    /// only a port without routes sends everything to the Service itself.
+    @Test func aRequestNoAttachedRouteMatchesIsNotFoundAndAPortWithoutRoutesGoesToTheService() {
         let policy = Self.policy([RouteRule(matches: .http([HTTPRouteMatch(path: .prefix("/api"))]), backends: [Self.backend("api", 1)])])
-        #expect(Self.tally(policy, "/other", count: 10, seed: 1) == ["voting": 10])
+        #expect(Self.tally(policy, "/other", count: 10, seed: 1) == ["no match": 10])
         #expect(Self.tally(policy, "/api/x", count: 10, seed: 1) == ["api": 10])
+        let bare = CompiledPolicy(ServicePolicy(namespace: "emojivoto", name: "voting", port: 8080))
+        #expect(Self.tally(bare, "/other", count: 10, seed: 1) == ["voting": 10])
+    }
+
+    @Test func aPortsBudgetSettingsReachItsRoutes() {
+        let settings = RetryBudget.Settings(ratio: 0, perSecond: 1, window: 1)
+        let policy = CompiledPolicy(ServicePolicy(
+            namespace: "emojivoto", name: "voting", port: 8080, routes: [Route(kind: .http, namespace: "emojivoto", name: "r", rules: [RouteRule(matches: .http([]), backends: [Self.backend("voting", 1)])])],
+            budget: settings
+        ))
+        var random = SplitMix64(state: 9)
+        guard case .forward(let plan) = policy.decide(Self.request("/"), using: &random) else {
+            Issue.record("not forwarded")
+            return
+        }
+        // One retry a second over a one-second window and no share of requests: a second retry in that second is refused.
+        #expect(plan.budget.tryWithdraw(now: 5_000_000_000))
+        #expect(!plan.budget.tryWithdraw(now: 5_500_000_000))
     }
 
     @Test func aCanarySplitHoldsItsWeights() {

@@ -6,23 +6,31 @@ import Testing
 @Suite struct TrafficPolicyMachinesTests {
     static let second: Int64 = 1_000_000_000
 
-    @Test func theBudgetAllowsTwentyPercentOfRequestsPlusTenASecondThenRefillsAsTheWindowMoves() {
+    @Test func theBudgetAllowsTwentyPercentOfRequestsPlusTenASecondOverItsWindowThenRefillsAsTheWindowMoves() {
         var budget = RetryBudget()
         for _ in 0..<1000 { budget.recordRequest(now: 0) }
         var granted = 0
         while budget.tryWithdraw(now: Self.second / 2) { granted += 1 }
-        #expect(granted == 210, "0.2 × 1000 requests + 10 for the first second")
-        // The 10 a second accrue as time passes: 50 more five seconds later, then none until the window moves.
-        var later = 0
-        while budget.tryWithdraw(now: 5 * Self.second + Self.second / 2) { later += 1 }
-        #expect(later == 50)
-        var full = 0
-        while budget.tryWithdraw(now: 9 * Self.second + Self.second / 2) { full += 1 }
-        #expect(full == 40, "the tenth second's allowance, and no more: the window holds 10 s")
+        #expect(granted == 300, "0.2 × 1000 requests + 10 a second × the 10 s window, there from the start")
+        // Nothing more while those retries are in the window.
+        let more = budget.tryWithdraw(now: 9 * Self.second + Self.second / 2)
+        #expect(!more)
         // Once those requests and retries have left the 10 s window, the minimum is there again.
         var refilled = 0
         while budget.tryWithdraw(now: 20 * Self.second) { refilled += 1 }
         #expect(refilled == 100)
+    }
+
+    @Test func aRouteWithFewRequestsGetsItsRetriesEvenInABurst() {
+        // The Gateway API's retry conformance: a few requests back to back, each needing up to three retries.
+        var budget = RetryBudget()
+        var refused = 0
+        for request in 0..<30 {
+            let now = Int64(request) * Self.second / 20
+            budget.recordRequest(now: now)
+            for _ in 0..<3 where !budget.tryWithdraw(now: now) { refused += 1 }
+        }
+        #expect(refused == 0)
     }
 
     @Test func withEveryTryFailingRetriesAddAtMostTheBudgetToTheLoad() {
@@ -39,7 +47,7 @@ import Testing
                 attempts += 1
             }
         }
-        #expect(Double(attempts) <= 1.2 * Double(requests) + 10 * 20)
+        #expect(Double(attempts) <= 1.2 * Double(requests) + 10 * 10 * 2, "the 20 s hold two windows' minimum")
         #expect(Double(attempts) > 1.1 * Double(requests), "the budget is used, not refused outright")
     }
 

@@ -54,7 +54,8 @@ struct PolicyWatchMessagesTests {
                 Route(kind: .grpc, namespace: "emojivoto", name: "grpc", created: 42, rules: [grpcRule, RouteRule(matches: .grpc([]))]),
             ],
             defaultRule: RouteRule(matches: .http([]), backends: [RouteBackend(namespace: "emojivoto", name: "voting", port: 8080)], retry: RouteRetry(statuses: [502...504])),
-            accrual: FailureAccrual(maxFailures: 3, minPenalty: 500_000_000, maxPenalty: 30_000_000_000, jitterRatio: 0.25)
+            accrual: FailureAccrual(maxFailures: 3, minPenalty: 500_000_000, maxPenalty: 30_000_000_000, jitterRatio: 0.25),
+            budget: RetryBudget.Settings(ratio: 0.5, perSecond: 3, window: 20)
         )
     }
 

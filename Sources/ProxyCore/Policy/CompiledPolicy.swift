@@ -11,8 +11,9 @@ public final class CompiledPolicy: Sendable {
     private let budgets: [SharedRetryBudget]
     private let defaultBudget: SharedRetryBudget
 
-    public init(_ policy: ServicePolicy, budget: RetryBudget.Settings = RetryBudget.Settings()) {
+    public init(_ policy: ServicePolicy) {
         self.policy = policy
+        let budget = policy.budget ?? RetryBudget.Settings()
         self.table = RouteTable(policy.routes)
         self.splits = self.table.routes.map { route in route.rules.map { WeightedSplit(weights: $0.backends.map(\.weight)) } }
         self.defaultSplit = WeightedSplit(weights: policy.defaultRule.backends.map(\.weight))
@@ -23,14 +24,20 @@ public final class CompiledPolicy: Sendable {
     /// Where a request goes, or what it is answered. The request is only taken apart when there are routes to match:
     /// a Service without routes (most of them) costs its default rule and nothing more.
     public func decide(_ head: HTTPRequestHead, using random: inout some RandomNumberGenerator) -> RouteDecision {
-        self.decide(self.table.routes.isEmpty ? nil : self.table.select(RouteRequest(head)), using: &random)
+        guard !self.table.routes.isEmpty else { return self.decide(nil, using: &random) }
+        guard let selection = self.table.select(RouteRequest(head)) else { return .noMatch }
+        return self.decide(selection, using: &random)
     }
 
     /// Where a request goes, or what it is answered.
     public func decide(_ request: RouteRequest, using random: inout some RandomNumberGenerator) -> RouteDecision {
-        self.decide(self.table.select(request), using: &random)
+        guard !self.table.routes.isEmpty else { return self.decide(nil, using: &random) }
+        guard let selection = self.table.select(request) else { return .noMatch }
+        return self.decide(selection, using: &random)
     }
 
+    /// `selection` nil: the Service's default rule, which serves only a port without routes. Once routes are
+    /// attached, a request none of them matches is not the Service's to take (the Gateway API: 404).
     private func decide(_ selection: RouteTable.Selection?, using random: inout some RandomNumberGenerator) -> RouteDecision {
         let rule = selection?.rule ?? self.policy.defaultRule
         let split = selection.map { self.splits[$0.routeIndex][$0.ruleIndex] } ?? self.defaultSplit
@@ -77,6 +84,9 @@ public enum RouteDecision: Sendable {
     /// The route cannot serve this request (Gateway API: 500): a backend that names nothing, no weighted backend,
     /// a filter that names nothing.
     case fail(status: Int, reason: String, route: Route?)
+    /// Routes are attached to the port and none of their rules matches: HTTP 404 (the Gateway API's
+    /// `HTTPRouteRule.matches`), UNIMPLEMENTED for a gRPC call (as gRPC maps 404).
+    case noMatch
 }
 
 /// Where a request goes and how: the rule (its filters, timeouts, retry) and the backend the split picked.

@@ -1,8 +1,13 @@
 /// How many retries a route may make: at most `ratio` of its requests plus `perSecond` a second, counted over a
-/// sliding `window` (the `perSecond` allowance accrues second by second from the budget's first use, so a new
-/// route cannot spend a whole window's worth at once) — so that when a backend fails outright, retries add at most 20 % (by default) to its load
-/// instead of multiplying it by the retry limit. Finagle's and Linkerd's ServiceProfile budgets work this way; we give
+/// sliding `window` — so that when a backend fails outright, retries add at most 20 % (by default) to its load
+/// instead of multiplying it by the retry limit. Finagle's and Linkerd's ServiceProfile budgets work this way, and so
+/// does the Gateway API's `XBackendTrafficPolicy` (a percentage over an interval, and a minimum retry rate); we give
 /// every route one.
+///
+/// The minimum is a reserve the whole window holds from the start (`perSecond × window`), as Finagle's is: a route
+/// with few requests gets its retries even when they come together (the Gateway API's retry conformance sends a
+/// handful of requests back to back, each needing two or three retries). An earlier version let it accrue second by
+/// second from the budget's first use, which refused exactly those retries.
 ///
 /// A pure value: time comes in as nanoseconds on any monotonic clock. The window is kept as one-second buckets
 /// (a ring of `window` seconds), so recording costs O(1) and memory is fixed.
@@ -25,8 +30,6 @@ public struct RetryBudget: Sendable {
     private var retries: [Int]
     /// The second (since the clock's zero) each bucket holds; a bucket from an older second is stale.
     private var seconds: [Int64]
-    /// The second the budget was first used.
-    private var firstSecond: Int64?
 
     public init(_ settings: Settings = Settings()) {
         self.settings = settings
@@ -37,7 +40,6 @@ public struct RetryBudget: Sendable {
 
     /// A request (a first try) was sent.
     public mutating func recordRequest(now: Int64) {
-        if self.firstSecond == nil { self.firstSecond = now / 1_000_000_000 }
         let slot = self.slot(now)
         self.requests[slot] += 1
     }
@@ -45,14 +47,12 @@ public struct RetryBudget: Sendable {
     /// Whether a retry may go now; if so it is counted (withdrawn from the budget).
     public mutating func tryWithdraw(now: Int64) -> Bool {
         let second = now / 1_000_000_000
-        if self.firstSecond == nil { self.firstSecond = second }
-        let seconds = min(Int64(self.settings.window), max(second - self.firstSecond! + 1, 1))
         var requests = 0, retries = 0
         for index in 0..<self.settings.window where self.seconds[index] > second - Int64(self.settings.window) {
             requests += self.requests[index]
             retries += self.retries[index]
         }
-        let allowed = self.settings.ratio * Double(requests) + self.settings.perSecond * Double(seconds)
+        let allowed = self.settings.ratio * Double(requests) + self.settings.perSecond * Double(self.settings.window)
         guard Double(retries) + 1 <= allowed else { return false }
         self.retries[self.slot(now)] += 1
         return true

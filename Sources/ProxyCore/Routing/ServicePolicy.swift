@@ -8,13 +8,20 @@ public struct ServicePolicy: Hashable, Sendable {
     public var routes: [Route]
     public var defaultRule: RouteRule
     public var accrual: FailureAccrual?
+    /// The retry budget of each route of the port (nil: `RetryBudget.Settings()`), from an `XBackendTrafficPolicy`'s
+    /// `retryConstraint` or the Service's `retry.swiftlet.io/budget-*` annotations.
+    public var budget: RetryBudget.Settings?
 
-    public init(namespace: String, name: String, port: Int, routes: [Route] = [], defaultRule: RouteRule? = nil, accrual: FailureAccrual? = nil) {
+    public init(
+        namespace: String, name: String, port: Int, routes: [Route] = [], defaultRule: RouteRule? = nil, accrual: FailureAccrual? = nil,
+        budget: RetryBudget.Settings? = nil
+    ) {
         self.namespace = namespace
         self.name = name
         self.port = port
         self.routes = routes
         self.defaultRule = defaultRule ?? RouteRule(matches: .http([]), backends: [RouteBackend(namespace: namespace, name: name, port: port)])
         self.accrual = accrual
+        self.budget = budget
     }
 }

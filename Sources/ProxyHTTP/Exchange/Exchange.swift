@@ -194,12 +194,24 @@ public final class Exchange {
             self.chosen?.load = nil
             self.attemptAgain()
         case .respond(let error):
-            self.answer(with: error)
+            self.answer(with: Self.exhausted(error, retries: self.routed?.retries ?? 0))
         case .abortDownstream:
             self.downstream?.abortResponse()
             self.finish()
         case .none:
             break
+        }
+    }
+
+    /// A connection failure the route retried until it could not: the backend is unavailable (503), not
+    /// misbehaving. Without retries the failure stays what it was (502 for a refused or reset connection).
+    static func exhausted(_ error: ProxyError, retries: Int) -> ProxyError {
+        guard retries > 0 else { return error }
+        switch error.code {
+        case .connectionRefused, .connectionReset, .connectTimeout, .upstreamFailed, .tlsHandshake:
+            return ProxyError(.retriesExhausted, "\(error.description) (and on \(retries) \(retries == 1 ? "retry" : "retries"))")
+        default:
+            return error
         }
     }
 

@@ -206,6 +206,9 @@ final class RouteStage: HTTPStage {
             routed.series = self.series(exchange, compiled.policy, route)
             routed.series?.recordRequest()
             return .fail(ProxyError(.routeUnresolved, reason))
+        case .noMatch:
+            let parent = compiled.policy
+            return .fail(ProxyError(.routeNotFound, "no rule of the routes attached to \(parent.namespace)/\(parent.name):\(parent.port) matches the request"))
         }
     }
 
