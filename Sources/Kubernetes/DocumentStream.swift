@@ -68,6 +68,23 @@ public struct DocumentStream {
         return chunks
     }
 
+    /// The text a document is written as: its text as read (or as a text edit left it) while the document is
+    /// still what that text says; nil once it was changed otherwise (it is then written anew).
+    public func text(ofDocument index: Int) -> String? {
+        guard index < self.originals.count, let original = self.originals[index], original.node == self.documents[index] else { return nil }
+        return original.text
+    }
+
+    /// Records `text` as how document `index` reads now (a text edit that keeps its comments and layout): it is
+    /// taken only if it parses to the document as it is now, so the edit can change how it reads, never what it says.
+    @discardableResult
+    public mutating func keep(text: String, forDocument index: Int) -> Bool {
+        guard index < self.documents.count, let parsed = try? Yams.compose(yaml: text), parsed == self.documents[index] else { return false }
+        while self.originals.count <= index { self.originals.append(nil) }
+        self.originals[index] = (self.documents[index], text)
+        return true
+    }
+
     /// The documents as YAML, each after a `---` line.
     public func yaml() throws(KubernetesError) -> String {
         var text = ""
@@ -89,8 +106,13 @@ public struct DocumentStream {
     /// reads; each document is also JSON on its own).
     public func json() -> String {
         var text = ""
-        for document in self.documents {
+        for (index, document) in self.documents.enumerated() {
             text += "---\n"
+            // A document read as JSON is written as it was read (or as a text edit left it); YAML is converted.
+            if let original = self.text(ofDocument: index), original.drop(while: \.isWhitespace).first == "{" {
+                text += original.hasSuffix("\n") ? original : original + "\n"
+                continue
+            }
             Self.writeJSON(document, indent: 0, to: &text)
             text += "\n"
         }

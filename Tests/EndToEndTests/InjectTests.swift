@@ -54,6 +54,8 @@ extension TimingSensitiveTests {
             let uninjected = try await Self.swiftlet(["uninject", "-"], stdin: injected.output)
             #expect(uninjected.status == 0, "\(uninjected.report)")
             #expect(try Self.meaning(uninjected.output) == (try Self.meaning(input)))
+            // And byte for byte: both edits were made to the text (JSON stays as laid out, YAML gains a leading `---`).
+            #expect(uninjected.output == input || uninjected.output == "---\n" + input, "\(uninjected.output)")
             // A second inject changes nothing and says why.
             let again = try await Self.swiftlet(["inject", "--identity-trust-anchors-file", anchors, "-"], stdin: injected.output)
             #expect(try Self.meaning(again.output) == (try Self.meaning(injected.output)))
@@ -101,6 +103,27 @@ extension TimingSensitiveTests {
             // The app's own containers and the volume claim templates are as they were.
             #expect((field(template, "spec", "containers") as? [[String: Any]])?.map { $0["name"] as? String } == ["postgres"])
             #expect(field(object, "spec", "volumeClaimTemplates", "0", "metadata", "name") as? String == "data")
+        }
+
+        @Test("inject edits a workload's text: its comments, flow style and indentation stay, and uninject gives it back byte for byte")
+        func commentsAndLayoutStay() async throws {
+            let anchors = try await Self.anchors()
+            let input = try String(contentsOfFile: Self.workloads.appendingPathComponent("commented.yaml").path, encoding: .utf8)
+            let injected = try await Self.swiftlet(["inject", "--identity-trust-anchors-file", anchors, "-"], stdin: input)
+            #expect(injected.report.contains("deployment \"web\" injected") && injected.report.contains("pod \"solo\" injected"), "\(injected.report)")
+            for kept in [
+                "# The web tier.", "  name: web   # the name", "  selector: {matchLabels: {app: web}}", "      # app containers", "        image: web:1   # pinned",
+                "        ports: [{containerPort: 8080, name: http}]", "        - name: data", "  - {name: app, image: \"app:2\"}",
+            ] {
+                #expect(injected.output.contains(kept + "\n"), "\(kept)\n\(injected.output)")
+            }
+            // Added in the style of where it goes: in a flow mapping as flow, in a block as lines at its indentation.
+            #expect(injected.output.contains("      labels: {app: web, \"swiftlet.io/control-plane-ns\": \"swiftlet\""), "\(injected.output)")
+            #expect(injected.output.contains("        - name: swiftlet-identity-token\n"), "the volume added at the volumes' own indentation")
+            #expect(injected.output.contains("metadata: {name: solo, \"labels\": {\"swiftlet.io/control-plane-ns\": \"swiftlet\"}"))
+            try await KubernetesValidate.check(injected.output)
+            let uninjected = try await Self.swiftlet(["uninject", "-"], stdin: injected.output)
+            #expect(uninjected.output == "---\n" + input, "\(uninjected.output)")
         }
 
         @Test("documents that are not workloads pass through byte for byte, comments included")

@@ -34,7 +34,8 @@ struct ManifestInput: ParsableArguments {
             let json = text.drop { $0.isWhitespace }.first.map { $0 == "{" || $0 == "[" } ?? false
             let output: String
             if json, stream.documents.count == 1 {
-                output = DocumentStream.json(stream.documents[0]) + "\n"
+                let kept = stream.text(ofDocument: 0).flatMap { $0.drop(while: \.isWhitespace).first == "{" ? $0 : nil }
+                output = kept.map { $0.hasSuffix("\n") ? $0 : $0 + "\n" } ?? DocumentStream.json(stream.documents[0]) + "\n"
             } else if json {
                 output = stream.json()
             } else {

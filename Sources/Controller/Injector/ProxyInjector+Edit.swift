@@ -19,6 +19,18 @@ extension ProxyInjector.Injection {
         template["spec"] = spec
     }
 
+    /// The same edit as insertions into the text of the document holding the template at `path`, which keep the
+    /// document's comments and layout (`swiftlet inject`).
+    public func apply(to editor: inout YAMLTextEditor, at path: [YAMLTextEditor.PathComponent]) throws {
+        func quoted(_ entries: [(key: String, value: String)]) -> [(key: String, value: Node)] {
+            entries.map { ($0.key, Node($0.value, Tag(.str), .doubleQuoted)) }
+        }
+        try editor.addEntries(quoted(self.labels), toMappingAt: path + [.key("metadata"), .key("labels")])
+        try editor.addEntries(quoted(self.annotations), toMappingAt: path + [.key("metadata"), .key("annotations")])
+        try editor.insertItems(self.initContainers, intoSequenceAt: path + [.key("spec"), .key("initContainers")], atStart: true)
+        try editor.insertItems(self.volumes, intoSequenceAt: path + [.key("spec"), .key("volumes")], atStart: false)
+    }
+
     /// The same edit as a JSONPatch (RFC 6902) against `pod`, as the API server applies a webhook's answer.
     public func jsonPatch(for pod: Node) -> String {
         var operations: [String] = []
@@ -63,6 +75,12 @@ extension ProxyInjector.Injection {
 }
 
 extension ProxyInjector {
+    /// The label and annotation keys an injection adds.
+    static func isInjectedKey(_ key: String) -> Bool {
+        key == MeshLabels.controlPlaneNamespace || key == MeshLabels.workloadNamespace || key == MeshLabels.proxyVersion || key.hasPrefix("swiftlet.io/proxy-")
+    }
+
+    static let injectedItems = [("initContainers", [initContainerName, proxyContainerName]), ("volumes", [tokenVolumeName, xtablesVolumeName])]
     /// Removes from a pod template everything an injection added; false when there was nothing to remove.
     /// Lists and mappings the injection created (now empty) go too, so `inject` then `uninject` gives back the input.
     public static func uninject(_ template: inout Node) -> Bool {
@@ -70,10 +88,7 @@ extension ProxyInjector {
         if case .mapping(var metadata) = template["metadata"] {
             for field in ["labels", "annotations"] {
                 guard var mapping = metadata[field]?.mapping else { continue }
-                let ours = mapping.keys.compactMap(\.string).filter { key in
-                    key == MeshLabels.controlPlaneNamespace || key == MeshLabels.workloadNamespace || key == MeshLabels.proxyVersion
-                        || key.hasPrefix("swiftlet.io/proxy-")
-                }
+                let ours = mapping.keys.compactMap(\.string).filter(Self.isInjectedKey)
                 guard !ours.isEmpty else { continue }
                 for key in ours { mapping[key] = nil }
                 removed = true
@@ -88,7 +103,7 @@ extension ProxyInjector {
             }
         }
         if case .mapping(var fields) = template["spec"] {
-            for (field, names) in [("initContainers", [Self.initContainerName, Self.proxyContainerName]), ("volumes", [Self.tokenVolumeName, Self.xtablesVolumeName])] {
+            for (field, names) in Self.injectedItems {
                 guard var sequence = fields[field]?.sequence else { continue }
                 let before = sequence.count
                 sequence.removeAll { names.contains($0["name"]?.string ?? "") }
@@ -99,5 +114,43 @@ extension ProxyInjector {
             template["spec"] = .mapping(fields)
         }
         return removed
+    }
+}
+
+extension ProxyInjector {
+    /// `uninject`'s edit as deletions from the text of the document holding the template at `path` (the same
+    /// removals as `uninject(_:)`, emptied collections with them), so what inject kept of the document's comments
+    /// and layout survives the round trip.
+    public static func uninject(_ template: Node, editor: inout YAMLTextEditor, at path: [YAMLTextEditor.PathComponent]) throws {
+        var removedMetadata = false
+        if let metadata = template["metadata"]?.mapping {
+            for field in ["labels", "annotations"] {
+                guard let mapping = metadata[field]?.mapping else { continue }
+                let ours = mapping.keys.compactMap(\.string).filter(Self.isInjectedKey)
+                guard !ours.isEmpty else { continue }
+                removedMetadata = true
+                if ours.count == mapping.count {
+                    try editor.removeEntries([field], fromMappingAt: path + [.key("metadata")])
+                } else {
+                    try editor.removeEntries(Array(ours), fromMappingAt: path + [.key("metadata"), .key(field)])
+                }
+            }
+            let left = metadata.keys.compactMap(\.string).filter { field in
+                guard field == "labels" || field == "annotations", let mapping = metadata[field]?.mapping else { return true }
+                return !mapping.keys.compactMap(\.string).allSatisfy(Self.isInjectedKey)
+            }
+            if removedMetadata && left.isEmpty { try editor.removeEntries(["metadata"], fromMappingAt: path) }
+        }
+        guard let spec = template["spec"]?.mapping else { return }
+        for (field, names) in Self.injectedItems {
+            guard let sequence = spec[field]?.sequence else { continue }
+            let ours = sequence.indices.filter { names.contains(sequence[$0]["name"]?.string ?? "") }
+            guard !ours.isEmpty else { continue }
+            if ours.count == sequence.count {
+                try editor.removeEntries([field], fromMappingAt: path + [.key("spec")])
+            } else {
+                try editor.removeItems(at: ours, fromSequenceAt: path + [.key("spec"), .key(field)])
+            }
+        }
     }
 }

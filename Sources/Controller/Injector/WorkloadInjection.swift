@@ -16,10 +16,15 @@ public enum WorkloadInjection {
     }
 
     /// Injects every workload of `stream` that does not opt out; returns one line per workload.
+    ///
+    /// Each edited document keeps its comments and layout: the injection is made again as insertions into its text
+    /// (`YAMLTextEditor`), taken if that text reads as the injected document; otherwise it is written anew.
     public static func inject(_ stream: inout DocumentStream, with injector: ProxyInjector) -> [String] {
         var report: [String] = []
         for index in stream.documents.indices {
-            Self.edit(&stream.documents[index], report: &report) { template, kind, name, namespace in
+            let original = stream.text(ofDocument: index)
+            var applied: [(path: [YAMLTextEditor.PathComponent], injection: ProxyInjector.Injection)] = []
+            Self.edit(&stream.documents[index], at: [], report: &report) { template, path, kind, name, namespace in
                 let label = "\(kind.lowercased()) \"\(name)\""
                 let decision = injector.decide(template: template, namespace: namespace, namespaceMetadata: .init(), requireOptIn: false)
                 let warnings = decision.warnings.map { " (warning: \($0))" }.joined()
@@ -27,46 +32,72 @@ public enum WorkloadInjection {
                 // A bare Pod is its own workload; a template's pods are owned by the workload.
                 let owner = kind == "Pod" ? nil : (kind: kind, name: name)
                 do {
-                    try injector.injection(template: template, owner: owner, namespace: namespace).apply(to: &template)
+                    let injection = try injector.injection(template: template, owner: owner, namespace: namespace)
+                    injection.apply(to: &template)
+                    applied.append((path, injection))
                 } catch {
                     return "\(label) skipped: \(error)\(warnings)"
                 }
                 return "\(label) injected\(warnings)"
             }
-        }
-        return report
-    }
-
-    /// Removes the proxy from every workload of `stream`; returns one line per workload.
-    public static func uninject(_ stream: inout DocumentStream) -> [String] {
-        var report: [String] = []
-        for index in stream.documents.indices {
-            Self.edit(&stream.documents[index], report: &report) { template, kind, name, _ in
-                ProxyInjector.uninject(&template) ? "\(kind.lowercased()) \"\(name)\" uninjected" : "\(kind.lowercased()) \"\(name)\" had no proxy"
+            guard let original, !applied.isEmpty else { continue }
+            var editor = YAMLTextEditor(text: original)
+            do {
+                for (path, injection) in applied { try injection.apply(to: &editor, at: path) }
+                stream.keep(text: editor.text, forDocument: index)
+            } catch {
+                continue  // written anew
             }
         }
         return report
     }
 
-    /// Calls `body` with the pod template of `document` (or of each item of a `List`), writing back what it changed.
+    /// Removes the proxy from every workload of `stream`; returns one line per workload. Documents keep their
+    /// comments and layout as `inject` does.
+    public static func uninject(_ stream: inout DocumentStream) -> [String] {
+        var report: [String] = []
+        for index in stream.documents.indices {
+            let original = stream.text(ofDocument: index)
+            var edits: [(template: Node, path: [YAMLTextEditor.PathComponent])] = []
+            Self.edit(&stream.documents[index], at: [], report: &report) { template, path, kind, name, _ in
+                let before = template
+                guard ProxyInjector.uninject(&template) else { return "\(kind.lowercased()) \"\(name)\" had no proxy" }
+                edits.append((before, path))
+                return "\(kind.lowercased()) \"\(name)\" uninjected"
+            }
+            guard let original, !edits.isEmpty else { continue }
+            var editor = YAMLTextEditor(text: original)
+            do {
+                for edit in edits { try ProxyInjector.uninject(edit.template, editor: &editor, at: edit.path) }
+                stream.keep(text: editor.text, forDocument: index)
+            } catch {
+                continue  // written anew
+            }
+        }
+        return report
+    }
+
+    /// Calls `body` with the pod template of `document` (or of each item of a `List`) and the template's path in
+    /// the document, writing back what it changed.
     static func edit(
-        _ document: inout Node, report: inout [String], _ body: (inout Node, _ kind: String, _ name: String, _ namespace: String?) -> String
+        _ document: inout Node, at path: [YAMLTextEditor.PathComponent], report: inout [String],
+        _ body: (inout Node, _ path: [YAMLTextEditor.PathComponent], _ kind: String, _ name: String, _ namespace: String?) -> String
     ) {
         guard let kind = document["kind"]?.string else { return }
         if kind.hasSuffix("List"), var items = document["items"]?.sequence {
-            for index in items.indices { Self.edit(&items[index], report: &report, body) }
+            for index in items.indices { Self.edit(&items[index], at: path + [.key("items"), .index(index)], report: &report, body) }
             document["items"] = .sequence(items)
             return
         }
-        guard let path = Self.templatePath(kind: kind) else { return }
+        guard let templatePath = Self.templatePath(kind: kind) else { return }
         let name = document["metadata"]?["name"]?.string ?? document["metadata"]?["generateName"]?.string ?? ""
         let namespace = document["metadata"]?["namespace"]?.string
-        guard var template = Self.node(document, at: path[...]), template.mapping != nil else {
-            report.append("\(kind.lowercased()) \"\(name)\" skipped: it has no pod template at \(path.joined(separator: "."))")
+        guard var template = Self.node(document, at: templatePath[...]), template.mapping != nil else {
+            report.append("\(kind.lowercased()) \"\(name)\" skipped: it has no pod template at \(templatePath.joined(separator: "."))")
             return
         }
-        report.append(body(&template, kind, name, namespace))
-        Self.set(&document, at: path[...], to: template)
+        report.append(body(&template, path + templatePath.map { .key($0) }, kind, name, namespace))
+        Self.set(&document, at: templatePath[...], to: template)
     }
 
     static func node(_ node: Node, at path: ArraySlice<String>) -> Node? {
