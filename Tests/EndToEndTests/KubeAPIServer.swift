@@ -187,6 +187,12 @@ final class KubeAPIServer: Sendable {
         return result
     }
 
+    /// How many TLS connections chose each protocol (`h2`, `http/1.1`) by ALPN.
+    func protocols() async throws -> [String: Int] {
+        let (_, body) = try await self.request("GET", "/_test/protocols")
+        return try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Int] ?? [:]
+    }
+
     func stop() { self.process.stop() }
 }
 

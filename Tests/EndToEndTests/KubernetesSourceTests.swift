@@ -119,6 +119,10 @@ struct KubernetesSourceTests {
             try await api.delete("Service", namespace: "default", "web")
             _ = try await Self.eventually(index, Self.web, "the Service is gone") { $0 == .noEndpoints(exists: false) }
         }
+        // The client chose HTTP/2 (ALPN), as it will with a real API server: its lists and watches shared streams
+        // of one connection.
+        let protocols = try await api.protocols()
+        #expect(protocols["h2", default: 0] >= 1, "\(protocols)")
         // Everything came from one list per kind and the watches: no relist, no watch without a version.
         // (FaultInjection's CRD is not installed here: the kind is not served, and it is looked for every 30 s.)
         let stats = try await api.stats()

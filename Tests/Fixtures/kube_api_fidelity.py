@@ -12,8 +12,8 @@ recordings imply), and each recorded request is sent again in the recorded order
   that made it: a status update, a binding, a graceful or forced delete, a namespace's deletion); each watch must
   stream the same events in the same order, one per chunk, with bookmarks of the same shape, and end the same way;
 - after an etcd compaction (66-68) and an API server restart (69-70), the same 410s;
-- errors, reviews and the AdmissionReview a webhook receives (71-89) compare the same way. 90 (HTTP/2) is skipped:
-  the test server speaks HTTP/1.1 only.
+- errors, reviews and the AdmissionReview a webhook receives (71-89) compare the same way; 90, a watch over HTTP/2
+  (ALPN h2, as async-http-client and client-go choose it), against the test server over TLS.
 
 Prints one JSON line: {"compared": N, "skipped": {...}, "differences": {"NN-name.http": ["path: recorded … test …"]}}
 and exits 1 when anything differs.
@@ -149,7 +149,7 @@ def seed(records):
 
 
 class Harness:
-    def __init__(self, state=None, gateway_api="standard"):
+    def __init__(self, state=None, gateway_api="standard", tls=None):
         arguments = ["--port", "0", "--token", ADMIN, "--kubelet-seconds", "0", "--gateway-api", gateway_api]
         self.directory = tempfile.mkdtemp(prefix="kube-fidelity-")
         if state is not None:
@@ -159,6 +159,11 @@ class Harness:
             arguments += ["--restore", path]
         self.server = fake.make_server(fake.options_parser().parse_args(arguments))
         self.port = self.server.server_address[1]
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            context.set_alpn_protocols(["h2", "http/1.1"])
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True, do_handshake_on_connect=False)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         threading.Thread(target=self.server.store.run_controllers, daemon=True).start()
         tokens = {CONTROLLER: ("swiftlet", "swiftlet-controller"), NOBODY: ("rec", "nobody"), REC_ADMIN: ("rec", "rec-admin"),
@@ -678,6 +683,54 @@ def admission(harness, records, report, only, certificate_directory):
     report[recording.name] = differences
 
 
+def http2_watch(records, report, only, directory):
+    """90: the same kind of watch over HTTP/2 (ALPN h2, with curl as the recorder used it): `HTTP/2 200`, the same
+    lower-case headers and no Transfer-Encoding, the same lines."""
+    if only and 90 not in only:
+        return
+    recording = records[90]
+    cert, key = os.path.join(directory, "api.crt"), os.path.join(directory, "api.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=api",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert], check=True, capture_output=True)
+    harness = Harness(seed(records), tls=(cert, key))
+    differences = []
+    try:
+        with harness.server.store.lock:
+            version = harness.server.store.rv
+        query = re.sub(r"resourceVersion=\d+", f"resourceVersion={version}", recording.query).replace("timeoutSeconds=8", "timeoutSeconds=4")
+        watch = subprocess.Popen(["curl", "-sk", "--http2", "-i", "-N", "-H", "Accept: application/json", "-H", "User-Agent: swiftlet",
+                                  "-H", f"Authorization: Bearer {REC_ADMIN}", f"https://127.0.0.1:{harness.port}{recording.path}?{query}"],
+                                 stdout=subprocess.PIPE)
+        time.sleep(0.5)
+        subprocess.run(["curl", "-sk", "--http2", "-X", "PATCH", "-H", "Content-Type: application/merge-patch+json", "-H", f"Authorization: Bearer {ADMIN}",
+                        "--data", '{"metadata":{"annotations":{"rec/bump":"1","rec/http2":"seen"}}}',
+                        f"https://127.0.0.1:{harness.port}/api/v1/namespaces/rec/services/web"], check=True, capture_output=True)
+        output = watch.communicate(timeout=20)[0].decode()
+        head, _, body = output.partition("\r\n\r\n")
+        lines = head.split("\r\n")
+        if lines[0].strip() != recording.status_line.strip():
+            differences.append(f"status line: recorded {recording.status_line!r}, the test server {lines[0]!r}")
+        recorded = sorted(k for k, _ in recording.headers if k != "date")
+        actual = sorted(line.split(":")[0] for line in lines[1:] if line and not line.startswith("date"))
+        if recorded != actual:
+            differences.append(f"headers: recorded {recorded}, the test server {actual}")
+        events = [json.loads(line) for line in body.split("\n") if line.strip()]
+        expected = recording.lines()
+        if [e["type"] for e in events if e["type"] != "BOOKMARK"] != [e["type"] for e in expected if e["type"] != "BOOKMARK"]:
+            differences.append(f"events: recorded {[e['type'] for e in expected]}, the test server {[e['type'] for e in events]}")
+        else:
+            compare([e for e in expected if e["type"] != "BOOKMARK"][0], [e for e in events if e["type"] != "BOOKMARK"][0], "event",
+                    ("resourceVersion",), differences)
+        bookmarks = [e for e in events if e["type"] == "BOOKMARK"]
+        if not bookmarks:
+            differences.append("no bookmark before the watch's timeout")
+        for bookmark in bookmarks:
+            compare([e for e in expected if e["type"] == "BOOKMARK"][0], bookmark, "bookmark", ("resourceVersion",), differences)
+    finally:
+        harness.stop()
+    report[recording.name] = differences
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default="", help="comma-separated recording numbers")
@@ -686,7 +739,7 @@ def main():
     only = {int(n) for n in options.only.split(",") if n}
     records = recordings()
     report = {}
-    skipped = {records[90].name: "HTTP/2: the test server speaks HTTP/1.1 only (the recording shows the same lines in DATA frames)"}
+    skipped = {}
     discovery(records, report, only)
     harness = Harness(seed(records))
     try:
@@ -697,6 +750,7 @@ def main():
         admission(harness, records, report, only, harness.directory)
     finally:
         harness.stop()
+    http2_watch(records, report, only, harness.directory)
     differences = {name: found for name, found in sorted(report.items()) if found}
     print(json.dumps({"compared": len(report), "skipped": skipped, "differences": differences}, indent=1 if options.verbose else None))
     sys.exit(1 if differences else 0)

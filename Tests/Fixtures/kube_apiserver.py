@@ -55,9 +55,10 @@ Test controls, outside the real API's paths (admin token only):
   authentication (the admin token is `system:masters`);
 - `POST /_test/bulk` {"objects": [...], "delete": [...]}: many writes in one request, each its own event and each
   as a client would make it (create or replace, then the status subresource when the object carries a status);
-- `GET /_test/admission`: every webhook call so far, in order.
+- `GET /_test/admission`: every webhook call so far, in order;
+- `GET /_test/protocols`: how many TLS connections chose each protocol by ALPN (`h2`, `http/1.1`).
 """
-import argparse, base64, collections, copy, gzip, ipaddress, json, os, re, ssl, sys, threading, time, uuid
+import argparse, base64, collections, copy, gzip, ipaddress, json, os, re, socket, ssl, sys, threading, time, uuid
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit, parse_qs
@@ -629,6 +630,7 @@ class Store:
         self.ips = ServiceIPs()
         self.custom = {}  # (group, version, plural) → Kind, from the stored CRDs
         self.pending = []  # (due, callable): what the simulated controllers do next
+        self.protocols = {}  # TLS connections by the protocol ALPN chose
 
     # lookups
 
@@ -1757,6 +1759,23 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def handle(self):
+        # TLS is shaken hands here, in the connection's own thread; a client that chose h2 (ALPN, as client-go and
+        # async-http-client do with a real API server) is served by the HTTP/2 bridge.
+        connection = self.connection
+        if isinstance(connection, ssl.SSLSocket):
+            try:
+                connection.do_handshake()
+            except (ssl.SSLError, OSError):
+                return
+            protocol = connection.selected_alpn_protocol() or "http/1.1"
+            with self.server.store.lock:
+                self.server.store.protocols[protocol] = self.server.store.protocols.get(protocol, 0) + 1
+            if protocol == "h2":
+                H2Bridge(connection, self.server).run()
+                return
+        super().handle()
+
     @property
     def store(self):
         return self.server.store
@@ -2166,6 +2185,9 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET" and path == "/_test/stats":
             with store.lock:
                 return self.send_body(200, {f"{g}/{p}" if g else p: s for (g, p), s in store.stats.items()})
+        if method == "GET" and path == "/_test/protocols":
+            with store.lock:
+                return self.send_body(200, dict(store.protocols))
         if method == "GET" and path == "/_test/admission":
             with store.lock:
                 return self.send_body(200, {"calls": list(store.admission)})
@@ -2200,6 +2222,155 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_test/bulk":
             return self.send_body(200, bulk(self.api, body, self.manager()))
         raise not_served()
+
+
+class H2Bridge:
+    """HTTP/2 as a real API server speaks it (recording 90): each stream's request is handed to this server's own
+    HTTP/1.1 handler over a socket pair and its answer sent back as HEADERS (lower-case, without Transfer-Encoding)
+    and DATA frames, a watch's lines as they come, within the peer's flow-control windows. A watch cut without its
+    last chunk (`/_test/cut-watches`, `/_test/restart`) resets its stream, as a connection going away does."""
+
+    HOP_BY_HOP = {"connection", "transfer-encoding", "keep-alive"}
+
+    def __init__(self, sock, server):
+        import h2.config, h2.connection  # noqa: PLC0415 - only HTTP/2 clients need it
+        self.sock = sock
+        self.server = server
+        self.conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
+        self.lock = threading.Condition()
+        self.requests = {}  # stream id → [headers, body bytes]
+        self.pairs = {}  # stream id → our end of the handler's socket pair
+        self.closed = False
+
+    def flush(self):
+        data = self.conn.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def run(self):
+        import h2.events  # noqa: PLC0415
+        with self.lock:
+            self.conn.initiate_connection()
+            self.flush()
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    break
+                with self.lock:
+                    events = self.conn.receive_data(data)
+                    for event in events:
+                        if isinstance(event, h2.events.RequestReceived):
+                            self.requests[event.stream_id] = [dict(event.headers), b""]
+                        elif isinstance(event, h2.events.DataReceived):
+                            self.requests[event.stream_id][1] += event.data
+                            self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                        if isinstance(event, (h2.events.RequestReceived, h2.events.DataReceived)) and event.stream_ended is not None:
+                            headers, body = self.requests.pop(event.stream_id)
+                            threading.Thread(target=self.serve, args=(event.stream_id, headers, body), daemon=True).start()
+                        elif isinstance(event, h2.events.StreamReset):
+                            pair = self.pairs.pop(event.stream_id, None)
+                            if pair is not None:
+                                pair.close()
+                        elif isinstance(event, h2.events.ConnectionTerminated):
+                            raise ConnectionResetError()
+                    self.flush()
+                    self.lock.notify_all()
+        except (OSError, ssl.SSLError, ConnectionResetError):
+            pass
+        finally:
+            with self.lock:
+                self.closed = True
+                for pair in self.pairs.values():
+                    pair.close()
+                self.lock.notify_all()
+
+    def serve(self, stream, headers, body):
+        ours, theirs = socket.socketpair()
+        with self.lock:
+            self.pairs[stream] = ours
+        def handle():
+            try:
+                Handler(theirs, ("127.0.0.1", 0), self.server)
+            except OSError:
+                pass
+            finally:
+                # As the server's own loop does after a request: the socket closes, and the bridge sees the end.
+                theirs.close()
+        threading.Thread(target=handle, daemon=True).start()
+        lines = [f"{headers.get(':method', 'GET')} {headers.get(':path', '/')} HTTP/1.1", f"Host: {headers.get(':authority', '')}"]
+        lines += [f"{name}: {value}" for name, value in headers.items() if not name.startswith(":") and name != "host"]
+        lines += [f"Content-Length: {len(body)}", "Connection: close"]
+        try:
+            ours.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+            reader = ours.makefile("rb")
+            status = int(reader.readline().split(b" ")[1])
+            response = [(":status", str(status))]
+            length, chunked = None, False
+            while True:
+                line = reader.readline().decode().rstrip("\r\n")
+                if not line:
+                    break
+                name, _, value = line.partition(": ")
+                name = name.lower()
+                if name == "transfer-encoding":
+                    chunked = value == "chunked"
+                if name == "content-length":
+                    length = int(value)
+                if name not in self.HOP_BY_HOP:
+                    response.append((name, value))
+            with self.lock:
+                self.conn.send_headers(stream, response)
+                self.flush()
+            if chunked:
+                while True:
+                    size_line = reader.readline()
+                    if not size_line:
+                        return self.reset(stream)  # cut without the last chunk
+                    size = int(size_line.strip(), 16)
+                    if size == 0:
+                        break
+                    self.send(stream, reader.read(size))
+                    reader.readline()
+                self.send(stream, b"", end=True)
+            else:
+                self.send(stream, reader.read(length or 0), end=True)
+        except (OSError, ValueError, IndexError):
+            self.reset(stream)
+        finally:
+            with self.lock:
+                self.pairs.pop(stream, None)
+            ours.close()
+
+    def send(self, stream, data, end=False):
+        import h2.exceptions  # noqa: PLC0415
+        view = memoryview(data)
+        with self.lock:
+            while True:
+                if self.closed:
+                    raise OSError("connection closed")
+                try:
+                    window = min(self.conn.local_flow_control_window(stream), self.conn.max_outbound_frame_size)
+                except h2.exceptions.StreamClosedError:
+                    raise OSError("stream closed")
+                if len(view) == 0 or window > 0:
+                    chunk = view[:window]
+                    self.conn.send_data(stream, bytes(chunk), end_stream=end and len(chunk) == len(view))
+                    self.flush()
+                    view = view[len(chunk):]
+                    if len(view) == 0:
+                        return
+                else:
+                    self.lock.wait(1)
+
+    def reset(self, stream):
+        import h2.errors  # noqa: PLC0415
+        with self.lock:
+            try:
+                self.conn.reset_stream(stream, error_code=h2.errors.ErrorCodes.INTERNAL_ERROR)
+                self.flush()
+            except Exception:  # noqa: BLE001 - the stream or the connection is gone already
+                pass
 
 
 def bulk(api, body, manager="kubectl"):
@@ -2329,7 +2500,8 @@ def main():
     if options.tls_cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(options.tls_cert, options.tls_key)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
+        context.set_alpn_protocols(["h2", "http/1.1"])
+        server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     print(f"listening {options.host}:{server.server_address[1]}", flush=True)
     server.serve_forever()
 
