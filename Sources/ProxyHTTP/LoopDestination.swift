@@ -22,7 +22,7 @@ public final class LoopDestination {
     }
 
     /// Marks the destination used (it is not evicted while in use) and takes in the latest endpoints.
-    public func use(now: UInt64 = NIODeadline.now().uptimeNanoseconds) {
+    public func use(now: UInt64) {
         self.entry.touch(now: now)
         self.refresh(now: now)
     }
@@ -35,7 +35,7 @@ public final class LoopDestination {
         let proceed: @Sendable () -> Void = {
             loop.execute {
                 guard once.value.flag.claim() else { return }
-                once.value.destination.refresh(now: NIODeadline.now().uptimeNanoseconds)
+                once.value.destination.refresh(now: loop.now.uptimeNanoseconds)
                 once.value.body()
             }
         }

@@ -16,7 +16,9 @@ public final class LoopResources {
     /// Discovery, when a controller is configured.
     let discovery: DestinationLookup?
     /// Mesh TLS, when the proxy has an identity: requests to endpoints with an identity go over mTLS.
-    public let meshTLS: MeshTLS?
+    public var meshTLS: MeshTLS? { self.endpoints.meshTLS }
+    /// Where every attempt's endpoint is picked and reached, HTTP and opaque alike.
+    public let endpoints: EndpointClient
     /// The Policy API, when a controller is configured: outbound requests to a Service port go by its routes.
     let policies: (any PolicyLookup)?
     let clusterDomain: String
@@ -30,9 +32,20 @@ public final class LoopResources {
     private var chains: [StageTarget: StageChain] = [:]
     static let maximumChains = 4096
 
-    public init(
+    public convenience init(
         eventLoop: EventLoop, config: ProxyConfig, connector: UpstreamConnector, discovery: DestinationLookup? = nil, meshTLS: MeshTLS? = nil,
         policies: (any PolicyLookup)? = nil, accrualBoard: AccrualBoard = AccrualBoard(), chainBuilder: StageChainBuilder = .standard
+    ) {
+        self.init(
+            eventLoop: eventLoop, config: config, connector: connector, discovery: discovery, meshTLS: meshTLS, policies: policies,
+            accrualBoard: accrualBoard, chainBuilder: chainBuilder, upstreams: nil
+        )
+    }
+
+    /// `upstreams`: how attempts reach their endpoints (nil: this loop's pools); a test gives a scripted one.
+    init(
+        eventLoop: EventLoop, config: ProxyConfig, connector: UpstreamConnector, discovery: DestinationLookup?, meshTLS: MeshTLS?,
+        policies: (any PolicyLookup)?, accrualBoard: AccrualBoard, chainBuilder: StageChainBuilder, upstreams: (any UpstreamOpener)?
     ) {
         self.eventLoop = eventLoop
         self.accrualBoard = accrualBoard
@@ -40,7 +53,6 @@ public final class LoopResources {
         self.clusterDomain = config.clusterDomain
         self.chainBuilder = chainBuilder
         self.discovery = discovery
-        self.meshTLS = meshTLS
         self.metrics = MetricsShard()
         self.http1 = HTTP1ConnectionPool(
             eventLoop: eventLoop, connector: connector, metrics: self.metrics,
@@ -49,6 +61,7 @@ public final class LoopResources {
         )
         self.flusher = FlushBatcher(eventLoop: eventLoop)
         self.http2 = HTTP2ConnectionPool(eventLoop: eventLoop, connector: connector, metrics: self.metrics, flusher: self.flusher)
+        self.endpoints = EndpointClient(meshTLS: meshTLS, upstreams: upstreams ?? PooledUpstreams(http1: self.http1, http2: self.http2))
     }
 
     func pick(_ count: Int) -> Int {

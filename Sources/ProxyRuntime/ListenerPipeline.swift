@@ -172,32 +172,33 @@ struct ListenerPipeline: Sendable {
         let timeout = TimeAmount(self.config.connectTimeout)
         try pipeline.addHandler(
             RelayConnectHandler(connector: self.connector, onFailure: onFailure) { loop, chosen in
-                balanced.use()
+                balanced.use(now: loop.now.uptimeNanoseconds)
                 let choose = {
-                    guard case .endpoints = balanced.state, case .endpoint(let load) = balanced.pick(now: NIODeadline.now().uptimeNanoseconds) else {
+                    // The balancer and the mTLS rule are the exchanges' own (EndpointClient).
+                    let picked = try? resources.endpoints.pick(
+                        balanced, key: key, authority: key, avoiding: nil, now: loop.now.uptimeNanoseconds
+                    )
+                    guard case .endpoints = balanced.state, let picked, let load = picked.load else {
                         chosen(RelayConnectHandler.Target(
                             endpoint: destination,
                             metrics: metrics.tcpMetrics(for: TCPLabels(direction: direction, peer: .dst, targetAddress: destination.description, tls: tls))
                         ))
                         return
                     }
-                    load.started()
                     // A meshed endpoint gets the stream over mTLS (its proxy relays it on), never plaintext instead.
                     var upstreamTLS: UpstreamTLS? = nil
                     var refusal: ProxyError? = nil
-                    if let identity = load.endpoint.identity, let mesh = resources.meshTLS {
-                        if let credentials = mesh.current {
-                            upstreamTLS = UpstreamTLS(context: credentials.client(.opaque), identity: identity)
-                        } else {
-                            refusal = ProxyError(.notCertified, "this proxy has no certificate yet; mTLS to \(load.endpoint.address) must wait")
-                        }
+                    do throws(ProxyError) {
+                        upstreamTLS = try resources.endpoints.upstreamTLS(identity: picked.target.identity, endpoint: picked.target.endpoint, protocol: .opaque)
+                    } catch {
+                        refusal = error
                     }
                     let label = upstreamTLS.map { TLSLabel.established(clientID: nil, serverID: $0.identity) } ?? tls
                     chosen(RelayConnectHandler.Target(
-                        endpoint: load.endpoint.address,
-                        metrics: metrics.tcpMetrics(for: TCPLabels(direction: direction, peer: .dst, targetAddress: load.endpoint.address.description, tls: label)),
+                        endpoint: picked.target.endpoint,
+                        metrics: metrics.tcpMetrics(for: TCPLabels(direction: direction, peer: .dst, targetAddress: picked.target.endpoint.description, tls: label)),
                         tls: upstreamTLS, refusal: refusal,
-                        onConnected: { nanoseconds in load.observe(rttNanoseconds: nanoseconds, now: NIODeadline.now().uptimeNanoseconds) },
+                        onConnected: { nanoseconds in load.observe(rttNanoseconds: nanoseconds, now: loop.now.uptimeNanoseconds) },
                         onClosed: { load.abandoned() }
                     ))
                 }

@@ -12,7 +12,7 @@ extension Exchange {
 
     /// Starts a copy of this request (as it is now, filters applied) to `destination`.
     func startMirror(to destination: LoopDestination, key: String) {
-        destination.use()
+        destination.use(now: self.eventLoop.now.uptimeNanoseconds)
         // Only to endpoints discovery gave: a mirror never falls back to the request's own authority (that would
         // send the copy to the original service). The first requests are not mirrored while discovery answers.
         guard !self.upgrade, case .endpoints = destination.state else { return }

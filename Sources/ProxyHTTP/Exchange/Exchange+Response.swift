@@ -5,7 +5,7 @@ import ProxyCore
 extension Exchange {
     func responseHeadReceived(_ head: HTTPResponseHead, endStream: Bool) {
         guard !self.isFinished, let downstream = self.downstream else { return }
-        if self.idleTimeout != nil { self.lastActivity = .now() }
+        if self.idleTimeout != nil { self.lastActivity = self.eventLoop.now }
         var head = head
         if !head.isInformational, head.status != 101, self.machine.phase == .streaming, let chain = self.chain, !chain.stages.isEmpty {
             var retry = false
@@ -57,7 +57,7 @@ extension Exchange {
     }
 
     func responseBodyReceived(_ bytes: ByteBuffer) {
-        if self.idleTimeout != nil { self.lastActivity = .now() }
+        if self.idleTimeout != nil { self.lastActivity = self.eventLoop.now }
         guard self.machine.responseBody() == .forward, let downstream = self.downstream else { return }
         downstream.writeResponseBody(bytes)
         if !downstream.isWritable { self.upstream?.pauseResponse(true) }

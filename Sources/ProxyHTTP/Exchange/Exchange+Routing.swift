@@ -24,7 +24,7 @@ extension Exchange {
             return
         }
         self.destination = destination
-        destination.use()
+        destination.use(now: self.eventLoop.now.uptimeNanoseconds)
         guard destination.state == .pending else {
             self.route()
             return
@@ -87,17 +87,15 @@ extension Exchange {
             if case .respond(let error) = self.machine.respond(error) { self.answer(with: error) }
             return
         }
-        let resources = self.connection.resources
-        if chosen.target.identity != nil && resources.meshTLS?.current == nil {
+        if let identity = chosen.target.identity, let refusal = self.connection.resources.endpoints.refusal(identity: identity, endpoint: chosen.target.endpoint) {
             chosen.load?.abandoned()
-            let error = ProxyError(.notCertified, "this proxy has no certificate yet; mTLS to \(chosen.target.endpoint) must wait")
-            if case .respond(let error) = self.machine.respond(error) { self.answer(with: error) }
+            if case .respond(let error) = self.machine.respond(refusal) { self.answer(with: error) }
             return
         }
         self.chosen = chosen
         self.attemptSettled = false
         // Only a routed request's backend series times its attempts.
-        if self.routed != nil { self.attemptStarted = .now() }
+        if self.routed != nil { self.attemptStarted = self.eventLoop.now }
         if let chain = self.chain {
             for stage in chain.stages { stage.endpointChosen(chosen, self) }
         }
@@ -122,23 +120,12 @@ extension Exchange {
         let authority = self.request.authority
         switch self.destination?.state {
         case .endpoints?:
-            let now = NIODeadline.now().uptimeNanoseconds
             guard let key = self.destinationKey, let destination = self.destination else { throw ProxyError(.noEndpoints, "no endpoint to send to") }
-            let load: EndpointLoad
-            // A retry goes to another endpoint than the one that failed, when there is one.
-            switch destination.pick(now: now, avoiding: self.failedEndpoint) {
-            case .endpoint(let picked): load = picked
-            case .none: throw ProxyError(.noEndpoints, "no endpoint to send to")
-            case .allEjected: throw ProxyError(.circuitOpen, "every endpoint of \(key) is failing (failure accrual)")
-            }
-            load.started()
             // Explicit mode names the destination by its authority; transparent mode keeps the request's own.
-            // An endpoint with an identity runs a proxy: reached with mTLS when this proxy has an identity too.
-            let identity = resources.meshTLS == nil ? nil : load.endpoint.identity
-            let target = TrafficTarget(
-                endpoint: load.endpoint.address, authority: self.connection.destination == nil ? key : authority ?? key, identity: identity
+            return try resources.endpoints.pick(
+                destination, key: key, authority: self.connection.destination == nil ? key : authority ?? key, avoiding: self.failedEndpoint,
+                now: self.eventLoop.now.uptimeNanoseconds
             )
-            return ChosenEndpoint(target: target, labels: load.endpoint.labels, load: load)
         case .noEndpoints(exists: true)?:
             throw ProxyError(.noEndpoints, "\(self.destinationKey ?? "the destination") has no endpoints")
         case .noEndpoints(exists: false)?, .pending?, nil:
@@ -164,14 +151,8 @@ extension Exchange {
     }
 
     func connectUpstream(_ target: TrafficTarget) {
-        let resources = self.connection.resources
-        var upstreamTLS: UpstreamTLS? = nil
-        if let identity = target.identity, let credentials = resources.meshTLS?.current {
-            upstreamTLS = UpstreamTLS(context: credentials.client(self.upstreamIsHTTP2 ? .http2 : .http1), identity: identity)
-        }
-        let label = self.tlsLabel(target)
         let bound = NIOLoopBound(self, eventLoop: self.eventLoop)
-        let completion: (Result<any ExchangeUpstream, ProxyError>) -> Void = { result in
+        self.connection.resources.endpoints.open(target, http2: self.upstreamIsHTTP2, direction: self.direction, tls: self.tlsLabel(target)) { result in
             let exchange = bound.value
             switch result {
             case .success(let upstream):
@@ -183,15 +164,6 @@ extension Exchange {
             case .failure(let error):
                 exchange.upstreamFailed(error)
             }
-        }
-        if self.upstreamIsHTTP2 {
-            resources.http2.openStream(target.upstreamKey, direction: self.direction, tls: label, upstreamTLS: upstreamTLS, completion: completion)
-        } else {
-            if let idle = resources.http1.takeIdle(target.upstreamKey) {
-                self.upstreamReady(idle)
-                return
-            }
-            resources.http1.connect(target.upstreamKey, direction: self.direction, tls: label, upstreamTLS: upstreamTLS, completion: completion)
         }
     }
 }

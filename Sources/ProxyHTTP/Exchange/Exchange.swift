@@ -80,11 +80,11 @@ public final class Exchange {
         self.request = head
         self.requestBody = body
         self.upgrade = upgrade
-        self.started = .now()
+        self.started = connection.eventLoop.now
         self.machine = ExchangeStateMachine(configuration: connection.exchangeConfiguration, upgrade: upgrade)
     }
 
-    public var elapsedNanoseconds: Int64 { (NIODeadline.now() - self.started).nanoseconds }
+    public var elapsedNanoseconds: Int64 { (self.eventLoop.now - self.started).nanoseconds }
     /// Attempts made on upstreams so far.
     public var attempts: Int { self.machine.attempts }
     public var direction: TrafficDirection { self.connection.direction }
@@ -93,7 +93,7 @@ public final class Exchange {
     // MARK: the request, from the downstream
 
     func requestBodyReceived(_ bytes: ByteBuffer) {
-        if self.idleTimeout != nil { self.lastActivity = .now() }
+        if self.idleTimeout != nil { self.lastActivity = self.eventLoop.now }
         if !self.mirrors.isEmpty { self.feedMirrors(body: bytes, end: false, trailers: nil) }
         switch self.machine.requestBody(bytes) {
         case .forward:
@@ -109,7 +109,7 @@ public final class Exchange {
 
     func requestEndReceived(_ trailers: HTTPFields?) {
         if !self.mirrors.isEmpty { self.feedMirrors(body: nil, end: true, trailers: trailers) }
-        switch self.machine.requestEnd(trailers, now: .now()) {
+        switch self.machine.requestEnd(trailers, now: self.eventLoop.now) {
         case .forward:
             self.upstream?.writeRequestEnd(trailers)
             self.armResponseTimer()
@@ -153,7 +153,7 @@ public final class Exchange {
     // MARK: the upstream
 
     func upstreamReady(_ upstream: any ExchangeUpstream) {
-        switch self.machine.upstreamReady(reused: upstream.isReused, now: .now()) {
+        switch self.machine.upstreamReady(reused: upstream.isReused, now: self.eventLoop.now) {
         case .release:
             upstream.release(reusable: true)
         case .send(let parts):
@@ -222,7 +222,7 @@ public final class Exchange {
             let exchange = bound.value
             exchange.responseTimer = nil
             // An attempt that timed out fails like any other: a retry policy may try again.
-            if let error = exchange.machine.overdueResponse(now: .now()) { exchange.upstreamFailed(error) }
+            if let error = exchange.machine.overdueResponse(now: exchange.eventLoop.now) { exchange.upstreamFailed(error) }
         }
     }
 
@@ -243,7 +243,7 @@ public final class Exchange {
     /// `timeout` (504 `idle_timeout` before the response began, the response cut after).
     public func setIdleTimeout(_ timeout: TimeAmount) {
         self.idleTimeout = timeout
-        self.lastActivity = .now()
+        self.lastActivity = self.eventLoop.now
         self.armIdleTimer(at: self.lastActivity + timeout)
     }
 
@@ -255,7 +255,7 @@ public final class Exchange {
             guard !exchange.isFinished, let timeout = exchange.idleTimeout else { return }
             // Activity only moves a timestamp; the timer checks it when it fires and waits again if need be.
             let due = exchange.lastActivity + timeout
-            guard NIODeadline.now() >= due else {
+            guard exchange.eventLoop.now >= due else {
                 exchange.armIdleTimer(at: due)
                 return
             }
@@ -304,7 +304,7 @@ public final class Exchange {
         self.attemptSettled = true
         // Plain traffic (no route series, no balancer) records nothing: no clock read either.
         guard self.routed?.backendSeries != nil || self.chosen?.load != nil else { return }
-        let now = NIODeadline.now()
+        let now = self.eventLoop.now
         if let series = self.routed?.backendSeries, let started = self.attemptStarted {
             series.record(outcome, seconds: Double((now - started).nanoseconds) / 1e9)
         }
@@ -415,7 +415,7 @@ public final class Exchange {
             self.settleAttempt(RouteOutcome(status: self.responseStatus, grpcStatus: self.grpcStatus, error: nil))
         }
         if let load = self.chosen?.load {
-            let now = NIODeadline.now()
+            let now = self.eventLoop.now
             load.finished(rttNanoseconds: UInt64(max((now - self.started).nanoseconds, 0)), now: now.uptimeNanoseconds)
             self.chosen?.load = nil
         }

@@ -11,7 +11,7 @@ final class RetryStage: HTTPStage {
     func request(_ exchange: Exchange) -> StageDecision {
         guard let routed = exchange.routed, let target = routed.target, let retry = target.retry, retry.limit > 0 else { return .proceed }
         routed.retry = retry
-        target.budget.recordRequest(now: Self.now())
+        target.budget.recordRequest(now: Self.now(exchange))
         exchange.retainBody = true
         return .proceed
     }
@@ -44,7 +44,7 @@ final class RetryStage: HTTPStage {
             routed.series?.recordRetryUnreplayable()
             return .pass
         }
-        guard let target = routed.target, target.budget.tryWithdraw(now: Self.now()) else {
+        guard let target = routed.target, target.budget.tryWithdraw(now: Self.now(exchange)) else {
             routed.series?.recordRetryOverflow()
             return .pass
         }
@@ -55,7 +55,7 @@ final class RetryStage: HTTPStage {
         return .retry
     }
 
-    static func now() -> Int64 { Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds) }
+    static func now(_ exchange: Exchange) -> Int64 { Int64(truncatingIfNeeded: exchange.eventLoop.now.uptimeNanoseconds) }
 }
 
 @available(*, unavailable)

@@ -50,7 +50,7 @@ final class RouteStage: HTTPStage {
     }
 
     func request(_ exchange: Exchange) -> StageDecision {
-        let now = NIODeadline.now().uptimeNanoseconds
+        let now = exchange.eventLoop.now.uptimeNanoseconds
         if let routed = exchange.routed, let waiting = routed.waiting {
             return self.resume(exchange, routed, waiting, now: now)
         }
