@@ -87,12 +87,10 @@ public struct ProxyError: Error, Hashable, Sendable, CustomStringConvertible {
         case .routeNotFound: return 12  // UNIMPLEMENTED: what gRPC makes of a 404
         default: break
         }
-        switch self.code.httpStatus {
-        case 502, 503, 504: return 14
-        case 429: return 14
-        case 403: return 7
-        default: return 13
-        }
+        // UNAVAILABLE for 429 and 502–504, PERMISSION_DENIED for 403; INTERNAL for the rest (a gateway's own
+        // failure, not the UNKNOWN an application's 500 maps to).
+        let mapped = LocalResponse.grpcStatus(forHTTP: self.code.httpStatus)
+        return mapped == 2 ? 13 : mapped
     }
 
     /// The value of the `swiftlet-proxy-error` response header: short, single-line, header-safe.

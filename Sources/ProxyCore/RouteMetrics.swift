@@ -82,6 +82,16 @@ public struct RouteOutcome: Hashable, Sendable {
         self.error = error
     }
 
+    /// Whether the outcome counts as a failure (failure accrual, a retry's success): a proxy error, a 5xx, or a gRPC
+    /// status that says the server failed (PERMISSION_DENIED, DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE, DATA_LOSS).
+    public var isFailure: Bool {
+        if self.error != nil || (self.status ?? 0) >= 500 { return true }
+        switch self.grpcStatus {
+        case 4?, 7?, 13?, 14?, 15?: return true
+        default: return false
+        }
+    }
+
     func rendered(_ family: RouteLabels.Family) -> String {
         let error = "error=\"\(self.error.map { escape($0) } ?? "")\""
         switch family {

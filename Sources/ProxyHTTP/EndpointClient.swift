@@ -5,7 +5,8 @@ import ProxyTransport
 /// The one place an attempt's endpoint is chosen and reached, for HTTP exchanges and the opaque relay alike: the
 /// balancer's pick among a destination's endpoints (P2C over peak-EWMA, failure accrual, away from the endpoint that
 /// just failed), the rule that an endpoint with an identity runs a proxy and is reached over mTLS — never in
-/// plaintext instead, and not before this proxy is certified —, and the connection itself.
+/// plaintext instead, and not before this proxy is certified —, the connection itself, and the attempt's
+/// settlement: its latency into the endpoint's EWMA, its outcome into failure accrual.
 public final class EndpointClient {
     /// Mesh TLS, when the proxy has an identity.
     public let meshTLS: MeshTLS?
@@ -66,6 +67,39 @@ public final class EndpointClient {
             return
         }
         self.upstreams.open(target, http2: http2, direction: direction, tls: tls, upstreamTLS: upstreamTLS, completion: completion)
+    }
+}
+
+extension EndpointClient {
+    /// The attempt's outcome, once: a failure counts against the endpoint (failure accrual; the next attempt avoids
+    /// it), a success restores it.
+    func settle(_ attempt: inout ExchangeAttempt, _ outcome: RouteOutcome, now: NIODeadline) {
+        guard let load = attempt.endpoint?.load else { return }
+        let failed = outcome.isFailure
+        if failed { attempt.failed = load.endpoint.address }
+        load.recordOutcome(failed: failed, now: Int64(truncatingIfNeeded: now.uptimeNanoseconds))
+    }
+
+    /// The exchange is over: the endpoint's load ends, and its latency goes into the EWMA.
+    func finish(_ attempt: inout ExchangeAttempt, rttNanoseconds: UInt64, now: NIODeadline) {
+        attempt.endpoint?.load?.finished(rttNanoseconds: rttNanoseconds, now: now.uptimeNanoseconds)
+        attempt.endpoint?.load = nil
+    }
+
+    /// The attempt ended with nothing to learn from (cancelled, retried, timed out): its load ends.
+    func abandon(_ attempt: inout ExchangeAttempt) {
+        attempt.endpoint?.load?.abandoned()
+        attempt.endpoint?.load = nil
+    }
+
+    /// A relayed connection to `load`'s endpoint was established after `rttNanoseconds`.
+    public func connected(_ load: EndpointLoad, rttNanoseconds: UInt64, now: NIODeadline) {
+        load.observe(rttNanoseconds: rttNanoseconds, now: now.uptimeNanoseconds)
+    }
+
+    /// A relayed connection to `load`'s endpoint closed.
+    public func closed(_ load: EndpointLoad) {
+        load.abandoned()
     }
 }
 

@@ -21,9 +21,8 @@ public final class HTTPConnection {
     let discoveryTimeout: TimeAmount
     let exchangeConfiguration: ExchangeStateMachine.Configuration
 
-    /// The last authority's discovery key and destination.
-    private var lastRoute: (authority: String?, key: String?, destination: LoopDestination?)?
-    private var lastChain: (target: StageTarget, chain: StageChain)?
+    /// The last authority's chain: keep-alive connections mostly repeat it.
+    private var lastChain: (authority: String?, chain: StageChain)?
 
     public init(
         direction: TrafficDirection, destination: HostPort?, router: Router, resources: LoopResources, tls: TLSLabel, isHTTP2: Bool,
@@ -43,22 +42,14 @@ public final class HTTPConnection {
 
     var eventLoop: EventLoop { self.resources.eventLoop }
 
-    /// The discovery key and destination of a request to `authority` (both `nil` when discovery has no say).
-    func route(for authority: String?) -> (key: String?, destination: LoopDestination?) {
-        if let last = self.lastRoute, last.authority == authority, !(last.destination?.entry.isEvicted ?? false) {
-            return (last.key, last.destination)
-        }
+    /// The chain of a request to `authority`: its discovery key's (outbound, when discovery has a say), else the
+    /// connection's destination's or the authority's own.
+    func chain(for authority: String?) -> StageChain {
+        if let last = self.lastChain, last.authority == authority, !last.chain.isEvicted { return last.chain }
         let key = self.router.discoveryKey(direction: self.direction, authority: authority, connectionDestination: self.destination)
-        let destination = key.flatMap { self.resources.destination(for: $0) }
-        self.lastRoute = (authority, key, destination)
-        return (key, destination)
-    }
-
-    /// The stage chain of `target`, built on first use and kept by the loop.
-    func chain(for target: StageTarget) -> StageChain {
-        if let last = self.lastChain, last.target == target { return last.chain }
+        let target = StageTarget(direction: self.direction, name: key ?? self.destinationName ?? authority ?? "", discovered: key != nil)
         let chain = self.resources.chain(for: target)
-        self.lastChain = (target, chain)
+        self.lastChain = (authority, chain)
         return chain
     }
 }

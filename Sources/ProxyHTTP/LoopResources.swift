@@ -83,7 +83,6 @@ public final class LoopResources {
         return created
     }
 
-    /// The stage chain of `target`, built on first use.
     /// `destination` as text; the last one is remembered, since a listener's connections mostly share one.
     func name(of destination: HostPort) -> String {
         if let last = self.lastName, last.destination == destination { return last.name }
@@ -94,21 +93,11 @@ public final class LoopResources {
 
     private var lastName: (destination: HostPort, name: String)?
 
+    /// The chain of `target`, built on first use (again once discovery evicted its destination).
     func chain(for target: StageTarget) -> StageChain {
-        if let known = self.chains[target] { return known }
+        if let known = self.chains[target], !known.isEvicted { return known }
         if self.chains.count >= Self.maximumChains { self.chains = [:] }
-        var stages = self.chainBuilder.make(target, self.metrics)
-        // Traffic policy for what discovery knows: route match and split, then timeouts, then retries (DESIGN §3).
-        if target.discovered, target.direction == .outbound, let policies = self.policies {
-            stages += [
-                RouteStage(
-                    key: target.name, lookup: policies, discovery: self.discovery, clusterDomain: self.clusterDomain, waitTimeout: .seconds(3),
-                    board: self.accrualBoard, shard: self.metrics
-                ),
-                TimeoutStage(), RetryStage(),
-            ]
-        }
-        let chain = StageChain(stages)
+        let chain = self.chainBuilder.chain(for: target, resources: self)
         self.chains[target] = chain
         return chain
     }

@@ -198,8 +198,8 @@ struct ListenerPipeline: Sendable {
                         endpoint: picked.target.endpoint,
                         metrics: metrics.tcpMetrics(for: TCPLabels(direction: direction, peer: .dst, targetAddress: picked.target.endpoint.description, tls: label)),
                         tls: upstreamTLS, refusal: refusal,
-                        onConnected: { nanoseconds in load.observe(rttNanoseconds: nanoseconds, now: loop.now.uptimeNanoseconds) },
-                        onClosed: { load.abandoned() }
+                        onConnected: { nanoseconds in resources.endpoints.connected(load, rttNanoseconds: nanoseconds, now: loop.now) },
+                        onClosed: { resources.endpoints.closed(load) }
                     ))
                 }
                 if balanced.state == .pending {

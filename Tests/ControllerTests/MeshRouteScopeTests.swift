@@ -72,11 +72,13 @@ import Testing
         let policy = try #require(PolicyResolver.policy(for: Self.echoV1, clientNamespace: "gateway-conformance-mesh", in: snapshot))
         #expect(policy.routes.allSatisfy { $0.hostnames.isEmpty })
         var random = SystemRandomNumberGenerator()
-        guard case .forward(let plan) = CompiledPolicy(policy).decide(RouteRequest(method: "GET", authority: "echo-v1:80", target: "/"), using: &random) else {
+        guard let match = CompiledPolicy(policy).rule(for: RouteRequest(method: "GET", authority: "echo-v1:80", target: "/")),
+            case .success(let index) = match.backend(using: &random)
+        else {
             Issue.record("the route did not take a request for another host")
             return
         }
-        #expect(plan.backend.name == "echo-v2")
+        #expect(match.rule.backends[index].name == "echo-v2")
     }
 
     @Test func anXBackendTrafficPolicysRetryConstraintIsTheServicesBudget() throws {

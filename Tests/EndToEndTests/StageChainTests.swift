@@ -43,22 +43,23 @@ struct StageChainTests {
         let seen: Seen
         init(seen: Seen) { self.seen = seen }
 
+        var replaysRequests: Bool { true }
+
         func request(_ exchange: Exchange) -> StageDecision {
             self.seen.requestsPastTheLimit.add(1, ordering: .relaxed)
-            exchange.retainBody = true
             return .proceed
         }
 
         func response(_ head: inout HTTPResponseHead, _ exchange: Exchange) -> StageVerdict {
             guard head.status == 503, exchange.attempts < 3 else { return .pass }
             self.seen.retries.add(1, ordering: .relaxed)
-            return .retry
+            return .retry(after: .zero)
         }
 
         func failure(_ error: ProxyError, _ exchange: Exchange) -> StageVerdict {
             guard exchange.attempts < 3 else { return .pass }
             self.seen.retries.add(1, ordering: .relaxed)
-            return .retry
+            return .retry(after: .zero)
         }
     }
 

@@ -1,7 +1,8 @@
 import ProxyCore
 import Testing
 
-/// The route stage's decision for each request, from a Service port's policy, with seeded draws.
+/// What the route stages decide of each request from a Service port's policy, as pure functions with seeded draws:
+/// the rule matched (or 404), what its filters answer, the fault's draw, the split's backend — in the stages' order.
 @Suite struct CompiledPolicyTests {
     static func backend(_ name: String, _ weight: Int, unresolved: String? = nil) -> RouteBackend {
         RouteBackend(namespace: "emojivoto", name: name, port: 8080, weight: weight, unresolved: unresolved)
@@ -20,17 +21,31 @@ import Testing
         var random = SplitMix64(state: seed)
         var outcomes: [String: Int] = [:]
         for _ in 0..<count {
-            let key: String
-            switch policy.decide(Self.request(target), using: &random) {
-            case .forward(let plan): key = plan.backend.name + (plan.delay.map { " +\($0)" } ?? "")
-            case .redirect(let redirect, _, _): key = "redirect \(redirect.statusCode)"
-            case .abort(let status, _, _): key = "abort \(status)"
-            case .fail(let status, _, _): key = "fail \(status)"
-            case .noMatch: key = "no match"
-            }
-            outcomes[key, default: 0] += 1
+            outcomes[Self.decide(policy, target, using: &random), default: 0] += 1
         }
         return outcomes
+    }
+
+    /// One request through the route (match, filters), the fault and the split.
+    static func decide(_ policy: CompiledPolicy, _ target: String, using random: inout SplitMix64) -> String {
+        guard let match = policy.rule(for: Self.request(target)) else { return "no match" }
+        switch match.answer {
+        case .redirect(let redirect)?: return "redirect \(redirect.statusCode)"
+        case .fail?: return "fail 500"
+        case nil: break
+        }
+        var delay = ""
+        for case .fault(let fault) in match.rule.filters {
+            switch fault.draw(using: &random) {
+            case .abort(let status, _): return "abort \(status)"
+            case .delay(let nanoseconds): delay = " +\(nanoseconds)"
+            case .none: break
+            }
+        }
+        switch match.backend(using: &random) {
+        case .success(let index): return match.rule.backends[index].name + delay
+        case .failure: return "fail 500"
+        }
     }
 
     /// The Gateway API: once routes are attached to a port, a request none of their rules matches is answered 404;
@@ -49,14 +64,13 @@ import Testing
             namespace: "emojivoto", name: "voting", port: 8080, routes: [Route(kind: .http, namespace: "emojivoto", name: "r", rules: [RouteRule(matches: .http([]), backends: [Self.backend("voting", 1)])])],
             budget: settings
         ))
-        var random = SplitMix64(state: 9)
-        guard case .forward(let plan) = policy.decide(Self.request("/"), using: &random) else {
-            Issue.record("not forwarded")
+        guard let match = policy.rule(for: Self.request("/")) else {
+            Issue.record("not matched")
             return
         }
         // One retry a second over a one-second window and no share of requests: a second retry in that second is refused.
-        #expect(plan.budget.tryWithdraw(now: 5_000_000_000))
-        #expect(!plan.budget.tryWithdraw(now: 5_500_000_000))
+        #expect(match.budget.tryWithdraw(now: 5_000_000_000))
+        #expect(!match.budget.tryWithdraw(now: 5_500_000_000))
     }
 
     @Test func aCanarySplitHoldsItsWeights() {
@@ -93,12 +107,12 @@ import Testing
         let policy = Self.policy([
             RouteRule(matches: .http([HTTPRouteMatch(path: .prefix("/old"))]), filters: [.requestRedirect(.init(path: .replacePrefixMatch("/new"), statusCode: 301))])
         ])
-        var random = SplitMix64(state: 8)
-        guard case .redirect(let redirect, let prefix, let route) = policy.decide(Self.request("/old/page"), using: &random) else {
+        guard let match = policy.rule(for: Self.request("/old/page")), case .redirect(let redirect)? = match.answer else {
             Issue.record("not a redirect")
             return
         }
-        #expect(redirect.statusCode == 301 && prefix == "/old" && route?.name == "r")
+        let prefix = match.matchedPrefix
+        #expect(redirect.statusCode == 301 && prefix == "/old" && match.route?.name == "r")
         #expect(redirect.location(scheme: "http", host: "voting", port: 8080, target: "/old/page", matchedPrefix: prefix) == "http://voting:8080/new/page")
     }
 }

@@ -22,21 +22,25 @@ final class ExchangeHarness {
     /// The authority requests go to, and the Service it names (`web` in `demo`, port 8080).
     static let authority = "web.demo.svc.cluster.local:8080"
 
-    init(script: @escaping ScriptedUpstreams.Script = { _, _ in .respond(200) }, http2: Bool = false) {
+    /// `policy`: publish "no policy" for the Service port (a test that wants the Policy API silent says false).
+    init(
+        script: @escaping ScriptedUpstreams.Script = { _, _ in .respond(200) }, http2: Bool = false, chainBuilder: StageChainBuilder = .standard,
+        publishNoPolicy: Bool = true
+    ) {
         self.upstreams = ScriptedUpstreams(loop: self.loop, script: script)
         var config = ProxyConfig()
         config.mode = .explicit
         let connector = UpstreamConnector(connectTimeout: .seconds(1), loopGuard: LoopGuard(listeners: [], localIPs: []))
         self.resources = LoopResources(
             eventLoop: self.loop, config: config, connector: connector, discovery: self.discovery, meshTLS: nil, policies: self.policies,
-            accrualBoard: AccrualBoard(), chainBuilder: .standard, upstreams: self.upstreams
+            accrualBoard: AccrualBoard(), chainBuilder: chainBuilder, upstreams: self.upstreams
         )
         self.connection = HTTPConnection(
             direction: .outbound, destination: nil, router: Router(config: config), resources: self.resources, tls: .notProvidedByDiscovery,
             isHTTP2: http2, responseTimeout: nil, logger: Logger(label: "harness")
         )
         // No policy until a test gives one: the Service port goes by its endpoints.
-        self.policies.policy(for: Self.authority).publish(.none)
+        if publishNoPolicy { self.policies.policy(for: Self.authority).publish(.none) }
     }
 
     /// The Service's endpoints (`10.0.0.1:8080`, …) as discovery answers them.
@@ -87,6 +91,11 @@ final class ExchangeHarness {
         exchange.requestEndReceived(nil)
         self.loop.run()
         return downstream
+    }
+
+    /// Runs what is due now (what a publication woke, say).
+    func run() {
+        self.loop.run()
     }
 
     /// Moves the clock on, running what falls due.
@@ -165,6 +174,8 @@ final class ScriptedUpstreams: UpstreamOpener {
         case hang
         /// The response head with this status comes, then nothing more.
         case headThenHang(Int)
+        /// The response head with this status and a first part of the body come, then the connection is reset.
+        case headThenReset(Int)
     }
     typealias Script = (_ attempt: Int, _ target: TrafficTarget) -> Answer
 
@@ -235,13 +246,18 @@ final class ScriptedUpstream: ExchangeUpstream {
     private func requestEnded() {
         guard !self.ended else { return }
         self.ended = true
-        if case .headThenHang(let status) = self.answer {
+        switch self.answer {
+        case .headThenHang(let status), .headThenReset(let status):
+            let reset: Bool = if case .headThenReset = self.answer { true } else { false }
             self.loop.execute { [weak self] in
                 guard let self, let exchange = self.exchange, self.released == nil else { return }
                 exchange.responseHeadReceived(HTTPResponseHead(status: status, fields: HTTPFields()), endStream: false)
                 exchange.responseBodyReceived(ByteBuffer(string: "a first part"))
+                if reset { exchange.upstreamFailed(ProxyError(.connectionReset, "scripted reset")) }
             }
             return
+        default:
+            break
         }
         guard case .respond(let status, let grpcStatus, let after) = self.answer else { return }
         _ = self.loop.scheduleTask(in: after) { [weak self] in

@@ -21,88 +21,79 @@ public final class CompiledPolicy: Sendable {
         self.defaultBudget = SharedRetryBudget(budget)
     }
 
-    /// Where a request goes, or what it is answered. The request is only taken apart when there are routes to match:
-    /// a Service without routes (most of them) costs its default rule and nothing more.
-    public func decide(_ head: HTTPRequestHead, using random: inout some RandomNumberGenerator) -> RouteDecision {
-        guard !self.table.routes.isEmpty else { return self.decide(nil, using: &random) }
-        guard let selection = self.table.select(RouteRequest(head)) else { return .noMatch }
-        return self.decide(selection, using: &random)
+    /// The rule a request goes by: the first of the attached routes' rules it matches, or the Service's default
+    /// rule on a port without routes; `nil` when routes are attached and none matches (the Gateway API's 404). The
+    /// request is only taken apart when there are routes to match: a Service without routes (most of them) costs
+    /// its default rule and nothing more.
+    public func rule(for head: HTTPRequestHead) -> RuleMatch? {
+        guard !self.table.routes.isEmpty else { return self.defaultMatch }
+        return self.table.select(RouteRequest(head)).map(self.match)
     }
 
-    /// Where a request goes, or what it is answered.
-    public func decide(_ request: RouteRequest, using random: inout some RandomNumberGenerator) -> RouteDecision {
-        guard !self.table.routes.isEmpty else { return self.decide(nil, using: &random) }
-        guard let selection = self.table.select(request) else { return .noMatch }
-        return self.decide(selection, using: &random)
+    public func rule(for request: RouteRequest) -> RuleMatch? {
+        guard !self.table.routes.isEmpty else { return self.defaultMatch }
+        return self.table.select(request).map(self.match)
     }
 
-    /// `selection` nil: the Service's default rule, which serves only a port without routes. Once routes are
-    /// attached, a request none of them matches is not the Service's to take (the Gateway API: 404).
-    private func decide(_ selection: RouteTable.Selection?, using random: inout some RandomNumberGenerator) -> RouteDecision {
-        let rule = selection?.rule ?? self.policy.defaultRule
-        let split = selection.map { self.splits[$0.routeIndex][$0.ruleIndex] } ?? self.defaultSplit
-        var delay: Int64? = nil
-        for filter in rule.filters {
-            switch filter {
-            case .requestRedirect(let redirect):
-                return .redirect(redirect, matchedPrefix: selection?.matchedPrefix, route: selection?.route)
-            case .extensionRef(let group, let kind, let name):
-                return .fail(status: 500, reason: "filter \(group)/\(kind)/\(name) names nothing", route: selection?.route)
-            case .fault(let fault):
-                if fault.abortPercent > 0, Double.random(in: 0..<100, using: &random) < fault.abortPercent {
-                    return .abort(status: fault.abortStatus, grpcStatus: fault.abortGRPCStatus, route: selection?.route)
-                }
-                if fault.delayPercent > 0, fault.delay > 0, Double.random(in: 0..<100, using: &random) < fault.delayPercent {
-                    delay = fault.delay
-                }
-            default:
-                continue
-            }
-        }
-        guard let index = split.pick(using: &random) else {
-            return .fail(status: 500, reason: "the rule has no backend with a weight", route: selection?.route)
-        }
-        let backend = rule.backends[index]
-        if let reason = backend.unresolved { return .fail(status: 500, reason: reason, route: selection?.route) }
-        return .forward(
-            RoutePlan(
-                route: selection?.route, routeIndex: selection?.routeIndex, ruleIndex: selection?.ruleIndex, rule: rule, backend: backend,
-                backendIndex: index, matchedPrefix: selection?.matchedPrefix, delay: delay,
-                budget: selection.map { self.budgets[$0.routeIndex] } ?? self.defaultBudget
-            )
+    private var defaultMatch: RuleMatch {
+        RuleMatch(route: nil, routeIndex: nil, ruleIndex: nil, rule: self.policy.defaultRule, matchedPrefix: nil, split: self.defaultSplit, budget: self.defaultBudget)
+    }
+
+    private func match(_ selection: RouteTable.Selection) -> RuleMatch {
+        RuleMatch(
+            route: selection.route, routeIndex: selection.routeIndex, ruleIndex: selection.ruleIndex, rule: selection.rule,
+            matchedPrefix: selection.matchedPrefix, split: self.splits[selection.routeIndex][selection.ruleIndex], budget: self.budgets[selection.routeIndex]
         )
     }
 }
 
-/// The route stage's decision for one request.
-public enum RouteDecision: Sendable {
-    case forward(RoutePlan)
-    /// A `RequestRedirect` rule: answered with its status and `Location`.
-    case redirect(RouteFilter.Redirect, matchedPrefix: String?, route: Route?)
-    /// Injected by a `FaultInjection`: HTTP `status`, or for gRPC calls `grpcStatus` when given.
-    case abort(status: Int, grpcStatus: Int?, route: Route?)
-    /// The route cannot serve this request (Gateway API: 500): a backend that names nothing, no weighted backend,
-    /// a filter that names nothing.
-    case fail(status: Int, reason: String, route: Route?)
-    /// Routes are attached to the port and none of their rules matches: HTTP 404 (the Gateway API's
-    /// `HTTPRouteRule.matches`), UNIMPLEMENTED for a gRPC call (as gRPC maps 404).
-    case noMatch
-}
-
-/// Where a request goes and how: the rule (its filters, timeouts, retry) and the backend the split picked.
-public struct RoutePlan: Sendable {
+/// The rule a request matched, with what the stages after the match need of it: the matched prefix (for
+/// `ReplacePrefixMatch`), the rule's weighted split and its route's retry budget.
+public struct RuleMatch: Sendable {
     /// `nil` for the Service's default rule.
     public var route: Route?
     /// The route's place in the table, and the rule's in the route (`nil` for the default rule).
     public var routeIndex: Int?
     public var ruleIndex: Int?
     public var rule: RouteRule
-    public var backend: RouteBackend
-    /// The backend's place in the rule.
-    public var backendIndex: Int
     public var matchedPrefix: String?
-    /// An injected delay before the request goes on (nanoseconds).
-    public var delay: Int64?
-    /// The route's retry budget.
+    public var split: WeightedSplit
     public var budget: SharedRetryBudget
+
+    /// What the rule's filters answer the request with instead of sending it on: a `RequestRedirect`, or a failure
+    /// for a filter that names nothing (never skipped). `nil` when the request goes on.
+    public var answer: RuleAnswer? {
+        for filter in self.rule.filters {
+            switch filter {
+            case .requestRedirect(let redirect): return .redirect(redirect)
+            case .extensionRef(let group, let kind, let name): return .fail(reason: "filter \(group)/\(kind)/\(name) names nothing")
+            default: continue
+            }
+        }
+        return nil
+    }
+
+    /// The backend the split picks: its place in the rule, or why the rule cannot send the request anywhere (no
+    /// backend with a weight, a backend that names nothing — the Gateway API answers both with 500).
+    public func backend(using random: inout some RandomNumberGenerator) -> Result<Int, RuleFailure> {
+        Self.backend(of: self.rule, split: self.split, using: &random)
+    }
+
+    /// `rule`'s backend by `split` (the rule's weights).
+    public static func backend(of rule: RouteRule, split: WeightedSplit, using random: inout some RandomNumberGenerator) -> Result<Int, RuleFailure> {
+        guard let index = split.pick(using: &random) else { return .failure(RuleFailure(reason: "the rule has no backend with a weight")) }
+        if let reason = rule.backends[index].unresolved { return .failure(RuleFailure(reason: reason)) }
+        return .success(index)
+    }
+}
+
+/// A rule's filters answer the request.
+public enum RuleAnswer: Sendable {
+    case redirect(RouteFilter.Redirect)
+    case fail(reason: String)
+}
+
+/// Why a rule cannot send a request to a backend.
+public struct RuleFailure: Error, Sendable {
+    public var reason: String
 }

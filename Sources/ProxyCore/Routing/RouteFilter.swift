@@ -73,6 +73,16 @@ public struct HTTPFieldPair: Hashable, Sendable {
 /// Our `FaultInjection` (`policy.swiftlet.io/v1alpha1`): abort a share of requests with a status, delay a share by
 /// a duration. Shares are percentages (0–100, fractions allowed).
 public struct RouteFault: Hashable, Sendable {
+    /// What the fault does to one request: abort it, delay it, or neither. The abort is drawn first; a request not
+    /// aborted may be delayed.
+    public enum Draw: Equatable, Sendable {
+        case abort(status: Int, grpcStatus: Int?)
+        /// Nanoseconds.
+        case delay(Int64)
+        case none
+    }
+
+
     public var abortPercent: Double
     public var abortStatus: Int
     /// For gRPC calls: answered with this `grpc-status` in a trailers-only response instead of `abortStatus`.
@@ -87,5 +97,13 @@ public struct RouteFault: Hashable, Sendable {
         self.abortGRPCStatus = abortGRPCStatus
         self.delayPercent = delayPercent
         self.delay = delay
+    }
+
+    public func draw(using random: inout some RandomNumberGenerator) -> Draw {
+        if self.abortPercent > 0, Double.random(in: 0..<100, using: &random) < self.abortPercent {
+            return .abort(status: self.abortStatus, grpcStatus: self.abortGRPCStatus)
+        }
+        if self.delayPercent > 0, self.delay > 0, Double.random(in: 0..<100, using: &random) < self.delayPercent { return .delay(self.delay) }
+        return .none
     }
 }

@@ -5,42 +5,32 @@ import ProxyCore
 extension Exchange {
     func responseHeadReceived(_ head: HTTPResponseHead, endStream: Bool) {
         guard !self.isFinished, let downstream = self.downstream else { return }
-        if self.idleTimeout != nil { self.lastActivity = self.eventLoop.now }
+        if self.machine.watchesIdle { self.machine.activity(now: self.now) }
         var head = head
-        if !head.isInformational, head.status != 101, self.machine.phase == .streaming, let chain = self.chain, !chain.stages.isEmpty {
-            var retry = false
-            for stage in chain.stages.reversed() where stage.response(&head, self) == .retry {
-                retry = true
-                break
-            }
-            if retry, self.machine.retryAfterResponse() {
-                let grpcStatus = head.fields.first("grpc-status").flatMap { Int($0) }
-                self.settleAttempt(RouteOutcome(status: head.status, grpcStatus: grpcStatus, error: nil))
-                self.upstream?.release(reusable: false)
-                self.upstream = nil
-                self.responseTimer?.cancel()
-                self.responseTimer = nil
-                self.chosen?.load?.abandoned()
-                self.chosen?.load = nil
-                self.attemptAgain()
-                return
-            }
+        if !head.isInformational, head.status != 101, case .awaitingResponse = self.machine.phase,
+            case .retry(let delay) = self.path.verdict({ $0.response(&head, self) }),
+            let now = self.machine.retryAfterResponse(after: delay, now: self.now)
+        {
+            let grpcStatus = head.fields.first("grpc-status").flatMap { Int($0) }
+            self.settleAttempt(RouteOutcome(status: head.status, grpcStatus: grpcStatus, error: nil))
+            self.upstream?.release(reusable: false)
+            self.upstream = nil
+            self.endpoints.abandon(&self.attempt)
+            self.attempt.retries += 1
+            self.retry(now: now)
+            return
         }
         switch self.machine.responseHead(status: head.status, endStream: endStream) {
         case .forwardInformational:
             downstream.writeResponseHead(head, endStream: false)
         case .forward(let endStream):
-            self.responseTimer?.cancel()
-            self.responseTimer = nil
-            self.responseStatus = head.status
+            self.outcome.status = head.status
             head.fields.removeConnectionFields()
-            if self.upstreamIsHTTP2, let status = head.fields.first("grpc-status") { self.grpcStatus = Int(status) }
+            if self.attempt.http2, let status = head.fields.first("grpc-status") { self.outcome.grpcStatus = Int(status) }
             downstream.writeResponseHead(head, endStream: endStream)
             if endStream { self.responseComplete(requestComplete: self.machine.requestEnded) }
         case .switchProtocols:
-            self.responseTimer?.cancel()
-            self.responseTimer = nil
-            self.responseStatus = 101
+            self.outcome.status = 101
             head.fields.removeConnectionFields(keepingUpgrade: true)
             downstream.writeResponseHead(head, endStream: false)
             downstream.flushResponse()
@@ -57,7 +47,7 @@ extension Exchange {
     }
 
     func responseBodyReceived(_ bytes: ByteBuffer) {
-        if self.idleTimeout != nil { self.lastActivity = self.eventLoop.now }
+        if self.machine.watchesIdle { self.machine.activity(now: self.now) }
         guard self.machine.responseBody() == .forward, let downstream = self.downstream else { return }
         downstream.writeResponseBody(bytes)
         if !downstream.isWritable { self.upstream?.pauseResponse(true) }
@@ -65,7 +55,7 @@ extension Exchange {
 
     func responseEndReceived(_ trailers: HTTPFields?) {
         guard case .forward(let requestComplete) = self.machine.responseEnd() else { return }
-        if self.upstreamIsHTTP2, let status = trailers?.first("grpc-status") { self.grpcStatus = Int(status) }
+        if self.attempt.http2, let status = trailers?.first("grpc-status") { self.outcome.grpcStatus = Int(status) }
         self.downstream?.writeResponseEnd(trailers)
         self.responseComplete(requestComplete: requestComplete)
     }

@@ -6,56 +6,78 @@ import ProxyCore
 /// backoff with full jitter, and only while the route's retry budget allows, so retries never multiply an outage.
 /// The body is kept for the replay up to 64 KiB; a larger one is never retried.
 final class RetryStage: HTTPStage {
+    let retry: RouteRetry
+    let budget: SharedRetryBudget
+    /// The route's series, which count retries.
+    let series: RouteSeries
+    /// Retries made for an exchange (set on its first retry).
+    let slot = StageSlot<Retries>()
+    private let backoff: RetryBackoff
     private var random = SystemRandomNumberGenerator()
 
+    final class Retries {
+        var count = 0
+    }
+
+    init(retry: RouteRetry, budget: SharedRetryBudget, series: RouteSeries) {
+        self.retry = retry
+        self.budget = budget
+        self.series = series
+        self.backoff = RetryBackoff(base: retry.backoff, maximum: max(retry.backoff, 250_000_000))
+    }
+
+    var replaysRequests: Bool { true }
+
     func request(_ exchange: Exchange) -> StageDecision {
-        guard let routed = exchange.routed, let target = routed.target, let retry = target.retry, retry.limit > 0 else { return .proceed }
-        routed.retry = retry
-        target.budget.recordRequest(now: Self.now(exchange))
-        exchange.retainBody = true
+        self.budget.recordRequest(now: Self.nanoseconds(exchange.now))
         return .proceed
     }
 
     func response(_ head: inout HTTPResponseHead, _ exchange: Exchange) -> StageVerdict {
-        guard let routed = exchange.routed, let retry = routed.retry else { return .pass }
-        var retryable = retry.retries(status: head.status)
-        if !retryable, !retry.grpcCodes.isEmpty, let status = head.fields.first("grpc-status").flatMap({ Int($0) }) {
-            retryable = retry.grpcCodes.contains(status)
+        var retryable = self.retry.retries(status: head.status)
+        if !retryable, !self.retry.grpcCodes.isEmpty, let status = head.fields.first("grpc-status").flatMap({ Int($0) }) {
+            retryable = self.retry.grpcCodes.contains(status)
         }
-        return retryable ? self.decide(exchange, routed, retry) : .pass
+        return retryable ? self.decide(exchange) : .pass
     }
 
     func failure(_ error: ProxyError, _ exchange: Exchange) -> StageVerdict {
-        guard let routed = exchange.routed, let retry = routed.retry else { return .pass }
         switch error.code {
         case .connectionRefused, .connectionReset, .connectTimeout, .responseTimeout, .upstreamFailed, .tlsHandshake:
-            return self.decide(exchange, routed, retry)
+            return self.decide(exchange)
         default:
             return .pass
         }
     }
 
-    private func decide(_ exchange: Exchange, _ routed: RoutedExchange, _ retry: RouteRetry) -> StageVerdict {
-        guard routed.retries < retry.limit else {
-            routed.series?.recordRetryLimitExceeded()
-            return .pass
-        }
-        guard !exchange.machine.bodyTooLargeToRetry, exchange.machine.canRetry else {
-            routed.series?.recordRetryUnreplayable()
-            return .pass
-        }
-        guard let target = routed.target, target.budget.tryWithdraw(now: Self.now(exchange)) else {
-            routed.series?.recordRetryOverflow()
-            return .pass
-        }
-        routed.retries += 1
-        routed.series?.recordRetry()
-        let backoff = RetryBackoff(base: retry.backoff, maximum: max(retry.backoff, 250_000_000))
-        exchange.retryDelay = .nanoseconds(backoff.delay(attempt: routed.retries, using: &self.random))
-        return .retry
+    func finished(_ exchange: Exchange) {
+        guard let retries = exchange.slots[self.slot], retries.count > 0 else { return }
+        let outcome = RouteStage.outcome(of: exchange)
+        if !outcome.isFailure, outcome.grpcStatus ?? 0 == 0 { self.series.recordRetrySuccess() }
     }
 
-    static func now(_ exchange: Exchange) -> Int64 { Int64(truncatingIfNeeded: exchange.eventLoop.now.uptimeNanoseconds) }
+    private func decide(_ exchange: Exchange) -> StageVerdict {
+        let retries = exchange.slots[self.slot]
+        guard (retries?.count ?? 0) < self.retry.limit else {
+            self.series.recordRetryLimitExceeded()
+            return .pass
+        }
+        guard !exchange.bodyTooLargeToReplay, exchange.canReplay else {
+            self.series.recordRetryUnreplayable()
+            return .pass
+        }
+        guard self.budget.tryWithdraw(now: Self.nanoseconds(exchange.now)) else {
+            self.series.recordRetryOverflow()
+            return .pass
+        }
+        let counted = retries ?? Retries()
+        if retries == nil { exchange.slots[self.slot] = counted }
+        counted.count += 1
+        self.series.recordRetry()
+        return .retry(after: .nanoseconds(self.backoff.delay(attempt: counted.count, using: &self.random)))
+    }
+
+    static func nanoseconds(_ deadline: NIODeadline) -> Int64 { Int64(truncatingIfNeeded: deadline.uptimeNanoseconds) }
 }
 
 @available(*, unavailable)

@@ -6,21 +6,23 @@ import ProxyCore
 /// by value, so the common keep-alive case costs a comparison, not a dictionary look-up.
 final class MetricsStage: HTTPStage {
     let shard: MetricsShard
+    /// The series an exchange counts in, once its endpoint is known.
+    let slot = StageSlot<RequestMetrics>()
     private var cached: (authority: String, endpoint: HostPort, identity: String?, tls: TLSLabel, metrics: RequestMetrics)?
 
     init(shard: MetricsShard) {
         self.shard = shard
     }
 
-    func endpointChosen(_ endpoint: ChosenEndpoint, _ exchange: Exchange) {
-        guard exchange.metrics == nil else { return }
+    func attemptStarted(_ endpoint: ChosenEndpoint, _ exchange: Exchange) {
+        guard exchange.slots[self.slot] == nil else { return }
         let series = self.series(exchange, endpoint)
         series.recordRequest()
-        exchange.metrics = series
+        exchange.slots[self.slot] = series
     }
 
     func finished(_ exchange: Exchange) {
-        guard let metrics = exchange.metrics else { return }
+        guard let metrics = exchange.slots[self.slot] else { return }
         metrics.recordResponse(status: exchange.responseStatus, grpcStatus: exchange.grpcStatus, latencyNanoseconds: exchange.elapsedNanoseconds)
     }
 

@@ -1,0 +1,90 @@
+/// The chains one exchange goes through, and how far it got: its destination's chain, then the chains its stages
+/// branched to (a route's rule, the backend its split picked). At most three levels, kept inline: a request costs no
+/// allocation for its path.
+struct ExchangePath {
+    private var levels: (StageChain?, StageChain?, StageChain?)
+    /// The next stage to ask: its level and its place in that level's chain.
+    private var level = 0
+    private var index = 0
+
+    init(_ chain: StageChain?) {
+        self.levels = (chain, nil, nil)
+    }
+
+    private func chain(_ level: Int) -> StageChain? {
+        switch level {
+        case 0: self.levels.0
+        case 1: self.levels.1
+        case 2: self.levels.2
+        default: nil
+        }
+    }
+
+    /// The stage to ask about the request next, if any is left.
+    var current: (any HTTPStage)? {
+        mutating get {
+            while let chain = self.chain(self.level) {
+                if self.index < chain.stages.count { return chain.stages[self.index] }
+                self.level += 1
+                self.index = 0
+            }
+            return nil
+        }
+    }
+
+    /// The current stage passed.
+    mutating func advance() {
+        self.index += 1
+    }
+
+    /// The current stage sent the request on through `chain`, after what is left of its own.
+    mutating func branch(to chain: StageChain) {
+        switch self.level {
+        case 0: self.levels.1 = chain
+        default: self.levels.2 = chain
+        }
+    }
+
+    /// Where attempts go: the balancer of the deepest chain that has one.
+    var balancer: Balancer? {
+        self.levels.2?.balancer ?? self.levels.1?.balancer ?? self.levels.0?.balancer
+    }
+
+    /// Some chain on the path may retry: the body is kept.
+    var replaysRequests: Bool {
+        (self.levels.0?.replaysRequests ?? false) || (self.levels.1?.replaysRequests ?? false) || (self.levels.2?.replaysRequests ?? false)
+    }
+
+    /// Some chain on the path times its attempts.
+    var timesAttempts: Bool {
+        (self.levels.0?.timesAttempts ?? false) || (self.levels.1?.timesAttempts ?? false) || (self.levels.2?.timesAttempts ?? false)
+    }
+
+    /// Every stage reached, in chain order.
+    func forEach(_ body: (any HTTPStage) -> Void) {
+        for level in 0..<3 {
+            guard let chain = self.chain(level) else { return }
+            for stage in chain.stages { body(stage) }
+        }
+    }
+
+    /// Every stage reached, in reverse order.
+    func forEachReversed(_ body: (any HTTPStage) -> Void) {
+        for level in stride(from: 2, through: 0, by: -1) {
+            guard let chain = self.chain(level) else { continue }
+            for stage in chain.stages.reversed() { body(stage) }
+        }
+    }
+
+    /// Asks every stage reached, in reverse order, until one asks for a retry: its verdict, or `.pass`.
+    func verdict(_ ask: (any HTTPStage) -> StageVerdict) -> StageVerdict {
+        for level in stride(from: 2, through: 0, by: -1) {
+            guard let chain = self.chain(level) else { continue }
+            for stage in chain.stages.reversed() {
+                let verdict = ask(stage)
+                if verdict != .pass { return verdict }
+            }
+        }
+        return .pass
+    }
+}

@@ -1,0 +1,39 @@
+/// The per-exchange state of the stages an exchange passes, by their `StageSlot`s. Two values are kept inline —
+/// most exchanges keep none, few more than one — and the rest in an array, so an exchange allocates nothing for
+/// slots it does not use.
+public struct StageSlots {
+    private var first: (key: ObjectIdentifier, value: AnyObject)?
+    private var second: (key: ObjectIdentifier, value: AnyObject)?
+    private var more: [(key: ObjectIdentifier, value: AnyObject)] = []
+
+    init() {}
+
+    public subscript<Value>(slot: StageSlot<Value>) -> Value? {
+        get {
+            let key = ObjectIdentifier(slot)
+            // Only the typed subscript stores under `key`: what is there is a `Value`.
+            if let first = self.first, first.key == key { return unsafeDowncast(first.value, to: Value.self) }
+            if let second = self.second, second.key == key { return unsafeDowncast(second.value, to: Value.self) }
+            for entry in self.more where entry.key == key { return unsafeDowncast(entry.value, to: Value.self) }
+            return nil
+        }
+        set {
+            let key = ObjectIdentifier(slot)
+            if self.first?.key == key {
+                self.first = newValue.map { (key, $0) }
+            } else if self.second?.key == key {
+                self.second = newValue.map { (key, $0) }
+            } else if let index = self.more.firstIndex(where: { $0.key == key }) {
+                if let newValue { self.more[index].value = newValue } else { self.more.remove(at: index) }
+            } else if let newValue {
+                if self.first == nil {
+                    self.first = (key, newValue)
+                } else if self.second == nil {
+                    self.second = (key, newValue)
+                } else {
+                    self.more.append((key, newValue))
+                }
+            }
+        }
+    }
+}
