@@ -9,9 +9,9 @@ extension ChannelPipeline.SynchronousOperations {
     }
 
     /// An HTTP/2 server connection of the proxy: NIO's codec in frame mode, and one handler that makes each stream an
-    /// exchange.
-    public func addProxyHTTP2Server(_ connection: HTTPConnection) throws {
+    /// exchange. `headerReadTimeout` bounds the wait for the first stream.
+    public func addProxyHTTP2Server(_ connection: HTTPConnection, headerReadTimeout: TimeAmount) throws {
         try self.addHandler(NIOHTTP2Handler(mode: .server, connectionConfiguration: HTTP2Tuning.connection, streamConfiguration: HTTP2Tuning.stream))
-        try self.addHandler(HTTP2ServerHandler(connection: connection))
+        try self.addHandler(HTTP2ServerHandler(connection: connection, headerReadTimeout: headerReadTimeout))
     }
 }

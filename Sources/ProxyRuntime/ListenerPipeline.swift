@@ -150,7 +150,9 @@ struct ListenerPipeline: Sendable {
     private func addHTTP2(
         pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources, destination: HostPort?, channel: Channel, tls: TLSLabel
     ) throws {
-        try pipeline.addProxyHTTP2Server(self.httpConnection(resources, destination, http2: true, tls: tls))
+        try pipeline.addProxyHTTP2Server(
+            self.httpConnection(resources, destination, http2: true, tls: tls), headerReadTimeout: TimeAmount(self.config.headerReadTimeout)
+        )
     }
 
     private func addRelay(to destination: HostPort, pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources, tls: TLSLabel) throws {

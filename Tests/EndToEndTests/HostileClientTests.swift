@@ -24,6 +24,25 @@ extension TimingSensitiveTests {
             #expect(try await run("curl", ["-sS", "http://127.0.0.1:\(proxy.inboundPort)/in-time"]).output == "ok /in-time")
         }
 
+        @Test(.enabled(if: E2E.available("nginx")))
+        func http2ClientsThatOpenNoStreamAreSentAwayWithinTheHeaderReadTimeout() async throws {
+            try E2E.need("nginx")
+            let nginx = try await NginxProcess.start()
+            let proxy = try await ProxyProcess.start([
+                "SWIFTLET_PROXY_INBOUND_FORWARD_ADDR": "127.0.0.1:\(nginx.h2Port)", "SWIFTLET_PROXY_HTTP_HEADER_READ_TIMEOUT": "1s",
+            ])
+            // 200 connections that send HTTP/2's preface and nothing more: detection passes them to HTTP/2, where
+            // nothing else would ever bound them.
+            let idle = try await run(E2E.python, [E2E.fixtures.appendingPathComponent("slow_clients.py").path, "preface", "\(proxy.inboundPort)", "200", "15"])
+            let lines = idle.output.split(separator: "\n")
+            let closed = lines.first { $0.hasPrefix("CLOSED") }?.split(separator: " ")
+            #expect(closed?[1] == "200", "\(idle.output)")
+            #expect((closed.flatMap { Double($0[2]) } ?? 99) < 8, "\(idle.output)")
+            #expect(lines.contains("GOAWAY 200"), "every one is told why: \(idle.output)")
+            // A client that opens its stream in time is served as before.
+            #expect(try await run("curl", ["-sS", "--http2-prior-knowledge", "http://127.0.0.1:\(proxy.inboundPort)/index.html"]).output == "hello from nginx\n")
+        }
+
         @Test func anAbsoluteFormTargetIsRoutedByItsAuthorityAndTheForwardedHostAgrees() async throws {
             let other = try await FixtureProcess.start("upstream.py")
             let app = try await FixtureProcess.start("upstream.py")

@@ -16,43 +16,40 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, E
     typealias OutboundOut = ByteBuffer
 
     let connection: HTTPConnection
-    let headerReadTimeout: TimeAmount
+    var machine: HTTP1ServerStateMachine
     var parser = HTTP1Parser(mode: .request)
     var context: ChannelHandlerContext?
     var exchange: Exchange?
-
-    /// A request's head was read and its end not yet.
-    var requestInProgress = false
-    /// The rest of the current request is read and dropped (its response went out first).
-    var discarding = false
-    /// The connection stays open after the current exchange.
-    var keepAlive = true
-    var requestVersion = HTTPVersionNumber.http1_1
-    var requestIsHEAD = false
-    /// The response being written is chunked (its length was not known).
-    var responseChunked = false
+    /// The pipeline asked for a read the connection held back.
     var pendingRead = false
-    var requestPaused = false
+    /// `pump` is running (an event it delivers may call back into it).
     var pumping = false
-    var closed = false
-    var headerTimer: Scheduled<Void>?
+    /// The header-read timer, when armed: it may fire early (the deadline moved on), and then arms again.
+    var timer: Scheduled<Void>?
     var output = HTTP1Output()
 
     init(connection: HTTPConnection, headerReadTimeout: TimeAmount) {
         self.connection = connection
-        self.headerReadTimeout = headerReadTimeout
+        self.machine = HTTP1ServerStateMachine(headerReadTimeout: headerReadTimeout, now: connection.eventLoop.now)
     }
 
     var isHTTP2: Bool { false }
+    var closed: Bool {
+        switch self.machine.state {
+        case .closed, .tunnel: return true
+        default: return false
+        }
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.armTimer()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        self.headerTimer?.cancel()
-        self.headerTimer = nil
+        self.timer?.cancel()
+        self.timer = nil
     }
 
     // MARK: reading requests
@@ -68,33 +65,23 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, E
 
     /// Parses and delivers what can be delivered now.
     func pump() {
-        guard !self.pumping, !self.closed else { return }
+        guard !self.pumping else { return }
         self.pumping = true
-        defer {
-            self.pumping = false
-            self.updateHeaderTimer()
-        }
+        defer { self.pumping = false }
         do {
-            while !self.closed {
-                if !self.requestInProgress {
-                    // The next request waits for the response before it.
-                    guard self.exchange == nil, !self.parser.isStopped else { return }
-                } else if self.requestPaused && !self.discarding {
-                    return
-                }
+            while self.machine.mayParse {
+                if case .idle = self.machine.state, self.parser.isStopped { return }
                 guard let event = try self.parser.next() else { return }
                 switch event {
                 case .requestHead(let head, let info):
                     self.startExchange(head, info)
                 case .body(let bytes):
-                    if !self.discarding { self.exchange?.requestBodyReceived(bytes) }
+                    if self.machine.bodyReceived() == .deliver { self.exchange?.requestBodyReceived(bytes) }
                 case .end(let trailers):
-                    self.requestInProgress = false
-                    if self.discarding {
-                        self.discarding = false
-                        if !self.keepAlive { self.close() }
-                    } else {
-                        self.exchange?.requestEndReceived(trailers)
+                    switch self.machine.endReceived(now: self.connection.eventLoop.now) {
+                    case .deliver: self.exchange?.requestEndReceived(trailers)
+                    case .drop: self.armTimer()
+                    case .dropAndClose: self.close()
                     }
                 case .responseHead:
                     return
@@ -112,10 +99,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, E
             // a Host that disagrees with where it was routed.
             head.fields.replaceOrAdd("host", authority)
         }
-        self.requestInProgress = true
-        self.requestVersion = head.version
-        self.requestIsHEAD = head.isHEAD
-        self.keepAlive = self.keepAlive && info.keepAlive
+        self.machine.headReceived(version: head.version, isHEAD: head.isHEAD, keepAlive: info.keepAlive)
         let body: BodyFraming
         switch info.body {
         case .none, .length(0): body = .none
@@ -130,83 +114,70 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, E
     /// A request that cannot be parsed: 400 (431 for an oversized head) and a clean close, unless a response is
     /// already under way, which can only be cut.
     func malformed(_ error: HTTP1ParseError) {
-        if let exchange = self.exchange {
-            exchange.downstreamClosed()
-            self.close()
-            return
+        switch self.machine.malformed() {
+        case .abortExchangeAndClose:
+            let exchange = self.exchange
+            self.exchange = nil
+            exchange?.downstreamClosed()
+            self.closeChannel()
+        default:
+            let proxyError =
+                error.kind == .headTooLarge
+                ? ProxyError(.requestHeadTooLarge, "request head too large: \(error)") : ProxyError(.malformedRequest, "malformed HTTP request: \(error)")
+            self.answerAndClose(proxyError)
         }
-        let proxyError =
-            error.kind == .headTooLarge
-            ? ProxyError(.requestHeadTooLarge, "request head too large: \(error)") : ProxyError(.malformedRequest, "malformed HTTP request: \(error)")
-        self.answerAndClose(proxyError)
     }
 
     /// An error answered by the connection itself (no exchange): written, then the connection closes.
     func answerAndClose(_ error: ProxyError) {
-        guard let context = self.context, !self.closed else { return }
+        guard let context = self.context, context.channel.isActive else { return }
         self.connection.resources.metrics.recordHTTPError(self.connection.direction, error.code)
-        self.keepAlive = false
-        let body = "\(error.description)\n"
-        var buffer = self.output.takeBuffer(context.channel.allocator, capacity: 256 + body.utf8.count)
-        buffer.writeStaticString(self.requestVersion == .http1_0 ? "HTTP/1.0 " : "HTTP/1.1 ")
-        HTTP1Serializer.writeStatus(error.code.httpStatus, into: &buffer)
-        buffer.writeStaticString("content-type: text/plain; charset=utf-8\r\ncontent-length: ")
-        buffer.writeString(String(body.utf8.count))
-        buffer.writeStaticString("\r\nswiftlet-proxy-error: ")
-        buffer.writeString(error.headerValue)
-        buffer.writeStaticString("\r\nconnection: close\r\n\r\n")
-        buffer.writeString(body)
+        var response = LocalResponse.error(error, grpc: false)
+        response.head.fields.add("connection", "close")
+        var buffer = self.output.takeBuffer(context.channel.allocator, capacity: 256 + (response.body?.readableBytes ?? 0))
+        HTTP1Serializer.writeResponseHead(response.head, version: self.machine.version, into: &buffer)
+        if var body = response.body { buffer.writeBuffer(&body) }
         self.output.gather(buffer)
         self.flushResponse()
-        self.close()
+        self.closeChannel()
     }
 
-    func updateHeaderTimer() {
-        let waiting = !self.requestInProgress && self.exchange == nil && self.parser.isReadingHead && !self.closed
-        if waiting, self.headerTimer == nil, let context = self.context {
-            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            self.headerTimer = context.eventLoop.scheduleTask(in: self.headerReadTimeout) {
-                let handler = bound.value
-                handler.headerTimer = nil
-                guard !handler.requestInProgress, handler.exchange == nil, handler.parser.isReadingHead else { return }
-                let seconds = handler.headerReadTimeout.nanoseconds / 1_000_000_000
-                handler.answerAndClose(ProxyError(.headerReadTimeout, "the request head was not complete within \(seconds)s"))
+    /// Arms the header-read timer if it is not: it fires at the deadline of the moment, and arms again if the
+    /// deadline moved on meanwhile — a keep-alive connection costs no timer per request.
+    func armTimer() {
+        guard self.timer == nil, let deadline = self.machine.nextDeadline, let context = self.context else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        self.timer = context.eventLoop.scheduleTask(deadline: deadline) {
+            let handler = bound.value
+            handler.timer = nil
+            guard handler.machine.timerFired(now: handler.connection.eventLoop.now) else {
+                handler.armTimer()
+                return
             }
-        } else if !waiting, let timer = self.headerTimer {
-            timer.cancel()
-            self.headerTimer = nil
+            let seconds = handler.machine.headerReadTimeout.nanoseconds / 1_000_000_000
+            handler.answerAndClose(ProxyError(.headerReadTimeout, "the request head was not complete within \(seconds)s"))
         }
     }
 
     // MARK: back-pressure
 
     func read(context: ChannelHandlerContext) {
-        if self.canRead {
+        if self.machine.canRead(parserIsIdle: self.parser.isIdle) {
             context.read()
         } else {
             self.pendingRead = true
         }
     }
 
-    /// Reads go on while a request streams (unless its upstream is full), and while nothing of a next request
-    /// waits; a client waiting for its response sends nothing, and holding the read would cost an `epoll_ctl` pair
-    /// per request for nothing.
-    var canRead: Bool {
-        if self.closed { return false }
-        if self.requestInProgress { return !self.requestPaused || self.discarding }
-        if self.exchange != nil { return self.parser.isIdle }
-        return true
-    }
-
     func resumeReadingIfPossible() {
-        if self.pendingRead, self.canRead, let context = self.context {
+        if self.pendingRead, self.machine.canRead(parserIsIdle: self.parser.isIdle), let context = self.context {
             self.pendingRead = false
             context.read()
         }
     }
 
     func pauseRequest(_ paused: Bool) {
-        self.requestPaused = paused
+        self.machine.requestPaused(paused)
         if !paused {
             self.pump()
             // What the resumed parsing wrote upstream goes out now (this may run inside the upstream's flush).
@@ -225,9 +196,9 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, E
     // MARK: the connection's life
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.closed = true
-        self.headerTimer?.cancel()
-        self.headerTimer = nil
+        self.machine.closed()
+        self.timer?.cancel()
+        self.timer = nil
         let exchange = self.exchange
         self.exchange = nil
         exchange?.downstreamClosed()
@@ -235,39 +206,46 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, E
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        self.exchange?.downstreamClosed()
+        let exchange = self.exchange
         self.exchange = nil
+        exchange?.downstreamClosed()
         self.close()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        let action: HTTP1ServerStateMachine.CloseAction
         if case ChannelEvent.inputClosed = event {
-            // The client sent its last byte (accepted connections allow half-close for the opaque relay): answer
-            // what is in flight, then close; close at once if nothing is, or if a request was cut short.
-            self.keepAlive = false
-            if self.requestInProgress {
-                self.exchange?.downstreamClosed()
-                self.exchange = nil
-                self.close()
-            } else if self.exchange == nil {
-                self.close()
-            }
+            // The client sent its last byte (accepted connections allow half-close for the opaque relay).
+            action = self.machine.inputClosed()
+        } else if event is ChannelShouldQuiesceEvent {
+            action = self.machine.quiesce()
+        } else {
+            context.fireUserInboundEventTriggered(event)
             return
         }
-        if event is ChannelShouldQuiesceEvent {
-            // Graceful shutdown: finish the exchange in flight, then close; close at once if idle.
-            self.keepAlive = false
-            if self.exchange == nil && !self.requestInProgress { self.close() }
-            return
+        switch action {
+        case .none, .answerAndClose:
+            break
+        case .close:
+            self.closeChannel()
+        case .abortExchangeAndClose:
+            let exchange = self.exchange
+            self.exchange = nil
+            exchange?.downstreamClosed()
+            self.closeChannel()
         }
-        context.fireUserInboundEventTriggered(event)
     }
 
+    /// Closes the connection, whatever its state.
     func close() {
         guard !self.closed else { return }
-        self.closed = true
-        self.headerTimer?.cancel()
-        self.headerTimer = nil
+        self.machine.closed()
+        self.closeChannel()
+    }
+
+    private func closeChannel() {
+        self.timer?.cancel()
+        self.timer = nil
         self.context?.close(promise: nil)
     }
 
@@ -275,33 +253,17 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, E
 
     func writeResponseHead(_ head: HTTPResponseHead, endStream: Bool) {
         guard let context = self.context, !self.closed else { return }
+        let framing = self.machine.responseHead(status: head.status, endStream: endStream, hasContentLength: head.fields.contains("content-length"))
         var buffer = self.output.takeBuffer(context.channel.allocator)
-        buffer.writeStaticString(self.requestVersion == .http1_0 ? "HTTP/1.0 " : "HTTP/1.1 ")
+        buffer.writeStaticString(self.machine.version == .http1_0 ? "HTTP/1.0 " : "HTTP/1.1 ")
         HTTP1Serializer.writeStatus(head.status, into: &buffer)
         head.fields.writeHTTP1(into: &buffer)
-        self.responseChunked = false
-        if head.status >= 200 || head.status == 101 {
-            let bodiless = self.requestIsHEAD || head.status == 204 || head.status == 304 || head.status == 101
-            if !bodiless {
-                if endStream {
-                    if !head.fields.contains("content-length") { buffer.writeStaticString("content-length: 0\r\n") }
-                } else if !head.fields.contains("content-length") {
-                    if self.requestVersion == .http1_0 {
-                        // HTTP/1.0 has no chunked coding: the body runs until the connection closes.
-                        self.keepAlive = false
-                    } else {
-                        self.responseChunked = true
-                        buffer.writeStaticString("transfer-encoding: chunked\r\n")
-                    }
-                }
-            }
-            if head.status != 101 {
-                if !self.keepAlive {
-                    buffer.writeStaticString("connection: close\r\n")
-                } else if self.requestVersion == .http1_0 {
-                    buffer.writeStaticString("connection: keep-alive\r\n")
-                }
-            }
+        if framing.contentLengthZero { buffer.writeStaticString("content-length: 0\r\n") }
+        if framing.chunked { buffer.writeStaticString("transfer-encoding: chunked\r\n") }
+        switch framing.connection {
+        case .none: break
+        case .close: buffer.writeStaticString("connection: close\r\n")
+        case .keepAlive: buffer.writeStaticString("connection: keep-alive\r\n")
         }
         buffer.writeStaticString("\r\n")
         self.output.gather(buffer)
@@ -309,13 +271,12 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, E
 
     func writeResponseBody(_ bytes: ByteBuffer) {
         guard let context = self.context, !self.closed else { return }
-        let writes = self.output.body(bytes, chunked: self.responseChunked, allocator: context.channel.allocator)
+        let writes = self.output.body(bytes, chunked: self.machine.responseChunked, allocator: context.channel.allocator)
         context.write(writes)
     }
 
     func writeResponseEnd(_ trailers: HTTPFields?) {
-        guard self.responseChunked, let context = self.context, !self.closed else { return }
-        self.responseChunked = false
+        guard let context = self.context, !self.closed, self.machine.responseEnded() else { return }
         self.output.end(trailers, allocator: context.channel.allocator)
     }
 
@@ -329,23 +290,18 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, E
         self.exchange = nil
         guard !self.closed else { return }
         self.flushResponse()
-        if !requestComplete {
-            if !self.keepAlive {
-                self.close()
-                return
-            }
+        switch self.machine.exchangeFinished(requestComplete: requestComplete, now: self.connection.eventLoop.now) {
+        case .close:
+            self.closeChannel()
+        case .discard:
             // The response went out before the request ended: the rest of it is read and dropped.
-            self.discarding = true
             self.pump()
             self.resumeReadingIfPossible()
-            return
+        case .next:
+            self.armTimer()
+            self.pump()
+            self.resumeReadingIfPossible()
         }
-        if !self.keepAlive {
-            self.close()
-            return
-        }
-        self.pump()
-        self.resumeReadingIfPossible()
     }
 
     func abortResponse() {
@@ -355,7 +311,6 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, E
 
     func switchToTunnel(with upstream: any ExchangeUpstream) {
         self.exchange = nil
-        self.requestInProgress = false
         guard let context = self.context else {
             upstream.release(reusable: false)
             return
@@ -374,9 +329,9 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, E
         }
         // Bytes the client sent past the upgrade request go through the relay first.
         if let leftover = self.parser.takeUnparsedBytes() { context.fireChannelRead(NIOAny(leftover)) }
-        self.headerTimer?.cancel()
-        self.headerTimer = nil
-        self.closed = true
+        self.timer?.cancel()
+        self.timer = nil
+        self.machine.switchedToTunnel()
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         context.channel.read()
     }

@@ -7,52 +7,49 @@ import ProxyCore
 /// on the connection's HTTP/2 handler (no stream channels, no conversion to HTTP/1 parts), so a stream costs an
 /// entry in a dictionary and an exchange.
 ///
-/// It gives flow-control windows back itself (see `HTTP2FlowAccounting`): the connection's as NIO's multiplexer
-/// would, a stream's as its exchange forwards the bytes. When the proxy drains or the client half-closes, it sends
-/// `GOAWAY` and closes once the last stream is done.
-final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, Flushable {
+/// Streams give their flow-control windows back themselves (`HTTP2ForwardingStream`), the connection's window is
+/// the writer's (`HTTP2FrameWriter`); the connection's own logic — the wait for a first stream, quiescing — is
+/// `HTTP2ServerStateMachine`'s.
+final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTP2Frame
     typealias OutboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
 
     let connection: HTTPConnection
-    var context: ChannelHandlerContext?
+    let writer: HTTP2FrameWriter
+    var machine: HTTP2ServerStateMachine
     var streams: [HTTP2StreamID: HTTP2ServerStream] = [:]
-    /// Streams that received something in the current read, to flush their upstreams once at its end.
-    var touched: [HTTP2ServerStream] = []
-    var highestStreamID = HTTP2StreamID.rootStream
-    var quiescing = false
-    var closed = false
+    var batch = HTTP2ReadBatch<HTTP2ServerStream>()
+    var timer: Scheduled<Void>?
 
-    let flusher: FlushBatcher
-
-    init(connection: HTTPConnection) {
+    init(connection: HTTPConnection, headerReadTimeout: TimeAmount) {
         self.connection = connection
-        self.flusher = connection.resources.flusher
+        self.writer = HTTP2FrameWriter(flusher: connection.resources.flusher)
+        self.machine = HTTP2ServerStateMachine(headerReadTimeout: headerReadTimeout, now: connection.eventLoop.now)
     }
 
-    var isWritable: Bool { self.context?.channel.isWritable ?? false }
-
     func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-        if context.channel.isActive { self.openConnectionWindow(context: context) }
+        self.writer.attach(context)
+        if context.channel.isActive { _ = self.writer.connectionActive() }
+        if let deadline = self.machine.nextDeadline {
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            self.timer = context.eventLoop.scheduleTask(deadline: deadline) {
+                let handler = bound.value
+                handler.timer = nil
+                handler.perform(handler.machine.timerFired(now: handler.connection.eventLoop.now))
+            }
+        }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        self.openConnectionWindow(context: context)
+        _ = self.writer.connectionActive()
         context.fireChannelActive()
     }
 
-    private var windowOpened = false
-
-    private func openConnectionWindow(context: ChannelHandlerContext) {
-        guard !self.windowOpened else { return }
-        self.windowOpened = true
-        context.writeAndFlush(Self.wrapOutboundOut(HTTP2ConnectionWindow.opening), promise: nil)
-    }
-
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
+        self.writer.detach()
+        self.timer?.cancel()
+        self.timer = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -61,14 +58,14 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, F
         case .headers(let headers):
             if let stream = self.streams[frame.streamID] {
                 stream.receivedTrailers(headers.headers)
-                self.touch(stream)
+                self.batch.touch(stream)
             } else {
                 self.openStream(frame.streamID, headers)
             }
         case .data(let data):
             guard let stream = self.streams[frame.streamID] else { return }
             stream.receivedData(data)
-            self.touch(stream)
+            self.batch.touch(stream)
         case .rstStream:
             self.streams[frame.streamID]?.resetByClient()
         case .goAway:
@@ -78,27 +75,20 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, F
         }
     }
 
-    private func touch(_ stream: HTTP2ServerStream) {
-        if !stream.touched {
-            stream.touched = true
-            self.touched.append(stream)
-        }
-    }
-
     func channelReadComplete(context: ChannelHandlerContext) {
-        for stream in self.touched {
-            stream.touched = false
-            stream.exchange?.requestReadComplete()
-        }
-        self.touched.removeAll(keepingCapacity: true)
-        self.flush()
+        self.batch.end { $0.exchange?.requestReadComplete() }
+        self.writer.flush()
     }
 
     private func openStream(_ id: HTTP2StreamID, _ payload: HTTP2Frame.FramePayload.Headers) {
         let headers = payload.headers
-        let stream = HTTP2ServerStream(id: id, handler: self)
+        let stream = HTTP2ServerStream(id: id, writer: self.writer)
         self.streams[id] = stream
-        if id > self.highestStreamID { self.highestStreamID = id }
+        self.machine.streamOpened(id)
+        if let timer = self.timer {
+            timer.cancel()
+            self.timer = nil
+        }
         var method = ""
         var scheme: String? = nil
         var authority: String? = nil
@@ -113,7 +103,12 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, F
             default: break
             }
         }
-        var fields = HTTPFields(headers)
+        if method == "CONNECT" {
+            // Extended CONNECT (WebSockets over HTTP/2) is not relayed.
+            stream.reset(with: .refusedStream)
+            return
+        }
+        let fields = HTTPFields(headers)
         if authority == nil, let host = fields.first("host") { authority = host }
         let body: BodyFraming
         if payload.endStream {
@@ -123,31 +118,26 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, F
         } else {
             body = .stream
         }
-        if method == "CONNECT" {
-            // Extended CONNECT (WebSockets over HTTP/2) is not relayed.
-            fields = HTTPFields()
-            stream.refuse()
-            return
-        }
         let head = HTTPRequestHead(method: method, scheme: scheme, authority: authority, path: path, version: .http2, fields: fields)
         let exchange = Exchange(connection: self.connection, downstream: stream, head: head, body: body, upgrade: false)
         stream.exchange = exchange
         exchange.start()
         if payload.endStream {
-            stream.requestOpen = false
+            stream.receiveOpen = false
             stream.exchange?.requestEndReceived(nil)
         } else {
-            self.touch(stream)
+            self.batch.touch(stream)
         }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
         case let closed as StreamClosedEvent:
-            self.streams.removeValue(forKey: closed.streamID)?.streamClosed()
-            if self.quiescing, self.streams.isEmpty { self.close() }
+            guard let stream = self.streams.removeValue(forKey: closed.streamID) else { return }
+            stream.streamClosed()
+            self.perform(self.machine.streamClosed(openStreams: self.streams.count))
         case let window as NIOHTTP2WindowUpdatedEvent:
-            if let update = HTTP2ConnectionWindow.update(after: window) { context.writeAndFlush(Self.wrapOutboundOut(update), promise: nil) }
+            self.writer.windowUpdated(window)
         case is ChannelShouldQuiesceEvent:
             self.quiesce()
         case ChannelEvent.inputClosed:
@@ -160,17 +150,25 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, F
 
     /// Stops taking new streams (`GOAWAY` with the last one seen) and closes once the open ones are done.
     func quiesce() {
-        guard !self.quiescing, let context = self.context else { return }
-        self.quiescing = true
-        let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: self.highestStreamID, errorCode: .noError, opaqueData: nil))
-        context.writeAndFlush(Self.wrapOutboundOut(goAway), promise: nil)
-        if self.streams.isEmpty { self.close() }
+        self.perform(self.machine.quiesce(openStreams: self.streams.count))
+    }
+
+    private func perform(_ action: HTTP2ServerStateMachine.Action) {
+        switch action {
+        case .none:
+            break
+        case .goAway(let lastStreamID, let close):
+            self.writer.writeAndFlush(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil)))
+            if close { self.close() }
+        case .close:
+            self.close()
+        }
     }
 
     func close() {
-        guard !self.closed else { return }
-        self.closed = true
-        self.context?.close(promise: nil)
+        self.timer?.cancel()
+        self.timer = nil
+        self.writer.context?.close(promise: nil)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -181,7 +179,9 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, F
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.closed = true
+        self.machine.closed()
+        self.timer?.cancel()
+        self.timer = nil
         let streams = self.streams
         self.streams = [:]
         for stream in streams.values { stream.streamClosed() }
@@ -197,175 +197,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, F
         }
         self.close()
     }
-
-    // MARK: writing, for the streams
-
-    func write(_ frame: HTTP2Frame, promise: EventLoopPromise<Void>? = nil) {
-        self.context?.write(Self.wrapOutboundOut(frame), promise: promise)
-    }
-
-    /// Flushes at the end of this loop iteration, once for every stream that wrote.
-    func flush() {
-        guard !self.flushRequested, self.context != nil else { return }
-        self.flushRequested = true
-        self.flusher.enqueue(self)
-    }
-
-    var flushRequested = false
-
-    func flushNow() {
-        self.flushRequested = false
-        self.context?.flush()
-    }
 }
 
 @available(*, unavailable)
 extension HTTP2ServerHandler: Sendable {}
-
-/// One stream of an HTTP/2 server connection, as its exchange's downstream.
-final class HTTP2ServerStream: ExchangeDownstream, HTTP2BodySender {
-    let id: HTTP2StreamID
-    unowned let handler: HTTP2ServerHandler
-    var exchange: Exchange?
-    var flow = HTTP2FlowAccounting()
-    /// The client has not ended its side.
-    var requestOpen = true
-    var responseOpen = true
-    var touched = false
-    var heldData = HTTP2HeldData()
-
-    init(id: HTTP2StreamID, handler: HTTP2ServerHandler) {
-        self.id = id
-        self.handler = handler
-    }
-
-    var isHTTP2: Bool { true }
-    var isWritable: Bool { self.handler.isWritable && self.flow.isBelowWatermark }
-
-    func receivedData(_ data: HTTP2Frame.FramePayload.Data) {
-        if case .byteBuffer(let bytes) = data.data, bytes.readableBytes > 0 {
-            self.exchange?.requestBodyReceived(bytes)
-        }
-        if let credit = self.flow.received(data.flowControlledLength, window: HTTP2Tuning.streamWindow) { self.giveBack(credit) }
-        if data.endStream {
-            self.requestOpen = false
-            self.exchange?.requestEndReceived(nil)
-        }
-    }
-
-    func receivedTrailers(_ headers: HPACKHeaders) {
-        self.requestOpen = false
-        self.exchange?.requestEndReceived(HTTPFields(headers))
-    }
-
-    private func giveBack(_ credit: Int) {
-        guard self.requestOpen else { return }
-        self.handler.write(HTTP2Frame(streamID: self.id, payload: .windowUpdate(windowSizeIncrement: credit)))
-    }
-
-    /// The client reset the stream (or sent something the HTTP/2 handler refused on it).
-    func resetByClient() {
-        self.requestOpen = false
-        self.responseOpen = false
-        let exchange = self.exchange
-        self.exchange = nil
-        exchange?.downstreamClosed()
-    }
-
-    /// The stream is closed for both sides: its last frame went (NIO says so while the frame is being written, before
-    /// the exchange has finished), or it was reset. Only a close before the response ended means the client is gone.
-    func streamClosed() {
-        self.requestOpen = false
-        guard self.responseOpen else { return }
-        self.responseOpen = false
-        let exchange = self.exchange
-        self.exchange = nil
-        exchange?.downstreamClosed()
-    }
-
-    func becameWritable() {
-        if self.isWritable { self.exchange?.downstreamWritable() }
-    }
-
-    /// A request this proxy does not relay: reset at once.
-    func refuse() {
-        self.handler.write(HTTP2Frame(streamID: self.id, payload: .rstStream(.refusedStream)))
-        self.handler.flush()
-    }
-
-    // MARK: ExchangeDownstream
-
-    func writeResponseHead(_ head: HTTPResponseHead, endStream: Bool) {
-        guard self.responseOpen else { return }
-        let headers = head.fields.hpackResponse(status: head.status)
-        if endStream { self.responseOpen = false }
-        self.handler.write(HTTP2Frame(streamID: self.id, payload: .headers(.init(headers: headers, endStream: endStream))))
-        if endStream { self.handler.flush() }
-    }
-
-    func writeResponseBody(_ bytes: ByteBuffer) {
-        guard self.responseOpen, bytes.readableBytes > 0 else { return }
-        self.sendBody(bytes)
-    }
-
-    func writeResponseEnd(_ trailers: HTTPFields?) {
-        guard self.responseOpen else { return }
-        self.responseOpen = false
-        self.sendEnd(trailers)
-        self.handler.flush()
-    }
-
-    func flushResponse() {
-        self.sendHeld()
-        self.handler.flush()
-    }
-
-    // MARK: HTTP2BodySender
-
-    var eventLoop: EventLoop? { self.handler.context?.eventLoop }
-
-    func writeFrame(_ frame: HTTP2Frame, promise: EventLoopPromise<Void>?) {
-        self.handler.write(frame, promise: promise)
-    }
-
-    func sendingConfirmed() {
-        if self.isWritable { self.exchange?.downstreamWritable() }
-    }
-
-    func pauseRequest(_ paused: Bool) {
-        guard paused != self.flow.receivePaused else { return }
-        self.flow.receivePaused = paused
-        if !paused, let credit = self.flow.creditDue(window: HTTP2Tuning.streamWindow) {
-            self.giveBack(credit)
-            self.handler.flush()
-        }
-    }
-
-    func exchangeFinished(requestComplete: Bool) {
-        self.exchange = nil
-        if self.requestOpen {
-            // The response is complete and the request is not: ask the client to stop sending, without error
-            // (RFC 9113 §8.1).
-            self.requestOpen = false
-            self.handler.write(HTTP2Frame(streamID: self.id, payload: .rstStream(.noError)))
-            self.handler.flush()
-        }
-    }
-
-    func abortResponse() {
-        self.exchange = nil
-        guard self.responseOpen || self.requestOpen else { return }
-        self.responseOpen = false
-        self.requestOpen = false
-        self.handler.write(HTTP2Frame(streamID: self.id, payload: .rstStream(.internalError)))
-        self.handler.flush()
-    }
-
-    func switchToTunnel(with upstream: any ExchangeUpstream) {
-        upstream.release(reusable: false)
-        self.abortResponse()
-    }
-}
-
-@available(*, unavailable)
-extension HTTP2ServerStream: Sendable {}
