@@ -31,16 +31,23 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
+        // The mesh's model, shared by the control plane and the proxy: routes, their matches, filters, timeouts and
+        // retries, a Service port's policy, failure accrual and retry budgets, the proxy's traffic-capture rules.
+        // Values only: no I/O, no HTTP types, no dependencies.
+        .target(name: "MeshModel"),
         // Pure logic: configuration, errors, protocol detection, HTTP rules, metrics. No sockets.
         .target(
             name: "ProxyCore",
             dependencies: [
+                "MeshModel",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ]
         ),
-        // L4: listeners, original destination, detection, opaque relay, upstream connections.
+        // L4: listeners, original destination, detection, opaque relay, upstream connections. `PeerIdentity` reads
+        // why BoringSSL refused a peer's chain through `CNIOBoringSSL`, the C module of NIOSSL's BoringSSL: it is no
+        // product of swift-nio-ssl, so it comes with the NIOSSL product below (one BoringSSL in the proxy, not two),
+        // and is imported `internal` so that nothing of it leaks into this module's interface.
         .target(
             name: "ProxyTransport",
             dependencies: [
@@ -49,21 +56,18 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // L7: HTTP/1.1 and HTTP/2 forwarding, pools, error responses.
         .target(
             name: "ProxyHTTP",
             dependencies: [
+                "MeshModel",
                 "ProxyCore",
                 "ProxyTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
-                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -92,6 +96,7 @@ let package = Package(
         .target(
             name: "ProxyDiscovery",
             dependencies: [
+                "MeshModel",
                 "ProxyCore",
                 "ProxyGRPC",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -100,7 +105,9 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The proxy's identity: a key in memory, certified by the controller, renewed before expiry.
+        // The proxy's identity: a key in memory, certified by the controller, renewed before expiry. The key and its
+        // CSR are made with BoringSSL's C API (`CNIOBoringSSL`, through the NIOSSL product, imported `internal`; see
+        // ProxyTransport).
         .target(
             name: "ProxyIdentity",
             dependencies: [
@@ -117,6 +124,7 @@ let package = Package(
         .target(
             name: "ProxyRuntime",
             dependencies: [
+                "MeshModel",
                 "ProxyCore",
                 "ProxyTransport",
                 "ProxyHTTP",
@@ -135,7 +143,7 @@ let package = Package(
         .executableTarget(
             name: "swiftlet-proxy",
             dependencies: [
-                "ProxyRuntime",
+                "ProxyRuntime"
             ]
         ),
         // A Kubernetes API client: configuration (in-cluster, kubeconfig), typed objects as Codable, list and watch.
@@ -146,8 +154,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // The control plane: cluster model, sources (files now, Kubernetes later), index, gRPC services.
@@ -155,7 +163,7 @@ let package = Package(
             name: "Controller",
             dependencies: [
                 "Kubernetes",
-                "ProxyCore",
+                "MeshModel",
                 "SwiftletAPI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -177,7 +185,7 @@ let package = Package(
         .target(
             name: "Demo",
             dependencies: [
-                "Controller",
+                "MeshModel",
                 "SwiftletAPI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -186,18 +194,19 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "ProxyCore",
             ]
         ),
         // The `swiftlet` commands: controller, demo (and the demo's own programs), version.
         .target(
             name: "CLI",
             dependencies: [
+                "MeshModel",
                 "Controller",
                 "Kubernetes",
                 "Demo",
                 "ProxyCore",
                 "ProxyRuntime",
-                "SwiftletAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -205,43 +214,45 @@ let package = Package(
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "GRPCCore", package: "grpc-swift-2"),
-                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .executableTarget(
             name: "swiftlet",
             dependencies: [
-                "CLI",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CLI"
             ]
         ),
         .testTarget(
             name: "ProxyCoreTests",
             dependencies: [
+                "MeshModel",
                 "ProxyCore",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ]
         ),
         .testTarget(
             name: "ProxyHTTPTests",
             dependencies: [
+                "MeshModel",
                 "ProxyCore",
                 "ProxyTransport",
                 "ProxyHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
             ]
         ),
         // The proxy's hand-written protobuf and gRPC codecs, checked against swift-protobuf's bytes.
         .testTarget(
             name: "ProxyGRPCTests",
             dependencies: [
+                "MeshModel",
                 "Controller",
                 "ProxyCore",
                 "ProxyDiscovery",
@@ -258,6 +269,7 @@ let package = Package(
         .testTarget(
             name: "ControllerTests",
             dependencies: [
+                "MeshModel",
                 "Controller",
                 "Kubernetes",
                 "ProxyCore",
@@ -269,12 +281,14 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         // Real peers on loopback and network namespaces; spawns the built `swiftlet-proxy`.
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
+                "MeshModel",
                 "Controller",
                 "Kubernetes",
                 "ProxyCore",

@@ -14,7 +14,12 @@ struct ControllerCommand: AsyncCommand {
     @Option(name: .customLong("manifests"), help: "Directory of YAML documents (Service, Workload, routes) to serve; watched for changes.")
     var manifests: String?
 
-    @Flag(help: "Follow the Kubernetes API: in a pod, from its service account (KUBERNETES_SERVICE_HOST and the token, CA and namespace files); outside one, from --kubeconfig.")
+    @Flag(
+        help: """
+            Follow the Kubernetes API: in a pod, from its service account (KUBERNETES_SERVICE_HOST and the token, CA and namespace \
+            files); outside one, from --kubeconfig.
+            """
+    )
     var kubernetes = false
 
     @Option(help: "Kubeconfig to reach the API with, to run the controller outside the cluster (implies --kubernetes).")
@@ -41,7 +46,12 @@ struct ControllerCommand: AsyncCommand {
     @Option(help: "Identity API listen address (TLS), or `off`.")
     var identityAddr = "0.0.0.0:8080"
 
-    @Option(help: "Trust anchors (PEM bundle; several during a rotation). With the issuer files; without them a fresh anchor and issuer are made in memory.")
+    @Option(
+        help: """
+            Trust anchors (PEM bundle; several during a rotation). With the issuer files; without them a fresh anchor and issuer are \
+            made in memory.
+            """
+    )
     var identityTrustAnchors: String?
 
     @Option(help: "Issuer certificate (PEM: the issuer, then any intermediates up to an anchor).")
@@ -50,7 +60,12 @@ struct ControllerCommand: AsyncCommand {
     @Option(help: "Issuer private key (PEM). The three files are watched: a replaced issuer is used from the next request.")
     var identityIssuerKey: String?
 
-    @Option(help: "On Kubernetes: the issuer's Secret (kubernetes.io/tls) in the control plane's namespace, read and followed through the API, with the anchors from ConfigMap --identity-trust-roots-configmap.")
+    @Option(
+        help: """
+            On Kubernetes: the issuer's Secret (kubernetes.io/tls) in the control plane's namespace, read and followed through the API, \
+            with the anchors from ConfigMap --identity-trust-roots-configmap.
+            """
+    )
     var identityIssuerSecret: String?
 
     @Option(help: "On Kubernetes: the ConfigMap holding the trust anchors (ca-bundle.crt), with --identity-issuer-secret.")
@@ -65,7 +80,12 @@ struct ControllerCommand: AsyncCommand {
     @Option(help: "Lifetime of workload certificates (e.g. 24h, 10s).")
     var identityCertificateLifetime = "24h"
 
-    @Flag(help: "Serve the Destination API without TLS even with identity on (for clients without a mesh certificate). Never in a real mesh: what discovery says decides which identity a proxy demands of its peer.")
+    @Flag(
+        help: """
+            Serve the Destination API without TLS even with identity on (for clients without a mesh certificate). Never in a real mesh: \
+            what discovery says decides which identity a proxy demands of its peer.
+            """
+    )
     var destinationPlaintext = false
 
     @Option(help: "Injector webhook listen address (HTTPS), or `off`.")
@@ -125,9 +145,14 @@ struct ControllerCommand: AsyncCommand {
             throw ValidationError("--identity-trust-anchors, --identity-issuer-certificate and --identity-issuer-key go together")
         }
         if let secret = self.identityIssuerSecret {
-            guard case .kubernetes = config.source else { throw ValidationError("--identity-issuer-secret needs --kubernetes or --kubeconfig") }
-            guard config.issuerFiles == nil else { throw ValidationError("--identity-issuer-secret and the --identity-* files are two sources; give one") }
-            config.issuerSecret = IssuerSecret(namespace: self.controlPlaneNamespace, secret: secret, trustRoots: self.identityTrustRootsConfigmap)
+            guard case .kubernetes = config.source else {
+                throw ValidationError("--identity-issuer-secret needs --kubernetes or --kubeconfig")
+            }
+            guard config.issuerFiles == nil else {
+                throw ValidationError("--identity-issuer-secret and the --identity-* files are two sources; give one")
+            }
+            config.issuerSecret = IssuerSecret(
+                namespace: self.controlPlaneNamespace, secret: secret, trustRoots: self.identityTrustRootsConfigmap)
         }
         config.trustAnchorsOut = self.identityTrustAnchorsOut
         if self.injectorAddr != "off" {

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Demo
-import ProxyRuntime
 import Foundation
 import Logging
+import ProxyRuntime
 import ServiceLifecycle
 
 /// `swiftlet demo`: the whole mesh on this machine, with live golden metrics.
@@ -62,7 +62,8 @@ struct DemoCommand: AsyncCommand {
 
 /// `swiftlet demo-app <role>`: one of the demo application's programs (hidden).
 struct DemoAppCommand: AsyncCommand {
-    static let configuration = CommandConfiguration(commandName: "demo-app", abstract: "A program of the demo application.", shouldDisplay: false)
+    static let configuration = CommandConfiguration(
+        commandName: "demo-app", abstract: "A program of the demo application.", shouldDisplay: false)
 
     @Argument(help: "web, emoji, voting, voting-v2 or vote-bot")
     var role: String

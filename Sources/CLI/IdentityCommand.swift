@@ -46,13 +46,17 @@ struct IdentityCommand: ParsableCommand {
             let anchorKey: Certificate.PrivateKey
             switch (self.anchorCertificate, self.anchorKey) {
             case (let certificatePath?, let keyPath?):
-                anchor = try IssuerCredentials.certificates(pem: try String(contentsOfFile: certificatePath, encoding: .utf8)).first
+                anchor =
+                    try IssuerCredentials.certificates(pem: try String(contentsOfFile: certificatePath, encoding: .utf8)).first
                     ?? { throw ValidationError("\(certificatePath) holds no certificate") }()
                 anchorKey = try Certificate.PrivateKey(pemEncoded: try String(contentsOfFile: keyPath, encoding: .utf8))
-                guard anchorKey.publicKey == anchor.publicKey else { throw ValidationError("\(keyPath) is not the key of \(certificatePath)") }
+                guard anchorKey.publicKey == anchor.publicKey else {
+                    throw ValidationError("\(keyPath) is not the key of \(certificatePath)")
+                }
             case (nil, nil):
                 anchorKey = Certificate.PrivateKey(P256.Signing.PrivateKey())
-                anchor = try IssuerCredentials.makeCA(commonName: "root.swiftlet.\(self.trustDomain)", key: anchorKey, issuer: nil, validity: validity)
+                anchor = try IssuerCredentials.makeCA(
+                    commonName: "root.swiftlet.\(self.trustDomain)", key: anchorKey, issuer: nil, validity: validity)
                 try self.write(IssuerCredentials.pem([anchor]), to: "ca.crt", secret: false)
                 try self.write(anchorKey.serializeAsPEM().pemString + "\n", to: "ca.key", secret: true)
             default:
@@ -71,7 +75,10 @@ struct IdentityCommand: ParsableCommand {
         func write(_ text: String, to name: String, secret: Bool) throws {
             let path = self.out + "/" + name
             let temporary = path + ".tmp"
-            guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: secret ? 0o600 : 0o644]) else {
+            guard
+                FileManager.default.createFile(
+                    atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: secret ? 0o600 : 0o644])
+            else {
                 throw ValidationError("cannot write \(temporary)")
             }
             guard rename(temporary, path) == 0 else { throw ValidationError("cannot rename \(temporary) to \(path)") }

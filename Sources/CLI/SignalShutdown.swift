@@ -1,5 +1,5 @@
-import ServiceLifecycle
 import Logging
+import ServiceLifecycle
 
 /// Runs `body` as the only service of a group that stops it on SIGTERM or SIGINT (cancelling it).
 func withGracefulShutdownOnSignals(_ body: @escaping @Sendable () async throws -> Void) async throws {

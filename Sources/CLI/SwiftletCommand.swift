@@ -1,6 +1,7 @@
 import ArgumentParser
-import ProxyCore
 import Foundation
+import MeshModel
+import ProxyCore
 
 /// `swiftlet`: the CLI and the control plane in one binary.
 public struct SwiftletCommand: ParsableCommand {

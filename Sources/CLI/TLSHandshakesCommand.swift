@@ -9,7 +9,8 @@ import Synchronization
 /// as fast as `--concurrency` loops allow and prints how many full handshakes completed per second. The same
 /// client measures any server (a proxy's inbound, HAProxy), so their figures compare.
 struct TLSHandshakesCommand: AsyncCommand {
-    static let configuration = CommandConfiguration(commandName: "tls-handshakes", abstract: "Measures new mTLS connections per second.", shouldDisplay: false)
+    static let configuration = CommandConfiguration(
+        commandName: "tls-handshakes", abstract: "Measures new mTLS connections per second.", shouldDisplay: false)
 
     @Option(help: "host:port to connect to.") var connect: String
     @Option(help: "SNI, and the name the server's certificate must carry.") var serverName: String
@@ -39,11 +40,13 @@ struct TLSHandshakesCommand: AsyncCommand {
                 group.addTask {
                     while ContinuousClock.now < deadline {
                         do {
-                            let done = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(to: address) { channel in
+                            let done = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(to: address) {
+                                channel in
                                 channel.eventLoop.makeCompletedFuture {
                                     // The waiter is in place before the first byte, so the handshake's end is never missed.
                                     let promise = channel.eventLoop.makePromise(of: Void.self)
-                                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverName))
+                                    try channel.pipeline.syncOperations.addHandler(
+                                        NIOSSLClientHandler(context: context, serverHostname: serverName))
                                     try channel.pipeline.syncOperations.addHandler(HandshakeWaiter(promise: promise))
                                     return (channel, promise.futureResult)
                                 }

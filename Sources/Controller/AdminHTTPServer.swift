@@ -26,7 +26,9 @@ public final class AdminHTTPServer: Sendable {
         self.channel = channel
     }
 
-    public static func bind(host: String, port: Int, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, route: @escaping Route) async throws -> AdminHTTPServer {
+    public static func bind(host: String, port: Int, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, route: @escaping Route)
+        async throws -> AdminHTTPServer
+    {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -68,7 +70,9 @@ final class AdminRequestHandler: ChannelInboundHandler {
             headers.add(name: "content-type", value: response.contentType)
             headers.add(name: "content-length", value: String(response.body.utf8.count))
             if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
-            context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: response.status, headers: headers))), promise: nil)
+            context.write(
+                Self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: response.status, headers: headers))),
+                promise: nil)
             context.write(Self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: response.body)))), promise: nil)
             let keepAlive = head.isKeepAlive
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)

@@ -1,5 +1,5 @@
 import Kubernetes
-import ProxyCore
+import MeshModel
 
 /// The Gateway API's `XBackendTrafficPolicy` (`gateway.networking.x-k8s.io/v1alpha1`, GEP-3388, experimental from
 /// v1.3): its `retryConstraint` is the retry budget of the Services it targets, the same budget the

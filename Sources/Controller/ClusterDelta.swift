@@ -11,7 +11,8 @@ public struct ClusterDelta: Sendable {
     public init() {}
 
     public var isEmpty: Bool {
-        self.services.isEmpty && self.workloads.isEmpty && self.routes.isEmpty && self.faultInjections.isEmpty && self.endpointSlices.isEmpty
+        self.services.isEmpty && self.workloads.isEmpty && self.routes.isEmpty && self.faultInjections.isEmpty
+            && self.endpointSlices.isEmpty
             && self.backendTrafficPolicies.isEmpty
     }
 

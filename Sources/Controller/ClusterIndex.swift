@@ -1,10 +1,10 @@
-import ProxyCore
+import MeshModel
 import Synchronization
 
 /// The mesh's view of the cluster, and the subscriptions of everyone watching a destination.
 ///
 /// Sources `apply` whole snapshots; the index finds which services and workloads changed, recomputes only the
-/// destinations they touch, and yields a new `DestinationState` to each watcher whose answer changed. Watch
+/// destinations they touch, and yields a new `DestinationResolution` to each watcher whose answer changed. Watch
 /// streams keep only the newest state: a slow watcher skips intermediate states, it never holds the index up.
 public final class ClusterIndex: Sendable {
     public let identity: MeshIdentity
@@ -22,8 +22,8 @@ public final class ClusterIndex: Sendable {
         var slicesByService: [ObjectKey: Set<ObjectKey>] = [:]
         /// namespace → `key=value` → workloads carrying that label.
         var labelIndex: [String: [String: Set<ObjectKey>]] = [:]
-        var watchers: [DestinationAuthority: [UInt64: @Sendable (DestinationState) -> Void]] = [:]
-        var lastSent: [DestinationAuthority: DestinationState] = [:]
+        var watchers: [DestinationAuthority: [UInt64: @Sendable (DestinationResolution) -> Void]] = [:]
+        var lastSent: [DestinationAuthority: DestinationResolution] = [:]
         var policyWatchers: [PolicyKey: [UInt64: @Sendable (ServicePolicy?) -> Void]] = [:]
         var policySent: [PolicyKey: ServicePolicy?] = [:]
         var nextID: UInt64 = 0
@@ -72,7 +72,8 @@ public final class ClusterIndex: Sendable {
             Self.put(delta.services, into: &state.snapshot.services, changed: &changes.services, replaced: &unused.services)
             Self.put(delta.workloads, into: &state.snapshot.workloads, changed: &changes.workloads, replaced: &old.workloads)
             Self.put(delta.routes, into: &state.snapshot.routes, changed: &changes.routes, replaced: &unused.routes)
-            Self.put(delta.faultInjections, into: &state.snapshot.faultInjections, changed: &changes.faultInjections, replaced: &unused.faults)
+            Self.put(
+                delta.faultInjections, into: &state.snapshot.faultInjections, changed: &changes.faultInjections, replaced: &unused.faults)
             Self.put(delta.endpointSlices, into: &state.snapshot.endpointSlices, changed: &changes.endpointSlices, replaced: &old.slices)
             Self.put(
                 delta.backendTrafficPolicies, into: &state.snapshot.backendTrafficPolicies, changed: &changes.backendTrafficPolicies,
@@ -189,8 +190,12 @@ public final class ClusterIndex: Sendable {
         for key in previous.faultInjections.keys where next.faultInjections[key] == nil { changes.faultInjections.insert(key) }
         for (key, slice) in next.endpointSlices where previous.endpointSlices[key] != slice { changes.endpointSlices.insert(key) }
         for key in previous.endpointSlices.keys where next.endpointSlices[key] == nil { changes.endpointSlices.insert(key) }
-        for (key, policy) in next.backendTrafficPolicies where previous.backendTrafficPolicies[key] != policy { changes.backendTrafficPolicies.insert(key) }
-        for key in previous.backendTrafficPolicies.keys where next.backendTrafficPolicies[key] == nil { changes.backendTrafficPolicies.insert(key) }
+        for (key, policy) in next.backendTrafficPolicies where previous.backendTrafficPolicies[key] != policy {
+            changes.backendTrafficPolicies.insert(key)
+        }
+        for key in previous.backendTrafficPolicies.keys where next.backendTrafficPolicies[key] == nil {
+            changes.backendTrafficPolicies.insert(key)
+        }
         return changes
     }
 
@@ -202,14 +207,14 @@ public final class ClusterIndex: Sendable {
     }
 
     /// The current answer for `authority`.
-    public func resolve(_ authority: DestinationAuthority) -> DestinationState {
+    public func resolve(_ authority: DestinationAuthority) -> DestinationResolution {
         self.state.withLock { Self.resolve(authority, in: $0, identity: self.identity) }
     }
 
     /// A stream of the answers for `authority`: the current one at once, then each change, until the consumer
     /// stops iterating.
-    public func watch(_ authority: DestinationAuthority) -> AsyncStream<DestinationState> {
-        let (stream, continuation) = AsyncStream.makeStream(of: DestinationState.self, bufferingPolicy: .bufferingNewest(1))
+    public func watch(_ authority: DestinationAuthority) -> AsyncStream<DestinationResolution> {
+        let (stream, continuation) = AsyncStream.makeStream(of: DestinationResolution.self, bufferingPolicy: .bufferingNewest(1))
         let subscription = self.subscribe(authority) { continuation.yield($0) }
         continuation.onTermination = { _ in subscription.cancel() }
         return stream
@@ -217,7 +222,9 @@ public final class ClusterIndex: Sendable {
 
     /// Calls `deliver` with the current answer for `authority` at once, then with each change, until the
     /// subscription is cancelled. `deliver` runs under the index's lock: it must only hand the state on.
-    public func subscribe(_ authority: DestinationAuthority, _ deliver: @escaping @Sendable (DestinationState) -> Void) -> DestinationSubscription {
+    public func subscribe(_ authority: DestinationAuthority, _ deliver: @escaping @Sendable (DestinationResolution) -> Void)
+        -> DestinationSubscription
+    {
         let id: UInt64 = self.state.withLock { state in
             let id = state.nextID
             state.nextID &+= 1
@@ -255,7 +262,8 @@ public final class ClusterIndex: Sendable {
             let id = state.nextID
             state.nextID &+= 1
             state.policyWatchers[key, default: [:]][id] = deliver
-            let current = state.policySent[key] ?? PolicyResolver.policy(for: authority, clientNamespace: clientNamespace, in: state.snapshot)
+            let current =
+                state.policySent[key] ?? PolicyResolver.policy(for: authority, clientNamespace: clientNamespace, in: state.snapshot)
             state.policySent[key] = .some(current)
             deliver(current)
             return id
@@ -273,15 +281,18 @@ public final class ClusterIndex: Sendable {
 
     // MARK: resolution
 
-    private static func resolve(_ authority: DestinationAuthority, in state: State, identity: MeshIdentity) -> DestinationState {
-        if let address = authority.workloadAddress { return Self.resolveWorkload(address: address, port: authority.port, in: state, identity: identity) }
+    private static func resolve(_ authority: DestinationAuthority, in state: State, identity: MeshIdentity) -> DestinationResolution {
+        if let address = authority.workloadAddress {
+            return Self.resolveWorkload(address: address, port: authority.port, in: state, identity: identity)
+        }
         guard let service = state.snapshot.services[authority.service] else { return .noEndpoints(exists: false) }
         guard let port = service.ports.first(where: { $0.port == authority.port }) else { return .noEndpoints(exists: true) }
         let hint = Self.protocolHint(port.appProtocol)
         var endpoints: [EndpointAddress: ResolvedEndpoint] = [:]
         if state.endpointSource == .endpointSlices {
             for key in state.slicesByService[service.key] ?? [] {
-                guard let slice = state.snapshot.endpointSlices[key], let slicePort = slice.ports.first(where: { $0.name == port.name }) else {
+                guard let slice = state.snapshot.endpointSlices[key], let slicePort = slice.ports.first(where: { $0.name == port.name })
+                else {
                     continue
                 }
                 for member in slice.endpoints where member.ready {
@@ -291,7 +302,8 @@ public final class ClusterIndex: Sendable {
                         endpoint = Self.endpoint(workload, port: slicePort.port, hint: hint, identity: identity)
                     } else {
                         // Not a pod we know (yet), or not a pod at all: reachable, without an identity.
-                        endpoint = ResolvedEndpoint(ip: member.address, port: slicePort.port, identity: nil, protocolHint: hint, labels: [:])
+                        endpoint = ResolvedEndpoint(
+                            ip: member.address, port: slicePort.port, identity: nil, protocolHint: hint, labels: [:])
                     }
                     endpoints[endpoint.address] = endpoint
                 }
@@ -320,7 +332,7 @@ public final class ClusterIndex: Sendable {
     ///
     /// A scan of the workloads, not an index: pods dialled by address are few, the scan runs only when one of them
     /// changes, and an index of every address cost the controller ~6 MB at 10,000 endpoints (bench/discovery).
-    private static func resolveWorkload(address: String, port: Int, in state: State, identity: MeshIdentity) -> DestinationState {
+    private static func resolveWorkload(address: String, port: Int, in state: State, identity: MeshIdentity) -> DestinationResolution {
         let here = state.snapshot.workloads.values.filter { $0.address == address }.sorted { $0.key < $1.key }
         guard let workload = here.first(where: { $0.ports.contains { $0.port == port } }) ?? (here.count == 1 ? here[0] : nil) else {
             return .noEndpoints(exists: false)
@@ -329,10 +341,13 @@ public final class ClusterIndex: Sendable {
         return .endpoints([endpoint.address: endpoint], labels: ["dst_namespace": workload.key.namespace])
     }
 
-    private static func endpoint(_ workload: WorkloadSpec, port: Int, hint: ResolvedEndpoint.ProtocolHint, identity: MeshIdentity) -> ResolvedEndpoint {
+    private static func endpoint(_ workload: WorkloadSpec, port: Int, hint: ResolvedEndpoint.ProtocolHint, identity: MeshIdentity)
+        -> ResolvedEndpoint
+    {
         var labels = [
             "dst_pod": workload.key.name,
-            "dst_workload": workload.owner?.name ?? workload.labels["app.kubernetes.io/name"] ?? workload.labels["app"] ?? workload.key.name,
+            "dst_workload": workload.owner?.name ?? workload.labels["app.kubernetes.io/name"] ?? workload.labels["app"]
+                ?? workload.key.name,
             "dst_serviceaccount": workload.serviceAccount,
         ]
         // Linkerd's labels for the owner: dst_deployment, dst_statefulset, dst_daemonset, dst_job, …
@@ -366,7 +381,9 @@ public final class ClusterIndex: Sendable {
     }
 
     private static func index(_ workload: WorkloadSpec, in index: inout [String: [String: Set<ObjectKey>]]) {
-        for (key, value) in workload.labels { index[workload.key.namespace, default: [:]]["\(key)=\(value)", default: []].insert(workload.key) }
+        for (key, value) in workload.labels {
+            index[workload.key.namespace, default: [:]]["\(key)=\(value)", default: []].insert(workload.key)
+        }
     }
 
     private static func unindex(_ workload: WorkloadSpec, in index: inout [String: [String: Set<ObjectKey>]]) {

@@ -1,5 +1,5 @@
 import Kubernetes
-import ProxyCore
+import MeshModel
 
 /// How `swiftlet controller` runs; parsed once from the command line.
 public struct ControllerConfig: Sendable {

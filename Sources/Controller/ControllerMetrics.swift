@@ -87,7 +87,8 @@ public final class ControllerMetrics: Sendable {
         text += "controller_workloads \(snapshot.workloads.count)\n"
         text += "# HELP destination_streams Open Destination.Get and Destination.Watch streams.\n# TYPE destination_streams gauge\n"
         text += "destination_streams \(self.destinationStreams.load(ordering: .relaxed))\n"
-        text += "# HELP destination_subscriptions Destinations followed on Destination.Watch streams.\n# TYPE destination_subscriptions gauge\n"
+        text +=
+            "# HELP destination_subscriptions Destinations followed on Destination.Watch streams.\n# TYPE destination_subscriptions gauge\n"
         text += "destination_subscriptions \(self.destinationSubscriptions.load(ordering: .relaxed))\n"
         text += "# HELP policy_streams Open OutboundPolicies.Watch streams.\n# TYPE policy_streams gauge\n"
         text += "policy_streams \(self.policyStreams.load(ordering: .relaxed))\n"
@@ -118,7 +119,9 @@ public final class ControllerMetrics: Sendable {
             ]
             for (name, help, field) in families {
                 text += "# HELP controller_\(name) \(help)\n# TYPE controller_\(name) counter\n"
-                for (resource, counters) in kubernetes { text += "controller_\(name){resource=\"\(resource)\"} \(counters[keyPath: field])\n" }
+                for (resource, counters) in kubernetes {
+                    text += "controller_\(name){resource=\"\(resource)\"} \(counters[keyPath: field])\n"
+                }
             }
         }
         text += processLines

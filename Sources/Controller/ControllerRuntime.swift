@@ -30,12 +30,16 @@ public enum ControllerRuntime {
         let identity = try await Self.identityServices(config, client: client, metrics: metrics, logger: logger)
         let destination = try DestinationServer(
             host: config.destinationHost, port: config.destinationPort,
-            services: [DestinationService(index: index, metrics: metrics, logger: logger), PolicyService(index: index, metrics: metrics, logger: logger)],
+            services: [
+                DestinationService(index: index, metrics: metrics, logger: logger),
+                PolicyService(index: index, metrics: metrics, logger: logger),
+            ],
             authority: config.destinationPlaintext ? nil : identity?.authority
         )
         let installer = identity.map { identity in
             IssuerInstaller(
-                authority: identity.authority, server: identity.server, alsoRenewed: [destination.certificate].compactMap { $0 }, metrics: metrics,
+                authority: identity.authority, server: identity.server, alsoRenewed: [destination.certificate].compactMap { $0 },
+                metrics: metrics,
                 logger: logger
             )
         }
@@ -50,7 +54,9 @@ public enum ControllerRuntime {
         let admin = try await AdminHTTPServer.bind(host: config.adminHost, port: config.adminPort) { method, path in
             switch (method, path) {
             case (.GET, "/metrics"):
-                return .init(.ok, metrics.render(index: index, processLines: ProcessClock.renderStart(started)), contentType: "text/plain; version=0.0.4")
+                return .init(
+                    .ok, metrics.render(index: index, processLines: ProcessClock.renderStart(started)),
+                    contentType: "text/plain; version=0.0.4")
             case (.GET, "/ready"):
                 return source.isLoaded ? .init(.ok, "ready\n") : .init(.serviceUnavailable, "the cluster's objects are not read yet\n")
             case (.GET, "/live"):
@@ -62,7 +68,8 @@ public enum ControllerRuntime {
             }
         }
         let announcer = ReadyAnnouncer(
-            source: source, destination: destination, identity: identity?.server, injectorPort: injector?.port, adminPort: admin.port, logger: logger
+            source: source, destination: destination, identity: identity?.server, injectorPort: injector?.port, adminPort: admin.port,
+            logger: logger
         )
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: source), .init(service: destination)]
         if let identity {
@@ -72,10 +79,10 @@ public enum ControllerRuntime {
         if let injector { services.append(.init(service: injector)) }
         services.append(.init(service: announcer, successTerminationBehavior: .ignore))
         var configuration = ServiceGroupConfiguration(
-                services: services,
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                cancellationSignals: [.sigquit],
-                logger: logger
+            services: services,
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            cancellationSignals: [.sigquit],
+            logger: logger
         )
         // Streams end on graceful shutdown; whatever still hangs after this long is cancelled.
         configuration.maximumGracefulShutdownDuration = .seconds(10)
@@ -104,7 +111,9 @@ extension ControllerRuntime {
             credentials = try files.load()
         } else if let secret = config.issuerSecret, let client {
             credentials = try await secret.load(client)
-            logger.info("identity credentials read", metadata: ["from": "Secret \(secret.namespace)/\(secret.secret)", "issuer": "\(credentials.issuer.subject)"])
+            logger.info(
+                "identity credentials read",
+                metadata: ["from": "Secret \(secret.namespace)/\(secret.secret)", "issuer": "\(credentials.issuer.subject)"])
         } else {
             // Made here, kept here: only the anchor's certificate is written out.
             credentials = try IssuerCredentials.generate(trustDomain: config.identity.trustDomain).credentials
@@ -117,7 +126,9 @@ extension ControllerRuntime {
         }
         let authority = CertificateAuthority(identity: config.identity, credentials: credentials, lifetime: config.certificateLifetime)
         let reviewer: (any TokenReviewer)? =
-            if let client { KubernetesTokenReviewer(client: client) } else { config.tokenDirectory.map { LocalTokenReviewer(directory: $0) } }
+            if let client { KubernetesTokenReviewer(client: client) } else {
+                config.tokenDirectory.map { LocalTokenReviewer(directory: $0) }
+            }
         let server = try IdentityServer(
             host: listen.host, port: listen.port, authority: authority,
             service: IdentityService(authority: authority, reviewer: reviewer, metrics: metrics, logger: logger)
@@ -132,10 +143,14 @@ extension ControllerRuntime {
         _ config: ControllerConfig, client: KubernetesClient?, authority: CertificateAuthority?, logger: Logger
     ) async throws -> InjectorServer? {
         guard let injector = config.injector else { return nil }
-        guard let authority else { throw IdentityError(.invalidCredentials, "the injector needs the identity service (its trust anchors go into every proxy)") }
+        guard let authority else {
+            throw IdentityError(.invalidCredentials, "the injector needs the identity service (its trust anchors go into every proxy)")
+        }
         let values = config.values
         let reviewer = AdmissionReviewer(
-            injector: { ProxyInjector(values: values, trustAnchorsPEM: (try? IssuerCredentials.pem(authority.credentials.trustAnchors)) ?? "") },
+            injector: {
+                ProxyInjector(values: values, trustAnchorsPEM: (try? IssuerCredentials.pem(authority.credentials.trustAnchors)) ?? "")
+            },
             namespaceMetadata: { namespace in
                 guard let client else { return .init() }
                 do {
@@ -149,7 +164,8 @@ extension ControllerRuntime {
             logger: logger
         )
         return try await InjectorServer.bind(
-            host: injector.host, port: injector.port, certificate: injector.certificate, key: injector.key, reviewer: reviewer, logger: logger
+            host: injector.host, port: injector.port, certificate: injector.certificate, key: injector.key, reviewer: reviewer,
+            logger: logger
         )
     }
 }
@@ -160,15 +176,15 @@ extension ControllerRuntime {
     /// use again stays resident. Measured with bench/discovery: a few MB of peak RSS, no change in latency.
     static func limitMallocArenas() {
         #if canImport(Glibc)
-        // `M_ARENA_MAX` from <malloc.h>, which the Glibc module does not export.
-        _ = glibcMallopt(-8, 2)
+            // `M_ARENA_MAX` from <malloc.h>, which the Glibc module does not export.
+            _ = glibcMallopt(-8, 2)
         #endif
     }
 }
 
 #if canImport(Glibc)
-@_silgen_name("mallopt")
-private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+    @_silgen_name("mallopt")
+    private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 #endif
 
 /// Waits for the first manifest load and the gRPC listeners, then logs the ready line and ends.

@@ -54,11 +54,14 @@ public struct DestinationService: Swiftlet_Destination_V1_Destination.SimpleServ
         let index = self.index
         let metrics = self.metrics
         let deltas = Mutex<[UInt64: DestinationDelta]>([:])
-        try await WatchStream<DestinationState>(metrics: metrics, api: .destination).run(requests: request) { message in
+        try await WatchStream<DestinationResolution>(metrics: metrics, api: .destination).run(requests: request) { message in
             switch message.kind {
             case .subscribe(let subscribe)?:
                 return .subscribe(id: subscribe.id) { deliver in
-                    guard let authority = Self.authority(subscribe.destination.authority, contextNamespace: subscribe.destination.contextNamespace, in: index) else {
+                    guard
+                        let authority = Self.authority(
+                            subscribe.destination.authority, contextNamespace: subscribe.destination.contextNamespace, in: index)
+                    else {
                         // Not a name of the cluster: the proxy resolves it by other means; nothing will change.
                         deliver(.noEndpoints(exists: false))
                         return nil
@@ -75,10 +78,11 @@ public struct DestinationService: Swiftlet_Destination_V1_Destination.SimpleServ
             }
             let updates = deltas.withLock { $0[id, default: DestinationDelta()].next(state) }
             for update in updates {
-                try await response.write(.with {
-                    $0.id = id
-                    $0.update = update
-                })
+                try await response.write(
+                    .with {
+                        $0.id = id
+                        $0.update = update
+                    })
                 metrics.updateSent()
             }
         }
@@ -145,7 +149,7 @@ struct DestinationDelta {
     private var sent: [EndpointAddress: ResolvedEndpoint] = [:]
     private var first = true
 
-    mutating func next(_ state: DestinationState) -> [Swiftlet_Destination_V1_Update] {
+    mutating func next(_ state: DestinationResolution) -> [Swiftlet_Destination_V1_Update] {
         defer { self.first = false }
         switch state {
         case .noEndpoints(let exists):

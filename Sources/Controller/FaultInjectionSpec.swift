@@ -1,5 +1,5 @@
 import Kubernetes
-import ProxyCore
+import MeshModel
 
 /// Our one CRD on the request path, `FaultInjection` (`policy.swiftlet.io/v1alpha1`), which an HTTPRoute or
 /// GRPCRoute rule names in an `ExtensionRef` filter:

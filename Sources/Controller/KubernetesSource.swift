@@ -1,6 +1,6 @@
 import Kubernetes
 import Logging
-import ProxyCore
+import MeshModel
 import ServiceLifecycle
 import Synchronization
 
@@ -85,7 +85,8 @@ public struct KubernetesSource: Service {
                         counted = true
                         self.listed.markOne()
                     }
-                    self.logger.debug("listed", metadata: ["resource": "\(resource)", "objects": "\(items.count)", "version": "\(listVersion)"])
+                    self.logger.debug(
+                        "listed", metadata: ["resource": "\(resource)", "objects": "\(items.count)", "version": "\(listVersion)"])
                 }
                 let timeout = Int.random(in: 240...360)  // spread the watches' renewals, as client-go does
                 self.metrics.kubernetesWatched(resource)
@@ -114,7 +115,8 @@ public struct KubernetesSource: Service {
                 }
                 failures = 0
             } catch let error as KubernetesError where error.code == .gone {
-                self.logger.info("resource version too old; listing again", metadata: ["resource": "\(resource)", "version": "\(version ?? "")"])
+                self.logger.info(
+                    "resource version too old; listing again", metadata: ["resource": "\(resource)", "version": "\(version ?? "")"])
                 self.metrics.kubernetesRelisted(resource)
                 version = nil
             } catch let error as KubernetesError where error.status == 404 && version == nil {
@@ -122,7 +124,8 @@ public struct KubernetesSource: Service {
                 if !counted {
                     counted = true
                     self.listed.markOne()
-                    self.logger.notice("the cluster does not serve this kind; looking again every 30 s", metadata: ["resource": "\(resource)"])
+                    self.logger.notice(
+                        "the cluster does not serve this kind; looking again every 30 s", metadata: ["resource": "\(resource)"])
                 }
                 var delta = ClusterDelta()
                 for gone in known { try? translate(&delta, gone, nil) }
@@ -260,7 +263,9 @@ public struct KubernetesSource: Service {
     static func endpointSliceSpec(_ slice: EndpointSlice, key: ObjectKey) -> EndpointSliceSpec? {
         guard let service = slice.metadata.labels?[EndpointSlice.serviceNameLabel], slice.addressType != "FQDN" else { return nil }
         let ports = (slice.ports ?? []).compactMap { port in
-            port.port.map { EndpointSliceSpec.Port(name: port.name.flatMap { $0.isEmpty ? nil : $0 }, port: $0, appProtocol: port.appProtocol) }
+            port.port.map {
+                EndpointSliceSpec.Port(name: port.name.flatMap { $0.isEmpty ? nil : $0 }, port: $0, appProtocol: port.appProtocol)
+            }
         }
         let endpoints = (slice.endpoints ?? []).compactMap { endpoint -> EndpointSliceSpec.Endpoint? in
             // Only the first address counts (the API's rule); `ready` unset means ready.

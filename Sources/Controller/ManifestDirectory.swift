@@ -97,7 +97,9 @@ struct ManifestDirectory {
                         if route.creationTimestamp == nil { route.route.created = self.seen(route.objectID) }
                         if contents.routes.updateValue(route, forKey: route.objectID) != nil { duplicates.append("\(route.objectID)") }
                     case .faultInjection(let fault):
-                        if contents.faultInjections.updateValue(fault, forKey: fault.key) != nil { duplicates.append("FaultInjection \(fault.key)") }
+                        if contents.faultInjections.updateValue(fault, forKey: fault.key) != nil {
+                            duplicates.append("FaultInjection \(fault.key)")
+                        }
                     case .backendTrafficPolicy(let policy):
                         if contents.backendTrafficPolicies.updateValue(policy, forKey: policy.key) != nil {
                             duplicates.append("XBackendTrafficPolicy \(policy.key)")
@@ -123,18 +125,27 @@ struct ManifestDirectory {
     }
 
     /// Puts a file's new contents (or its removal) in force, object by object.
-    private mutating func replace(_ name: String, with contents: FileContents?, changes: inout SnapshotChanges, duplicates: inout [String]) {
+    private mutating func replace(_ name: String, with contents: FileContents?, changes: inout SnapshotChanges, duplicates: inout [String])
+    {
         let old = self.files[name]
         self.files[name] = contents
-        self.merge(\.services, owners: \.serviceOwners, into: \.services, changed: \.services, file: name, old: old, changes: &changes, duplicates: &duplicates)
-        self.merge(\.workloads, owners: \.workloadOwners, into: \.workloads, changed: \.workloads, file: name, old: old, changes: &changes, duplicates: &duplicates)
-        self.merge(\.routes, owners: \.routeOwners, into: \.routes, changed: \.routes, file: name, old: old, changes: &changes, duplicates: &duplicates)
         self.merge(
-            \.faultInjections, owners: \.faultOwners, into: \.faultInjections, changed: \.faultInjections, file: name, old: old, changes: &changes,
+            \.services, owners: \.serviceOwners, into: \.services, changed: \.services, file: name, old: old, changes: &changes,
+            duplicates: &duplicates)
+        self.merge(
+            \.workloads, owners: \.workloadOwners, into: \.workloads, changed: \.workloads, file: name, old: old, changes: &changes,
+            duplicates: &duplicates)
+        self.merge(
+            \.routes, owners: \.routeOwners, into: \.routes, changed: \.routes, file: name, old: old, changes: &changes,
+            duplicates: &duplicates)
+        self.merge(
+            \.faultInjections, owners: \.faultOwners, into: \.faultInjections, changed: \.faultInjections, file: name, old: old,
+            changes: &changes,
             duplicates: &duplicates
         )
         self.merge(
-            \.backendTrafficPolicies, owners: \.backendPolicyOwners, into: \.backendTrafficPolicies, changed: \.backendTrafficPolicies, file: name,
+            \.backendTrafficPolicies, owners: \.backendPolicyOwners, into: \.backendTrafficPolicies, changed: \.backendTrafficPolicies,
+            file: name,
             old: old, changes: &changes, duplicates: &duplicates
         )
     }
@@ -147,7 +158,8 @@ struct ManifestDirectory {
     ) {
         let now = self.files[name]
         for key in Set(old?[keyPath: objects].keys.map { $0 } ?? []).union(now?[keyPath: objects].keys.map { $0 } ?? []) {
-            let winner = Self.own(key, by: name, defines: now?[keyPath: objects][key] != nil, in: &self[keyPath: owners], duplicates: &duplicates)
+            let winner = Self.own(
+                key, by: name, defines: now?[keyPath: objects][key] != nil, in: &self[keyPath: owners], duplicates: &duplicates)
             let next = winner.flatMap { self.files[$0]?[keyPath: objects][key] }
             if self.snapshot[keyPath: current][key] != next {
                 self.snapshot[keyPath: current][key] = next
@@ -184,7 +196,8 @@ public struct SnapshotChanges: Sendable {
     public init() {}
 
     public var isEmpty: Bool {
-        self.services.isEmpty && self.workloads.isEmpty && self.routes.isEmpty && self.faultInjections.isEmpty && self.endpointSlices.isEmpty
+        self.services.isEmpty && self.workloads.isEmpty && self.routes.isEmpty && self.faultInjections.isEmpty
+            && self.endpointSlices.isEmpty
             && self.backendTrafficPolicies.isEmpty
     }
 

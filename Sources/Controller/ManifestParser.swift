@@ -1,4 +1,4 @@
-import ProxyCore
+import MeshModel
 import Yams
 
 /// Reads the YAML kinds the mesh cares about from one file: `v1 Service`, `swiftlet.io/v1alpha1 Workload`, the Gateway
@@ -52,8 +52,10 @@ public enum ManifestParser {
         switch (apiVersion, kind) {
         case ("v1", "Service"): return .service(try Self.service(root, document, reader))
         case (Self.workloadAPIVersion, "Workload"): return .workload(try Self.workload(root, document, reader))
-        case (let version, "HTTPRoute") where Self.gatewayVersions.contains(version): return .route(try Self.route(.http, root, document, reader))
-        case (let version, "GRPCRoute") where Self.gatewayVersions.contains(version): return .route(try Self.route(.grpc, root, document, reader))
+        case (let version, "HTTPRoute") where Self.gatewayVersions.contains(version):
+            return .route(try Self.route(.http, root, document, reader))
+        case (let version, "GRPCRoute") where Self.gatewayVersions.contains(version):
+            return .route(try Self.route(.grpc, root, document, reader))
         case (FaultInjectionSpec.apiVersion, "FaultInjection"): return .faultInjection(try Self.faultInjection(root, document, reader))
         case (BackendTrafficPolicySpec.apiVersion, "XBackendTrafficPolicy"):
             return .backendTrafficPolicy(try Self.backendTrafficPolicy(root, document, reader))
@@ -62,7 +64,9 @@ public enum ManifestParser {
     }
 
     /// The object's key and labels, and its `metadata` mapping for what else a kind reads there (annotations).
-    static func metadata(_ root: Node.Mapping, _ document: Node, _ reader: FieldReader) throws -> (ObjectKey, [String: String], Node.Mapping) {
+    static func metadata(_ root: Node.Mapping, _ document: Node, _ reader: FieldReader) throws -> (
+        ObjectKey, [String: String], Node.Mapping
+    ) {
         let metadata = try reader.mapping(root, "metadata", in: document)
         let metadataNode = root["metadata"]!
         let name = try reader.dnsLabel(metadata, "name", in: metadataNode)
@@ -83,7 +87,9 @@ public enum ManifestParser {
             var target: ServiceSpec.TargetPort? = nil
             if let targetNode = port["targetPort"] {
                 if let value = targetNode.int {
-                    guard (1...65535).contains(value) else { throw reader.error(.invalidField, targetNode, "targetPort \(value) is not a port (1-65535)") }
+                    guard (1...65535).contains(value) else {
+                        throw reader.error(.invalidField, targetNode, "targetPort \(value) is not a port (1-65535)")
+                    }
                     target = .number(value)
                 } else if let name = targetNode.string, !name.isEmpty {
                     target = .name(name)
@@ -126,7 +132,8 @@ public enum ManifestParser {
         if spec["ports"] != nil {
             for portNode in try reader.sequence(spec, "ports", in: specNode) {
                 guard let port = portNode.mapping else { throw reader.error(.invalidField, portNode, "a port must be a mapping") }
-                ports.append(WorkloadSpec.Port(name: try reader.optionalString(port, "name"), port: try reader.port(port, "port", in: portNode)))
+                ports.append(
+                    WorkloadSpec.Port(name: try reader.optionalString(port, "name"), port: try reader.port(port, "port", in: portNode)))
             }
         }
         var meshed = true

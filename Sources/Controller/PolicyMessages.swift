@@ -1,4 +1,4 @@
-import ProxyCore
+import MeshModel
 import SwiftletAPI
 
 /// `ServicePolicy` as the Policy API's messages (durations in nanoseconds, absent values as zero or empty).

@@ -1,4 +1,4 @@
-import ProxyCore
+import MeshModel
 
 /// Works out, from a snapshot, the policy a proxy gets for a Service port, and what in the routes cannot be used.
 ///
@@ -13,7 +13,9 @@ public enum PolicyResolver {
     /// *consumer* route (one in another namespace than its parent Service) to clients of its own namespace, where it
     /// takes the place of the Service's own *producer* routes; producer routes serve every other client. nil: the
     /// Service's own namespace (what tools see).
-    public static func policy(for authority: DestinationAuthority, clientNamespace: String? = nil, in snapshot: ClusterSnapshot) -> ServicePolicy? {
+    public static func policy(for authority: DestinationAuthority, clientNamespace: String? = nil, in snapshot: ClusterSnapshot)
+        -> ServicePolicy?
+    {
         guard authority.workloadAddress == nil, let service = snapshot.services[authority.service],
             service.ports.contains(where: { $0.port == authority.port })
         else { return nil }
@@ -21,7 +23,9 @@ public enum PolicyResolver {
             .filter { spec in spec.parents.contains { $0.service == service.key && ($0.port == nil || $0.port == authority.port) } }
         let client = clientNamespace ?? service.key.namespace
         let consumer = client == service.key.namespace ? [] : attached.filter { $0.key.namespace == client }
-        let scoped = (consumer.isEmpty ? attached.filter { $0.key.namespace == service.key.namespace } : consumer).sorted { $0.objectID < $1.objectID }
+        let scoped = (consumer.isEmpty ? attached.filter { $0.key.namespace == service.key.namespace } : consumer).sorted {
+            $0.objectID < $1.objectID
+        }
         let routes = scoped.map { spec in
             var route = spec.route
             // GEP-1294: a Service-parented route's `hostnames` mean nothing in the mesh (the Service is the match).
@@ -51,7 +55,8 @@ public enum PolicyResolver {
         var rule = rule
         if rule.retry == nil { rule.retry = service.retry }
         rule.timeouts = RouteTimeouts(
-            request: rule.timeouts.request ?? service.timeouts.request, backendRequest: rule.timeouts.backendRequest ?? service.timeouts.backendRequest,
+            request: rule.timeouts.request ?? service.timeouts.request,
+            backendRequest: rule.timeouts.backendRequest ?? service.timeouts.backendRequest,
             idle: rule.timeouts.idle ?? service.timeouts.idle
         )
         rule.backends = rule.backends.map { Self.resolve($0, namespace: namespace, in: snapshot) }
@@ -97,7 +102,10 @@ public enum PolicyResolver {
                 problems.append(ManifestError(.unresolved, file: spec.file, line: line ?? spec.line, "\(spec.objectID): \(message)"))
             }
             if spec.parents.isEmpty {
-                report(nil, "no parentRef is a Service, so the mesh does not use it" + (spec.otherParents.isEmpty ? "" : " (it names \(spec.otherParents.joined(separator: ", ")))"))
+                report(
+                    nil,
+                    "no parentRef is a Service, so the mesh does not use it"
+                        + (spec.otherParents.isEmpty ? "" : " (it names \(spec.otherParents.joined(separator: ", ")))"))
             }
             for parent in spec.parents {
                 guard let service = snapshot.services[parent.service] else {
@@ -115,7 +123,9 @@ public enum PolicyResolver {
             for rule in spec.route.rules {
                 let resolved = service.map { Self.resolve(rule, namespace: spec.key.namespace, service: $0, in: snapshot) } ?? rule
                 for backend in resolved.backends + resolved.filters.compactMap(\.mirrorBackend) {
-                    if let reason = backend.unresolved { report(spec.backendLines[backend.reference], "\(reason); its share of requests is answered with 500") }
+                    if let reason = backend.unresolved {
+                        report(spec.backendLines[backend.reference], "\(reason); its share of requests is answered with 500")
+                    }
                 }
                 for filter in resolved.filters {
                     if case .extensionRef(let group, let kind, let name) = filter {

@@ -1,6 +1,6 @@
 import GRPCCore
 import Logging
-import ProxyCore
+import MeshModel
 import ServiceLifecycle
 import SwiftletAPI
 
@@ -28,7 +28,10 @@ public struct PolicyService: Swiftlet_Policy_V1_OutboundPolicies.SimpleServicePr
             switch message.kind {
             case .subscribe(let subscribe)?:
                 return .subscribe(id: subscribe.id) { deliver in
-                    guard let authority = DestinationService.authority(subscribe.authority, contextNamespace: subscribe.contextNamespace, in: index) else {
+                    guard
+                        let authority = DestinationService.authority(
+                            subscribe.authority, contextNamespace: subscribe.contextNamespace, in: index)
+                    else {
                         deliver(nil)  // not a Service port: no policy, and none will come
                         return nil
                     }
@@ -41,10 +44,11 @@ public struct PolicyService: Swiftlet_Policy_V1_OutboundPolicies.SimpleServicePr
             }
         } write: { id, next in
             guard let policy = next else { return }  // unsubscribed
-            try await response.write(.with {
-                $0.id = id
-                if let policy { $0.policy = PolicyMessages.message(policy) }
-            })
+            try await response.write(
+                .with {
+                    $0.id = id
+                    if let policy { $0.policy = PolicyMessages.message(policy) }
+                })
             metrics.updateSent()
         }
     }

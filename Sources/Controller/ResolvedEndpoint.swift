@@ -37,7 +37,7 @@ public struct EndpointAddress: Hashable, Sendable, Comparable, CustomStringConve
 }
 
 /// What a destination resolves to at one moment.
-public enum DestinationState: Hashable, Sendable {
+public enum DestinationResolution: Hashable, Sendable {
     /// The endpoints (never empty) and the labels they share.
     case endpoints([EndpointAddress: ResolvedEndpoint], labels: [String: String])
     /// No endpoint; `exists` tells whether the name is a Service at all.

@@ -1,4 +1,4 @@
-import ProxyCore
+import MeshModel
 
 /// An `HTTPRoute` or `GRPCRoute` (`gateway.networking.k8s.io/v1`) as read from a manifest: the route the proxies
 /// get, the Services it attaches to, and where in its file each reference was written, for reporting.

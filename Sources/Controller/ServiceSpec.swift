@@ -1,4 +1,4 @@
-import ProxyCore
+import MeshModel
 
 /// What the mesh reads of a Kubernetes `Service` (v1): which workloads it selects, how its ports map to theirs, and
 /// the traffic policy its annotations set for requests no route takes.

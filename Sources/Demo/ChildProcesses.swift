@@ -55,7 +55,9 @@ final class ChildProcesses: Sendable {
         let deadline = ContinuousClock.now + .seconds(60)
         let client = DemoHTTPClient(host: host, port: port)
         while ContinuousClock.now < deadline {
-            if let response = try? await client.request(.GET, authority: "\(host):\(port)", path: "/ready"), response.status == 200 { return }
+            if let response = try? await client.request(.GET, authority: "\(host):\(port)", path: "/ready"), response.status == 200 {
+                return
+            }
             if let dead = self.exited() { throw DemoError("\(dead) exited; see \(self.logDirectory)/\(dead).log") }
             try await Task.sleep(for: .milliseconds(50))
         }

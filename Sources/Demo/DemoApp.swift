@@ -9,7 +9,10 @@ public enum DemoApp {
     /// Runs `role` until the task is cancelled. `proxy` is the instance's own outbound proxy (explicit mode);
     /// `nil` in a pod, where the application dials its destinations itself and iptables hands the connection to the
     /// proxy.
-    public static func run(_ role: Role, listenHost: String, listenPort: Int, proxy: (host: String, port: Int)?, latencyMilliseconds: Int, requestsPerSecond: Int) async throws {
+    public static func run(
+        _ role: Role, listenHost: String, listenPort: Int, proxy: (host: String, port: Int)?, latencyMilliseconds: Int,
+        requestsPerSecond: Int
+    ) async throws {
         let namespace = DemoTopology.namespace
         switch role {
         case .web:
@@ -23,7 +26,8 @@ public enum DemoApp {
             let service = VotingService(latency: .milliseconds(latencyMilliseconds), failing: role == .voting)
             try await DemoHTTPServer(host: listenHost, port: listenPort).serve { await service.handle($0) }
         case .voteBot:
-            try await VoteBot(web: DemoHTTPClient(proxy: proxy), authority: "web.\(namespace):80", requestsPerSecond: requestsPerSecond).run()
+            try await VoteBot(web: DemoHTTPClient(proxy: proxy), authority: "web.\(namespace):80", requestsPerSecond: requestsPerSecond)
+                .run()
         }
     }
 }

@@ -17,7 +17,9 @@ struct DemoHTTPClient: Sendable {
 
     /// `name:port` split in two (port 80 when absent).
     static func split(_ authority: String) -> (String, Int) {
-        guard let colon = authority.lastIndex(of: ":"), let port = Int(authority[authority.index(after: colon)...]) else { return (authority, 80) }
+        guard let colon = authority.lastIndex(of: ":"), let port = Int(authority[authority.index(after: colon)...]) else {
+            return (authority, 80)
+        }
         return (String(authority[..<colon]), port)
     }
 

@@ -53,7 +53,8 @@ public struct DemoRunner: Service {
         for (name, text) in topology.manifests() {
             try text.write(toFile: manifests + "/" + name, atomically: true, encoding: .utf8)
         }
-        var tokens = try DemoTokens(directory: directory, namespace: DemoTopology.namespace, proxyUID: network == nil ? nil : PodNetwork.proxyUID)
+        var tokens = try DemoTokens(
+            directory: directory, namespace: DemoTopology.namespace, proxyUID: network == nil ? nil : PodNetwork.proxyUID)
         let anchorsFile = directory + "/trust-anchors.pem"
         let children = ChildProcesses(logDirectory: logs)
         defer { children.stopAll() }
@@ -107,7 +108,8 @@ public struct DemoRunner: Service {
         }
         /// The demo's own programs, inside their pod with `--netns`.
         func app(_ instance: DemoTopology.Instance, _ arguments: [String]) throws {
-            let command = (network?.exec(in: instance.name) ?? []) + [self.options.selfExecutable, "demo-app", instance.role.rawValue] + arguments
+            let command =
+                (network?.exec(in: instance.name) ?? []) + [self.options.selfExecutable, "demo-app", instance.role.rawValue] + arguments
             try children.start(instance.name, command[0], Array(command.dropFirst()))
         }
         let proxyOption = { (instance: DemoTopology.Instance) in network == nil ? "127.0.0.1:\(instance.outboundPort)" : "none" }
@@ -144,10 +146,12 @@ public struct DemoRunner: Service {
               manifests:       \(manifests)   (edit them: the mesh follows within 100 ms)
               canary:          route-voting.yaml splits voting 90/10 between voting and voting-v2 (an HTTPRoute);
                                edit its weights and the ROUTE rows show the traffic move within two seconds
-              retries:         in \(Int(Self.retriesAfter.components.seconds)) s the demo adds `retry.swiftlet.io/http: 5xx` to Service voting
+              retries:         in \(Int(Self.retriesAfter.components.seconds)) s the demo adds \
+            `retry.swiftlet.io/http: 5xx` to Service voting
                                (services.yaml): web's success rate goes from ~95 % to ≥ 99.5 %
               logs:            \(logs)
-              controller:      \(topology.controllerHost):\(topology.controllerPort) (admin http://127.0.0.1:\(topology.controllerAdminPort)/metrics)
+              controller:      \(topology.controllerHost):\(topology.controllerPort) \
+            (admin http://127.0.0.1:\(topology.controllerAdminPort)/metrics)
             \(self.options.duration.map { "Running for \($0.components.seconds) s." } ?? "Ctrl-C stops it.")
 
             """
@@ -174,4 +178,3 @@ public struct DemoRunner: Service {
         succeeded = true
     }
 }
-

@@ -18,7 +18,8 @@ struct DemoTokens {
         try FileManager.default.createDirectory(
             atPath: self.controllerDirectory + "/" + namespace, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
         )
-        try FileManager.default.createDirectory(atPath: self.podDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
+        try FileManager.default.createDirectory(
+            atPath: self.podDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
     }
 
     /// The token file of `instance`'s proxy, issuing `serviceAccount`'s token on first use.
@@ -32,7 +33,8 @@ struct DemoTokens {
             self.issued[serviceAccount] = token
         }
         let directory = self.podDirectory + "/" + instance
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
         let path = directory + "/token"
         try Self.write(token, to: path, owner: self.proxyUID)
         return path

@@ -73,7 +73,8 @@ struct DemoTopology: Sendable {
                     outboundPort: 4140, adminPort: 4191, latencyMilliseconds: shape.latency
                 )
             },
-            controllerHost: network.gateway, controllerPort: try freePort(), controllerAdminPort: try freePort(), identityPort: try freePort(),
+            controllerHost: network.gateway, controllerPort: try freePort(), controllerAdminPort: try freePort(),
+            identityPort: try freePort(),
             network: network
         )
     }
@@ -82,7 +83,10 @@ struct DemoTopology: Sendable {
     func hostsFile() -> String {
         var lines = ["127.0.0.1 localhost"]
         for service in Self.services {
-            lines.append("\(service.clusterIP) \(service.name).\(Self.namespace).svc.cluster.local \(service.name).\(Self.namespace).svc \(service.name).\(Self.namespace)")
+            lines.append(
+                "\(service.clusterIP) \(service.name).\(Self.namespace).svc.cluster.local \(service.name).\(Self.namespace).svc "
+                    + "\(service.name).\(Self.namespace)"
+            )
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -124,7 +128,8 @@ struct DemoTopology: Sendable {
     func servicesFile(retries: Bool) -> String {
         Self.services.map {
             Self.service(
-                $0.name, port: $0.port, targetPort: $0.targetPort, appProtocol: $0.appProtocol, clusterIP: self.network == nil ? nil : $0.clusterIP,
+                $0.name, port: $0.port, targetPort: $0.targetPort, appProtocol: $0.appProtocol,
+                clusterIP: self.network == nil ? nil : $0.clusterIP,
                 annotations: retries && $0.name == "voting" ? ["retry.swiftlet.io/http: 5xx", "retry.swiftlet.io/limit: \"2\""] : []
             )
         }.joined(separator: "---\n")
@@ -152,7 +157,9 @@ struct DemoTopology: Sendable {
         """
     }
 
-    static func service(_ name: String, port: Int, targetPort: String, appProtocol: String?, clusterIP: String?, annotations: [String] = []) -> String {
+    static func service(_ name: String, port: Int, targetPort: String, appProtocol: String?, clusterIP: String?, annotations: [String] = [])
+        -> String
+    {
         """
         apiVersion: v1
         kind: Service
@@ -174,7 +181,8 @@ struct DemoTopology: Sendable {
     /// outgoing connection on a busy machine. Each port is handed out once per process.
     static func freePort() throws -> Int {
         let lowest = 10_000
-        let ephemeral = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
+        let ephemeral =
+            (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
             .split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768
         let upper = max(ephemeral, lowest + 1_000)
         for _ in 0..<200 {

@@ -7,16 +7,24 @@ import SwiftletAPI
 struct EmojiService: Swiftlet_Demo_V1_EmojiService.SimpleServiceProtocol {
     func listAll(request: Swiftlet_Demo_V1_ListAllRequest, context: ServerContext) async throws -> Swiftlet_Demo_V1_ListAllResponse {
         .with { response in
-            response.list = EmojiCatalog.all.map { entry in .with { $0.shortcode = entry.shortcode; $0.unicode = entry.unicode } }
+            response.list = EmojiCatalog.all.map { entry in
+                .with {
+                    $0.shortcode = entry.shortcode; $0.unicode = entry.unicode
+                }
+            }
         }
     }
 
-    func findByShortcode(request: Swiftlet_Demo_V1_FindByShortcodeRequest, context: ServerContext) async throws -> Swiftlet_Demo_V1_FindByShortcodeResponse {
+    func findByShortcode(request: Swiftlet_Demo_V1_FindByShortcodeRequest, context: ServerContext) async throws
+        -> Swiftlet_Demo_V1_FindByShortcodeResponse
+    {
         guard request.shortcode != ":poop:", let entry = EmojiCatalog.all.first(where: { $0.shortcode == request.shortcode }) else {
             throw RPCError(code: .notFound, message: "no emoji \(request.shortcode)")
         }
         return .with { response in
-            response.emoji = .with { $0.shortcode = entry.shortcode; $0.unicode = entry.unicode }
+            response.emoji = .with {
+                $0.shortcode = entry.shortcode; $0.unicode = entry.unicode
+            }
         }
     }
 

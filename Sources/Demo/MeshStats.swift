@@ -102,15 +102,21 @@ actor MeshStats {
                 continue
             }
             if instance.role != .voteBot {
-                rows.append([instance.name] + self.row(key: instance.name, totals: scrape.inbound, now: now) + [String(Int(scrape.openConnections))])
+                rows.append(
+                    [instance.name] + self.row(key: instance.name, totals: scrape.inbound, now: now) + [String(Int(scrape.openConnections))]
+                )
             }
             for (destination, totals) in scrape.outbound.sorted(by: { $0.key < $1.key }) {
                 let key = "\(instance.name) -> \(destination)"
                 self.cumulative[key] = totals
                 self.cumulativeTLS[key] = scrape.outboundTLS[destination]
-                let retries = self.rate(key: key + " retries", RouteCounts(retries: scrape.retries[destination] ?? 0), now: now) { $0.retries }
+                let retries = self.rate(key: key + " retries", RouteCounts(retries: scrape.retries[destination] ?? 0), now: now) {
+                    $0.retries
+                }
                 edges.append(
-                    [instance.name, destination] + self.row(key: key, totals: totals, now: now) + [retries, Self.tlsColumn(scrape.outboundTLS[destination])]
+                    [instance.name, destination] + self.row(key: key, totals: totals, now: now) + [
+                        retries, Self.tlsColumn(scrape.outboundTLS[destination]),
+                    ]
                 )
             }
             for (row, counts) in scrape.routeBackends.sorted(by: { $0.key < $1.key }) {
@@ -182,7 +188,8 @@ actor MeshStats {
         for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
         func line(_ cells: [String]) -> String {
             cells.prefix(widths.count).enumerated().map { i, cell in
-                Self.textColumns.contains(header[i]) ? cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                Self.textColumns.contains(header[i])
+                    ? cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
                     : String(repeating: " ", count: max(widths[i] - cell.count, 0)) + cell
             }.joined(separator: "  ")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import MeshModel
 import ProxyCore
 
 /// `swiftlet demo --netns`: each instance in a network namespace of its own, as a pod is.
@@ -43,7 +44,8 @@ final class PodNetwork: Sendable {
     static func create() throws -> PodNetwork {
         guard getuid() == 0 else { throw DemoError("--netns needs root: it creates network namespaces and iptables rules") }
         for tool in ["ip", "iptables", "setpriv"] where Self.find(tool) == nil {
-            throw DemoError("--netns needs `\(tool)` (Debian: \(tool == "setpriv" ? "util-linux" : tool == "ip" ? "iproute2" : "iptables"))")
+            throw DemoError(
+                "--netns needs `\(tool)` (Debian: \(tool == "setpriv" ? "util-linux" : tool == "ip" ? "iproute2" : "iptables"))")
         }
         // A /24 no interface of this host uses yet.
         let addresses = try Self.run(Self.tool("ip"), ["-o", "-4", "addr", "show"])
@@ -87,7 +89,6 @@ final class PodNetwork: Sendable {
         try FileManager.default.createDirectory(atPath: etc, withIntermediateDirectories: true)
         try hosts.write(toFile: etc + "/hosts", atomically: true, encoding: .utf8)
     }
-
 
     /// Removes the pods (killing what still runs in them), their `/etc/netns` files and the bridge. Never throws:
     /// it runs on the way out, after whatever went wrong.
@@ -135,7 +136,8 @@ final class PodNetwork: Sendable {
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw DemoError("\(([executable] + arguments).joined(separator: " ")) failed: \(output.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw DemoError(
+                "\(([executable] + arguments).joined(separator: " ")) failed: \(output.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         return output
     }

@@ -16,7 +16,8 @@ struct VoteBot {
                 let choice = EmojiCatalog.all[Int.random(in: 0..<EmojiCatalog.all.count)].shortcode
                 group.addTask {
                     // Failures are the point of the demo's table; the bot itself just goes on.
-                    _ = try? await self.web.request(isVote ? .POST : .GET, authority: self.authority, path: isVote ? "/api/vote?choice=\(choice)" : "/")
+                    _ = try? await self.web.request(
+                        isVote ? .POST : .GET, authority: self.authority, path: isVote ? "/api/vote?choice=\(choice)" : "/")
                 }
                 try await Task.sleep(for: interval)
             }

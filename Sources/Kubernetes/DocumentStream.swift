@@ -79,7 +79,9 @@ public struct DocumentStream {
     /// taken only if it parses to the document as it is now, so the edit can change how it reads, never what it says.
     @discardableResult
     public mutating func keep(text: String, forDocument index: Int) -> Bool {
-        guard index < self.documents.count, let parsed = try? Yams.compose(yaml: text), parsed == self.documents[index] else { return false }
+        guard index < self.documents.count, let parsed = try? Yams.compose(yaml: text), parsed == self.documents[index] else {
+            return false
+        }
         while self.originals.count <= index { self.originals.append(nil) }
         self.originals[index] = (self.documents[index], text)
         return true

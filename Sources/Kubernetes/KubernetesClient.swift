@@ -35,7 +35,8 @@ public final class KubernetesClient: Sendable {
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(10))
         // Every watch holds an HTTP/1.1 connection of its own (over HTTP/2 they share one).
-        configuration.connectionPool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 32)
+        configuration.connectionPool = HTTPClient.Configuration.ConnectionPool(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 32)
         configuration.decompression = .disabled
         self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
@@ -54,9 +55,12 @@ public final class KubernetesClient: Sendable {
     }
 
     /// POSTs `object` to `path` (creating it, or asking a review) and decodes the answer.
-    public func post<Body: Encodable, T: Decodable>(_ path: String, _ object: Body, as: T.Type = T.self) async throws(KubernetesError) -> T {
+    public func post<Body: Encodable, T: Decodable>(_ path: String, _ object: Body, as: T.Type = T.self) async throws(KubernetesError) -> T
+    {
         let encoded: Data
-        do { encoded = try JSONEncoder().encode(object) } catch { throw KubernetesError(.decoding, "cannot encode the request", cause: error) }
+        do { encoded = try JSONEncoder().encode(object) } catch {
+            throw KubernetesError(.decoding, "cannot encode the request", cause: error)
+        }
         let body = try await self.send(.POST, path, query: [], body: ByteBuffer(data: encoded))
         return try self.decode(T.self, body, what: path)
     }
@@ -91,7 +95,8 @@ public final class KubernetesClient: Sendable {
     ) async throws {
         var query = Self.selectors(labelSelector, fieldSelector)
         query += [
-            ("watch", "true"), ("resourceVersion", resourceVersion), ("allowWatchBookmarks", "true"), ("timeoutSeconds", String(timeoutSeconds)),
+            ("watch", "true"), ("resourceVersion", resourceVersion), ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", String(timeoutSeconds)),
         ]
         let request = self.request(.GET, resource.path(), query: query, body: nil)
         let response: HTTPClientResponse
@@ -173,7 +178,9 @@ public final class KubernetesClient: Sendable {
         text.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? text
     }
 
-    private func send(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: ByteBuffer?) async throws(KubernetesError) -> ByteBuffer {
+    private func send(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: ByteBuffer?) async throws(KubernetesError)
+        -> ByteBuffer
+    {
         let request = self.request(method, path, query: query, body: body)
         let response: HTTPClientResponse
         let collected: ByteBuffer

@@ -41,7 +41,8 @@ public struct KubernetesConfig: Sendable {
     public static func inCluster(
         environment: [String: String] = ProcessInfo.processInfo.environment, directory: String = Self.serviceAccountDirectory
     ) throws(KubernetesError) -> KubernetesConfig {
-        guard let host = environment["KUBERNETES_SERVICE_HOST"], !host.isEmpty, let port = environment["KUBERNETES_SERVICE_PORT"], !port.isEmpty
+        guard let host = environment["KUBERNETES_SERVICE_HOST"], !host.isEmpty, let port = environment["KUBERNETES_SERVICE_PORT"],
+            !port.isEmpty
         else {
             throw KubernetesError(.configuration, "not in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set")
         }
@@ -62,7 +63,9 @@ public struct KubernetesConfig: Sendable {
     /// The kubeconfig's `context` (its current context when nil). Exec and auth-provider plugins are not run:
     /// give a token or a client certificate.
     public static func kubeconfig(path: String, context wanted: String? = nil) throws(KubernetesError) -> KubernetesConfig {
-        guard let data = FileManager.default.contents(atPath: path) else { throw KubernetesError(.configuration, "cannot read kubeconfig \(path)") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw KubernetesError(.configuration, "cannot read kubeconfig \(path)")
+        }
         let file: Kubeconfig
         do {
             file = try YAMLDecoder().decode(Kubeconfig.self, from: String(decoding: data, as: UTF8.self))
@@ -91,14 +94,17 @@ public struct KubernetesConfig: Sendable {
             throw KubernetesError(.configuration, "kubeconfig \(path) has no context \"\(contextName)\"")
         }
         guard let cluster = file.clusters?.first(where: { $0.name == context.cluster })?.cluster else {
-            throw KubernetesError(.configuration, "kubeconfig \(path): context \"\(contextName)\" names cluster \"\(context.cluster)\", which is not there")
+            throw KubernetesError(
+                .configuration, "kubeconfig \(path): context \"\(contextName)\" names cluster \"\(context.cluster)\", which is not there")
         }
         let user = context.user.flatMap { name in file.users?.first { $0.name == name }?.user }
         if user?.exec != nil || user?.authProvider != nil, user?.token == nil, user?.tokenFile == nil, user?.clientCertificate == nil,
             user?.clientCertificateData == nil
         {
             throw KubernetesError(
-                .configuration, "kubeconfig \(path): user \"\(context.user ?? "")\" authenticates with a plugin, which swiftlet does not run; use a token or a client certificate"
+                .configuration,
+                "kubeconfig \(path): user \"\(context.user ?? "")\" authenticates with a plugin, which swiftlet does not run; use a token "
+                    + "or a client certificate"
             )
         }
         var credential = Credential.none
@@ -109,10 +115,12 @@ public struct KubernetesConfig: Sendable {
         }
         return KubernetesConfig(
             server: cluster.server,
-            certificateAuthorityPEM: try read(data: cluster.certificateAuthorityData, file: cluster.certificateAuthority, what: "certificate-authority"),
+            certificateAuthorityPEM: try read(
+                data: cluster.certificateAuthorityData, file: cluster.certificateAuthority, what: "certificate-authority"),
             insecureSkipTLSVerify: cluster.insecureSkipTLSVerify ?? false, credential: credential,
             clientCertificatePEM: try read(data: user?.clientCertificateData, file: user?.clientCertificate, what: "client-certificate"),
-            clientKeyPEM: try read(data: user?.clientKeyData, file: user?.clientKey, what: "client-key"), namespace: context.namespace ?? "default"
+            clientKeyPEM: try read(data: user?.clientKeyData, file: user?.clientKey, what: "client-key"),
+            namespace: context.namespace ?? "default"
         )
     }
 
@@ -138,7 +146,9 @@ public struct KubernetesConfig: Sendable {
         case .none: return nil
         case .token(let token): return token
         case .tokenFile(let file):
-            return FileManager.default.contents(atPath: file).map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+            return FileManager.default.contents(atPath: file).map {
+                String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
         }
     }
 }

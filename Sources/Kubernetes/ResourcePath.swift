@@ -22,7 +22,8 @@ public struct ResourcePath: Hashable, Sendable, CustomStringConvertible {
     public static let endpointSlices = ResourcePath(group: "discovery.k8s.io", version: "v1", plural: "endpointslices")
     public static let httpRoutes = ResourcePath(group: "gateway.networking.k8s.io", version: "v1", plural: "httproutes")
     public static let grpcRoutes = ResourcePath(group: "gateway.networking.k8s.io", version: "v1", plural: "grpcroutes")
-    public static let customResourceDefinitions = ResourcePath(group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions")
+    public static let customResourceDefinitions = ResourcePath(
+        group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions")
     public static let mutatingWebhookConfigurations = ResourcePath(
         group: "admissionregistration.k8s.io", version: "v1", plural: "mutatingwebhookconfigurations"
     )

@@ -44,7 +44,8 @@ public struct YAMLTextEditor {
         let root = try self.root()
         guard let found = Self.node(root, at: path[...]) else {
             guard case .key(let key)? = path.last else { throw EditError("no collection at \(path)") }
-            return try self.addEntries([(key, Node.mapping(.init(entries.map { (Node($0.key), $0.value) })))], toMappingAt: Array(path.dropLast()))
+            return try self.addEntries(
+                [(key, Node.mapping(.init(entries.map { (Node($0.key), $0.value) })))], toMappingAt: Array(path.dropLast()))
         }
         guard case .mapping(let mapping) = found, let mark = mapping.mark else { throw EditError("\(path) is not a mapping") }
         for entry in entries where mapping[entry.key] != nil { throw EditError("\(path) already has \(entry.key)") }
@@ -55,7 +56,8 @@ public struct YAMLTextEditor {
             return
         }
         let indent = mark.column - 1
-        let rendered = try entries.map { entry in try Self.block(Node.mapping(.init([(Node(entry.key), entry.value)])), indent: indent) }.joined()
+        let rendered = try entries.map { entry in try Self.block(Node.mapping(.init([(Node(entry.key), entry.value)])), indent: indent) }
+            .joined()
         self.insertLines(rendered, after: self.lastLine(ofBlockAt: mark, sequence: false))
     }
 
@@ -82,7 +84,9 @@ public struct YAMLTextEditor {
         if atStart {
             // The first item's line starts with its dash: the new items go before it.
             let line = self.lines[mark.line - 1]
-            guard line.prefix(mark.column - 1).allSatisfy({ $0 == " " }) else { throw EditError("\(path)'s first item does not start its line") }
+            guard line.prefix(mark.column - 1).allSatisfy({ $0 == " " }) else {
+                throw EditError("\(path)'s first item does not start its line")
+            }
             self.insertLines(rendered, after: mark.line - 1)
         } else {
             self.insertLines(rendered, after: self.lastLine(ofBlockAt: mark, sequence: true))
@@ -93,7 +97,9 @@ public struct YAMLTextEditor {
     public mutating func removeEntries(_ keys: [String], fromMappingAt path: [PathComponent]) throws {
         for key in keys {
             let root = try self.root()
-            guard case .mapping(let mapping)? = Self.node(root, at: path[...]), let mark = mapping.mark else { throw EditError("\(path) is not a mapping") }
+            guard case .mapping(let mapping)? = Self.node(root, at: path[...]), let mark = mapping.mark else {
+                throw EditError("\(path) is not a mapping")
+            }
             guard let pair = mapping.first(where: { $0.key.string == key }), let keyMark = pair.key.mark else { continue }
             if self.character(at: mark) == "{" {
                 try self.removeFlowElement(startingAt: keyMark, in: mark)
@@ -107,8 +113,12 @@ public struct YAMLTextEditor {
     public mutating func removeItems(at indices: [Int], fromSequenceAt path: [PathComponent]) throws {
         for index in indices.sorted(by: >) {
             let root = try self.root()
-            guard case .sequence(let sequence)? = Self.node(root, at: path[...]), let mark = sequence.mark else { throw EditError("\(path) is not a sequence") }
-            guard sequence.indices.contains(index), let itemMark = sequence[index].mark else { throw EditError("\(path) has no item \(index)") }
+            guard case .sequence(let sequence)? = Self.node(root, at: path[...]), let mark = sequence.mark else {
+                throw EditError("\(path) is not a sequence")
+            }
+            guard sequence.indices.contains(index), let itemMark = sequence[index].mark else {
+                throw EditError("\(path) has no item \(index)")
+            }
             if self.character(at: mark) == "[" {
                 try self.removeFlowElement(startingAt: itemMark, in: mark)
             } else {

@@ -10,7 +10,9 @@ public struct DiscoveredEndpoint: Hashable, Sendable {
     /// `dst_*` metric labels, sorted by name.
     public var labels: [MetricLabel]
 
-    public init(address: HostPort, weight: Int = 10_000, identity: String? = nil, protocolHint: ProtocolHint = .unknown, labels: [MetricLabel] = []) {
+    public init(
+        address: HostPort, weight: Int = 10_000, identity: String? = nil, protocolHint: ProtocolHint = .unknown, labels: [MetricLabel] = []
+    ) {
         self.address = address
         self.weight = weight
         self.identity = identity

@@ -2,9 +2,14 @@
 public enum IdentityName {
     /// The parts of `name`, or `nil` when it is not an identity name. The namespace is the label before
     /// `.serviceaccount.identity.`; the control-plane namespace is the label after it; the rest is the trust domain.
-    public static func parse(_ name: String) -> (serviceAccount: String, namespace: String, controlPlaneNamespace: String, trustDomain: String)? {
+    public static func parse(_ name: String) -> (
+        serviceAccount: String, namespace: String, controlPlaneNamespace: String, trustDomain: String
+    )? {
         let labels = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        guard let marker = labels.indices.first(where: { labels[$0] == "serviceaccount" && $0 + 1 < labels.count && labels[$0 + 1] == "identity" }),
+        guard
+            let marker = labels.indices.first(where: {
+                labels[$0] == "serviceaccount" && $0 + 1 < labels.count && labels[$0 + 1] == "identity"
+            }),
             marker >= 2, marker + 3 < labels.count, labels.allSatisfy({ !$0.isEmpty })
         else { return nil }
         return (

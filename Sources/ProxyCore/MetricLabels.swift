@@ -9,7 +9,8 @@ public struct RequestLabels: Hashable, Sendable {
     /// Discovery's labels of the endpoint (`dst_service`, `dst_namespace`, `dst_pod`, …), sorted.
     public var destinationLabels: [MetricLabel]
 
-    public init(direction: TrafficDirection, authority: String, targetAddress: String, tls: TLSLabel, destinationLabels: [MetricLabel] = []) {
+    public init(direction: TrafficDirection, authority: String, targetAddress: String, tls: TLSLabel, destinationLabels: [MetricLabel] = [])
+    {
         self.direction = direction
         self.authority = authority
         self.targetAddress = targetAddress
@@ -18,7 +19,8 @@ public struct RequestLabels: Hashable, Sendable {
     }
 
     var rendered: String {
-        var text = "direction=\"\(direction.label)\",authority=\"\(escape(authority))\",target_addr=\"\(escape(targetAddress))\",\(tls.rendered)"
+        var text =
+            "direction=\"\(direction.label)\",authority=\"\(escape(authority))\",target_addr=\"\(escape(targetAddress))\",\(tls.rendered)"
         for label in self.destinationLabels { text += ",\(label.name)=\"\(escape(label.value))\"" }
         return text
     }

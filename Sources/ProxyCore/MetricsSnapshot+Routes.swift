@@ -28,7 +28,9 @@ extension MetricsSnapshot {
             values.sumSeconds = series.sumSeconds
             for (outcome, count) in series.outcomes { values.outcomes[outcome, default: 0] &+= count }
             (values.retryRequests, values.retrySuccesses) = (series.retryRequests, series.retrySuccesses)
-            (values.retryLimitExceeded, values.retryOverflow, values.retryUnreplayable) = (series.retryLimitExceeded, series.retryOverflow, series.retryUnreplayable)
+            (values.retryLimitExceeded, values.retryOverflow, values.retryUnreplayable) = (
+                series.retryLimitExceeded, series.retryOverflow, series.retryUnreplayable
+            )
             self.merge(values)
         }
 
@@ -55,7 +57,9 @@ extension MetricsSnapshot {
                 &out, "\(prefix)_request_duration_seconds", "The time between request initialization and response completion.", routeLabels,
                 routes
             )
-            out += "# HELP \(prefix)_request_statuses_total Completed request-response streams.\n# TYPE \(prefix)_request_statuses_total counter\n"
+            out +=
+                "# HELP \(prefix)_request_statuses_total Completed request-response streams.\n# TYPE \(prefix)_request_statuses_total "
+                + "counter\n"
             for labels in routeLabels { Self.outcomes(&out, "\(prefix)_request_statuses_total", labels, routes[labels]!, family) }
             let retries: [(String, String, KeyPath<RouteValues, UInt64>)] = [
                 ("requests", "Retry requests emitted.", \.retryRequests),
@@ -81,7 +85,9 @@ extension MetricsSnapshot {
             )
             out += "# HELP \(prefix)_backend_response_statuses_total Completed responses from a backend.\n"
             out += "# TYPE \(prefix)_backend_response_statuses_total counter\n"
-            for labels in backendLabels { Self.outcomes(&out, "\(prefix)_backend_response_statuses_total", labels, backends[labels]!, family) }
+            for labels in backendLabels {
+                Self.outcomes(&out, "\(prefix)_backend_response_statuses_total", labels, backends[labels]!, family)
+            }
         }
         out += "# HELP outbound_http_balancer_endpoints The number of a backend balancer's endpoints, by state.\n"
         out += "# TYPE outbound_http_balancer_endpoints gauge\n"
@@ -92,7 +98,8 @@ extension MetricsSnapshot {
         }
     }
 
-    private static func histogram(_ out: inout String, _ name: String, _ help: String, _ labels: [String], _ values: [String: RouteValues]) {
+    private static func histogram(_ out: inout String, _ name: String, _ help: String, _ labels: [String], _ values: [String: RouteValues])
+    {
         out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
         for label in labels {
             let value = values[label]!
@@ -108,8 +115,13 @@ extension MetricsSnapshot {
         }
     }
 
-    private static func outcomes(_ out: inout String, _ name: String, _ labels: String, _ values: RouteValues, _ family: RouteLabels.Family) {
-        let sorted = values.outcomes.sorted { ($0.key.status ?? -1, $0.key.grpcStatus ?? -1, $0.key.error ?? "") < ($1.key.status ?? -1, $1.key.grpcStatus ?? -1, $1.key.error ?? "") }
+    private static func outcomes(_ out: inout String, _ name: String, _ labels: String, _ values: RouteValues, _ family: RouteLabels.Family)
+    {
+        let sorted = values.outcomes.sorted {
+            ($0.key.status ?? -1, $0.key.grpcStatus ?? -1, $0.key.error ?? "") < (
+                $1.key.status ?? -1, $1.key.grpcStatus ?? -1, $1.key.error ?? ""
+            )
+        }
         for (outcome, count) in sorted { out += "\(name){\(labels),\(outcome.rendered(family))} \(count)\n" }
     }
 }

@@ -155,7 +155,8 @@ public struct MetricsSnapshot: Sendable {
         }
         for direction in TrafficDirection.allCases {
             let name = "\(direction.label)_tcp_errors_total"
-            out += "# HELP \(name) The total number of \(direction.label) TCP connections that could not be processed due to a proxy error.\n"
+            out +=
+                "# HELP \(name) The total number of \(direction.label) TCP connections that could not be processed due to a proxy error.\n"
             out += "# TYPE \(name) counter\n"
             for code in ProxyError.Code.all where self.tcpErrors[direction.rawValue][code.index] > 0 {
                 out += "\(name){error=\"\(code.label)\"} \(self.tcpErrors[direction.rawValue][code.index])\n"

@@ -1,3 +1,5 @@
+import MeshModel
+
 /// Power of two choices over peak-EWMA cost: pick two endpoints at random, use the cheaper.
 ///
 /// Two random choices avoid both the herd behaviour of "always the least loaded" and the blindness of round

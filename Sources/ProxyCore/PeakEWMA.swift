@@ -14,7 +14,9 @@ public struct PeakEWMA: Sendable {
     private var stamp: UInt64
     private let decay: Double
 
-    public init(now: UInt64, defaultRTTNanoseconds: Double = Self.defaultRTTNanoseconds, decayNanoseconds: Double = Self.defaultDecayNanoseconds) {
+    public init(
+        now: UInt64, defaultRTTNanoseconds: Double = Self.defaultRTTNanoseconds, decayNanoseconds: Double = Self.defaultDecayNanoseconds
+    ) {
         self.estimateNanoseconds = defaultRTTNanoseconds
         self.stamp = now
         self.decay = decayNanoseconds

@@ -1,3 +1,5 @@
+import MeshModel
+
 /// Every `SWIFTLET_PROXY_*` environment variable, declared in this one place.
 ///
 /// The same table parses the environment, renders `/env.json`, and prints the README's reference
@@ -143,7 +145,9 @@ public enum ProxyEnvironment {
             summary: "Log level: trace, debug, info, notice, warning, error, critical."
         ) { config, value throws(ConfigError) in
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
-            guard levels.contains(value) else { throw ConfigError(value: value, reason: "expected one of \(levels.joined(separator: ", "))") }
+            guard levels.contains(value) else {
+                throw ConfigError(value: value, reason: "expected one of \(levels.joined(separator: ", "))")
+            }
             config.logLevel = value
         },
     ]
@@ -171,13 +175,17 @@ public enum ProxyEnvironment {
         guard IdentityName.parse(config.identityLocalName) != nil else {
             var error = ConfigError(
                 value: config.identityLocalName,
-                reason: "expected <serviceaccount>.<namespace>.serviceaccount.identity.<control-plane-ns>.<trust-domain> (needed with SWIFTLET_PROXY_IDENTITY_ADDR)"
+                reason:
+                    "expected <serviceaccount>.<namespace>.serviceaccount.identity.<control-plane-ns>.<trust-domain> (needed with "
+                    + "SWIFTLET_PROXY_IDENTITY_ADDR)"
             )
             error.variable = "SWIFTLET_PROXY_IDENTITY_LOCAL_NAME"
             throw error
         }
         guard config.identityTrustAnchorsPEM.contains("-----BEGIN CERTIFICATE-----") else {
-            var error = ConfigError(value: String(config.identityTrustAnchorsPEM.prefix(40)), reason: "expected PEM certificates (needed with SWIFTLET_PROXY_IDENTITY_ADDR)")
+            var error = ConfigError(
+                value: String(config.identityTrustAnchorsPEM.prefix(40)),
+                reason: "expected PEM certificates (needed with SWIFTLET_PROXY_IDENTITY_ADDR)")
             error.variable = "SWIFTLET_PROXY_IDENTITY_TRUST_ANCHORS"
             throw error
         }
@@ -267,18 +275,3 @@ public enum ProxyEnvironment {
         return table
     }
 }
-
-/// A bad environment variable: which one, its value, and what was expected.
-public struct ConfigError: Error, CustomStringConvertible, Sendable {
-    public var variable = ""
-    public var value: String
-    public var reason: String
-
-    public init(value: String, reason: String) {
-        self.value = value
-        self.reason = reason
-    }
-
-    public var description: String { "\(self.variable)=\(self.value): \(self.reason)" }
-}
-

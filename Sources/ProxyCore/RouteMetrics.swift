@@ -1,3 +1,5 @@
+import MeshModel
+
 /// The labels of Linkerd 2.16's route families: the parent (a Service port), the route (or the parent's default
 /// route), and — for backend series — the backend Service port.
 public struct RouteLabels: Hashable, Sendable {
@@ -36,7 +38,8 @@ public struct RouteLabels: Hashable, Sendable {
 
     /// The `parent_*` labels alone (the balancer gauge's, with the backend's).
     var renderedParent: String {
-        "parent_group=\"core\",parent_kind=\"Service\",parent_namespace=\"\(escape(parentNamespace))\",parent_name=\"\(escape(parentName))\","
+        "parent_group=\"core\",parent_kind=\"Service\",parent_namespace=\"\(escape(parentNamespace))\","
+            + "parent_name=\"\(escape(parentName))\","
             + "parent_port=\"\(parentPort)\",parent_section_name=\"\""
     }
 
@@ -44,7 +47,9 @@ public struct RouteLabels: Hashable, Sendable {
         var text = self.renderedParent + ","
         if let route {
             let kind = route.kind == .grpc ? "GRPCRoute" : "HTTPRoute"
-            text += "route_group=\"gateway.networking.k8s.io\",route_kind=\"\(kind)\",route_namespace=\"\(escape(route.namespace))\",route_name=\"\(escape(route.name))\""
+            text +=
+                "route_group=\"gateway.networking.k8s.io\",route_kind=\"\(kind)\",route_namespace=\"\(escape(route.namespace))\","
+                + "route_name=\"\(escape(route.name))\""
         } else {
             text += "route_group=\"\",route_kind=\"default\",route_namespace=\"\",route_name=\"\(self.family.rawValue)\""
         }
@@ -65,7 +70,8 @@ public struct BackendLabels: Hashable, Sendable {
     }
 
     var rendered: String {
-        "backend_group=\"core\",backend_kind=\"Service\",backend_namespace=\"\(escape(namespace))\",backend_name=\"\(escape(name))\",backend_port=\"\(port)\",backend_section_name=\"\""
+        "backend_group=\"core\",backend_kind=\"Service\",backend_namespace=\"\(escape(namespace))\",backend_name=\"\(escape(name))\","
+            + "backend_port=\"\(port)\",backend_section_name=\"\""
     }
 }
 

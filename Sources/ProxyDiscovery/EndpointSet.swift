@@ -45,7 +45,8 @@ public struct EndpointSet {
     static func labelName(_ name: String) -> String {
         var result = ""
         for scalar in name.unicodeScalars {
-            let ok = (scalar >= "a" && scalar <= "z") || (scalar >= "A" && scalar <= "Z") || (scalar >= "0" && scalar <= "9") || scalar == "_"
+            let ok =
+                (scalar >= "a" && scalar <= "z") || (scalar >= "A" && scalar <= "Z") || (scalar >= "0" && scalar <= "9") || scalar == "_"
             result.unicodeScalars.append(ok ? scalar : "_")
         }
         return result.isEmpty ? "_" : result

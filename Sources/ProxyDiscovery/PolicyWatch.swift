@@ -1,3 +1,4 @@
+import MeshModel
 import NIOCore
 import ProxyCore
 

@@ -1,3 +1,4 @@
+import MeshModel
 import NIOCore
 import ProxyCore
 import ProxyGRPC
@@ -79,7 +80,8 @@ enum PolicyWatchMessages {
             default: break
             }
         }
-        return ServicePolicy(namespace: namespace, name: name, port: port, routes: routes, defaultRule: defaultRule, accrual: accrual, budget: budget)
+        return ServicePolicy(
+            namespace: namespace, name: name, port: port, routes: routes, defaultRule: defaultRule, accrual: accrual, budget: budget)
     }
 
     static func route(_ message: ByteBuffer) throws(ProtobufError) -> Route {
@@ -135,7 +137,8 @@ enum PolicyWatchMessages {
             default: break
             }
         }
-        return RouteRule(matches: isGRPC ? .grpc(grpc) : .http(http), filters: filters, backends: backends, timeouts: timeouts, retry: retry)
+        return RouteRule(
+            matches: isGRPC ? .grpc(grpc) : .http(http), filters: filters, backends: backends, timeouts: timeouts, retry: retry)
     }
 
     static func retry(_ message: ByteBuffer) throws(ProtobufError) -> RouteRetry {
@@ -350,7 +353,8 @@ enum PolicyWatchMessages {
                 filter = .fault(fault)
             case 7:
                 let parts = try value.string.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
-                filter = .extensionRef(group: parts.first ?? "", kind: parts.count > 1 ? parts[1] : "", name: parts.count > 2 ? parts[2] : "")
+                filter = .extensionRef(
+                    group: parts.first ?? "", kind: parts.count > 1 ? parts[1] : "", name: parts.count > 2 ? parts[2] : "")
             default: break
             }
         }
@@ -365,7 +369,9 @@ enum PolicyWatchMessages {
     }
 
     /// Calls `body` with each field of `message`.
-    private static func fields(_ message: ByteBuffer, _ body: (Int, ProtobufReader.Value) throws(ProtobufError) -> Void) throws(ProtobufError) {
+    private static func fields(_ message: ByteBuffer, _ body: (Int, ProtobufReader.Value) throws(ProtobufError) -> Void)
+        throws(ProtobufError)
+    {
         var reader = ProtobufReader(message)
         while let (field, value) = try reader.next() { try body(field, value) }
     }

@@ -217,7 +217,8 @@ public final class WatchClient<API: WatchAPI>: Service {
     /// Stops following authorities unused for the idle timeout: their entries are evicted (loops drop what they
     /// built and ask again on next use) and the controller is told.
     private func evictIdle() async {
-        let timeout = UInt64(self.configuration.idleTimeout.components.seconds) * 1_000_000_000
+        let timeout =
+            UInt64(self.configuration.idleTimeout.components.seconds) * 1_000_000_000
             + UInt64(self.configuration.idleTimeout.components.attoseconds / 1_000_000_000)
         let sweep = max(timeout / 4, 50_000_000)
         while !Task.isCancelled {
@@ -239,4 +240,3 @@ public final class WatchClient<API: WatchAPI>: Service {
         }
     }
 }
-

@@ -208,7 +208,8 @@ public struct GRPCResponseReader {
             self.sawHeaders = true
             let status = headers.first(name: ":status") ?? ""
             guard status == "200" else {
-                throw GRPCStatusError(.unavailable, "\(self.path): the server answered HTTP \(status.isEmpty ? "without a status" : status)")
+                throw GRPCStatusError(
+                    .unavailable, "\(self.path): the server answered HTTP \(status.isEmpty ? "without a status" : status)")
             }
             // A "trailers-only" response carries its status in the headers.
             if endStream || headers.first(name: "grpc-status") != nil { try self.finish(headers) }

@@ -83,7 +83,9 @@ public struct ProtobufReader {
         case 0:
             return (field, .varint(try self.readVarint()))
         case 1:
-            guard let value = self.buffer.readInteger(endianness: .little, as: UInt64.self) else { throw ProtobufError("truncated fixed64") }
+            guard let value = self.buffer.readInteger(endianness: .little, as: UInt64.self) else {
+                throw ProtobufError("truncated fixed64")
+            }
             return (field, .fixed64(value))
         case 2:
             let length = try self.readVarint()
@@ -92,7 +94,9 @@ public struct ProtobufReader {
             }
             return (field, .lengthDelimited(bytes))
         case 5:
-            guard let value = self.buffer.readInteger(endianness: .little, as: UInt32.self) else { throw ProtobufError("truncated fixed32") }
+            guard let value = self.buffer.readInteger(endianness: .little, as: UInt32.self) else {
+                throw ProtobufError("truncated fixed32")
+            }
             return (field, .fixed32(value))
         default:
             throw ProtobufError("unsupported wire type \(tag & 7)")

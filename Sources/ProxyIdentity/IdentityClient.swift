@@ -8,7 +8,7 @@ import ServiceLifecycle
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The proxy's identity: a P-256 key made in memory at start (never written anywhere), certified by the
@@ -111,10 +111,13 @@ public final class IdentityClient: Service, Sendable {
     }
 
     /// Puts a certificate in force. The answer is checked first: the leaf must be for our key and name.
-    func install(_ response: CertifyResponse, key: NIOSSLPrivateKey, publicKey: [UInt8]) throws -> (notValidAfter: Int64, anchorsPEM: String) {
+    func install(_ response: CertifyResponse, key: NIOSSLPrivateKey, publicKey: [UInt8]) throws -> (
+        notValidAfter: Int64, anchorsPEM: String
+    ) {
         let leaf = try NIOSSLCertificate(bytes: response.leafCertificate, format: .der)
         guard PeerIdentity.dnsNames(leaf).contains(self.configuration.localName) else {
-            throw IdentityClientError("the identity service issued a certificate for \(PeerIdentity.dnsNames(leaf)), not \(self.configuration.localName)")
+            throw IdentityClientError(
+                "the identity service issued a certificate for \(PeerIdentity.dnsNames(leaf)), not \(self.configuration.localName)")
         }
         guard try leaf.extractPublicKey().toSPKIBytes() == publicKey else {
             throw IdentityClientError("the identity service issued a certificate for another key")

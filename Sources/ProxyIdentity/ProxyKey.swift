@@ -1,4 +1,4 @@
-import CNIOBoringSSL
+internal import CNIOBoringSSL
 import NIOSSL
 
 /// The proxy's private key (ECDSA P-256), made in memory and never written anywhere, and its certificate signing

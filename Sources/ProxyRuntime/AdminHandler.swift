@@ -8,7 +8,7 @@ final class AdminHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     struct Shared: Sendable {
-        let loops: LoopResourcesTable
+        let loops: LoopContextTable
         let readiness: Readiness
         let environment: [(name: String, value: String)]
         let requestShutdown: @Sendable () -> Void

@@ -12,9 +12,9 @@ import ProxyTransport
 struct ListenerPipeline: Sendable {
     let direction: TrafficDirection
     let config: ProxyConfig
-    let router: Router
+    let router: TargetResolver
     let connector: UpstreamConnector
-    let loops: LoopResourcesTable
+    let loops: LoopContextTable
     let drainer: ConnectionDrainer
     let logger: Logger
     /// This proxy's mesh TLS, when it has an identity: inbound TLS for its name is terminated here.
@@ -55,7 +55,7 @@ struct ListenerPipeline: Sendable {
     /// Detection, then the pipeline for what was detected. Inside terminated mesh TLS it runs again (`tls` says
     /// who the client is), for a client that did not say by ALPN what it speaks.
     private func detection(
-        resources: LoopResources, destination: HostPort?, tls: TLSLabel, accounting: TCPAccountingHandler
+        resources: LoopContext, destination: HostPort?, tls: TLSLabel, accounting: TCPAccountingHandler
     ) -> ProtocolDetectionHandler {
         ProtocolDetectionHandler(timeout: TimeAmount(self.config.detectTimeout)) { context, detected in
             let pipeline = context.pipeline.syncOperations
@@ -66,7 +66,8 @@ struct ListenerPipeline: Sendable {
                 try self.addHTTP2(pipeline: pipeline, resources: resources, destination: destination, channel: context.channel, tls: tls)
             case .tls(let serverName):
                 if self.direction == .inbound, case .noIdentity = tls, let mesh = self.meshTLS, serverName?.lowercased() == mesh.localName {
-                    try self.terminateMeshTLS(mesh, pipeline: pipeline, resources: resources, destination: destination, accounting: accounting)
+                    try self.terminateMeshTLS(
+                        mesh, pipeline: pipeline, resources: resources, destination: destination, accounting: accounting)
                     return
                 }
                 guard let destination else {
@@ -93,7 +94,7 @@ struct ListenerPipeline: Sendable {
     /// A meshed client's connection to this proxy's identity: TLS 1.3 with this proxy's certificate, a client
     /// certificate required and verified against the anchors, then the protocol the client announced by ALPN.
     private func terminateMeshTLS(
-        _ mesh: MeshTLS, pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources, destination: HostPort?,
+        _ mesh: MeshTLS, pipeline: ChannelPipeline.SynchronousOperations, resources: LoopContext, destination: HostPort?,
         accounting: TCPAccountingHandler
     ) throws {
         guard let credentials = mesh.current else {
@@ -114,14 +115,16 @@ struct ListenerPipeline: Sendable {
                     let pipeline = context.pipeline.syncOperations
                     switch announced {
                     case .http2?:
-                        try self.addHTTP2(pipeline: pipeline, resources: resources, destination: destination, channel: context.channel, tls: tls)
+                        try self.addHTTP2(
+                            pipeline: pipeline, resources: resources, destination: destination, channel: context.channel, tls: tls)
                     case .http1?:
                         try self.addHTTP1(pipeline: pipeline, resources: resources, destination: destination, tls: tls)
                     case .opaque?:
                         guard let destination else { throw ProxyError(.noRoute, "no destination for an opaque stream") }
                         try self.addRelay(to: destination, pipeline: pipeline, resources: resources, tls: tls)
                     case nil:
-                        try pipeline.addHandler(self.detection(resources: resources, destination: destination, tls: tls, accounting: accounting))
+                        try pipeline.addHandler(
+                            self.detection(resources: resources, destination: destination, tls: tls, accounting: accounting))
                     }
                 },
                 onFailure: { reason in
@@ -132,30 +135,35 @@ struct ListenerPipeline: Sendable {
         )
     }
 
-    private func httpConnection(_ resources: LoopResources, _ destination: HostPort?, http2: Bool, tls: TLSLabel) -> HTTPConnection {
-        HTTPConnection(
+    private func httpConnection(_ resources: LoopContext, _ destination: HostPort?, http2: Bool, tls: TLSLabel) -> ConnectionContext {
+        ConnectionContext(
             direction: self.direction, destination: destination, router: self.router, resources: resources, tls: tls, isHTTP2: http2,
             responseTimeout: self.config.responseTimeout.map { TimeAmount($0) }, logger: self.logger
         )
     }
 
     /// HTTP/1.1: one handler parses requests from the bytes and writes responses as bytes; nothing else.
-    private func addHTTP1(pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources, destination: HostPort?, tls: TLSLabel) throws {
+    private func addHTTP1(pipeline: ChannelPipeline.SynchronousOperations, resources: LoopContext, destination: HostPort?, tls: TLSLabel)
+        throws
+    {
         try pipeline.addProxyHTTP1Server(
-            self.httpConnection(resources, destination, http2: false, tls: tls), headerReadTimeout: TimeAmount(self.config.headerReadTimeout)
+            self.httpConnection(resources, destination, http2: false, tls: tls),
+            headerReadTimeout: TimeAmount(self.config.headerReadTimeout)
         )
     }
 
     /// HTTP/2: NIO's codec in frame mode, and one handler that turns each stream into an exchange.
     private func addHTTP2(
-        pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources, destination: HostPort?, channel: Channel, tls: TLSLabel
+        pipeline: ChannelPipeline.SynchronousOperations, resources: LoopContext, destination: HostPort?, channel: Channel, tls: TLSLabel
     ) throws {
         try pipeline.addProxyHTTP2Server(
             self.httpConnection(resources, destination, http2: true, tls: tls), headerReadTimeout: TimeAmount(self.config.headerReadTimeout)
         )
     }
 
-    private func addRelay(to destination: HostPort, pipeline: ChannelPipeline.SynchronousOperations, resources: LoopResources, tls: TLSLabel) throws {
+    private func addRelay(to destination: HostPort, pipeline: ChannelPipeline.SynchronousOperations, resources: LoopContext, tls: TLSLabel)
+        throws
+    {
         let metrics = resources.metrics
         let direction = self.direction
         let onFailure: (ProxyError) -> Void = { error in metrics.recordTCPError(direction, error.code) }
@@ -165,7 +173,8 @@ struct ListenerPipeline: Sendable {
                 for: TCPLabels(direction: direction, peer: .dst, targetAddress: destination.description, tls: tls)
             )
             try pipeline.addHandler(
-                RelayConnectHandler(destination: destination, connector: self.connector, upstreamMetrics: upstreamMetrics, onFailure: onFailure)
+                RelayConnectHandler(
+                    destination: destination, connector: self.connector, upstreamMetrics: upstreamMetrics, onFailure: onFailure)
             )
             return
         }
@@ -181,28 +190,34 @@ struct ListenerPipeline: Sendable {
                         balanced, key: key, authority: key, avoiding: nil, now: loop.now.uptimeNanoseconds
                     )
                     guard case .endpoints = balanced.state, let picked, let load = picked.load else {
-                        chosen(RelayConnectHandler.Target(
-                            endpoint: destination,
-                            metrics: metrics.tcpMetrics(for: TCPLabels(direction: direction, peer: .dst, targetAddress: destination.description, tls: tls))
-                        ))
+                        chosen(
+                            RelayConnectHandler.Target(
+                                endpoint: destination,
+                                metrics: metrics.tcpMetrics(
+                                    for: TCPLabels(direction: direction, peer: .dst, targetAddress: destination.description, tls: tls))
+                            ))
                         return
                     }
                     // A meshed endpoint gets the stream over mTLS (its proxy relays it on), never plaintext instead.
                     var upstreamTLS: UpstreamTLS? = nil
                     var refusal: ProxyError? = nil
                     do throws(ProxyError) {
-                        upstreamTLS = try resources.endpoints.upstreamTLS(identity: picked.target.identity, endpoint: picked.target.endpoint, protocol: .opaque)
+                        upstreamTLS = try resources.endpoints.upstreamTLS(
+                            identity: picked.target.identity, endpoint: picked.target.endpoint, protocol: .opaque)
                     } catch {
                         refusal = error
                     }
                     let label = upstreamTLS.map { TLSLabel.established(clientID: nil, serverID: $0.identity) } ?? tls
-                    chosen(RelayConnectHandler.Target(
-                        endpoint: picked.target.endpoint,
-                        metrics: metrics.tcpMetrics(for: TCPLabels(direction: direction, peer: .dst, targetAddress: picked.target.endpoint.description, tls: label)),
-                        tls: upstreamTLS, refusal: refusal,
-                        onConnected: { nanoseconds in resources.endpoints.connected(load, rttNanoseconds: nanoseconds, now: loop.now) },
-                        onClosed: { resources.endpoints.closed(load) }
-                    ))
+                    chosen(
+                        RelayConnectHandler.Target(
+                            endpoint: picked.target.endpoint,
+                            metrics: metrics.tcpMetrics(
+                                for: TCPLabels(
+                                    direction: direction, peer: .dst, targetAddress: picked.target.endpoint.description, tls: label)),
+                            tls: upstreamTLS, refusal: refusal,
+                            onConnected: { nanoseconds in resources.endpoints.connected(load, rttNanoseconds: nanoseconds, now: loop.now) },
+                            onClosed: { resources.endpoints.closed(load) }
+                        ))
                 }
                 if balanced.state == .pending {
                     // The first connection to an address waits for discovery's first answer, up to the connect timeout.

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// The `process_*` families, read from `/proc/self` at scrape time (Linux), as the Prometheus client libraries

@@ -1,9 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import MeshModel
 import ProxyCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// `swiftlet-proxy init`: the injected init container. Writes the pod's iptables rules (`ProxyInitRules`) with
 /// the `iptables` the image carries, then exits; it runs as root with NET_ADMIN and NET_RAW only, before the proxy.
@@ -34,7 +36,8 @@ enum ProxyInit {
                 switch flag {
                 case "--dry-run": dryRun = true
                 case "--inbound-port", "--outbound-port", "--proxy-uid":
-                    guard let text = value(), let number = Int(text), number > 0, number <= (flag == "--proxy-uid" ? Int(Int32.max) : 65535) else {
+                    guard let text = value(), let number = Int(text), number > 0, number <= (flag == "--proxy-uid" ? Int(Int32.max) : 65535)
+                    else {
                         throw ConfigError(value: index < arguments.count ? arguments[index] : "", reason: "\(flag) takes a number")
                     }
                     switch flag {
@@ -78,9 +81,12 @@ enum ProxyInit {
                 return 1
             }
         }
-        print("swiftlet-proxy init: inbound TCP to :\(rules.inboundPort) but ports \(rules.skipInboundPorts.map(\.description).joined(separator: ",")); "
-            + "outbound TCP to :\(rules.outboundPort) but uid \(rules.proxyUID), loopback"
-            + (rules.skipOutboundPorts.isEmpty ? "" : " and ports \(rules.skipOutboundPorts.map(\.description).joined(separator: ","))"))
+        print(
+            "swiftlet-proxy init: inbound TCP to :\(rules.inboundPort) but ports "
+                + "\(rules.skipInboundPorts.map(\.description).joined(separator: ",")); "
+                + "outbound TCP to :\(rules.outboundPort) but uid \(rules.proxyUID), loopback"
+                + (rules.skipOutboundPorts.isEmpty ? "" : " and ports \(rules.skipOutboundPorts.map(\.description).joined(separator: ","))")
+        )
         return 0
     }
 

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -11,6 +6,12 @@ import ProxyDiscovery
 import ProxyIdentity
 import ProxyTransport
 import ServiceLifecycle
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// The proxy's entry point, shared by `swiftlet-proxy` and the demo's embedded copy (`swiftlet proxy`):
 /// configuration from `SWIFTLET_PROXY_*` only. Returns the process's exit status.
@@ -28,7 +29,8 @@ public enum ProxyMain {
             return 0
         }
         if let unknown = arguments.first {
-            writeStderr("swiftlet-proxy: unknown argument '\(unknown)'; configure with SWIFTLET_PROXY_* variables (--env-reference lists them)\n")
+            writeStderr(
+                "swiftlet-proxy: unknown argument '\(unknown)'; configure with SWIFTLET_PROXY_* variables (--env-reference lists them)\n")
             return 2
         }
         let config: ProxyConfig
@@ -79,7 +81,8 @@ public enum ProxyMain {
             )
         }
         let proxy = ProxyService(
-            config: config, environment: environment, group: group, logger: logger, discovery: discovery, policies: policies, identity: identity
+            config: config, environment: environment, group: group, logger: logger, discovery: discovery, policies: policies,
+            identity: identity
         )
         // Discovery and identity first: the group stops services in reverse order, so they outlive the proxy's drain.
         var first: [ServiceGroupConfiguration.ServiceConfiguration] = []

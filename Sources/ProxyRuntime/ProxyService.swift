@@ -51,7 +51,7 @@ public struct ProxyService: Service {
         let readiness = Readiness(condition: identity.map { identity in ({ identity.isCertified }, "waiting for a certificate") })
 
         // Bind first with a placeholder guard, since the guard needs the bound addresses.
-        let adminShared = { (loops: LoopResourcesTable) in
+        let adminShared = { (loops: LoopContextTable) in
             AdminHandler.Shared(
                 loops: loops, readiness: readiness,
                 environment: ProxyEnvironment.effectiveValues(self.environment),
@@ -64,11 +64,11 @@ public struct ProxyService: Service {
         }
         let loopGuard = LoopGuard(listeners: listenAddresses, localIPs: LoopGuard.localAddresses())
         let connector = UpstreamConnector(connectTimeout: TimeAmount(self.config.connectTimeout), loopGuard: loopGuard)
-        let loops = try await LoopResourcesTable.make(
+        let loops = try await LoopContextTable.make(
             group: self.group, config: self.config, connector: connector, discovery: self.discovery, meshTLS: identity?.meshTLS,
             policies: self.policies, chainBuilder: self.chainBuilder
         )
-        let router = Router(config: self.config)
+        let router = TargetResolver(config: self.config)
 
         let inboundDrainer = ConnectionDrainer()
         let outboundDrainer = ConnectionDrainer()
@@ -82,7 +82,9 @@ public struct ProxyService: Service {
         )
         let outbound = try await ProxyListener.bind(
             self.config.outboundListen, group: self.group,
-            pipeline: ListenerPipeline(direction: .outbound, config: self.config, router: router, connector: connector, loops: loops, drainer: outboundDrainer, logger: self.logger)
+            pipeline: ListenerPipeline(
+                direction: .outbound, config: self.config, router: router, connector: connector, loops: loops, drainer: outboundDrainer,
+                logger: self.logger)
         )
         readiness.set(true)
         let bound = BoundAddresses(inbound: inbound.localAddress!, outbound: outbound.localAddress!, admin: admin.localAddress!)

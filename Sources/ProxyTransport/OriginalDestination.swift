@@ -1,9 +1,9 @@
 import NIOCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Reads where an iptables-redirected connection was going (`SO_ORIGINAL_DST`, from netfilter's conntrack).

@@ -24,7 +24,8 @@ public final class RelayConnectHandler: ChannelDuplexHandler, RemovableChannelHa
         public var onClosed: (() -> Void)?
 
         public init(
-            endpoint: HostPort, metrics: TCPMetrics, tls: UpstreamTLS? = nil, refusal: ProxyError? = nil, onConnected: ((UInt64) -> Void)? = nil,
+            endpoint: HostPort, metrics: TCPMetrics, tls: UpstreamTLS? = nil, refusal: ProxyError? = nil,
+            onConnected: ((UInt64) -> Void)? = nil,
             onClosed: (() -> Void)? = nil
         ) {
             self.endpoint = endpoint
@@ -50,8 +51,11 @@ public final class RelayConnectHandler: ChannelDuplexHandler, RemovableChannelHa
     private var downstreamClosed = false
     private var upstreamWaitingForActivation: Channel?
 
-    public convenience init(destination: HostPort, connector: UpstreamConnector, upstreamMetrics: TCPMetrics, onFailure: @escaping (ProxyError) -> Void) {
-        self.init(connector: connector, onFailure: onFailure) { _, chosen in chosen(Target(endpoint: destination, metrics: upstreamMetrics)) }
+    public convenience init(
+        destination: HostPort, connector: UpstreamConnector, upstreamMetrics: TCPMetrics, onFailure: @escaping (ProxyError) -> Void
+    ) {
+        self.init(connector: connector, onFailure: onFailure) { _, chosen in chosen(Target(endpoint: destination, metrics: upstreamMetrics))
+        }
     }
 
     public init(connector: UpstreamConnector, onFailure: @escaping (ProxyError) -> Void, choose: @escaping Chooser) {

@@ -58,7 +58,8 @@ public struct UpstreamConnector: Sendable {
                     try transport(channel)
                     let diagnosis = VerificationDiagnosis()
                     let operations = channel.pipeline.syncOperations
-                    try operations.addHandler(NIOSSLClientHandler(context: tls.context, serverHostname: tls.identity, verificationCallback: diagnosis.callback))
+                    try operations.addHandler(
+                        NIOSSLClientHandler(context: tls.context, serverHostname: tls.identity, verificationCallback: diagnosis.callback))
                     try operations.addHandler(TLSRecordCoalescer())
                     try operations.addHandler(MeshTLSClientHandshakeHandler(expectedIdentity: tls.identity, diagnosis: diagnosis))
                 }
@@ -82,11 +83,14 @@ public struct UpstreamConnector: Sendable {
         }.flatMap { channel in
             guard tls != nil else { return channel.eventLoop.makeSucceededFuture(channel) }
             // The handshake cannot have finished yet (it needs the peer's answer), so its handler is still there.
-            guard let handshake = try? channel.pipeline.syncOperations.handler(type: MeshTLSClientHandshakeHandler.self) else {
+            guard let handshake = try? channel.pipeline.syncOperations.handler(type: MeshTLSClientHandshakeHandler.self),
+                let verified = handshake.verified
+            else {
                 channel.close(promise: nil)
-                return channel.eventLoop.makeFailedFuture(ProxyError(.tlsHandshake, "the connection to \(endpoint) closed before TLS began"))
+                return channel.eventLoop.makeFailedFuture(
+                    ProxyError(.tlsHandshake, "the connection to \(endpoint) closed before TLS began"))
             }
-            return handshake.verified.flatMap { initializer(channel) }.map { channel }
+            return verified.flatMap { initializer(channel) }.map { channel }
         }
     }
 
@@ -99,7 +103,9 @@ public struct UpstreamConnector: Sendable {
             if error.dnsAAAAError != nil || error.dnsAError != nil, error.connectionErrors.isEmpty {
                 return ProxyError(.unresolvable, "cannot resolve \(endpoint.host)")
             }
-            if error.connectionErrors.contains(where: { ($0.error as? ChannelError).map { if case .connectTimeout = $0 { true } else { false } } ?? false }) {
+            if error.connectionErrors.contains(where: {
+                ($0.error as? ChannelError).map { if case .connectTimeout = $0 { true } else { false } } ?? false
+            }) {
                 return ProxyError(.connectTimeout, "connecting to \(endpoint) timed out")
             }
             return ProxyError(.connectionRefused, "connection to \(endpoint) refused")

@@ -1,23 +1,26 @@
-@testable import Controller
 import Crypto
 import Foundation
 import SwiftASN1
 import Testing
 import X509
 
+@testable import Controller
+
 @Suite struct CertificateAuthorityTests {
     static let mesh = MeshIdentity(trustDomain: "cluster.local", controlPlaneNamespace: "swiftlet")
     static let web = "web.emojivoto.serviceaccount.identity.swiftlet.cluster.local"
 
     static func authority(lifetime: TimeInterval = 24 * 3600) throws -> CertificateAuthority {
-        CertificateAuthority(identity: mesh, credentials: try IssuerCredentials.generate(trustDomain: "cluster.local").credentials, lifetime: lifetime)
+        CertificateAuthority(
+            identity: mesh, credentials: try IssuerCredentials.generate(trustDomain: "cluster.local").credentials, lifetime: lifetime)
     }
 
     /// A CSR as a proxy makes it, with whatever names the test wants to ask for.
     static func csr(names: [GeneralName], subject: String? = nil, key: P256.Signing.PrivateKey = .init()) throws -> [UInt8] {
         let extensions = try Certificate.Extensions { SubjectAlternativeNames(names) }
         let request = try CertificateSigningRequest(
-            version: .v1, subject: try DistinguishedName { if let subject { CommonName(subject) } }, privateKey: Certificate.PrivateKey(key),
+            version: .v1, subject: try DistinguishedName { if let subject { CommonName(subject) } },
+            privateKey: Certificate.PrivateKey(key),
             attributes: CertificateSigningRequest.Attributes([try .init(ExtensionRequest(extensions: extensions))]),
             signatureAlgorithm: .ecdsaWithSHA256
         )
@@ -30,11 +33,13 @@ import X509
         let authority = try Self.authority(lifetime: 3600)
         let key = P256.Signing.PrivateKey()
         let now = Date()
-        let issued = try authority.certify(Self.web, csrDER: try Self.csr(names: [.dnsName(Self.web)], subject: Self.web, key: key), now: now)
+        let issued = try authority.certify(
+            Self.web, csrDER: try Self.csr(names: [.dnsName(Self.web)], subject: Self.web, key: key), now: now)
         let leaf = issued.leaf
-        #expect(Array(try leaf.extensions.subjectAlternativeNames!) == [
-            .dnsName(Self.web), .uniformResourceIdentifier("spiffe://cluster.local/ns/emojivoto/sa/web"),
-        ])
+        #expect(
+            Array(try leaf.extensions.subjectAlternativeNames!) == [
+                .dnsName(Self.web), .uniformResourceIdentifier("spiffe://cluster.local/ns/emojivoto/sa/web"),
+            ])
         #expect(leaf.publicKey == Certificate.PublicKey(key.publicKey))
         #expect(try leaf.extensions.basicConstraints == .notCertificateAuthority)
         #expect(try leaf.extensions.extendedKeyUsage.map(Array.init) == [.serverAuth, .clientAuth])
@@ -55,9 +60,15 @@ import X509
     }
 
     @Test(arguments: [
-        [GeneralName.dnsName("web.emojivoto.serviceaccount.identity.swiftlet.cluster.local"), .dnsName("admin.kube-system.serviceaccount.identity.swiftlet.cluster.local")],
+        [
+            GeneralName.dnsName("web.emojivoto.serviceaccount.identity.swiftlet.cluster.local"),
+            .dnsName("admin.kube-system.serviceaccount.identity.swiftlet.cluster.local"),
+        ],
         [GeneralName.dnsName("voting.emojivoto.serviceaccount.identity.swiftlet.cluster.local")],
-        [GeneralName.dnsName("web.emojivoto.serviceaccount.identity.swiftlet.cluster.local"), .uniformResourceIdentifier("spiffe://cluster.local/ns/kube-system/sa/admin")],
+        [
+            GeneralName.dnsName("web.emojivoto.serviceaccount.identity.swiftlet.cluster.local"),
+            .uniformResourceIdentifier("spiffe://cluster.local/ns/kube-system/sa/admin"),
+        ],
         [],
     ])
     func aCSRMustNameExactlyTheIdentityAskedFor(names: [GeneralName]) throws {
@@ -108,13 +119,16 @@ import X509
             try IssuerCredentials(trustAnchors: first.trustAnchors, issuer: second.credentials.issuer, key: second.credentials.key)
         } throws: { ($0 as? IdentityError)?.code == .invalidCredentials }
         // With both anchors in the bundle (a rotation in progress) it is accepted.
-        _ = try IssuerCredentials(trustAnchors: first.trustAnchors + second.credentials.trustAnchors, issuer: second.credentials.issuer, key: second.credentials.key)
+        _ = try IssuerCredentials(
+            trustAnchors: first.trustAnchors + second.credentials.trustAnchors, issuer: second.credentials.issuer,
+            key: second.credentials.key)
     }
 
     @Test func anIssuerKeyThatIsNotTheCertificatesIsRefusedAtLoad() throws {
         let credentials = try IssuerCredentials.generate(trustDomain: "cluster.local").credentials
         #expect {
-            try IssuerCredentials(trustAnchors: credentials.trustAnchors, issuer: credentials.issuer, key: Certificate.PrivateKey(P256.Signing.PrivateKey()))
+            try IssuerCredentials(
+                trustAnchors: credentials.trustAnchors, issuer: credentials.issuer, key: Certificate.PrivateKey(P256.Signing.PrivateKey()))
         } throws: { ($0 as? IdentityError)?.code == .invalidCredentials }
     }
 }

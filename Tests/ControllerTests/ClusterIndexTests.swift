@@ -20,14 +20,16 @@ import Testing
         ClusterSnapshot(services.map { .service($0) } + workloads.map { .workload($0) })
     }
 
-    static func ports(_ state: DestinationState?) -> [Int] {
+    static func ports(_ state: DestinationResolution?) -> [Int] {
         guard case .endpoints(let endpoints, _) = state else { return [] }
         return endpoints.keys.map(\.port).sorted()
     }
 
     @Test func resolvesNamedTargetPortsPerWorkloadWithIdentityAndLabels() throws {
         let index = ClusterIndex()
-        index.apply(Self.snapshot([Self.service(hint: "grpc")], [Self.workload("web-0", port: 7001), Self.workload("web-1", port: 7002, meshed: false)]))
+        index.apply(
+            Self.snapshot(
+                [Self.service(hint: "grpc")], [Self.workload("web-0", port: 7001), Self.workload("web-1", port: 7002, meshed: false)]))
         guard case .endpoints(let endpoints, let labels) = index.resolve(Self.authority) else {
             Issue.record("no endpoints")
             return
@@ -56,18 +58,25 @@ import Testing
         #expect(Self.ports(await updates.next()) == [7001])
 
         // A workload joins.
-        #expect(index.apply(Self.snapshot([Self.service()], [Self.workload("web-0", port: 7001), Self.workload("web-1", port: 7002)])) == 1)
+        #expect(
+            index.apply(Self.snapshot([Self.service()], [Self.workload("web-0", port: 7001), Self.workload("web-1", port: 7002)])) == 1)
         #expect(Self.ports(await updates.next()) == [7001, 7002])
         // An unrelated workload changes: no one is told.
         #expect(
             index.apply(
-                Self.snapshot([Self.service()], [Self.workload("web-0", port: 7001), Self.workload("web-1", port: 7002), Self.workload("db", port: 5432, labels: ["app": "db"])])
+                Self.snapshot(
+                    [Self.service()],
+                    [
+                        Self.workload("web-0", port: 7001), Self.workload("web-1", port: 7002),
+                        Self.workload("db", port: 5432, labels: ["app": "db"]),
+                    ])
             ) == 0
         )
         // A workload loses the label the service selects: it leaves.
         #expect(
             index.apply(
-                Self.snapshot([Self.service()], [Self.workload("web-0", port: 7001), Self.workload("web-1", port: 7002, labels: ["app": "old"])])
+                Self.snapshot(
+                    [Self.service()], [Self.workload("web-0", port: 7001), Self.workload("web-1", port: 7002, labels: ["app": "old"])])
             ) == 1
         )
         #expect(Self.ports(await updates.next()) == [7001])
@@ -108,7 +117,8 @@ import Testing
     @Test func aWorkloadsOwnAddressResolvesToItWithItsIdentity() throws {
         let index = ClusterIndex()
         index.apply(Self.snapshot([], [Self.pod("db-0", address: "10.244.0.7")]))
-        guard case .endpoints(let endpoints, let labels) = index.resolve(DestinationAuthority(workloadAddress: "10.244.0.7", port: 5432)) else {
+        guard case .endpoints(let endpoints, let labels) = index.resolve(DestinationAuthority(workloadAddress: "10.244.0.7", port: 5432))
+        else {
             Issue.record("no endpoints")
             return
         }
@@ -124,7 +134,13 @@ import Testing
     /// Several workloads at one address (loopback) are told apart by the port each declares.
     @Test func aSharedAddressIsToldApartByPort() {
         let index = ClusterIndex()
-        index.apply(Self.snapshot([], [Self.pod("a", address: "127.0.0.1", ports: [7001], serviceAccount: "a"), Self.pod("b", address: "127.0.0.1", ports: [7002], serviceAccount: "b")]))
+        index.apply(
+            Self.snapshot(
+                [],
+                [
+                    Self.pod("a", address: "127.0.0.1", ports: [7001], serviceAccount: "a"),
+                    Self.pod("b", address: "127.0.0.1", ports: [7002], serviceAccount: "b"),
+                ]))
         guard case .endpoints(let endpoints, _) = index.resolve(DestinationAuthority(workloadAddress: "127.0.0.1", port: 7002)) else {
             Issue.record("no endpoints")
             return
@@ -140,14 +156,18 @@ import Testing
         #expect(await updates.next() == .noEndpoints(exists: false))
         // A change elsewhere tells this watcher nothing.
         #expect(index.apply(Self.snapshot([Self.service()], [Self.workload("web-0", port: 7009)])) == 0)
-        #expect(index.apply(Self.snapshot([Self.service()], [Self.workload("web-0", port: 7009), Self.pod("db-0", address: "10.244.0.7")])) == 1)
+        #expect(
+            index.apply(Self.snapshot([Self.service()], [Self.workload("web-0", port: 7009), Self.pod("db-0", address: "10.244.0.7")])) == 1
+        )
         guard case .endpoints(let endpoints, _) = await updates.next() else {
             Issue.record("the new workload was not delivered")
             return
         }
         #expect(endpoints.keys.map(\.description) == ["10.244.0.7:5432"])
         // Moved away (a new pod IP): the old address is no longer the workload's.
-        #expect(index.apply(Self.snapshot([Self.service()], [Self.workload("web-0", port: 7009), Self.pod("db-0", address: "10.244.0.9")])) == 1)
+        #expect(
+            index.apply(Self.snapshot([Self.service()], [Self.workload("web-0", port: 7009), Self.pod("db-0", address: "10.244.0.9")])) == 1
+        )
         #expect(await updates.next() == .noEndpoints(exists: false))
     }
 }

@@ -13,7 +13,8 @@ import Testing
 
     static func pod(_ name: String, ip: String, app: String = "web", meshed: Bool = true) -> WorkloadSpec {
         WorkloadSpec(
-            key: ObjectKey(namespace: "ns", name: name), labels: ["app": app, "pod-template-hash": "7f9d"], serviceAccount: "\(app)-sa", address: ip,
+            key: ObjectKey(namespace: "ns", name: name), labels: ["app": app, "pod-template-hash": "7f9d"], serviceAccount: "\(app)-sa",
+            address: ip,
             ports: [.init(name: "http", port: 8080)], meshed: meshed, owner: .init(kind: "Deployment", name: app)
         )
     }
@@ -25,7 +26,7 @@ import Testing
         )
     }
 
-    static func addresses(_ state: DestinationState?) -> [String] {
+    static func addresses(_ state: DestinationResolution?) -> [String] {
         guard case .endpoints(let endpoints, _) = state else { return [] }
         return endpoints.keys.map(\.ip).sorted()
     }

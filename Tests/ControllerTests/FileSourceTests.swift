@@ -27,7 +27,7 @@ import Testing
         """
     }
 
-    static func ports(_ state: DestinationState?) -> [Int] {
+    static func ports(_ state: DestinationResolution?) -> [Int] {
         guard case .endpoints(let endpoints, _) = state else { return [] }
         return endpoints.keys.map(\.port).sorted()
     }
@@ -50,7 +50,8 @@ import Testing
     }
 
     @Test func anEditANewFileAndARemovedFileReachWatchers() async throws {
-        try await Self.withSource(["web.yaml": Self.service("web") + Self.workload("web-0", app: "web", port: 7001)]) { directory, index, _ in
+        try await Self.withSource(["web.yaml": Self.service("web") + Self.workload("web-0", app: "web", port: 7001)]) {
+            directory, index, _ in
             var updates = index.watch(DestinationAuthority(service: ObjectKey(namespace: "ns", name: "web"), port: 80)).makeAsyncIterator()
             #expect(Self.ports(await updates.next()) == [7001])
 
@@ -67,15 +68,18 @@ import Testing
     }
 
     @Test func aMalformedEditKeepsTheLastGoodStateAndIsReportedWithItsLine() async throws {
-        try await Self.withSource(["web.yaml": Self.service("web") + Self.workload("web-0", app: "web", port: 7001)]) { directory, index, metrics in
+        try await Self.withSource(["web.yaml": Self.service("web") + Self.workload("web-0", app: "web", port: 7001)]) {
+            directory, index, metrics in
             var updates = index.watch(DestinationAuthority(service: ObjectKey(namespace: "ns", name: "web"), port: 80)).makeAsyncIterator()
             #expect(Self.ports(await updates.next()) == [7001])
 
             // Line 11 gets a port out of range; the rest of the edit (a new port) must not apply either.
-            let broken = Self.service("web") + Self.workload("web-0", app: "web", port: 7005).replacingOccurrences(of: "7005", with: "70000")
+            let broken =
+                Self.service("web") + Self.workload("web-0", app: "web", port: 7005).replacingOccurrences(of: "7005", with: "70000")
             try broken.write(toFile: directory + "/web.yaml", atomically: false, encoding: .utf8)
             // A second, good file written afterwards shows the broken one was read (events are in order).
-            try (Self.service("db") + Self.workload("db-0", app: "db", port: 5432)).write(toFile: directory + "/db.yaml", atomically: false, encoding: .utf8)
+            try (Self.service("db") + Self.workload("db-0", app: "db", port: 5432)).write(
+                toFile: directory + "/db.yaml", atomically: false, encoding: .utf8)
             var db = index.watch(DestinationAuthority(service: ObjectKey(namespace: "ns", name: "db"), port: 80)).makeAsyncIterator()
             var state = await db.next()
             while Self.ports(state) != [5432] { state = await db.next() }
@@ -99,7 +103,8 @@ import Testing
             #expect(Self.ports(await updates.next()) == [7002])
             try FileManager.default.removeItem(atPath: directory + "/b.yaml")
             #expect(Self.ports(await updates.next()) == [7001])
-            try String(Self.workload("web-0", app: "web", port: 7003).dropFirst(4)).write(toFile: directory + "/.c.tmp", atomically: false, encoding: .utf8)
+            try String(Self.workload("web-0", app: "web", port: 7003).dropFirst(4)).write(
+                toFile: directory + "/.c.tmp", atomically: false, encoding: .utf8)
             try FileManager.default.moveItem(atPath: directory + "/.c.tmp", toPath: directory + "/c.yaml")
             #expect(Self.ports(await updates.next()) == [7003])
         }

@@ -1,10 +1,11 @@
-@testable import Controller
 import Crypto
 import Foundation
 import NIOSSL
 import SwiftASN1
 import Testing
 import X509
+
+@testable import Controller
 
 /// The control plane's check of a proxy's certificate, made on every handshake against the anchors in force.
 @Suite struct MeshClientVerifierTests {

@@ -1,5 +1,6 @@
-import Foundation
 import Controller
+import Foundation
+import MeshModel
 import ProxyCore
 import Testing
 
@@ -22,10 +23,11 @@ import Testing
         """
 
     /// conformance/tests/mesh/mesh-consumer-route.yaml, as it is (Tests/Fixtures/gateway-conformance).
-    static let consumerRoute = (try? String(
-        contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/gateway-conformance/mesh-consumer-route.yaml"), encoding: .utf8
-    )) ?? ""
+    static let consumerRoute =
+        (try? String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("Fixtures/gateway-conformance/mesh-consumer-route.yaml"), encoding: .utf8
+        )) ?? ""
 
     static let producerRoute = """
         apiVersion: gateway.networking.k8s.io/v1
@@ -59,11 +61,16 @@ import Testing
 
     @Test func aConsumerRouteTakesThePlaceOfTheProducersForItsNamespaceOnly() throws {
         let snapshot = try Self.snapshot(Self.services, Self.consumerRoute, Self.producerRoute)
-        #expect(Self.routeNames(PolicyResolver.policy(for: Self.echoV1, clientNamespace: "gateway-conformance-mesh-consumer", in: snapshot)) == [
-            "gateway-conformance-mesh-consumer/mesh-echo-add-header"
-        ])
+        #expect(
+            Self.routeNames(PolicyResolver.policy(for: Self.echoV1, clientNamespace: "gateway-conformance-mesh-consumer", in: snapshot))
+                == [
+                    "gateway-conformance-mesh-consumer/mesh-echo-add-header"
+                ])
         for client in ["gateway-conformance-mesh", "third", nil] {
-            #expect(Self.routeNames(PolicyResolver.policy(for: Self.echoV1, clientNamespace: client, in: snapshot)) == ["gateway-conformance-mesh/producer"])
+            #expect(
+                Self.routeNames(PolicyResolver.policy(for: Self.echoV1, clientNamespace: client, in: snapshot)) == [
+                    "gateway-conformance-mesh/producer"
+                ])
         }
     }
 
@@ -99,16 +106,21 @@ import Testing
         let other = DestinationAuthority(service: ObjectKey(namespace: "gateway-conformance-mesh", name: "echo-v2"), port: 80)
         #expect(PolicyResolver.policy(for: other, in: snapshot)?.budget == nil, "only the Services it targets")
         // GEP-3388's defaults for what is left out: 20 % over 10 s, 10 a second.
-        let defaults = policy.replacingOccurrences(of: "    budget: {percent: 50, interval: 20s}\n    minRetryRate: {count: 30, interval: 10s}\n", with: "    budget: {}\n")
+        let defaults = policy.replacingOccurrences(
+            of: "    budget: {percent: 50, interval: 20s}\n    minRetryRate: {count: 30, interval: 10s}\n", with: "    budget: {}\n")
         #expect(PolicyResolver.policy(for: Self.echoV1, in: try Self.snapshot(Self.services, defaults))?.budget == RetryBudget.Settings())
     }
 
     @Test func theBudgetAnnotationsSayTheSameOnAnyChannel() throws {
         let annotated = Self.services.replacingOccurrences(
             of: "metadata: {name: echo-v1, namespace: gateway-conformance-mesh}",
-            with: "metadata: {name: echo-v1, namespace: gateway-conformance-mesh, annotations: {retry.swiftlet.io/budget-percent: \"50\", retry.swiftlet.io/budget-interval: 20s, retry.swiftlet.io/min-retry-rate: 30/10s}}"
+            with:
+                "metadata: {name: echo-v1, namespace: gateway-conformance-mesh, annotations: {retry.swiftlet.io/budget-percent: \"50\", "
+                + "retry.swiftlet.io/budget-interval: 20s, retry.swiftlet.io/min-retry-rate: 30/10s}}"
         )
-        #expect(PolicyResolver.policy(for: Self.echoV1, in: try Self.snapshot(annotated))?.budget == RetryBudget.Settings(ratio: 0.5, perSecond: 3, window: 20))
+        #expect(
+            PolicyResolver.policy(for: Self.echoV1, in: try Self.snapshot(annotated))?.budget
+                == RetryBudget.Settings(ratio: 0.5, perSecond: 3, window: 20))
         let bad = annotated.replacingOccurrences(of: "30/10s", with: "often")
         #expect(throws: ManifestError.self) { try Self.snapshot(bad) }
     }

@@ -19,10 +19,13 @@ struct MeshValuesTests {
         #expect(read.proxyImage == "registry.example/mesh/swiftlet-proxy:1.2.3")
     }
 
-    @Test("--set refuses unknown keys and bad values, naming them", arguments: [
-        ("controller.replicas", "0"), ("imagePullPolicy", "Sometimes"), ("proxy.resources.cpu.limit", "lots"), ("proxy.logLevel", "loud"),
-        ("nonsense", "1"), ("registry", "has space"), ("webhook.failurePolicy", "Maybe"),
-    ])
+    @Test(
+        "--set refuses unknown keys and bad values, naming them",
+        arguments: [
+            ("controller.replicas", "0"), ("imagePullPolicy", "Sometimes"), ("proxy.resources.cpu.limit", "lots"),
+            ("proxy.logLevel", "loud"),
+            ("nonsense", "1"), ("registry", "has space"), ("webhook.failurePolicy", "Maybe"),
+        ])
     func refuses(key: String, value: String) {
         var values = MeshValues(version: "1.0.0")
         #expect(throws: ValuesError.self) { try values.set(key, value) }
@@ -56,7 +59,9 @@ struct DocumentStreamTests {
     @Test("JSON keeps scalar types as YAML resolved them, and order")
     func json() throws {
         let stream = try DocumentStream(parsing: "b: 1\na: \"1\"\nc: [true, null, 1.5, x]\nd: {}\n")
-        #expect(DocumentStream.json(stream.documents[0]) == "{\n  \"b\": 1,\n  \"a\": \"1\",\n  \"c\": [\n    true,\n    null,\n    1.5,\n    \"x\"\n  ],\n  \"d\": {}\n}")
+        #expect(
+            DocumentStream.json(stream.documents[0])
+                == "{\n  \"b\": 1,\n  \"a\": \"1\",\n  \"c\": [\n    true,\n    null,\n    1.5,\n    \"x\"\n  ],\n  \"d\": {}\n}")
     }
 
     @Test func aBrokenDocumentNamesItsLine() {

@@ -1,4 +1,5 @@
 import Controller
+import MeshModel
 import ProxyCore
 import Testing
 
@@ -65,7 +66,10 @@ import Testing
         #expect(policy.defaultRule.retry == RouteRetry(statuses: [502...504]))
         #expect(policy.defaultRule.timeouts.request == 5_000_000_000)
         #expect(policy.accrual == FailureAccrual(maxFailures: 3, maxPenalty: 30_000_000_000))
-        #expect(PolicyResolver.policy(for: DestinationAuthority(service: Self.voting.service, port: 1234), in: try Self.snapshot(["svc.yaml": Self.services])) == nil)
+        #expect(
+            PolicyResolver.policy(
+                for: DestinationAuthority(service: Self.voting.service, port: 1234), in: try Self.snapshot(["svc.yaml": Self.services]))
+                == nil)
     }
 
     @Test func aRoutesReferencesAreResolvedAndWhatIsMissingKeepsItsReason() throws {
@@ -73,8 +77,15 @@ import Testing
         let policy = try #require(PolicyResolver.policy(for: Self.voting, in: snapshot))
         #expect(policy.routes.count == 1)
         let rule = policy.routes[0].rules[0]
-        #expect(rule.backends.map(\.unresolved) == [nil, nil, "backend Service emojivoto/voting-v3 does not exist", "backend Service emojivoto/voting-v2 has no port 9999"])
-        #expect(rule.filters == [.fault(RouteFault(abortPercent: 10, abortStatus: 503)), .extensionRef(group: "policy.swiftlet.io", kind: "FaultInjection", name: "missing")])
+        #expect(
+            rule.backends.map(\.unresolved) == [
+                nil, nil, "backend Service emojivoto/voting-v3 does not exist", "backend Service emojivoto/voting-v2 has no port 9999",
+            ])
+        #expect(
+            rule.filters == [
+                .fault(RouteFault(abortPercent: 10, abortStatus: 503)),
+                .extensionRef(group: "policy.swiftlet.io", kind: "FaultInjection", name: "missing"),
+            ])
         // The rule's own per-try timeout, the Service's request timeout and retry where the rule says nothing.
         #expect(rule.timeouts == RouteTimeouts(request: 5_000_000_000, backendRequest: 1_000_000_000))
         #expect(rule.retry == RouteRetry(statuses: [502...504]))
@@ -106,13 +117,18 @@ import Testing
               parentRefs: [{kind: Service, group: "", name: voting}]
 
             """
-        let problems = PolicyResolver.problems(in: try Self.snapshot(["svc.yaml": Self.services, "route.yaml": Self.route, "orphan.yaml": orphan, "grpc.yaml": grpc]))
+        let problems = PolicyResolver.problems(
+            in: try Self.snapshot(["svc.yaml": Self.services, "route.yaml": Self.route, "orphan.yaml": orphan, "grpc.yaml": grpc]))
         let described = problems.map { "\($0.file):\($0.line): \($0.message)" }
         #expect(described.contains { $0.hasPrefix("route.yaml:14:") && $0.contains("voting-v3 does not exist") && $0.contains("500") })
         #expect(described.contains { $0.hasPrefix("route.yaml:15:") && $0.contains("has no port 9999") })
         #expect(described.contains { $0.hasPrefix("route.yaml:") && $0.contains("FaultInjection missing") })
         #expect(described.contains { $0.hasPrefix("route.yaml:") && $0.contains("GRPCRoute is attached there too") })
-        #expect(described.contains { $0.hasPrefix("orphan.yaml:1:") && $0.contains("no parentRef is a Service") && $0.contains("Gateway emojivoto/public-gateway") })
+        #expect(
+            described.contains {
+                $0.hasPrefix("orphan.yaml:1:") && $0.contains("no parentRef is a Service")
+                    && $0.contains("Gateway emojivoto/public-gateway")
+            })
         #expect(described.contains { $0.hasPrefix("orphan.yaml:7:") && $0.contains("parent Service emojivoto/nowhere does not exist") })
         #expect(problems.count == 6, "\(described)")
     }

@@ -3,6 +3,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import Logging
+import MeshModel
 import ProxyCore
 import SwiftletAPI
 import Testing
@@ -42,7 +43,9 @@ import Testing
         var objects = try ManifestParser.parse(Self.voting, file: "svc.yaml")
         index.apply(ClusterSnapshot(objects))
         let received = ReceivedPolicies()
-        let subscription = index.subscribePolicy(DestinationAuthority(service: ObjectKey(namespace: "emojivoto", name: "voting"), port: 8080)) {
+        let subscription = index.subscribePolicy(
+            DestinationAuthority(service: ObjectKey(namespace: "emojivoto", name: "voting"), port: 8080)
+        ) {
             received.append($0)
         }
         defer { subscription.cancel() }
@@ -76,7 +79,8 @@ import Testing
         let metrics = ControllerMetrics()
         let logger = Logger(label: "test")
         let source = FileSource(directory: directory, index: index, metrics: metrics, logger: logger)
-        let server = try DestinationServer(host: "127.0.0.1", port: 0, services: [PolicyService(index: index, metrics: metrics, logger: logger)])
+        let server = try DestinationServer(
+            host: "127.0.0.1", port: 0, services: [PolicyService(index: index, metrics: metrics, logger: logger)])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await source.run() }
             group.addTask { try await server.run() }
@@ -87,18 +91,20 @@ import Testing
             group.addTask { try await client.runConnections() }
             let policies = Swiftlet_Policy_V1_OutboundPolicies.Client(wrapping: client)
             let (requests, requestWriter) = AsyncStream.makeStream(of: Swiftlet_Policy_V1_WatchRequest.self)
-            requestWriter.yield(.with {
-                $0.subscribe = .with {
-                    $0.id = 7
-                    $0.authority = "voting.emojivoto.svc.cluster.local:8080"
-                }
-            })
-            requestWriter.yield(.with {
-                $0.subscribe = .with {
-                    $0.id = 8
-                    $0.authority = "example.com:80"
-                }
-            })
+            requestWriter.yield(
+                .with {
+                    $0.subscribe = .with {
+                        $0.id = 7
+                        $0.authority = "voting.emojivoto.svc.cluster.local:8080"
+                    }
+                })
+            requestWriter.yield(
+                .with {
+                    $0.subscribe = .with {
+                        $0.id = 8
+                        $0.authority = "example.com:80"
+                    }
+                })
             let weights = try await policies.watch { writer in
                 for await request in requests { try await writer.write(request) }
             } onResponse: { response in

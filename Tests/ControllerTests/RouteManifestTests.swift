@@ -1,6 +1,7 @@
 import Controller
 import Foundation
 import Logging
+import MeshModel
 import ProxyCore
 import Testing
 
@@ -124,7 +125,10 @@ import Testing
         // Each: the change, the line it breaks, a word the reason must carry.
         let cases: [(String, String, Int, String)] = [
             ("value: /api/}", "value: api}", 17, "must start with"),
-            ("{type: RegularExpression, name: v, value: \"[0-9]+\"}", "{type: RegularExpression, name: v, value: \"[0-9\"}", 20, "regular expression"),
+            (
+                "{type: RegularExpression, name: v, value: \"[0-9]+\"}", "{type: RegularExpression, name: v, value: \"[0-9\"}", 20,
+                "regular expression"
+            ),
             ("backendRequest: 2s", "backendRequest: 2 seconds", 29, "duration"),
             ("backendRequest: 2s", "backendRequest: 20s", 29, "longer"),
             ("{name: voting-v2, port: 8080, weight: 10}", "{name: voting-v2, weight: 10}", 28, "port"),
@@ -182,14 +186,16 @@ import Testing
 
             // A broken edit (a bad regular expression) is reported and changes nothing. A file written after it, and
             // seen by a watcher, shows it was read: the directory's events are handled in order.
-            let broken = Self.canary.replacingOccurrences(of: "weight: 10}", with: "weight: 20}").replacingOccurrences(of: "\"[0-9]+\"", with: "\"[0-9\"")
+            let broken = Self.canary.replacingOccurrences(of: "weight: 10}", with: "weight: 20}").replacingOccurrences(
+                of: "\"[0-9]+\"", with: "\"[0-9\"")
             try broken.write(toFile: directory + "/canary.yaml", atomically: false, encoding: .utf8)
             try Self.marker(port: 5432).write(toFile: directory + "/marker.yaml", atomically: false, encoding: .utf8)
             try await Self.waitForMarker(index, port: 5432)
             #expect(metrics.currentErrors.map(\.line) == [20])
             #expect(index.snapshot.routes[id] == first)
 
-            let moved = Self.canary.replacingOccurrences(of: "weight: 90}", with: "weight: 50}").replacingOccurrences(of: "weight: 10}", with: "weight: 50}")
+            let moved = Self.canary.replacingOccurrences(of: "weight: 90}", with: "weight: 50}").replacingOccurrences(
+                of: "weight: 10}", with: "weight: 50}")
             try moved.write(toFile: directory + "/canary.yaml", atomically: false, encoding: .utf8)
             try Self.marker(port: 5433).write(toFile: directory + "/marker.yaml", atomically: false, encoding: .utf8)
             try await Self.waitForMarker(index, port: 5433)

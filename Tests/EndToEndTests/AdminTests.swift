@@ -26,7 +26,8 @@ struct AdminTests {
             "SWIFTLET_PROXY_INBOUND_FORWARD_ADDR": "127.0.0.1:\(nginx.port)",
             "SWIFTLET_PROXY_DESTINATIONS": "web:80=127.0.0.1:\(nginx.port),down:80=127.0.0.1:\(E2E.freePort())",
         ])
-        _ = try await run("curl", ["-s", "http://127.0.0.1:\(proxy.inboundPort)/index.html", "http://127.0.0.1:\(proxy.inboundPort)/missing"])
+        _ = try await run(
+            "curl", ["-s", "http://127.0.0.1:\(proxy.inboundPort)/index.html", "http://127.0.0.1:\(proxy.inboundPort)/missing"])
         _ = try await run("curl", ["-s", "-H", "Host: down", "http://127.0.0.1:\(proxy.outboundPort)/"])
         let text = try await proxy.metrics()
         #expect(text.contains("process_resident_memory_bytes "))
@@ -48,7 +49,8 @@ struct AdminTests {
             return
         }
         let proxy = try await ProxyProcess.start(["SWIFTLET_PROXY_ADMIN_LISTEN_ADDR": "0.0.0.0:0"])
-        let refused = try await run("curl", ["-sS", "-X", "POST", "--interface", ip, "-w", " %{http_code}", "http://\(ip):\(proxy.adminPort)/shutdown"])
+        let refused = try await run(
+            "curl", ["-sS", "-X", "POST", "--interface", ip, "-w", " %{http_code}", "http://\(ip):\(proxy.adminPort)/shutdown"])
         #expect(refused.output.hasSuffix(" 403"), "\(refused.output)")
         #expect(try await run("curl", ["-sS", "http://127.0.0.1:\(proxy.adminPort)/live"]).output == "live\n")
     }
@@ -58,7 +60,12 @@ struct AdminTests {
         let proxy = try await ProxyProcess.start(["SWIFTLET_PROXY_INBOUND_FORWARD_ADDR": "127.0.0.1:\(upstream.port)"])
         let size = 12 << 20
         // A download that takes about two seconds, in flight while the proxy is told to stop.
-        async let download = run("curl", ["-sS", "--limit-rate", "6M", "-o", "/dev/null", "-w", "%{size_download}", "http://127.0.0.1:\(proxy.inboundPort)/bytes/\(size)?length"])
+        async let download = run(
+            "curl",
+            [
+                "-sS", "--limit-rate", "6M", "-o", "/dev/null", "-w", "%{size_download}",
+                "http://127.0.0.1:\(proxy.inboundPort)/bytes/\(size)?length",
+            ])
         try await proxy.waitForMetric("request_total", "direction=\"inbound\"")
         let shutdown = try await run("curl", ["-sS", "-X", "POST", "http://127.0.0.1:\(proxy.adminPort)/shutdown"])
         #expect(shutdown.output == "shutdown\n")
@@ -93,7 +100,9 @@ struct AdminTests {
         let proxy = try await ProxyProcess.start([
             "SWIFTLET_PROXY_INBOUND_FORWARD_ADDR": "127.0.0.1:\(upstream.port)", "SWIFTLET_PROXY_SHUTDOWN_GRACE_PERIOD": "60s",
         ])
-        let idle = try ChildProcess(E2E.python, ["-u", E2E.fixtures.appendingPathComponent("h2_idle.py").path, String(proxy.inboundPort), "hold"], name: "h2 client")
+        let idle = try ChildProcess(
+            E2E.python, ["-u", E2E.fixtures.appendingPathComponent("h2_idle.py").path, String(proxy.inboundPort), "hold"], name: "h2 client"
+        )
         _ = try await idle.waitForLine(containing: "CONNECTED")
         try await proxy.waitForMetric("tcp_open_connections", "direction=\"inbound\"", "peer=\"src\"")
         proxy.child.signal(SIGTERM)
@@ -107,7 +116,9 @@ struct AdminTests {
     @Test func anHTTP2ClientThatHalfClosesIsDisconnected() async throws {
         let upstream = try await FixtureProcess.start("upstream.py")
         let proxy = try await ProxyProcess.start(["SWIFTLET_PROXY_INBOUND_FORWARD_ADDR": "127.0.0.1:\(upstream.port)"])
-        let client = try ChildProcess(E2E.python, ["-u", E2E.fixtures.appendingPathComponent("h2_idle.py").path, String(proxy.inboundPort), "halfclose"], name: "h2 client")
+        let client = try ChildProcess(
+            E2E.python, ["-u", E2E.fixtures.appendingPathComponent("h2_idle.py").path, String(proxy.inboundPort), "halfclose"],
+            name: "h2 client")
         let outcome = try await client.waitForLine(where: { $0 == "CLOSED" || $0 == "TIMEOUT" }, describedAs: "the end")
         #expect(outcome == "CLOSED")
         withExtendedLifetime((upstream, proxy)) {}

@@ -1,4 +1,5 @@
 import Foundation
+import MeshModel
 import ProxyCore
 import Testing
 
@@ -12,7 +13,8 @@ extension TimingSensitiveTests {
 
         static func gatewayCRD(_ plural: String, versions: [String] = ["v1"]) -> [String: Any] {
             [
-                "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": ["name": "\(plural).gateway.networking.k8s.io"],
+                "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                "metadata": ["name": "\(plural).gateway.networking.k8s.io"],
                 "spec": [
                     "group": "gateway.networking.k8s.io", "scope": "Namespaced",
                     "names": ["plural": plural, "kind": plural == "httproutes" ? "HTTPRoute" : "GRPCRoute"],
@@ -24,7 +26,8 @@ extension TimingSensitiveTests {
         /// The controller's pod as its ReplicaSet makes it from the install's Deployment (so it must pass the
         /// namespace's restricted Pod Security level, as on a cluster).
         static func controllerPod(_ installed: [[String: Any]], ready: Bool) throws -> [String: Any] {
-            let template = try #require(field(try #require(installed.object("Deployment", "swiftlet-controller")), "spec", "template") as? [String: Any])
+            let template = try #require(
+                field(try #require(installed.object("Deployment", "swiftlet-controller")), "spec", "template") as? [String: Any])
             var metadata = template["metadata"] as? [String: Any] ?? [:]
             metadata["name"] = "swiftlet-controller-7c9d8-abcde"
             metadata["namespace"] = "swiftlet"
@@ -42,7 +45,10 @@ extension TimingSensitiveTests {
                     "annotations": ["swiftlet.io/proxy-version": version],
                 ],
                 "spec": ["containers": [["name": "web", "image": "registry.example/web:1"]]],
-                "status": ["phase": "Running", "initContainerStatuses": [["name": "swiftlet-init", "ready": false], ["name": "swiftlet-proxy", "ready": ready]]],
+                "status": [
+                    "phase": "Running",
+                    "initContainerStatuses": [["name": "swiftlet-init", "ready": false], ["name": "swiftlet-proxy", "ready": ready]],
+                ],
             ]
         }
 
@@ -50,19 +56,26 @@ extension TimingSensitiveTests {
         /// Gateway API's v1.2.1 CRDs of the channel it was started with).
         static func healthy(_ api: KubeAPIServer) async throws -> [[String: Any]] {
             let installed = try installObjects(try await InstallTests.swiftlet(["install", "-o", "json"]))
-            try await api.apply(installed + [
-                try Self.controllerPod(installed, ready: true),
-                ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop"]], Self.meshedPod(ready: true),
-            ])
+            try await api.apply(
+                installed + [
+                    try Self.controllerPod(installed, ready: true),
+                    ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "shop"]], Self.meshedPod(ready: true),
+                ])
             return installed
         }
 
-        static func expectFailure(_ result: (status: Int32, output: String), _ check: String, hint: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        static func expectFailure(
+            _ result: (status: Int32, output: String), _ check: String, hint: String, sourceLocation: SourceLocation = #_sourceLocation
+        ) {
             #expect(result.status == 1, "\(result.output)", sourceLocation: sourceLocation)
             #expect(result.output.contains("× \(check)"), "\(result.output)", sourceLocation: sourceLocation)
             // The check's own lines (its error, then its hint) hold the hint.
-            let block = result.output.components(separatedBy: "× \(check)\n").dropFirst().first?.components(separatedBy: "\n").prefix { !$0.hasPrefix("✔") && !$0.hasPrefix("×") && !$0.isEmpty }
-            #expect(block?.contains { $0.hasPrefix("    hint: ") && $0.contains(hint) } == true, "\(result.output)", sourceLocation: sourceLocation)
+            let block = result.output.components(separatedBy: "× \(check)\n").dropFirst().first?.components(separatedBy: "\n").prefix {
+                !$0.hasPrefix("✔") && !$0.hasPrefix("×") && !$0.isEmpty
+            }
+            #expect(
+                block?.contains { $0.hasPrefix("    hint: ") && $0.contains(hint) } == true, "\(result.output)",
+                sourceLocation: sourceLocation)
             #expect(result.output.contains("Status check results are ×"), sourceLocation: sourceLocation)
         }
 
@@ -77,7 +90,8 @@ extension TimingSensitiveTests {
             for line in [
                 "✔ can query the Kubernetes API", "✔ controller pods are running and ready", "✔ FaultInjection CRD is installed",
                 "✔ Gateway API GRPCRoute CRD (v1) is installed", "✔ trust anchors are not expiring within 60 days",
-                "✔ issuer certificate is valid, holds its key and is signed by a trust anchor", "✔ the webhook's caBundle verifies the injector's serving certificate",
+                "✔ issuer certificate is valid, holds its key and is signed by a trust anchor",
+                "✔ the webhook's caBundle verifies the injector's serving certificate",
                 "✔ data plane proxies are ready", "Status check results are ✔", "✔ Gateway API CRDs: v1.2.1, standard channel",
                 "note: on this channel retries are set by the retry.swiftlet.io annotations",
             ] {
@@ -86,10 +100,12 @@ extension TimingSensitiveTests {
             let json = try await Self.check(api, ["--proxy", "-o", "json", "-n", "shop"])
             let report = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
             #expect(report["success"] as? Bool == true)
-            #expect((report["categories"] as? [[String: Any]])?.map { $0["categoryName"] as? String } == [
-                "kubernetes-api", "kubernetes-version", "swiftlet-existence", "swiftlet-crds", "swiftlet-identity", "swiftlet-webhook", "swiftlet-injection",
-                "swiftlet-data-plane",
-            ])
+            #expect(
+                (report["categories"] as? [[String: Any]])?.map { $0["categoryName"] as? String } == [
+                    "kubernetes-api", "kubernetes-version", "swiftlet-existence", "swiftlet-crds", "swiftlet-identity", "swiftlet-webhook",
+                    "swiftlet-injection",
+                    "swiftlet-data-plane",
+                ])
         }
 
         @Test("each failure is a × with a hint and exit status 1; what the controller runs without is a ‼")
@@ -102,7 +118,11 @@ extension TimingSensitiveTests {
             try await api.delete("CustomResourceDefinition", namespace: "", "grpcroutes.gateway.networking.k8s.io")
             let noRoutes = try await Self.check(api)
             #expect(noRoutes.status == 0, "\(noRoutes.output)")
-            #expect(noRoutes.output.contains("‼ Gateway API GRPCRoute CRD (v1) is installed\n    grpcroutes.gateway.networking.k8s.io is not installed; the controller runs without it"), "\(noRoutes.output)")
+            #expect(
+                noRoutes.output.contains(
+                    "‼ Gateway API GRPCRoute CRD (v1) is installed\n    grpcroutes.gateway.networking.k8s.io is not installed; the "
+                        + "controller runs without it"
+                ), "\(noRoutes.output)")
             try await api.apply([Self.gatewayCRD("grpcroutes", versions: ["v1alpha2"])])
             #expect(try await Self.check(api).output.contains("does not serve v1 (it serves v1alpha2)"))
             try await api.apply([Self.gatewayCRD("grpcroutes")])
@@ -117,32 +137,42 @@ extension TimingSensitiveTests {
             // Anchors and issuer that expire in 30 days.
             let directory = try E2E.temporaryDirectory()
             _ = try await InstallTests.swiftlet(["identity", "generate", "--out", directory.path, "--days", "30"])
-            let expiring = try installObjects(try await InstallTests.swiftlet([
-                "install", "-o", "json", "--identity-trust-anchors-file", directory.path + "/ca.crt",
-                "--identity-issuer-certificate-file", directory.path + "/issuer.crt", "--identity-issuer-key-file", directory.path + "/issuer.key",
-            ]))
-            try await api.apply([expiring.object("ConfigMap", "swiftlet-identity-trust-roots")!, expiring.object("Secret", "swiftlet-identity-issuer")!])
+            let expiring = try installObjects(
+                try await InstallTests.swiftlet([
+                    "install", "-o", "json", "--identity-trust-anchors-file", directory.path + "/ca.crt",
+                    "--identity-issuer-certificate-file", directory.path + "/issuer.crt", "--identity-issuer-key-file",
+                    directory.path + "/issuer.key",
+                ]))
+            try await api.apply([
+                expiring.object("ConfigMap", "swiftlet-identity-trust-roots")!, expiring.object("Secret", "swiftlet-identity-issuer")!,
+            ])
             let soon = try await Self.check(api)
             Self.expectFailure(soon, "issuer certificate is not expiring within 60 days", hint: "rotate them")
             #expect(soon.output.contains("× trust anchors are not expiring within 60 days"))
             // An issuer under anchors that did not sign it.
             try await api.apply([installed.object("ConfigMap", "swiftlet-identity-trust-roots")!])
-            Self.expectFailure(try await Self.check(api), "issuer certificate is valid, holds its key and is signed by a trust anchor", hint: "rotate them")
+            Self.expectFailure(
+                try await Self.check(api), "issuer certificate is valid, holds its key and is signed by a trust anchor", hint: "rotate them"
+            )
             try await api.apply([installed.object("Secret", "swiftlet-identity-issuer")!])
 
             // The webhook of another install: its caBundle does not verify this install's injector certificate.
             let other = try installObjects(try await InstallTests.swiftlet(["install", "-o", "json"]))
             try await api.apply([other.object("MutatingWebhookConfiguration", "swiftlet-proxy-injector")!])
-            Self.expectFailure(try await Self.check(api), "the webhook's caBundle verifies the injector's serving certificate", hint: "different installs")
+            Self.expectFailure(
+                try await Self.check(api), "the webhook's caBundle verifies the injector's serving certificate", hint: "different installs")
             try await api.apply([installed.object("MutatingWebhookConfiguration", "swiftlet-proxy-injector")!])
 
             try await api.apply([Self.meshedPod(ready: false, version: "0.0.9")])
             #expect(try await Self.check(api).status == 0, "without --proxy the data plane is not looked at")
             let proxies = try await Self.check(api, ["--proxy"])
             Self.expectFailure(proxies, "data plane proxies are ready", hint: "kubectl logs <pod> -c swiftlet-proxy")
-            Self.expectFailure(proxies, "data plane proxies are on the control plane's version (\(SwiftletVersion.current))", hint: "restart their workloads")
+            Self.expectFailure(
+                proxies, "data plane proxies are on the control plane's version (\(SwiftletVersion.current))",
+                hint: "restart their workloads")
             #expect(proxies.output.contains("shop/web-5d9c7b-x2x7q (0.0.9)"), "\(proxies.output)")
-            Self.expectFailure(try await Self.check(api, ["--proxy", "-n", "nowhere"]), "data plane namespace exists", hint: "kubectl get namespaces")
+            Self.expectFailure(
+                try await Self.check(api, ["--proxy", "-n", "nowhere"]), "data plane namespace exists", hint: "kubectl get namespaces")
         }
 
         /// A user who may do much of what install does, but not create Deployments, review tokens, or escalate or bind
@@ -150,13 +180,20 @@ extension TimingSensitiveTests {
         static func installerRole(complete: Bool) -> [[String: Any]] {
             let all = ["get", "list", "watch", "create", "update", "patch", "delete"]
             var rules: [[String: Any]] = [
-                ["apiGroups": [""], "resources": ["namespaces", "serviceaccounts", "configmaps", "secrets", "services", "pods"], "verbs": all],
-                ["apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles", "clusterrolebindings", "roles", "rolebindings"], "verbs": all],
+                [
+                    "apiGroups": [""], "resources": ["namespaces", "serviceaccounts", "configmaps", "secrets", "services", "pods"],
+                    "verbs": all,
+                ],
+                [
+                    "apiGroups": ["rbac.authorization.k8s.io"],
+                    "resources": ["clusterroles", "clusterrolebindings", "roles", "rolebindings"], "verbs": all,
+                ],
                 ["apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": all],
                 ["apiGroups": ["admissionregistration.k8s.io"], "resources": ["mutatingwebhookconfigurations"], "verbs": all],
                 ["apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": all],
                 [
-                    "apiGroups": ["discovery.k8s.io", "gateway.networking.k8s.io", "gateway.networking.x-k8s.io", "policy.swiftlet.io"], "resources": ["*"],
+                    "apiGroups": ["discovery.k8s.io", "gateway.networking.k8s.io", "gateway.networking.x-k8s.io", "policy.swiftlet.io"],
+                    "resources": ["*"],
                     "verbs": ["get", "list", "watch"],
                 ],
                 ["apiGroups": ["apps"], "resources": ["deployments"], "verbs": complete ? all : ["get", "list", "watch"]],
@@ -193,7 +230,8 @@ extension TimingSensitiveTests {
             Self.expectFailure(denied, "can create namespaced resources", hint: "cluster-admin")
             #expect(denied.output.contains("not allowed: create apps/deployments in swiftlet"), "\(denied.output)")
             Self.expectFailure(denied, "can grant the controller what it needs", hint: "cluster-admin")
-            #expect(denied.output.contains("create authentication.k8s.io/tokenreviews (ClusterRole swiftlet-controller)"), "\(denied.output)")
+            #expect(
+                denied.output.contains("create authentication.k8s.io/tokenreviews (ClusterRole swiftlet-controller)"), "\(denied.output)")
             #expect(!denied.output.contains("list pods"), "Jane holds what she may read: \(denied.output)")
 
             // Applied as Jane, the install fails exactly where check said: the ClusterRole (RBAC's escalation check)
@@ -226,7 +264,8 @@ extension TimingSensitiveTests {
                 let (status, body) = try await api.create(document, token: "jane-token")
                 #expect(status == 201, "\(document["kind"] ?? ""): \(body)")
             }
-            Self.expectFailure(try await Self.check(api, ["--pre"]), "control plane namespace does not already exist", hint: "swiftlet upgrade")
+            Self.expectFailure(
+                try await Self.check(api, ["--pre"]), "control plane namespace does not already exist", hint: "swiftlet upgrade")
         }
 
         @Test("the experimental channel's route features are said to apply")
@@ -236,7 +275,11 @@ extension TimingSensitiveTests {
             _ = try await Self.healthy(api)
             let result = try await Self.check(api)
             #expect(result.status == 0, "\(result.output)")
-            #expect(result.output.contains("✔ Gateway API CRDs: v1.2.1, experimental channel\n    note: route rules' retry and XBackendTrafficPolicy retry budgets apply"), "\(result.output)")
+            #expect(
+                result.output.contains(
+                    "✔ Gateway API CRDs: v1.2.1, experimental channel\n    note: route rules' retry and XBackendTrafficPolicy retry "
+                        + "budgets apply"
+                ), "\(result.output)")
         }
 
         @Test("on a cluster without Swiftlet, check stops at the missing namespace")
@@ -256,7 +299,8 @@ extension TimingSensitiveTests {
         func tooOld() async throws {
             let api = try await KubeAPIServer.start(version: "1.28.9", gatewayAPI: "none")
             defer { api.stop() }
-            Self.expectFailure(try await Self.check(api, ["--pre"]), "is running the minimum Kubernetes API version (1.29)", hint: "native sidecars")
+            Self.expectFailure(
+                try await Self.check(api, ["--pre"]), "is running the minimum Kubernetes API version (1.29)", hint: "native sidecars")
         }
 
         @Test("an API server that cannot be reached is one × and exit status 1")

@@ -88,9 +88,11 @@ extension TimingSensitiveTests {
 
             let capture = try E2E.temporaryDirectory().appendingPathComponent("web.pcap")
             let interface = "swv\(demo.pid % 100_000)x0"
-            let dump = try await run("timeout", [
-                "6", E2E.which("tcpdump")!, "-i", interface, "-U", "-s", "0", "-w", capture.path, "tcp and not port 4191",
-            ])
+            let dump = try await run(
+                "timeout",
+                [
+                    "6", E2E.which("tcpdump")!, "-i", interface, "-U", "-s", "0", "-w", capture.path, "tcp and not port 4191",
+                ])
             #expect(dump.status == 124, "tcpdump: \(dump.output)")
             let payloads = try PacketCapture.tcpPayloads(capture)
             // TLS application-data records (type 23, legacy version 3.3) carried the requests.

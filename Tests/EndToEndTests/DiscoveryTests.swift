@@ -59,7 +59,9 @@ extension TimingSensitiveTests {
                 try FileManager.default.removeItem(at: directory.appendingPathComponent("web-a.yaml"))
                 let bAtRemoval = try await load.waitFor("traffic after the removal") { _ in true }.byPort[b.port, default: 0]
                 let settled = try await load.waitFor("web-b serving alone") { $0.byPort[b.port, default: 0] >= bAtRemoval + 300 }
-                let later = try await load.waitFor("more traffic") { $0.byPort[b.port, default: 0] >= settled.byPort[b.port, default: 0] + 300 }
+                let later = try await load.waitFor("more traffic") {
+                    $0.byPort[b.port, default: 0] >= settled.byPort[b.port, default: 0] + 300
+                }
                 #expect(later.byPort[a.port, default: 0] == settled.byPort[a.port, default: 0], "web-a still got requests after it left")
 
                 let final = try await load.finish()
@@ -75,7 +77,8 @@ extension TimingSensitiveTests {
             let directory = try E2E.temporaryDirectory()
             let a = try await FixtureProcess.start("upstream.py")
             let b = try await FixtureProcess.start("upstream.py")
-            try Self.write(Self.service() + "---\n" + Self.workload("web-a", port: a.port), to: directory.appendingPathComponent("web.yaml"))
+            try Self.write(
+                Self.service() + "---\n" + Self.workload("web-a", port: a.port), to: directory.appendingPathComponent("web.yaml"))
             let first = try await ControllerProcess.start(manifests: directory)
             let port = first.destinationPort
             let proxy = try await Self.proxy(controllerPort: port)
@@ -90,7 +93,9 @@ extension TimingSensitiveTests {
                 try await load.waitFor("traffic while the controller is down") { $0.ok >= before.ok + 300 }
 
                 // A new controller on the same port, with a changed directory: the proxy reconnects and follows it.
-                try Self.write(Self.service() + "---\n" + Self.workload("web-a", port: a.port) + "---\n" + Self.workload("web-b", port: b.port), to: directory.appendingPathComponent("web.yaml"))
+                try Self.write(
+                    Self.service() + "---\n" + Self.workload("web-a", port: a.port) + "---\n" + Self.workload("web-b", port: b.port),
+                    to: directory.appendingPathComponent("web.yaml"))
                 let second = try await ControllerProcess.start(manifests: directory, destinationPort: port)
                 defer { withExtendedLifetime(second) {} }
                 try await load.waitFor("traffic to web-b after the restart") { $0.byPort[b.port, default: 0] >= 50 }
@@ -112,7 +117,8 @@ extension TimingSensitiveTests {
             do {
                 let before = try await load.waitFor("traffic to web-a") { $0.byPort[a.port, default: 0] >= 50 }
                 // Line 12: the workload's spec loses its closing brace.
-                try Self.write(Self.service() + "---\n" + Self.workload("web-a", port: a.port).replacingOccurrences(of: "}]}", with: "}]"), to: file)
+                try Self.write(
+                    Self.service() + "---\n" + Self.workload("web-a", port: a.port).replacingOccurrences(of: "}]}", with: "}]"), to: file)
                 let report = try await controller.child.waitForLine(containing: "manifest rejected")
                 #expect(report.contains("\(file.path):"), "the report names the file: \(report)")
                 #expect(try await controller.metric("controller_manifest_files_in_error") == 1)
@@ -129,7 +135,8 @@ extension TimingSensitiveTests {
             try E2E.need("curl")
             let directory = try E2E.temporaryDirectory()
             let a = try await FixtureProcess.start("upstream.py")
-            try Self.write(Self.service() + "---\n" + Self.workload("web-a", port: a.port), to: directory.appendingPathComponent("web.yaml"))
+            try Self.write(
+                Self.service() + "---\n" + Self.workload("web-a", port: a.port), to: directory.appendingPathComponent("web.yaml"))
             try Self.write(Self.service().replacingOccurrences(of: "web", with: "api"), to: directory.appendingPathComponent("api.yaml"))
             let controller = try await ControllerProcess.start(manifests: directory)
             let proxy = try await ProxyProcess.start([
@@ -138,22 +145,35 @@ extension TimingSensitiveTests {
             ])
             defer { withExtendedLifetime((a, controller, proxy)) {} }
             func get(_ authority: String) async throws -> String {
-                try await run("curl", ["-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: \(authority)", "http://127.0.0.1:\(proxy.outboundPort)/"]).output
+                try await run(
+                    "curl",
+                    [
+                        "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: \(authority)",
+                        "http://127.0.0.1:\(proxy.outboundPort)/",
+                    ]
+                ).output
             }
             /// The controller's gauges settle shortly after the proxy acts: wait for them, boundedly.
             func expectController(streams: Double, subscriptions: Double) async throws {
                 let deadline = ContinuousClock.now + .seconds(10)
                 while ContinuousClock.now < deadline {
-                    if try await controller.metric("destination_streams") == streams, try await controller.metric("destination_subscriptions") == subscriptions { return }
+                    if try await controller.metric("destination_streams") == streams,
+                        try await controller.metric("destination_subscriptions") == subscriptions
+                    {
+                        return
+                    }
                     try await Task.sleep(for: .milliseconds(50))
                 }
-                Issue.record("controller: \(try await controller.metric("destination_streams")) streams, \(try await controller.metric("destination_subscriptions")) subscriptions; expected \(streams), \(subscriptions)")
+                let counted = try await (controller.metric("destination_streams"), controller.metric("destination_subscriptions"))
+                Issue.record("controller: \(counted.0) streams, \(counted.1) subscriptions; expected \(streams), \(subscriptions)")
             }
             #expect(try await get("web:8080") == "200")
             #expect(try await get("api:8080") == "503", "a service without endpoints")
             try await expectController(streams: 1, subscriptions: 2)
-            _ = try await proxy.child.waitForLine(where: { $0.contains("no longer followed") && $0.contains("web:8080") }, describedAs: "web idle")
-            _ = try await proxy.child.waitForLine(where: { $0.contains("no longer followed") && $0.contains("api:8080") }, describedAs: "api idle")
+            _ = try await proxy.child.waitForLine(
+                where: { $0.contains("no longer followed") && $0.contains("web:8080") }, describedAs: "web idle")
+            _ = try await proxy.child.waitForLine(
+                where: { $0.contains("no longer followed") && $0.contains("api:8080") }, describedAs: "api idle")
             try await expectController(streams: 1, subscriptions: 0)
             #expect(try await get("web:8080") == "200")
             try await expectController(streams: 1, subscriptions: 1)

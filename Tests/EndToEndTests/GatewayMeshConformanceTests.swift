@@ -27,7 +27,9 @@ extension TimingSensitiveTests {
                 let v1 = try await FixtureProcess.start("mesh_echo.py", ["echo-v1-7f6b8-x2x7q", mesh])
                 let v2 = try await FixtureProcess.start("mesh_echo.py", ["echo-v2-5d9c7-k8j2p", mesh])
                 var text = ""
-                for (name, selector) in [("echo-v1", "{app: echo, version: v1}"), ("echo-v2", "{app: echo, version: v2}"), ("echo", "{app: echo}")] {
+                for (name, selector) in [
+                    ("echo-v1", "{app: echo, version: v1}"), ("echo-v2", "{app: echo, version: v2}"), ("echo", "{app: echo}"),
+                ] {
                     text += """
                         apiVersion: v1
                         kind: Service
@@ -161,11 +163,15 @@ extension TimingSensitiveTests {
             let client = try #require(mesh.clients[Self.mesh])
             let cases: [Case] = [
                 Case(path: "/?animal=whale", backend: "echo-v1"), Case(path: "/?animal=dolphin", backend: "echo-v2"),
-                Case(path: "/?animal=whale&otherparam=irrelevant", backend: "echo-v1"), Case(path: "/?animal=dolphin&color=yellow", backend: "echo-v2"),
-                Case(path: "/?color=blue", status: 404), Case(path: "/?animal=dog", status: 404), Case(path: "/?animal=whaledolphin", status: 404),
+                Case(path: "/?animal=whale&otherparam=irrelevant", backend: "echo-v1"),
+                Case(path: "/?animal=dolphin&color=yellow", backend: "echo-v2"),
+                Case(path: "/?color=blue", status: 404), Case(path: "/?animal=dog", status: 404),
+                Case(path: "/?animal=whaledolphin", status: 404),
                 Case(path: "/", status: 404),
-                Case(path: "/path1?animal=whale", backend: "echo-v1"), Case(path: "/?animal=whale", headers: ["version": "one"], backend: "echo-v2"),
-                Case(path: "/path3?animal=shark", backend: "echo-v1"), Case(path: "/path4?animal=kraken", headers: ["version": "three"], backend: "echo-v1"),
+                Case(path: "/path1?animal=whale", backend: "echo-v1"),
+                Case(path: "/?animal=whale", headers: ["version": "one"], backend: "echo-v2"),
+                Case(path: "/path3?animal=shark", backend: "echo-v1"),
+                Case(path: "/path4?animal=kraken", headers: ["version": "three"], backend: "echo-v1"),
                 Case(path: "/?animal=shark", status: 404), Case(path: "/path4?animal=kraken", status: 404),
                 Case(path: "/path5?animal=hydra", backend: "echo-v1"), Case(path: "/path6?animal=hydra", backend: "echo-v2"),
             ]
@@ -181,9 +187,12 @@ extension TimingSensitiveTests {
             defer { mesh.stop() }
             let client = try #require(mesh.clients[Self.mesh])
             for c in [
-                Case(path: "/", backend: "echo-v1"), Case(path: "/example", backend: "echo-v1"), Case(path: "/", headers: ["Version": "one"], backend: "echo-v1"),
-                Case(path: "/v2", backend: "echo-v2"), Case(path: "/v2/example", backend: "echo-v2"), Case(path: "/", headers: ["Version": "two"], backend: "echo-v2"),
-                Case(path: "/v2/", backend: "echo-v2"), Case(path: "/v2example", backend: "echo-v1"), Case(path: "/foo/v2/example", backend: "echo-v1"),
+                Case(path: "/", backend: "echo-v1"), Case(path: "/example", backend: "echo-v1"),
+                Case(path: "/", headers: ["Version": "one"], backend: "echo-v1"),
+                Case(path: "/v2", backend: "echo-v2"), Case(path: "/v2/example", backend: "echo-v2"),
+                Case(path: "/", headers: ["Version": "two"], backend: "echo-v2"),
+                Case(path: "/v2/", backend: "echo-v2"), Case(path: "/v2example", backend: "echo-v1"),
+                Case(path: "/foo/v2/example", backend: "echo-v1"),
             ] {
                 try await Self.expect(c, from: client)
             }
@@ -199,17 +208,23 @@ extension TimingSensitiveTests {
                 from: try #require(mesh.clients[Self.consumer])
             )
             try await Self.expect(
-                Case(host: "echo-v1.gateway-conformance-mesh", backend: "echo-v1", absentHeaders: ["X-Header-Set"]), from: try #require(mesh.clients[Self.mesh])
+                Case(host: "echo-v1.gateway-conformance-mesh", backend: "echo-v1", absentHeaders: ["X-Header-Set"]),
+                from: try #require(mesh.clients[Self.mesh])
             )
         }
 
         /// GEP-1294: a Service-parented route's `hostnames` infer nothing: mesh-frontend.yaml's route, given hostnames
         /// that name no client's Host, still takes the Service's requests (MeshFrontend's cases).
         @Test func hostnamesOfAMeshRouteInferNothing() async throws {
-            let mesh = try await Mesh.start(routes: try Self.manifest("mesh-frontend.yaml").replacingOccurrences(of: "    name: echo-v2\n  rules:", with: "    name: echo-v2\n  hostnames: [echo-v2.example.com]\n  rules:"))
+            let mesh = try await Mesh.start(
+                routes: try Self.manifest("mesh-frontend.yaml").replacingOccurrences(
+                    of: "    name: echo-v2\n  rules:", with: "    name: echo-v2\n  hostnames: [echo-v2.example.com]\n  rules:"))
             defer { mesh.stop() }
-            try await Self.expect(Case(host: "echo-v2", backend: "echo-v2", responseHeaders: ["X-Header-Set": "set"]), from: try #require(mesh.clients[Self.mesh]))
-            try await Self.expect(Case(host: "echo-v1", backend: "echo-v1", absentHeaders: ["X-Header-Set"]), from: try #require(mesh.clients[Self.mesh]))
+            try await Self.expect(
+                Case(host: "echo-v2", backend: "echo-v2", responseHeaders: ["X-Header-Set": "set"]),
+                from: try #require(mesh.clients[Self.mesh]))
+            try await Self.expect(
+                Case(host: "echo-v1", backend: "echo-v1", absentHeaders: ["X-Header-Set"]), from: try #require(mesh.clients[Self.mesh]))
         }
 
         /// HTTPRouteRetry and HTTPRouteRetryConnectionError (httproute-retry*.go and .yaml, the parent a Service), at
@@ -221,12 +236,17 @@ extension TimingSensitiveTests {
             defer { mesh.stop() }
             let client = try #require(mesh.clients[Self.mesh])
             let cases: [(path: String, query: String, status: Int)] = [
-                ("/retry/code-500-attempts-3", "responseCode=500&succeedAfter=2", 200), ("/retry/code-500-attempts-3", "responseCode=500&succeedAfter=4", 500),
+                ("/retry/code-500-attempts-3", "responseCode=500&succeedAfter=2", 200),
+                ("/retry/code-500-attempts-3", "responseCode=500&succeedAfter=4", 500),
                 ("/retry/code-500-attempts-3", "responseCode=503&succeedAfter=2", 503),
-                ("/retry/code-all-attempts-2", "responseCode=500&succeedAfter=1", 200), ("/retry/code-all-attempts-2", "responseCode=500&succeedAfter=3", 500),
-                ("/retry/code-all-attempts-2", "responseCode=502&succeedAfter=1", 200), ("/retry/code-all-attempts-2", "responseCode=502&succeedAfter=3", 502),
-                ("/retry/code-all-attempts-2", "responseCode=503&succeedAfter=1", 200), ("/retry/code-all-attempts-2", "responseCode=503&succeedAfter=3", 503),
-                ("/retry/code-all-attempts-2", "responseCode=504&succeedAfter=1", 200), ("/retry/code-all-attempts-2", "responseCode=504&succeedAfter=3", 504),
+                ("/retry/code-all-attempts-2", "responseCode=500&succeedAfter=1", 200),
+                ("/retry/code-all-attempts-2", "responseCode=500&succeedAfter=3", 500),
+                ("/retry/code-all-attempts-2", "responseCode=502&succeedAfter=1", 200),
+                ("/retry/code-all-attempts-2", "responseCode=502&succeedAfter=3", 502),
+                ("/retry/code-all-attempts-2", "responseCode=503&succeedAfter=1", 200),
+                ("/retry/code-all-attempts-2", "responseCode=503&succeedAfter=3", 503),
+                ("/retry/code-all-attempts-2", "responseCode=504&succeedAfter=1", 200),
+                ("/retry/code-all-attempts-2", "responseCode=504&succeedAfter=3", 504),
                 // HTTPRouteRetryConnectionError: resets; the suite accepts 500 or 503 when they outlast the attempts.
                 ("/retry/no-status-code-attempts-3", "succeedAfter=2", 200), ("/retry/no-status-code-attempts-3", "succeedAfter=4", 503),
             ]
@@ -235,7 +255,8 @@ extension TimingSensitiveTests {
                     "\(c.path)?\(c.query)&uuid=\(UUID().uuidString)"
                 }
             }
-            let exhausted = try await Self.send(Case(host: "echo-v1"), through: client, path: "/retry/no-status-code-attempts-3?succeedAfter=9&uuid=\(UUID().uuidString)")
+            let exhausted = try await Self.send(
+                Case(host: "echo-v1"), through: client, path: "/retry/no-status-code-attempts-3?succeedAfter=9&uuid=\(UUID().uuidString)")
             #expect(exhausted.headers["swiftlet-proxy-error"]?.hasPrefix("retries_exhausted") == true, "\(exhausted)")
             #expect(try await client.metric("outbound_http_route_retry_limit_exceeded_total") >= 1)
             // At this pace no retry was refused for want of budget: the floor of 10 a second holds, loops sharing it.

@@ -15,11 +15,15 @@ struct HTTP1ProxyTests {
         let inbound = try await run("curl", ["-sS", "--fail"] + urls)
         #expect(inbound.status == 0)
         #expect(inbound.output == String(repeating: "hello from nginx\n", count: 5))
-        let outbound = try await run("curl", ["-sS", "--fail", "-H", "Host: web.test", "http://127.0.0.1:\(proxy.outboundPort)/index.html"])
+        let outbound = try await run(
+            "curl", ["-sS", "--fail", "-H", "Host: web.test", "http://127.0.0.1:\(proxy.outboundPort)/index.html"])
         #expect(outbound.output == "hello from nginx\n")
 
         #expect(try await proxy.metric("request_total", "direction=\"inbound\"") == 5)
-        #expect(try await proxy.metric("response_total", "direction=\"outbound\"", "authority=\"web.test:80\"", "status_code=\"200\"", "classification=\"success\"") == 1)
+        #expect(
+            try await proxy.metric(
+                "response_total", "direction=\"outbound\"", "authority=\"web.test:80\"", "status_code=\"200\"", "classification=\"success\""
+            ) == 1)
         #expect(try await proxy.metric("tcp_open_total", "direction=\"inbound\"", "peer=\"src\"") == 1)
         #expect(try await proxy.metric("tcp_open_total", "direction=\"inbound\"", "peer=\"dst\"") == 1)
         #expect(try await proxy.metric("response_latency_ms_count", "direction=\"inbound\"") == 5)
@@ -40,10 +44,12 @@ struct HTTP1ProxyTests {
     @Test func hopByHopHeadersStopAtTheProxy() async throws {
         let upstream = try await FixtureProcess.start("upstream.py")
         let proxy = try await ProxyProcess.start(["SWIFTLET_PROXY_INBOUND_FORWARD_ADDR": "127.0.0.1:\(upstream.port)"])
-        let result = try await run("curl", [
-            "-sS", "-H", "Connection: keep-alive, X-Hop", "-H", "X-Hop: secret", "-H", "Keep-Alive: timeout=5",
-            "-H", "Proxy-Connection: keep-alive", "-H", "X-End-To-End: kept", "http://127.0.0.1:\(proxy.inboundPort)/headers",
-        ])
+        let result = try await run(
+            "curl",
+            [
+                "-sS", "-H", "Connection: keep-alive, X-Hop", "-H", "X-Hop: secret", "-H", "Keep-Alive: timeout=5",
+                "-H", "Proxy-Connection: keep-alive", "-H", "X-End-To-End: kept", "http://127.0.0.1:\(proxy.inboundPort)/headers",
+            ])
         #expect(result.output.contains("x-end-to-end: kept"))
         #expect(!result.output.contains("x-hop"))
         #expect(!result.output.contains("keep-alive: timeout"))
@@ -107,7 +113,8 @@ struct HTTP1ProxyTests {
         let proxy = try await ProxyProcess.start(["SWIFTLET_PROXY_INBOUND_FORWARD_ADDR": "127.0.0.1:\(upstream.port)"])
         let result = try await rawExchange(
             port: proxy.inboundPort,
-            "GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\nGET /three HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            "GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\nGET /three HTTP/1.1\r\nHost: x\r\nConnection: "
+                + "close\r\n\r\n"
         )
         let bodies = result.matches(of: /ok \/[a-z]+/).map { String($0.output) }
         #expect(bodies == ["ok /one", "ok /two", "ok /three"])
@@ -117,7 +124,8 @@ struct HTTP1ProxyTests {
     @Test func aWebSocketIsRelayedAfterTheUpgrade() async throws {
         let upstream = try await FixtureProcess.start("upstream.py")
         let proxy = try await ProxyProcess.start(["SWIFTLET_PROXY_INBOUND_FORWARD_ADDR": "127.0.0.1:\(upstream.port)"])
-        let result = try await run(E2E.python, [E2E.fixtures.appendingPathComponent("ws_client.py").path, "127.0.0.1", "\(proxy.inboundPort)"])
+        let result = try await run(
+            E2E.python, [E2E.fixtures.appendingPathComponent("ws_client.py").path, "127.0.0.1", "\(proxy.inboundPort)"])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("ECHOED 3"))
         #expect(try await proxy.metric("response_total", "status_code=\"101\"") == 1)
@@ -158,7 +166,8 @@ struct HTTP1ProxyTests {
         // The upstream could send 96 MiB at once; the client takes 24 MiB/s. Without back-pressure the proxy
         // would hold most of it.
         let size = 96 << 20
-        let result = try await run("curl", ["-sS", "--limit-rate", "24M", "-o", "/dev/null", "-w", "%{size_download}", "\(url)/bytes/\(size)?length"])
+        let result = try await run(
+            "curl", ["-sS", "--limit-rate", "24M", "-o", "/dev/null", "-w", "%{size_download}", "\(url)/bytes/\(size)?length"])
         #expect(result.output == "\(size)")
         let peak = proxy.peakRSSMiB
         #expect(peak - baseline < 24, "baseline \(baseline) MiB, peak \(peak) MiB")

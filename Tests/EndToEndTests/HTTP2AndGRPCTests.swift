@@ -45,7 +45,8 @@ struct HTTP2AndGRPCTests {
             #expect(outbound.status == 0, "outbound \(scenario): \(outbound.output)")
         }
         #expect(try await proxy.metric("response_total", "direction=\"inbound\"", "grpc_status=\"0\"", "classification=\"success\"") == 22)
-        #expect(try await proxy.metric("response_total", "direction=\"outbound\"", "authority=\"grpc.test:50051\"", "grpc_status=\"0\"") == 22)
+        #expect(
+            try await proxy.metric("response_total", "direction=\"outbound\"", "authority=\"grpc.test:50051\"", "grpc_status=\"0\"") == 22)
     }
 
     @Test(.enabled(if: E2E.required || E2E.hasGRPC))

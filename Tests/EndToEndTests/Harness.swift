@@ -1,9 +1,9 @@
 import Foundation
-import Testing
 import Synchronization
+import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Facts about the test environment, and the rule for tools that are missing: skip locally, fail under CI
@@ -66,7 +66,8 @@ enum E2E {
     /// A port for a peer to bind a moment later, chosen below the kernel's ephemeral range (as the demo does): a
     /// port from that range may meanwhile become the local port of an outgoing connection of a parallel test.
     static func freePort() -> Int {
-        let ephemeral = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
+        let ephemeral =
+            (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
             .split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768
         let upper = max(ephemeral, 11_000)
         while true {
@@ -275,7 +276,9 @@ final class ChildProcess: @unchecked Sendable {
 
 /// Runs a command to completion without blocking the test's thread.
 @discardableResult
-func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], input: Data? = nil) async throws -> (status: Int32, output: String) {
+func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], input: Data? = nil) async throws -> (
+    status: Int32, output: String
+) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: E2E.which(executable) ?? executable)
     process.arguments = arguments

@@ -13,7 +13,9 @@ extension TimingSensitiveTests {
             ])
             // 1,000 connections each sending a request line, then a header byte every 200 ms: they would hold the
             // proxy for ever if it waited for the heads to end.
-            let slow = try await run(E2E.python, [E2E.fixtures.appendingPathComponent("slow_clients.py").path, "trickle", "\(proxy.inboundPort)", "1000", "0.2", "15"])
+            let slow = try await run(
+                E2E.python,
+                [E2E.fixtures.appendingPathComponent("slow_clients.py").path, "trickle", "\(proxy.inboundPort)", "1000", "0.2", "15"])
             let lines = slow.output.split(separator: "\n")
             let closed = lines.first { $0.hasPrefix("CLOSED") }?.split(separator: " ")
             #expect(closed?[1] == "1000", "\(slow.output)")
@@ -33,21 +35,24 @@ extension TimingSensitiveTests {
             ])
             // 200 connections that send HTTP/2's preface and nothing more: detection passes them to HTTP/2, where
             // nothing else would ever bound them.
-            let idle = try await run(E2E.python, [E2E.fixtures.appendingPathComponent("slow_clients.py").path, "preface", "\(proxy.inboundPort)", "200", "15"])
+            let idle = try await run(
+                E2E.python, [E2E.fixtures.appendingPathComponent("slow_clients.py").path, "preface", "\(proxy.inboundPort)", "200", "15"])
             let lines = idle.output.split(separator: "\n")
             let closed = lines.first { $0.hasPrefix("CLOSED") }?.split(separator: " ")
             #expect(closed?[1] == "200", "\(idle.output)")
             #expect((closed.flatMap { Double($0[2]) } ?? 99) < 8, "\(idle.output)")
             #expect(lines.contains("GOAWAY 200"), "every one is told why: \(idle.output)")
             // A client that opens its stream in time is served as before.
-            #expect(try await run("curl", ["-sS", "--http2-prior-knowledge", "http://127.0.0.1:\(proxy.inboundPort)/index.html"]).output == "hello from nginx\n")
+            #expect(
+                try await run("curl", ["-sS", "--http2-prior-knowledge", "http://127.0.0.1:\(proxy.inboundPort)/index.html"]).output
+                    == "hello from nginx\n")
         }
 
         @Test func anAbsoluteFormTargetIsRoutedByItsAuthorityAndTheForwardedHostAgrees() async throws {
             let other = try await FixtureProcess.start("upstream.py")
             let app = try await FixtureProcess.start("upstream.py")
             let proxy = try await ProxyProcess.start([
-                "SWIFTLET_PROXY_DESTINATIONS": "other.test:80=127.0.0.1:\(other.port),app.test:80=127.0.0.1:\(app.port)",
+                "SWIFTLET_PROXY_DESTINATIONS": "other.test:80=127.0.0.1:\(other.port),app.test:80=127.0.0.1:\(app.port)"
             ])
             let answer = try await rawExchange(
                 port: proxy.outboundPort, "GET http://other.test:80/headers HTTP/1.1\r\nHost: app.test:80\r\nConnection: close\r\n\r\n"

@@ -1,5 +1,6 @@
 import Foundation
 import Kubernetes
+import MeshModel
 import ProxyCore
 import Testing
 
@@ -13,7 +14,8 @@ extension TimingSensitiveTests {
         static func swiftlet(_ arguments: [String], stdin: String? = nil) async throws -> (status: Int32, output: String, report: String) {
             let directory = try E2E.temporaryDirectory()
             let report = directory.appendingPathComponent("report").path
-            let quoted = ([ControllerProcess.binary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+            let quoted = ([ControllerProcess.binary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+                .joined(separator: " ")
             let result = try await run("sh", ["-c", "\(quoted) 2>'\(report)'"], input: stdin.map { Data($0.utf8) })
             return (result.status, result.output, (try? String(contentsOfFile: report, encoding: .utf8)) ?? "")
         }
@@ -29,12 +31,20 @@ extension TimingSensitiveTests {
             try DocumentStream(parsing: text).documents.map(DocumentStream.json)
         }
 
-        @Test("inject validates strict against 1.31 and 1.35, says what it did, and uninject gives the input back", arguments: [
-            ("web.yaml", ["deployment \"web\" injected"]),
-            ("db.yaml", ["statefulset \"db\" injected"]),
-            ("jobs.yaml", ["job \"report\" injected", "cronjob \"nightly\" injected", "daemonset \"node-agent\" skipped: it uses the host's network"]),
-            ("list.json", ["replicaset \"api-7d9f\" injected", "pod \"debug\" skipped: annotated swiftlet.io/inject: disabled"]),
-        ])
+        @Test(
+            "inject validates strict against 1.31 and 1.35, says what it did, and uninject gives the input back",
+            arguments: [
+                ("web.yaml", ["deployment \"web\" injected"]),
+                ("db.yaml", ["statefulset \"db\" injected"]),
+                (
+                    "jobs.yaml",
+                    [
+                        "job \"report\" injected", "cronjob \"nightly\" injected",
+                        "daemonset \"node-agent\" skipped: it uses the host's network",
+                    ]
+                ),
+                ("list.json", ["replicaset \"api-7d9f\" injected", "pod \"debug\" skipped: annotated swiftlet.io/inject: disabled"]),
+            ])
         func injectThenUninject(file: String, expected: [String]) async throws {
             let anchors = try await Self.anchors()
             let path = Self.workloads.appendingPathComponent(file).path
@@ -46,7 +56,9 @@ extension TimingSensitiveTests {
                 // JSON stays JSON; a List's items are validated one by one (the schemas have no List).
                 let list = try #require(try JSONSerialization.jsonObject(with: Data(injected.output.utf8)) as? [String: Any])
                 let items = try #require(list["items"] as? [[String: Any]])
-                let stream = try items.map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }.map { "---\n" + $0 + "\n" }.joined()
+                let stream = try items.map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }.map {
+                    "---\n" + $0 + "\n"
+                }.joined()
                 try await KubernetesValidate.check(stream)
             } else {
                 try await KubernetesValidate.check(injected.output)
@@ -59,7 +71,9 @@ extension TimingSensitiveTests {
             // A second inject changes nothing and says why.
             let again = try await Self.swiftlet(["inject", "--identity-trust-anchors-file", anchors, "-"], stdin: injected.output)
             #expect(try Self.meaning(again.output) == (try Self.meaning(injected.output)))
-            if expected.contains(where: { $0.hasSuffix(" injected") }) { #expect(again.report.contains("skipped: already injected"), "\(again.report)") }
+            if expected.contains(where: { $0.hasSuffix(" injected") }) {
+                #expect(again.report.contains("skipped: already injected"), "\(again.report)")
+            }
         }
 
         @Test("what inject adds: the native sidecar after its init container, first; the token volume; the labels; annotations honoured")
@@ -83,7 +97,9 @@ extension TimingSensitiveTests {
             #expect(field(proxy, "securityContext", "readOnlyRootFilesystem") as? Bool == true)
             #expect(field(proxy, "securityContext", "capabilities", "drop") as? [String] == ["ALL"])
             #expect(proxy["image"] as? String == "registry.example/mesh/swiftlet-proxy:\(SwiftletVersion.current)")
-            let environment = Dictionary(((proxy["env"] as? [[String: Any]]) ?? []).map { ($0["name"] as? String ?? "", $0["value"] as? String ?? "") }) { a, _ in a }
+            let environment = Dictionary(
+                ((proxy["env"] as? [[String: Any]]) ?? []).map { ($0["name"] as? String ?? "", $0["value"] as? String ?? "") }
+            ) { a, _ in a }
             #expect(environment["SWIFTLET_PROXY_LOG"] == "debug")
             #expect(environment["SWIFTLET_PROXY_OPAQUE_PORTS"] == "5432")
             #expect(environment["SWIFTLET_PROXY_IDENTITY_TRUST_ANCHORS"] == (try String(contentsOfFile: anchors, encoding: .utf8)))
@@ -110,16 +126,21 @@ extension TimingSensitiveTests {
             let anchors = try await Self.anchors()
             let input = try String(contentsOfFile: Self.workloads.appendingPathComponent("commented.yaml").path, encoding: .utf8)
             let injected = try await Self.swiftlet(["inject", "--identity-trust-anchors-file", anchors, "-"], stdin: input)
-            #expect(injected.report.contains("deployment \"web\" injected") && injected.report.contains("pod \"solo\" injected"), "\(injected.report)")
+            #expect(
+                injected.report.contains("deployment \"web\" injected") && injected.report.contains("pod \"solo\" injected"),
+                "\(injected.report)")
             for kept in [
-                "# The web tier.", "  name: web   # the name", "  selector: {matchLabels: {app: web}}", "      # app containers", "        image: web:1   # pinned",
+                "# The web tier.", "  name: web   # the name", "  selector: {matchLabels: {app: web}}", "      # app containers",
+                "        image: web:1   # pinned",
                 "        ports: [{containerPort: 8080, name: http}]", "        - name: data", "  - {name: app, image: \"app:2\"}",
             ] {
                 #expect(injected.output.contains(kept + "\n"), "\(kept)\n\(injected.output)")
             }
             // Added in the style of where it goes: in a flow mapping as flow, in a block as lines at its indentation.
-            #expect(injected.output.contains("      labels: {app: web, \"swiftlet.io/control-plane-ns\": \"swiftlet\""), "\(injected.output)")
-            #expect(injected.output.contains("        - name: swiftlet-identity-token\n"), "the volume added at the volumes' own indentation")
+            #expect(
+                injected.output.contains("      labels: {app: web, \"swiftlet.io/control-plane-ns\": \"swiftlet\""), "\(injected.output)")
+            #expect(
+                injected.output.contains("        - name: swiftlet-identity-token\n"), "the volume added at the volumes' own indentation")
             #expect(injected.output.contains("metadata: {name: solo, \"labels\": {\"swiftlet.io/control-plane-ns\": \"swiftlet\"}"))
             try await KubernetesValidate.check(injected.output)
             let uninjected = try await Self.swiftlet(["uninject", "-"], stdin: injected.output)
@@ -141,7 +162,8 @@ extension TimingSensitiveTests {
         @Test("bad input: unparsable YAML and bad port annotations are reported with where they are")
         func badInput() async throws {
             let anchors = try await Self.anchors()
-            let broken = try await Self.swiftlet(["inject", "--identity-trust-anchors-file", anchors, "-"], stdin: "kind: Deployment\nspec: [unclosed\n")
+            let broken = try await Self.swiftlet(
+                ["inject", "--identity-trust-anchors-file", anchors, "-"], stdin: "kind: Deployment\nspec: [unclosed\n")
             #expect(broken.status != 0)
             #expect(broken.report.contains("<stdin>"), "\(broken.report)")
             let badPorts = """

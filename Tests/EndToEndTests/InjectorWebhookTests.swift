@@ -1,5 +1,6 @@
 import Foundation
 import Kubernetes
+import MeshModel
 import ProxyCore
 import Testing
 
@@ -23,21 +24,27 @@ extension TimingSensitiveTests {
                     _ = try await InstallTests.swiftlet(["identity", "generate", "--out", directory.path])
                     let certificate = directory.appendingPathComponent("injector.crt").path
                     let key = directory.appendingPathComponent("injector.key").path
-                    let made = try await run("openssl", [
-                        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=swiftlet-injector",
-                        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", certificate,
-                    ])
+                    let made = try await run(
+                        "openssl",
+                        [
+                            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj",
+                            "/CN=swiftlet-injector",
+                            "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", certificate,
+                        ])
                     guard made.status == 0 else { throw HarnessError("openssl: \(made.output)") }
-                    let installed = try installObjects(try await InstallTests.swiftlet([
-                        "install", "-o", "json", "--registry", "registry.example/mesh", "--set", "proxy.logLevel=debug",
-                        "--set", "webhook.failurePolicy=\(failurePolicy)",
-                    ]))
+                    let installed = try installObjects(
+                        try await InstallTests.swiftlet([
+                            "install", "-o", "json", "--registry", "registry.example/mesh", "--set", "proxy.logLevel=debug",
+                            "--set", "webhook.failurePolicy=\(failurePolicy)",
+                        ]))
                     let values = directory.appendingPathComponent("values.yaml")
-                    try (field(installed.object("ConfigMap", "swiftlet-config"), "data", "values.yaml") as? String ?? "").write(to: values, atomically: true, encoding: .utf8)
+                    try (field(installed.object("ConfigMap", "swiftlet-config"), "data", "values.yaml") as? String ?? "").write(
+                        to: values, atomically: true, encoding: .utf8)
                     let controller = try await ControllerProcess.start(
                         source: ["--kubeconfig", api.kubeconfig.path],
                         extra: [
-                            "--injector-addr", "127.0.0.1:0", "--injector-certificate", certificate, "--injector-key", key, "--values", values.path,
+                            "--injector-addr", "127.0.0.1:0", "--injector-certificate", certificate, "--injector-key", key, "--values",
+                            values.path,
                             "--identity-trust-anchors", directory.appendingPathComponent("ca.crt").path,
                             "--identity-issuer-certificate", directory.appendingPathComponent("issuer.crt").path,
                             "--identity-issuer-key", directory.appendingPathComponent("issuer.key").path,
@@ -47,19 +54,26 @@ extension TimingSensitiveTests {
                     var webhook = try #require(installed.object("MutatingWebhookConfiguration", "swiftlet-proxy-injector"))
                     var hooks = try #require(webhook["webhooks"] as? [[String: Any]])
                     let bundle = try Data(contentsOf: URL(fileURLWithPath: certificate)).base64EncodedString()
-                    for index in hooks.indices { hooks[index]["clientConfig"] = ["url": "https://127.0.0.1:\(port)/inject", "caBundle": bundle] }
+                    for index in hooks.indices {
+                        hooks[index]["clientConfig"] = ["url": "https://127.0.0.1:\(port)/inject", "caBundle": bundle]
+                    }
                     webhook["webhooks"] = hooks
                     // The install as a cluster holds it (so `swiftlet check` finds it), its webhook dialled by URL.
-                    try await api.apply(installed.filter { $0["kind"] as? String != "MutatingWebhookConfiguration" } + [
-                        webhook,
-                        KubeObjects.namespace("shop", labels: ["swiftlet.io/inject": "enabled"]),
-                        KubeObjects.namespace("default"),
-                        KubeObjects.namespace("kube-system", labels: ["swiftlet.io/inject": "enabled"]),
-                        // Opted in the way Linkerd's users write it: an annotation, which no webhook selector can see.
-                        KubeObjects.namespace("annotated", annotations: ["swiftlet.io/inject": "enabled"]),
-                        KubeObjects.namespace("strict", labels: ["swiftlet.io/inject": "enabled", "pod-security.kubernetes.io/enforce": "restricted"]),
-                        KubeObjects.namespace("baseline", labels: ["pod-security.kubernetes.io/enforce": "baseline"]),
-                    ] + ["shop", "default", "kube-system", "annotated", "strict", "baseline"].map { KubeObjects.serviceAccount("web", namespace: $0) })
+                    try await api.apply(
+                        installed.filter { $0["kind"] as? String != "MutatingWebhookConfiguration" } + [
+                            webhook,
+                            KubeObjects.namespace("shop", labels: ["swiftlet.io/inject": "enabled"]),
+                            KubeObjects.namespace("default"),
+                            KubeObjects.namespace("kube-system", labels: ["swiftlet.io/inject": "enabled"]),
+                            // Opted in the way Linkerd's users write it: an annotation, which no webhook selector can see.
+                            KubeObjects.namespace("annotated", annotations: ["swiftlet.io/inject": "enabled"]),
+                            KubeObjects.namespace(
+                                "strict", labels: ["swiftlet.io/inject": "enabled", "pod-security.kubernetes.io/enforce": "restricted"]),
+                            KubeObjects.namespace("baseline", labels: ["pod-security.kubernetes.io/enforce": "baseline"]),
+                        ]
+                            + ["shop", "default", "kube-system", "annotated", "strict", "baseline"].map {
+                                KubeObjects.serviceAccount("web", namespace: $0)
+                            })
                     return Cluster(api: api, controller: controller, webhook: webhook, caFile: certificate)
                 } catch {
                     api.stop()
@@ -75,13 +89,19 @@ extension TimingSensitiveTests {
             /// Creates a pod as a controller or kubectl would; returns the HTTP status and the object stored (or Status).
             /// `restricted`: written to pass the restricted Pod Security level (as a namespace enforcing it requires).
             func create(
-                _ name: String, namespace: String, annotations: [String: String] = [:], labels: [String: String] = [:], owner: (kind: String, name: String)? = nil,
+                _ name: String, namespace: String, annotations: [String: String] = [:], labels: [String: String] = [:],
+                owner: (kind: String, name: String)? = nil,
                 restricted: Bool = false
             ) async throws -> (status: Int, object: [String: Any]) {
                 var metadata: [String: Any] = ["name": name, "namespace": namespace, "labels": labels]
                 if !annotations.isEmpty { metadata["annotations"] = annotations }
                 if let owner {
-                    metadata["ownerReferences"] = [["apiVersion": owner.kind == "Job" ? "batch/v1" : "apps/v1", "kind": owner.kind, "name": owner.name, "uid": UUID().uuidString, "controller": true]]
+                    metadata["ownerReferences"] = [
+                        [
+                            "apiVersion": owner.kind == "Job" ? "batch/v1" : "apps/v1", "kind": owner.kind, "name": owner.name,
+                            "uid": UUID().uuidString, "controller": true,
+                        ]
+                    ]
                 }
                 var container: [String: Any] = ["name": "app", "image": "registry.example/app:1", "ports": [["containerPort": 8080]]]
                 var spec: [String: Any] = ["serviceAccountName": "web"]
@@ -111,7 +131,9 @@ extension TimingSensitiveTests {
         func injectsWhatAsks() async throws {
             let cluster = try await Cluster.start()
             defer { cluster.stop() }
-            let deployment = try await cluster.create("web-5d9c7b-x2x7q", namespace: "shop", labels: ["app": "web", "pod-template-hash": "5d9c7b"], owner: ("ReplicaSet", "web-5d9c7b"))
+            let deployment = try await cluster.create(
+                "web-5d9c7b-x2x7q", namespace: "shop", labels: ["app": "web", "pod-template-hash": "5d9c7b"],
+                owner: ("ReplicaSet", "web-5d9c7b"))
             #expect(deployment.status == 201)
             #expect(Self.isInjected(deployment.object), "\(deployment.object)")
             let labels = field(deployment.object, "metadata", "labels") as? [String: String] ?? [:]
@@ -120,17 +142,21 @@ extension TimingSensitiveTests {
             #expect(labels["swiftlet.io/control-plane-ns"] == "swiftlet")
             #expect(labels["app"] == "web", "the pod's own labels stay")
             let proxy = (field(deployment.object, "spec", "initContainers") as? [[String: Any]] ?? [])[1]
-            #expect(proxy["image"] as? String == "registry.example/mesh/swiftlet-proxy:\(SwiftletVersion.current)", "values come from --values")
-            #expect((field(deployment.object, "spec", "containers") as? [[String: Any]])?.count == 1, "the app's containers are as they were")
+            #expect(
+                proxy["image"] as? String == "registry.example/mesh/swiftlet-proxy:\(SwiftletVersion.current)", "values come from --values")
+            #expect(
+                (field(deployment.object, "spec", "containers") as? [[String: Any]])?.count == 1, "the app's containers are as they were")
 
-            let job = try await cluster.create("report-abcde", namespace: "default", annotations: ["swiftlet.io/inject": "enabled"], owner: ("Job", "report"))
+            let job = try await cluster.create(
+                "report-abcde", namespace: "default", annotations: ["swiftlet.io/inject": "enabled"], owner: ("Job", "report"))
             #expect(Self.isInjected(job.object))
             #expect((field(job.object, "metadata", "labels") as? [String: String])?["swiftlet.io/proxy-job"] == "report")
 
             // What the injected pods look like validates strictly, as the API server would store them.
-            try await KubernetesValidate.check([deployment.object, job.object].map {
-                "---\n" + String(decoding: try! JSONSerialization.data(withJSONObject: $0), as: UTF8.self) + "\n"
-            }.joined())
+            try await KubernetesValidate.check(
+                [deployment.object, job.object].map {
+                    "---\n" + String(decoding: try! JSONSerialization.data(withJSONObject: $0), as: UTF8.self) + "\n"
+                }.joined())
 
             let plain = try await cluster.create("plain", namespace: "default")
             #expect(plain.status == 201 && !Self.isInjected(plain.object), "no annotation anywhere: not meshed")
@@ -138,7 +164,8 @@ extension TimingSensitiveTests {
             #expect(disabled.status == 201 && !Self.isInjected(disabled.object))
             let system = try await cluster.create("dns", namespace: "kube-system", annotations: ["swiftlet.io/inject": "enabled"])
             #expect(system.status == 201 && !Self.isInjected(system.object))
-            let badPorts = try await cluster.create("bad-ports", namespace: "shop", annotations: ["config.swiftlet.io/skip-inbound-ports": "http"])
+            let badPorts = try await cluster.create(
+                "bad-ports", namespace: "shop", annotations: ["config.swiftlet.io/skip-inbound-ports": "http"])
             #expect(badPorts.status == 201 && !Self.isInjected(badPorts.object), "a bad annotation never blocks the pod")
 
             let calls = try await cluster.admissionCalls()
@@ -147,12 +174,15 @@ extension TimingSensitiveTests {
             #expect(calls.count == 3, "\(calls)")
             #expect(calls.allSatisfy { $0["error"] == nil && $0["allowed"] as? Bool == true }, "\(calls)")
             #expect(calls.filter { $0["patched"] as? Bool == true }.count == 2)
-            #expect(calls.contains { ($0["warnings"] as? [String])?.first?.contains("config.swiftlet.io/skip-inbound-ports") == true }, "\(calls)")
+            #expect(
+                calls.contains { ($0["warnings"] as? [String])?.first?.contains("config.swiftlet.io/skip-inbound-ports") == true },
+                "\(calls)")
             // A meshed pod is a destination the controller knows as meshed (its label), as for any other source.
             #expect(try await cluster.controller.metric("controller_kubernetes_watch_events_total") > 0)
         }
 
-        @Test("the webhook's patch on the pods of real-world Deployment, StatefulSet, Job, CronJob and ReplicaSet manifests validates strict")
+        @Test(
+            "the webhook's patch on the pods of real-world Deployment, StatefulSet, Job, CronJob and ReplicaSet manifests validates strict")
         func realWorldTemplates() async throws {
             let cluster = try await Cluster.start()
             defer { cluster.stop() }
@@ -165,12 +195,15 @@ extension TimingSensitiveTests {
                 documents = documents.flatMap { ($0["items"] as? [[String: Any]]) ?? [$0] }
                 for document in documents {
                     let kind = document["kind"] as? String ?? ""
-                    let path: [String]? = switch kind {
-                    case "Deployment", "StatefulSet", "ReplicaSet", "Job": ["spec", "template"]
-                    case "CronJob": ["spec", "jobTemplate", "spec", "template"]
-                    default: nil
+                    let path: [String]? =
+                        switch kind {
+                        case "Deployment", "StatefulSet", "ReplicaSet", "Job": ["spec", "template"]
+                        case "CronJob": ["spec", "jobTemplate", "spec", "template"]
+                        default: nil
+                        }
+                    guard let path, var template = path.reduce(document as Any?, { ($0 as? [String: Any])?[$1] }) as? [String: Any] else {
+                        continue
                     }
-                    guard let path, var template = path.reduce(document as Any?, { ($0 as? [String: Any])?[$1] }) as? [String: Any] else { continue }
                     // The pod a controller makes from the template, in a namespace that asks for injection.
                     var metadata = template["metadata"] as? [String: Any] ?? [:]
                     let name = (document["metadata"] as? [String: Any])?["name"] as? String ?? "pod"
@@ -188,10 +221,11 @@ extension TimingSensitiveTests {
                 }
             }
             #expect(created.count == 5)
-            try await KubernetesValidate.check(created.map { "---\n" + String(decoding: try! JSONSerialization.data(withJSONObject: $0), as: UTF8.self) + "\n" }.joined())
+            try await KubernetesValidate.check(
+                created.map { "---\n" + String(decoding: try! JSONSerialization.data(withJSONObject: $0), as: UTF8.self) + "\n" }.joined())
         }
 
-        @Test("an opt-in that cannot be honoured is a warning, never a blocked pod: Pod Security, an unknown annotation value, an annotated namespace")
+        @Test("an opt-in that cannot be honoured is a warning, never a blocked pod: Pod Security, an unknown value, an annotated namespace")
         func warnsWhatItCannotHonour() async throws {
             let cluster = try await Cluster.start()
             defer { cluster.stop() }
@@ -204,7 +238,10 @@ extension TimingSensitiveTests {
             // NET_RAW: the pod is created unmeshed (not Forbidden), and told why.
             let strict = try await cluster.create("strict-pod", namespace: "strict", restricted: true)
             #expect(strict.status == 201 && !Self.isInjected(strict.object), "\(strict.object)")
-            #expect(try await warnings("strict-pod").contains { $0.contains("enforces Pod Security \"restricted\"") && $0.contains("NET_ADMIN") })
+            #expect(
+                try await warnings("strict-pod").contains {
+                    $0.contains("enforces Pod Security \"restricted\"") && $0.contains("NET_ADMIN")
+                })
             let baseline = try await cluster.create("baseline-pod", namespace: "baseline", annotations: ["swiftlet.io/inject": "enabled"])
             #expect(baseline.status == 201 && !Self.isInjected(baseline.object), "\(baseline.object)")
             #expect(try await warnings("baseline-pod").contains { $0.contains("enforces Pod Security \"baseline\"") })
@@ -213,7 +250,8 @@ extension TimingSensitiveTests {
             let meant = try await cluster.create("meant-true", namespace: "shop", annotations: ["swiftlet.io/inject": "true"])
             #expect(Self.isInjected(meant.object), "in an opted-in namespace it is meshed")
             #expect(try await warnings("meant-true").contains { $0.contains("\"true\" is not \"enabled\" or \"disabled\"") })
-            let elsewhere = try await cluster.create("meant-true-elsewhere", namespace: "default", annotations: ["swiftlet.io/inject": "yes"])
+            let elsewhere = try await cluster.create(
+                "meant-true-elsewhere", namespace: "default", annotations: ["swiftlet.io/inject": "yes"])
             #expect(elsewhere.status == 201 && !Self.isInjected(elsewhere.object))
             #expect(try await warnings("meant-true-elsewhere").contains { $0.contains("\"yes\" is not") })
 
@@ -268,13 +306,18 @@ extension TimingSensitiveTests {
             // Failing closed blocks only the pods that opted in: their namespace's label, or their own annotation.
             let refused = try await cluster.create("while-down-ha", namespace: "shop")
             #expect(refused.status == 500)
-            #expect((refused.object["message"] as? String)?.contains("failed calling webhook \"namespace.proxy-injector.swiftlet.io\"") == true, "\(refused.object)")
+            #expect(
+                (refused.object["message"] as? String)?.contains("failed calling webhook \"namespace.proxy-injector.swiftlet.io\"") == true,
+                "\(refused.object)")
             let asked = try await cluster.create("asked-while-down", namespace: "default", annotations: ["swiftlet.io/inject": "enabled"])
             #expect(asked.status == 500)
-            #expect((asked.object["message"] as? String)?.contains("failed calling webhook \"pod.proxy-injector.swiftlet.io\"") == true, "\(asked.object)")
+            #expect(
+                (asked.object["message"] as? String)?.contains("failed calling webhook \"pod.proxy-injector.swiftlet.io\"") == true,
+                "\(asked.object)")
             // Everyone else's pods are created as if there were no mesh.
             for (name, namespace, annotations) in [
-                ("bystander", "default", [:]), ("opted-out", "shop", ["swiftlet.io/inject": "disabled"]), ("other", "baseline", ["app": "x"]),
+                ("bystander", "default", [:]), ("opted-out", "shop", ["swiftlet.io/inject": "disabled"]),
+                ("other", "baseline", ["app": "x"]),
             ] {
                 let pod = try await cluster.create(name, namespace: namespace, annotations: annotations)
                 #expect(pod.status == 201, "\(namespace)/\(name): \(pod.object)")

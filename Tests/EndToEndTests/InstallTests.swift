@@ -24,7 +24,9 @@ enum KubernetesValidate {
 /// Documents of a YAML or JSON stream as dictionaries, through the same YAML → JSON path `-o json` prints.
 func installObjects(_ json: String) throws -> [[String: Any]] {
     try json.components(separatedBy: "---\n").filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }.map {
-        guard let object = try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] else { throw HarnessError("not an object: \($0)") }
+        guard let object = try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] else {
+            throw HarnessError("not an object: \($0)")
+        }
         return object
     }
 }
@@ -59,7 +61,9 @@ extension TimingSensitiveTests {
     struct InstallTests {
         static func swiftlet(_ arguments: [String]) async throws -> String {
             let result = try await run(ControllerProcess.binary, arguments)
-            guard result.status == 0 else { throw HarnessError("swiftlet \(arguments.joined(separator: " ")) exited \(result.status): \(result.output)") }
+            guard result.status == 0 else {
+                throw HarnessError("swiftlet \(arguments.joined(separator: " ")) exited \(result.status): \(result.output)")
+            }
             return result.output
         }
 
@@ -86,18 +90,25 @@ extension TimingSensitiveTests {
             let rules = field(objects.object("ClusterRole", "swiftlet-controller"), "rules") as? [[String: Any]] ?? []
             let verbs = Set(rules.flatMap { $0["verbs"] as? [String] ?? [] })
             #expect(verbs == ["get", "list", "watch", "create"])
-            #expect(rules.filter { ($0["verbs"] as? [String])?.contains("create") == true }.flatMap { $0["resources"] as? [String] ?? [] } == ["tokenreviews"])
+            #expect(
+                rules.filter { ($0["verbs"] as? [String])?.contains("create") == true }.flatMap { $0["resources"] as? [String] ?? [] } == [
+                    "tokenreviews"
+                ])
             try Self.checkCredentials(objects)
             // Exactly two private keys leave `install`: the issuer's and the injector's; the anchor's was dropped.
             #expect(yaml.components(separatedBy: "PRIVATE KEY-----").count - 1 == 0, "keys are base64 in Secrets, never in clear text")
-            let keys = [decodedData(objects.object("Secret", "swiftlet-identity-issuer"), "tls.key"), decodedData(objects.object("Secret", "swiftlet-injector-tls"), "tls.key")]
+            let keys = [
+                decodedData(objects.object("Secret", "swiftlet-identity-issuer"), "tls.key"),
+                decodedData(objects.object("Secret", "swiftlet-injector-tls"), "tls.key"),
+            ]
             #expect(keys.allSatisfy { $0.contains("PRIVATE KEY") })
         }
 
         /// The issuer chains to the anchors and holds its key; the webhook's caBundle verifies the injector's certificate
         /// for the name the API server dials.
         static func checkCredentials(_ objects: [[String: Any]]) throws {
-            let anchorsPEM = try #require(field(objects.object("ConfigMap", "swiftlet-identity-trust-roots"), "data", "ca-bundle.crt") as? String)
+            let anchorsPEM = try #require(
+                field(objects.object("ConfigMap", "swiftlet-identity-trust-roots"), "data", "ca-bundle.crt") as? String)
             let anchors = try PEMDocument.parseMultiple(pemString: anchorsPEM).map { try Certificate(pemDocument: $0) }
             let issuerSecret = objects.object("Secret", "swiftlet-identity-issuer")
             #expect(field(issuerSecret, "type") as? String == "kubernetes.io/tls")
@@ -107,7 +118,8 @@ extension TimingSensitiveTests {
             #expect(anchors.contains { $0.subject == issuer.issuer && $0.publicKey.isValidSignature(issuer.signature, for: issuer) })
 
             let webhook = objects.object("MutatingWebhookConfiguration", "swiftlet-proxy-injector")
-            let bundle = try #require((field(webhook, "webhooks", "0", "clientConfig", "caBundle") as? String).flatMap { Data(base64Encoded: $0) })
+            let bundle = try #require(
+                (field(webhook, "webhooks", "0", "clientConfig", "caBundle") as? String).flatMap { Data(base64Encoded: $0) })
             let ca = try Certificate(pemEncoded: String(decoding: bundle, as: UTF8.self))
             let injectorSecret = objects.object("Secret", "swiftlet-injector-tls")
             let serving = try Certificate(pemEncoded: decodedData(injectorSecret, "tls.crt"))
@@ -129,19 +141,30 @@ extension TimingSensitiveTests {
                 "--identity-issuer-key-file", first + "/issuer.key",
             ])
             try await KubernetesValidate.check(yaml)
-            let objects = try installObjects(try await Self.swiftlet([
-                "install", "-o", "json", "--identity-trust-anchors-file", first + "/ca.crt", "--identity-issuer-certificate-file", first + "/issuer.crt",
-                "--identity-issuer-key-file", first + "/issuer.key",
-            ]))
-            #expect(field(objects.object("ConfigMap", "swiftlet-identity-trust-roots"), "data", "ca-bundle.crt") as? String == (try String(contentsOfFile: first + "/ca.crt", encoding: .utf8)))
-            #expect(decodedData(objects.object("Secret", "swiftlet-identity-issuer"), "tls.crt") == (try String(contentsOfFile: first + "/issuer.crt", encoding: .utf8)))
-            #expect(decodedData(objects.object("Secret", "swiftlet-identity-issuer"), "tls.key") == (try String(contentsOfFile: first + "/issuer.key", encoding: .utf8)))
+            let objects = try installObjects(
+                try await Self.swiftlet([
+                    "install", "-o", "json", "--identity-trust-anchors-file", first + "/ca.crt", "--identity-issuer-certificate-file",
+                    first + "/issuer.crt",
+                    "--identity-issuer-key-file", first + "/issuer.key",
+                ]))
+            #expect(
+                field(objects.object("ConfigMap", "swiftlet-identity-trust-roots"), "data", "ca-bundle.crt") as? String
+                    == (try String(contentsOfFile: first + "/ca.crt", encoding: .utf8)))
+            #expect(
+                decodedData(objects.object("Secret", "swiftlet-identity-issuer"), "tls.crt")
+                    == (try String(contentsOfFile: first + "/issuer.crt", encoding: .utf8)))
+            #expect(
+                decodedData(objects.object("Secret", "swiftlet-identity-issuer"), "tls.key")
+                    == (try String(contentsOfFile: first + "/issuer.key", encoding: .utf8)))
             try Self.checkCredentials(objects)
 
-            let mismatched = try await run(ControllerProcess.binary, [
-                "install", "--identity-trust-anchors-file", other + "/ca.crt", "--identity-issuer-certificate-file", first + "/issuer.crt",
-                "--identity-issuer-key-file", first + "/issuer.key",
-            ])
+            let mismatched = try await run(
+                ControllerProcess.binary,
+                [
+                    "install", "--identity-trust-anchors-file", other + "/ca.crt", "--identity-issuer-certificate-file",
+                    first + "/issuer.crt",
+                    "--identity-issuer-key-file", first + "/issuer.key",
+                ])
             #expect(mismatched.status != 0)
             #expect(mismatched.output.contains("issuer.crt") && !mismatched.output.contains("kind: Namespace"), "\(mismatched.output)")
             let partial = try await run(ControllerProcess.binary, ["install", "--identity-trust-anchors-file", first + "/ca.crt"])
@@ -159,25 +182,46 @@ extension TimingSensitiveTests {
             // Everything cluster-wide that install creates is deleted; the rest goes with the namespace.
             let clusterWide = installed.filter { ($0["metadata"] as? [String: Any])?["namespace"] == nil }
             for object in clusterWide {
-                #expect(objects.contains { $0["kind"] as? String == object["kind"] as? String && field($0, "metadata", "name") as? String == field(object, "metadata", "name") as? String })
+                #expect(
+                    objects.contains {
+                        $0["kind"] as? String == object["kind"] as? String
+                            && field($0, "metadata", "name") as? String == field(object, "metadata", "name") as? String
+                    })
             }
         }
 
-        @Test("upgrade reads the cluster's values, anchors, issuer and injector certificate back and keeps them", .enabled(if: E2E.available("openssl", "curl")))
+        @Test(
+            "upgrade reads the cluster's values, anchors, issuer and injector certificate back and keeps them",
+            .enabled(if: E2E.available("openssl", "curl")))
         func upgradeKeepsCredentials() async throws {
             let api = try await KubeAPIServer.start()
             defer { api.stop() }
-            let installed = try installObjects(try await Self.swiftlet(["install", "-o", "json", "--ha", "--set", "controller.replicas=5", "--set", "registry=registry.example/mesh"]))
+            let installed = try installObjects(
+                try await Self.swiftlet([
+                    "install", "-o", "json", "--ha", "--set", "controller.replicas=5", "--set", "registry=registry.example/mesh",
+                ]))
             try await api.apply(installed)
-            let upgraded = try installObjects(try await Self.swiftlet(["upgrade", "-o", "json", "--kubeconfig", api.kubeconfig.path, "--set", "proxy.logLevel=debug"]))
-            for (kind, name) in [("ConfigMap", "swiftlet-identity-trust-roots"), ("Secret", "swiftlet-identity-issuer"), ("Secret", "swiftlet-injector-tls")] {
-                #expect(field(upgraded.object(kind, name), "data") as? NSDictionary == field(installed.object(kind, name), "data") as? NSDictionary, "\(kind) \(name)")
+            let upgraded = try installObjects(
+                try await Self.swiftlet(["upgrade", "-o", "json", "--kubeconfig", api.kubeconfig.path, "--set", "proxy.logLevel=debug"]))
+            for (kind, name) in [
+                ("ConfigMap", "swiftlet-identity-trust-roots"), ("Secret", "swiftlet-identity-issuer"), ("Secret", "swiftlet-injector-tls"),
+            ] {
+                #expect(
+                    field(upgraded.object(kind, name), "data") as? NSDictionary == field(installed.object(kind, name), "data")
+                        as? NSDictionary, "\(kind) \(name)")
             }
-            #expect(field(upgraded.object("MutatingWebhookConfiguration", "swiftlet-proxy-injector"), "webhooks", "0", "clientConfig", "caBundle") as? String
-                == field(installed.object("MutatingWebhookConfiguration", "swiftlet-proxy-injector"), "webhooks", "0", "clientConfig", "caBundle") as? String)
+            #expect(
+                field(
+                    upgraded.object("MutatingWebhookConfiguration", "swiftlet-proxy-injector"), "webhooks", "0", "clientConfig", "caBundle")
+                    as? String
+                    == field(
+                        installed.object("MutatingWebhookConfiguration", "swiftlet-proxy-injector"), "webhooks", "0", "clientConfig",
+                        "caBundle") as? String)
             let deployment = upgraded.object("Deployment", "swiftlet-controller")
             #expect(field(deployment, "spec", "replicas") as? Int == 5, "values stored at install stay")
-            #expect((field(deployment, "spec", "template", "spec", "containers", "0", "image") as? String)?.hasPrefix("registry.example/mesh/") == true)
+            #expect(
+                (field(deployment, "spec", "template", "spec", "containers", "0", "image") as? String)?.hasPrefix("registry.example/mesh/")
+                    == true)
             #expect(upgraded.object("PodDisruptionBudget", "swiftlet-controller") != nil)
             let values = field(upgraded.object("ConfigMap", "swiftlet-config"), "data", "values.yaml") as? String ?? ""
             #expect(values.contains("\"proxy.logLevel\": \"debug\""))

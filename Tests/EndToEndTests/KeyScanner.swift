@@ -4,12 +4,16 @@ import Foundation
 /// raw DER (SEC1 or PKCS#8, both carry the public point after the private scalar) or inside PEM blocks.
 enum KeyScanner {
     /// Files under `roots` modified since `since` that hold the private key of `publicPoint` (65 bytes, `04 || X || Y`).
-    static func filesHoldingPrivateKey(of publicPoint: [UInt8], under roots: [String], modifiedSince since: Date, skipping: Set<String> = []) -> [String] {
+    static func filesHoldingPrivateKey(
+        of publicPoint: [UInt8], under roots: [String], modifiedSince since: Date, skipping: Set<String> = []
+    ) -> [String] {
         var found: [String] = []
         for path in Self.candidates(under: roots, modifiedSince: since, skipping: skipping) {
             guard let data = FileManager.default.contents(atPath: path) else { continue }
             let bytes = [UInt8](data)
-            if Self.holdsPrivateKey(of: publicPoint, in: bytes) || Self.pemBlocks(in: bytes).contains(where: { Self.holdsPrivateKey(of: publicPoint, in: $0) }) {
+            if Self.holdsPrivateKey(of: publicPoint, in: bytes)
+                || Self.pemBlocks(in: bytes).contains(where: { Self.holdsPrivateKey(of: publicPoint, in: $0) })
+            {
                 found.append(path)
             }
         }
@@ -34,7 +38,9 @@ enum KeyScanner {
         var blocks: [[UInt8]] = []
         var body: String? = nil
         for line in text.split(separator: "\n") {
-            if line.hasPrefix("-----BEGIN") { body = "" } else if line.hasPrefix("-----END") {
+            if line.hasPrefix("-----BEGIN") {
+                body = ""
+            } else if line.hasPrefix("-----END") {
                 if let body, let decoded = Data(base64Encoded: body) { blocks.append([UInt8](decoded)) }
                 body = nil
             } else if body != nil {
@@ -59,12 +65,19 @@ enum KeyScanner {
     static func candidates(under roots: [String], modifiedSince since: Date, skipping: Set<String>) -> [String] {
         var result: [String] = []
         for root in roots {
-            guard let walker = FileManager.default.enumerator(
-                at: URL(fileURLWithPath: root), includingPropertiesForKeys: [.isRegularFileKey, .isDirectoryKey, .contentModificationDateKey, .fileSizeKey],
-                options: [], errorHandler: { _, _ in true }
-            ) else { continue }
+            guard
+                let walker = FileManager.default.enumerator(
+                    at: URL(fileURLWithPath: root),
+                    includingPropertiesForKeys: [.isRegularFileKey, .isDirectoryKey, .contentModificationDateKey, .fileSizeKey],
+                    options: [], errorHandler: { _, _ in true }
+                )
+            else { continue }
             for case let url as URL in walker {
-                guard let values = try? url.resourceValues(forKeys: [.isRegularFileKey, .isDirectoryKey, .contentModificationDateKey, .fileSizeKey]) else { continue }
+                guard
+                    let values = try? url.resourceValues(forKeys: [
+                        .isRegularFileKey, .isDirectoryKey, .contentModificationDateKey, .fileSizeKey,
+                    ])
+                else { continue }
                 if values.isDirectory == true, skipping.contains(url.lastPathComponent) {
                     walker.skipDescendants()
                     continue

@@ -30,7 +30,8 @@ final class KubeAPIServer: Sendable {
 
     /// `gatewayAPI`: the Gateway API channel whose v1.2.1 CRDs are installed (`standard`, `experimental`, `none`).
     static func start(
-        bookmarkSeconds: Double = 60, history: Int = 100_000, version: String = "1.31.4", gatewayAPI: String = "standard", prefix: [String] = []
+        bookmarkSeconds: Double = 60, history: Int = 100_000, version: String = "1.31.4", gatewayAPI: String = "standard",
+        prefix: [String] = []
     ) async throws -> KubeAPIServer {
         try E2E.need("openssl", "curl")
         let directory = try E2E.temporaryDirectory()
@@ -39,23 +40,27 @@ final class KubeAPIServer: Sendable {
         let made = try await run(
             "openssl",
             [
-                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=kube-apiserver",
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj",
+                "/CN=kube-apiserver",
                 "-addext", "subjectAltName=IP:127.0.0.1,DNS:kubernetes.default.svc", "-keyout", key.path, "-out", certificate.path,
             ]
         )
         guard made.status == 0 else { throw HarnessError("openssl could not make the API server's certificate: \(made.output)") }
         let token = "admin-\(UUID().uuidString)"
         let port = E2E.freePort()
-        let command = prefix + [
-            E2E.python, E2E.fixtures.appendingPathComponent("kube_apiserver.py").path, "--port", "\(port)", "--tls-cert", certificate.path,
-            "--tls-key", key.path, "--token", token, "--bookmark-seconds", "\(bookmarkSeconds)", "--history", "\(history)",
-            "--version", version, "--gateway-api", gatewayAPI,
-        ]
+        let command =
+            prefix + [
+                E2E.python, E2E.fixtures.appendingPathComponent("kube_apiserver.py").path, "--port", "\(port)", "--tls-cert",
+                certificate.path,
+                "--tls-key", key.path, "--token", token, "--bookmark-seconds", "\(bookmarkSeconds)", "--history", "\(history)",
+                "--version", version, "--gateway-api", gatewayAPI,
+            ]
         let process = try ChildProcess(command[0], Array(command.dropFirst()), name: "kube-apiserver")
         _ = try await process.waitForLine(containing: "listening")
         let kubeconfig = directory.appendingPathComponent("kubeconfig")
         try Self.writeKubeconfig(kubeconfig, port: port, certificate: certificate, token: token)
-        return KubeAPIServer(process: process, port: port, token: token, directory: directory, kubeconfig: kubeconfig, caFile: certificate, prefix: prefix)
+        return KubeAPIServer(
+            process: process, port: port, token: token, directory: directory, kubeconfig: kubeconfig, caFile: certificate, prefix: prefix)
     }
 
     /// A kubeconfig for another identity of this server (a token given to `registerUsers` or `registerTokens`).
@@ -90,13 +95,15 @@ final class KubeAPIServer: Sendable {
     @discardableResult
     func request(_ method: String, _ path: String, json: String? = nil, token: String? = nil) async throws -> (status: Int, body: String) {
         var arguments = [
-            "-sS", "--cacert", self.caFile.path, "-H", "Authorization: Bearer \(token ?? self.token)", "-H", "Content-Type: application/json", "-X", method,
+            "-sS", "--cacert", self.caFile.path, "-H", "Authorization: Bearer \(token ?? self.token)", "-H",
+            "Content-Type: application/json", "-X", method,
             "-w", "\n%{http_code}", "\(self.server)\(path)",
         ]
         if json != nil { arguments += ["--data-binary", "@-"] }
         let command = self.prefix + ["curl"] + arguments
         let result = try await run(command[0], Array(command.dropFirst()), input: json.map { Data($0.utf8) })
-        guard result.status == 0, let newline = result.output.lastIndex(of: "\n"), let code = Int(result.output[result.output.index(after: newline)...])
+        guard result.status == 0, let newline = result.output.lastIndex(of: "\n"),
+            let code = Int(result.output[result.output.index(after: newline)...])
         else {
             throw HarnessError("curl \(method) \(path) failed: \(result.output)")
         }
@@ -206,17 +213,23 @@ enum KubeObjects {
         ["apiVersion": "v1", "kind": "ServiceAccount", "metadata": ["name": name, "namespace": namespace]]
     }
 
-    static func service(_ name: String, namespace: String = "default", selector: [String: String], port: Int = 80, targetPort: Any = "http", clusterIP: String? = nil)
+    static func service(
+        _ name: String, namespace: String = "default", selector: [String: String], port: Int = 80, targetPort: Any = "http",
+        clusterIP: String? = nil
+    )
         -> [String: Any]
     {
-        var spec: [String: Any] = ["selector": selector, "ports": [["name": "http", "port": port, "targetPort": targetPort, "protocol": "TCP"]]]
+        var spec: [String: Any] = [
+            "selector": selector, "ports": [["name": "http", "port": port, "targetPort": targetPort, "protocol": "TCP"]],
+        ]
         if let clusterIP { spec["clusterIP"] = clusterIP }
         return ["apiVersion": "v1", "kind": "Service", "metadata": ["name": name, "namespace": namespace], "spec": spec]
     }
 
     /// A running pod; `meshed` adds the injector's label, `replicaSet` an owner made by a Deployment.
     static func pod(
-        _ name: String, namespace: String = "default", ip: String, labels: [String: String], serviceAccount: String = "default", port: Int = 8080,
+        _ name: String, namespace: String = "default", ip: String, labels: [String: String], serviceAccount: String = "default",
+        port: Int = 8080,
         meshed: Bool = true, replicaSet: (name: String, hash: String)? = nil, ready: Bool = true
     ) -> [String: Any] {
         var labels = labels
@@ -244,14 +257,17 @@ enum KubeObjects {
 
     /// An EndpointSlice of `service`: each endpoint (address, pod, ready) on one named port.
     static func endpointSlice(
-        _ name: String, namespace: String = "default", service: String, port: Int = 8080, endpoints: [(ip: String, pod: String?, ready: Bool)]
+        _ name: String, namespace: String = "default", service: String, port: Int = 8080,
+        endpoints: [(ip: String, pod: String?, ready: Bool)]
     ) -> [String: Any] {
         [
             "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
             "metadata": ["name": name, "namespace": namespace, "labels": ["kubernetes.io/service-name": service]],
             "ports": [["name": "http", "port": port, "protocol": "TCP"]],
             "endpoints": endpoints.map { endpoint -> [String: Any] in
-                var entry: [String: Any] = ["addresses": [endpoint.ip], "conditions": ["ready": endpoint.ready, "serving": endpoint.ready]]
+                var entry: [String: Any] = [
+                    "addresses": [endpoint.ip], "conditions": ["ready": endpoint.ready, "serving": endpoint.ready],
+                ]
                 if let pod = endpoint.pod { entry["targetRef"] = ["kind": "Pod", "name": pod, "namespace": namespace] }
                 return entry
             },

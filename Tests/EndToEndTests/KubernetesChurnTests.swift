@@ -25,7 +25,9 @@ extension TimingSensitiveTests.NetworkNamespaceTests {
             ])
             try await api.apply([
                 KubeObjects.service("web", namespace: "demo", selector: ["app": "web"], port: 80, clusterIP: "10.96.0.10"),
-                KubeObjects.pod("server-0", namespace: "demo", ip: b.address, labels: ["app": "web"], serviceAccount: "server", replicaSet: ("web-5d9c7b", "5d9c7b")),
+                KubeObjects.pod(
+                    "server-0", namespace: "demo", ip: b.address, labels: ["app": "web"], serviceAccount: "server",
+                    replicaSet: ("web-5d9c7b", "5d9c7b")),
                 KubeObjects.pod("client-0", namespace: "demo", ip: a.address, labels: ["app": "client"], serviceAccount: "client"),
                 Self.webSlice(b.address, generation: 0),
             ])
@@ -48,7 +50,8 @@ extension TimingSensitiveTests.NetworkNamespaceTests {
                 try "token-\(serviceAccount)".write(to: tokenFile, atomically: true, encoding: .utf8)
                 let proxy = try await pod.startProxy([
                     "SWIFTLET_PROXY_DESTINATION_ADDR": "\(host):8086", "SWIFTLET_PROXY_IDENTITY_ADDR": "\(host):8087",
-                    "SWIFTLET_PROXY_NAMESPACE": "demo", "SWIFTLET_PROXY_IDENTITY_LOCAL_NAME": "\(serviceAccount).demo.serviceaccount.identity.swiftlet.cluster.local",
+                    "SWIFTLET_PROXY_NAMESPACE": "demo",
+                    "SWIFTLET_PROXY_IDENTITY_LOCAL_NAME": "\(serviceAccount).demo.serviceaccount.identity.swiftlet.cluster.local",
                     "SWIFTLET_PROXY_IDENTITY_TRUST_ANCHORS": anchors, "SWIFTLET_PROXY_IDENTITY_TOKEN_FILE": tokenFile.path,
                 ])
                 _ = try await proxy.child.waitForLine(containing: "certified")
@@ -56,11 +59,14 @@ extension TimingSensitiveTests.NetworkNamespaceTests {
             }
             let proxyA = try await meshed(a, "client", controller: "127.0.0.1")
             let proxyB = try await meshed(b, "server", controller: a.address)
-            let server = try ChildProcess(ip, b.exec([E2E.python, "-u", E2E.fixtures.appendingPathComponent("upstream.py").path, "8080", "0.0.0.0"]), name: "server-in-b")
+            let server = try ChildProcess(
+                ip, b.exec([E2E.python, "-u", E2E.fixtures.appendingPathComponent("upstream.py").path, "8080", "0.0.0.0"]),
+                name: "server-in-b")
             _ = try await server.waitForLine(containing: "LISTENING")
 
             let load = try LoadProcess(target: "10.96.0.10:80", authority: "web.demo.svc.cluster.local", prefix: [ip] + a.exec([]))
-            _ = try await load.child.waitForLine(where: { ($0.hasPrefix("STATS ") && LoadProcess.Stats($0).ok >= 20) }, describedAs: "20 answers")
+            _ = try await load.child.waitForLine(
+                where: { ($0.hasPrefix("STATS ") && LoadProcess.Stats($0).ok >= 20) }, describedAs: "20 answers")
             let before = try await api.stats()
 
             // 1,000 pods in ten waves of 100 (with ten Services and their slices), then deleted wave by wave.
@@ -72,10 +78,14 @@ extension TimingSensitiveTests.NetworkNamespaceTests {
                     var endpoints: [(ip: String, pod: String?, ready: Bool)] = []
                     for index in 0..<10 {
                         let address = "10.200.\(wave * 10 + service).\(index + 1)"
-                        objects.append(KubeObjects.pod("\(name)-\(index)", namespace: "churn", ip: address, labels: ["app": name], serviceAccount: name))
+                        objects.append(
+                            KubeObjects.pod(
+                                "\(name)-\(index)", namespace: "churn", ip: address, labels: ["app": name], serviceAccount: name))
                         endpoints.append((address, "\(name)-\(index)", true))
                     }
-                    objects.append(KubeObjects.service(name, namespace: "churn", selector: ["app": name], clusterIP: "10.96.\(100 + wave).\(service + 1)"))
+                    objects.append(
+                        KubeObjects.service(
+                            name, namespace: "churn", selector: ["app": name], clusterIP: "10.96.\(100 + wave).\(service + 1)"))
                     objects.append(KubeObjects.endpointSlice("\(name)-abcde", namespace: "churn", service: name, endpoints: endpoints))
                 }
                 objects.append(Self.webSlice(b.address, generation: wave + 1))
@@ -93,14 +103,16 @@ extension TimingSensitiveTests.NetworkNamespaceTests {
             }
             // And it goes on serving after the churn.
             let atEnd = load.child.text.split(separator: "\n").last { $0.hasPrefix("STATS ") }.map { LoadProcess.Stats($0).ok } ?? 0
-            _ = try await load.child.waitForLine(where: { $0.hasPrefix("STATS ") && LoadProcess.Stats($0).ok >= atEnd + 50 }, describedAs: "50 more answers")
+            _ = try await load.child.waitForLine(
+                where: { $0.hasPrefix("STATS ") && LoadProcess.Stats($0).ok >= atEnd + 50 }, describedAs: "50 more answers")
             let stats = try await load.finish()
             #expect(stats.failed == 0, "failed requests: \(load.failures.prefix(5))")
             #expect(stats.ok >= atEnd + 50)
 
             let after = try await api.stats()
             for kind in ["pods", "services", "endpointslices"] {
-                #expect((after[kind]?.lists ?? 0) - (before[kind]?.lists ?? 0) == 1, "\(kind): one relist for the compaction, none for the cut")
+                #expect(
+                    (after[kind]?.lists ?? 0) - (before[kind]?.lists ?? 0) == 1, "\(kind): one relist for the compaction, none for the cut")
                 #expect(after[kind]?.watchesWithoutVersion == 0, "\(kind): every watch resumed from a version")
             }
             let metrics = try await a.run(["curl", "-sS", "http://127.0.0.1:9990/metrics"]).output
@@ -129,7 +141,9 @@ extension TimingSensitiveTests.NetworkNamespaceTests {
         let (a, b, cleanup) = try await self.makePods()
         do {
             let ip = E2E.which("ip")!
-            let server = try ChildProcess(ip, b.exec([E2E.python, "-u", E2E.fixtures.appendingPathComponent("upstream.py").path, "8080", "0.0.0.0"]), name: "server-in-b")
+            let server = try ChildProcess(
+                ip, b.exec([E2E.python, "-u", E2E.fixtures.appendingPathComponent("upstream.py").path, "8080", "0.0.0.0"]),
+                name: "server-in-b")
             _ = try await server.waitForLine(containing: "LISTENING")
             let serverProxy = try await b.startProxy()
             let sidecar = try await a.startProxy()

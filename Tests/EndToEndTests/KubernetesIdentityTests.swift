@@ -46,7 +46,8 @@ struct KubernetesIdentityTests {
         let wrongAudience = try await proxy(token: "token-web-for-the-api")
         defer { withExtendedLifetime((web, borrowing, wrongAudience)) {} }
         for refused in [borrowing, wrongAudience] {
-            let line = try await refused.child.waitForLine(where: { $0.contains("certification failed") && $0.contains("unauthenticated") }, describedAs: "a refusal")
+            let line = try await refused.child.waitForLine(
+                where: { $0.contains("certification failed") && $0.contains("unauthenticated") }, describedAs: "a refusal")
             #expect(!line.contains("unauthenticated: unauthenticated"), "the code is said once: \(line)")
             #expect(try await refused.metric("identity_cert_refreshes_total") == 0)
         }
@@ -54,7 +55,7 @@ struct KubernetesIdentityTests {
         #expect(try await controller.metric("identity_certificates_refused_total") >= 2)
     }
 
-    @Test("the issuer is read from its Secret and followed: a rotated issuer signs from then on, a broken one is refused and the last good stays")
+    @Test("the issuer is read from its Secret and followed: a rotated one signs from then on, a broken one is refused, the last good stays")
     func issuerFollowedFromTheSecret() async throws {
         let api = try await KubeAPIServer.start()
         defer { api.stop() }
@@ -62,23 +63,31 @@ struct KubernetesIdentityTests {
         let ca = directory.appendingPathComponent("ca")
         let next = directory.appendingPathComponent("next")
         _ = try await run(ControllerProcess.binary, ["identity", "generate", "--out", ca.path])
-        let rotated = try await run(ControllerProcess.binary, [
-            "identity", "generate", "--out", next.path, "--anchor-certificate", ca.appendingPathComponent("ca.crt").path,
-            "--anchor-key", ca.appendingPathComponent("ca.key").path,
-        ])
+        let rotated = try await run(
+            ControllerProcess.binary,
+            [
+                "identity", "generate", "--out", next.path, "--anchor-certificate", ca.appendingPathComponent("ca.crt").path,
+                "--anchor-key", ca.appendingPathComponent("ca.key").path,
+            ])
         #expect(rotated.status == 0, "\(rotated.output)")
-        let installed = try installObjects(try await TimingSensitiveTests.InstallTests.swiftlet([
-            "install", "-o", "json", "--identity-trust-anchors-file", ca.appendingPathComponent("ca.crt").path,
-            "--identity-issuer-certificate-file", ca.appendingPathComponent("issuer.crt").path, "--identity-issuer-key-file", ca.appendingPathComponent("issuer.key").path,
-        ]))
+        let installed = try installObjects(
+            try await TimingSensitiveTests.InstallTests.swiftlet([
+                "install", "-o", "json", "--identity-trust-anchors-file", ca.appendingPathComponent("ca.crt").path,
+                "--identity-issuer-certificate-file", ca.appendingPathComponent("issuer.crt").path, "--identity-issuer-key-file",
+                ca.appendingPathComponent("issuer.key").path,
+            ]))
         var secret = try #require(installed.object("Secret", "swiftlet-identity-issuer"))
-        try await api.apply([KubeObjects.namespace("swiftlet"), try #require(installed.object("ConfigMap", "swiftlet-identity-trust-roots")), secret])
+        try await api.apply([
+            KubeObjects.namespace("swiftlet"), try #require(installed.object("ConfigMap", "swiftlet-identity-trust-roots")), secret,
+        ])
         try await api.registerTokens(["token-web": ("default/web", ["identity.swiftlet.io"])])
-        let controller = try await ControllerProcess.start(source: ["--kubeconfig", api.kubeconfig.path], extra: ["--identity-issuer-secret", "swiftlet-identity-issuer"])
+        let controller = try await ControllerProcess.start(
+            source: ["--kubeconfig", api.kubeconfig.path], extra: ["--identity-issuer-secret", "swiftlet-identity-issuer"])
         defer { controller.child.stop() }
         /// The issuer certificate the identity server presents in its chain (renewed from the issuer in force).
         func presentedChain() async throws -> String {
-            let result = try await run("openssl", ["s_client", "-connect", "127.0.0.1:\(controller.identityPort ?? 0)", "-showcerts"], input: Data())
+            let result = try await run(
+                "openssl", ["s_client", "-connect", "127.0.0.1:\(controller.identityPort ?? 0)", "-showcerts"], input: Data())
             return result.output
         }
         func body(_ file: URL) throws -> String {
@@ -106,7 +115,8 @@ struct KubernetesIdentityTests {
             "ca.crt": try Data(contentsOf: ca.appendingPathComponent("ca.crt")).base64EncodedString(),
         ]
         try await api.apply([secret])
-        _ = try await controller.child.waitForLine(where: { $0.contains("identity credentials reloaded") && $0.contains("reloads=1 ") }, describedAs: "the rotation")
+        _ = try await controller.child.waitForLine(
+            where: { $0.contains("identity credentials reloaded") && $0.contains("reloads=1 ") }, describedAs: "the rotation")
         #expect(try await presentedChain().contains(try body(next.appendingPathComponent("issuer.crt"))))
         let second = try await certified()
 

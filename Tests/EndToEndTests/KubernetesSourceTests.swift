@@ -2,9 +2,11 @@ import Controller
 import Foundation
 import Kubernetes
 import Logging
-import struct ProxyCore.ServicePolicy
-import struct ProxyCore.RetryBudget
+import MeshModel
 import Testing
+
+import struct MeshModel.RetryBudget
+import struct MeshModel.ServicePolicy
 
 /// `KubernetesSource` against the test API server (real HTTPS, a bearer token, list then watch, bookmarks, 410):
 /// what a proxy would be told follows the cluster, and the source never re-reads more than the API's protocol asks.
@@ -59,9 +61,10 @@ struct KubernetesSourceTests {
 
     /// Waits (up to 20 s) until the index's answer for `authority` satisfies `matches`.
     static func eventually(
-        _ index: ClusterIndex, _ authority: DestinationAuthority, _ what: String, _ matches: @escaping @Sendable (DestinationState) -> Bool
-    ) async throws -> DestinationState {
-        try await withThrowingTaskGroup(of: DestinationState?.self) { group in
+        _ index: ClusterIndex, _ authority: DestinationAuthority, _ what: String,
+        _ matches: @escaping @Sendable (DestinationResolution) -> Bool
+    ) async throws -> DestinationResolution {
+        try await withThrowingTaskGroup(of: DestinationResolution?.self) { group in
             group.addTask {
                 for await state in index.watch(authority) where matches(state) { return state }
                 return nil
@@ -76,7 +79,7 @@ struct KubernetesSourceTests {
         }
     }
 
-    static func endpoints(_ state: DestinationState) -> [EndpointAddress: ResolvedEndpoint] {
+    static func endpoints(_ state: DestinationResolution) -> [EndpointAddress: ResolvedEndpoint] {
         if case .endpoints(let endpoints, _) = state { return endpoints }
         return [:]
     }
@@ -97,7 +100,8 @@ struct KubernetesSourceTests {
 
             // web-2 fails its readiness probe: the endpoints controller marks it not ready, and it leaves.
             try await api.apply([
-                KubeObjects.endpointSlice("web-abcde", service: "web", endpoints: [("10.1.0.1", "web-1", true), ("10.1.0.2", "web-2", false)])
+                KubeObjects.endpointSlice(
+                    "web-abcde", service: "web", endpoints: [("10.1.0.1", "web-1", true), ("10.1.0.2", "web-2", false)])
             ])
             let ready = try await Self.eventually(index, Self.web, "the unready pod left") { Self.endpoints($0).count == 1 }
             #expect(Self.endpoints(ready).keys.first == EndpointAddress(ip: "10.1.0.1", port: 8080))
@@ -106,7 +110,8 @@ struct KubernetesSourceTests {
             try await api.apply([
                 KubeObjects.pod("web-3", ip: "10.1.0.3", labels: ["app": "web"], serviceAccount: "web"),
                 KubeObjects.endpointSlice(
-                    "web-abcde", service: "web", endpoints: [("10.1.0.1", "web-1", true), ("10.1.0.2", "web-2", false), ("10.1.0.3", "web-3", true)]
+                    "web-abcde", service: "web",
+                    endpoints: [("10.1.0.1", "web-1", true), ("10.1.0.2", "web-2", false), ("10.1.0.3", "web-3", true)]
                 ),
             ])
             // Pods and slices are separate watches: the address may be known a moment before its Pod.
@@ -199,7 +204,10 @@ struct KubernetesSourceTests {
         @Sendable func route(retries: String) -> [String: Any] {
             [
                 "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-                "metadata": ["name": "web-split", "namespace": "default", "annotations": ["retry.swiftlet.io/http": "5xx", "retry.swiftlet.io/limit": retries]],
+                "metadata": [
+                    "name": "web-split", "namespace": "default",
+                    "annotations": ["retry.swiftlet.io/http": "5xx", "retry.swiftlet.io/limit": retries],
+                ],
                 "spec": [
                     "parentRefs": [["group": "core", "kind": "Service", "name": "web", "port": 80]],
                     "rules": [["backendRefs": [["name": "web", "port": 80, "weight": 3]]]],
@@ -244,19 +252,27 @@ struct KubernetesSourceTests {
             ],
         ]
         let body = String(decoding: try JSONSerialization.data(withJSONObject: route), as: UTF8.self)
-        let strict = try await api.request("POST", "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes?fieldValidation=Strict", json: body)
+        let strict = try await api.request(
+            "POST", "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes?fieldValidation=Strict", json: body)
         if channel == "standard" {
-            #expect(strict.status == 400 && strict.body.contains("strict decoding error: unknown field") && strict.body.contains("spec.rules[0].retry"), "\(strict)")
+            #expect(
+                strict.status == 400 && strict.body.contains("strict decoding error: unknown field")
+                    && strict.body.contains("spec.rules[0].retry"), "\(strict)")
             try await api.apply([route])  // without strict validation: accepted, the retry dropped
         } else {
             #expect(strict.status == 201, "\(strict)")
-            try await api.apply([[
-                "apiVersion": "gateway.networking.x-k8s.io/v1alpha1", "kind": "XBackendTrafficPolicy", "metadata": ["name": "web-budget", "namespace": "default"],
-                "spec": [
-                    "targetRefs": [["group": "", "kind": "Service", "name": "web"]],
-                    "retryConstraint": ["budget": ["percent": 50, "interval": "20s"], "minRetryRate": ["count": 30, "interval": "10s"]],
-                ],
-            ]])
+            try await api.apply([
+                [
+                    "apiVersion": "gateway.networking.x-k8s.io/v1alpha1", "kind": "XBackendTrafficPolicy",
+                    "metadata": ["name": "web-budget", "namespace": "default"],
+                    "spec": [
+                        "targetRefs": [["group": "", "kind": "Service", "name": "web"]],
+                        "retryConstraint": [
+                            "budget": ["percent": 50, "interval": "20s"], "minRetryRate": ["count": 30, "interval": "10s"],
+                        ],
+                    ],
+                ]
+            ])
         }
         try await Self.withSource(api) { index, _ in
             let deadline = ContinuousClock.now + .seconds(20)

@@ -28,7 +28,9 @@ final class MeshFixture: @unchecked Sendable {
         try FileManager.default.createDirectory(at: tokens.appendingPathComponent(Self.namespace), withIntermediateDirectories: true)
         let manifestDirectory = directory.appendingPathComponent("manifests")
         try FileManager.default.createDirectory(at: manifestDirectory, withIntermediateDirectories: true)
-        for (name, text) in manifests { try text.write(to: manifestDirectory.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+        for (name, text) in manifests {
+            try text.write(to: manifestDirectory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
         let controller = try await ControllerProcess.start(
             manifests: manifestDirectory, meshedDiscovery: true,
             extra: [
@@ -116,7 +118,8 @@ final class MeshFixture: @unchecked Sendable {
         let ca = caDirectory ?? self.ca
         let issuerPEM = try String(contentsOf: ca.appendingPathComponent("issuer.crt"), encoding: .utf8)
         let issuer = try Certificate(pemEncoded: issuerPEM)
-        let issuerKey = try Certificate.PrivateKey(pemEncoded: try String(contentsOf: ca.appendingPathComponent("issuer.key"), encoding: .utf8))
+        let issuerKey = try Certificate.PrivateKey(
+            pemEncoded: try String(contentsOf: ca.appendingPathComponent("issuer.key"), encoding: .utf8))
         let key = P256.Signing.PrivateKey()
         let leaf = try Certificate(
             version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey), notValidBefore: notBefore, notValidAfter: notAfter,
@@ -185,9 +188,11 @@ struct OpenSSLClientResult {
     var chain: [String]
 
     var protocolVersion: String? {
-        ChildProcess.line(containing: "Protocol  :", in: self.output).map { $0.split(separator: ":").last!.trimmingCharacters(in: .whitespaces) }
+        ChildProcess.line(containing: "Protocol  :", in: self.output).map {
+            $0.split(separator: ":").last!.trimmingCharacters(in: .whitespaces)
+        }
             ?? ChildProcess.line(containing: "New, TLSv", in: self.output).flatMap { $0.split(separator: ",").dropFirst().first }
-                .map { $0.trimmingCharacters(in: .whitespaces) }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
     /// `openssl s_client` to `port` with SNI `serverName`, presenting `certificate` if given, sending `input`.
@@ -195,7 +200,9 @@ struct OpenSSLClientResult {
         port: Int, serverName: String, certificate: PeerCertificate? = nil, alpn: String? = nil, input: String = ""
     ) async throws -> OpenSSLClientResult {
         try E2E.need("openssl")
-        var arguments = ["15", E2E.which("openssl")!, "s_client", "-connect", "127.0.0.1:\(port)", "-servername", serverName, "-showcerts", "-tls1_3"]
+        var arguments = [
+            "15", E2E.which("openssl")!, "s_client", "-connect", "127.0.0.1:\(port)", "-servername", serverName, "-showcerts", "-tls1_3",
+        ]
         if let certificate { arguments += certificate.opensslArguments }
         if let alpn { arguments += ["-alpn", alpn] }
         // With a request to send, wait for the server to close (the request says `Connection: close`).

@@ -1,6 +1,6 @@
+import Crypto
 import Foundation
 import Testing
-import Crypto
 import X509
 
 /// Automatic mTLS between proxies, checked by peers the proxy did not make: curl and Python through the proxies,
@@ -28,10 +28,13 @@ import X509
         let pair = try await Self.pair()
         defer { withExtendedLifetime(pair) {} }
         // The client application claims an identity of its own: only the proxy may say who the client is.
-        let response = try await run("curl", [
-            "-sS", "--max-time", "10", "-H", "Host: web:8080", "-H", "swiftlet-client-id: admin.kube-system.serviceaccount.identity.swiftlet.cluster.local",
-            "http://127.0.0.1:\(pair.client.outboundPort)/headers",
-        ])
+        let response = try await run(
+            "curl",
+            [
+                "-sS", "--max-time", "10", "-H", "Host: web:8080", "-H",
+                "swiftlet-client-id: admin.kube-system.serviceaccount.identity.swiftlet.cluster.local",
+                "http://127.0.0.1:\(pair.client.outboundPort)/headers",
+            ])
         #expect(response.status == 0, "\(response.output)")
         let headers = response.output.lowercased()
         #expect(headers.contains("swiftlet-client-id: \(MeshFixture.identity("client"))"), "\(response.output)")
@@ -40,10 +43,18 @@ import X509
 
         let web = MeshFixture.identity("web")
         let client = MeshFixture.identity("client")
-        #expect(try await pair.client.metric("response_total", "direction=\"outbound\"", "tls=\"true\"", "server_id=\"\(web)\"", "status_code=\"200\"") == 1)
-        #expect(try await pair.client.metric("tcp_open_total", "direction=\"outbound\"", "peer=\"dst\"", "tls=\"true\"", "server_id=\"\(web)\"") == 1)
-        #expect(try await pair.server.metric("response_total", "direction=\"inbound\"", "tls=\"true\"", "client_id=\"\(client)\"", "status_code=\"200\"") == 1)
-        #expect(try await pair.server.metric("tcp_open_total", "direction=\"inbound\"", "peer=\"src\"", "tls=\"true\"", "client_id=\"\(client)\"") == 1)
+        #expect(
+            try await pair.client.metric(
+                "response_total", "direction=\"outbound\"", "tls=\"true\"", "server_id=\"\(web)\"", "status_code=\"200\"") == 1)
+        #expect(
+            try await pair.client.metric("tcp_open_total", "direction=\"outbound\"", "peer=\"dst\"", "tls=\"true\"", "server_id=\"\(web)\"")
+                == 1)
+        #expect(
+            try await pair.server.metric(
+                "response_total", "direction=\"inbound\"", "tls=\"true\"", "client_id=\"\(client)\"", "status_code=\"200\"") == 1)
+        #expect(
+            try await pair.server.metric(
+                "tcp_open_total", "direction=\"inbound\"", "peer=\"src\"", "tls=\"true\"", "client_id=\"\(client)\"") == 1)
         // Both proxies were certified once, with a day's lifetime.
         for proxy in [pair.client, pair.server] {
             #expect(try await proxy.metric("identity_cert_refreshes_total") == 1)
@@ -62,26 +73,35 @@ import X509
         let plain = try await run("curl", ["-sS", "--max-time", "10", "http://127.0.0.1:\(pair.server.inboundPort)/headers"])
         #expect(plain.status == 0, "\(plain.output)")
         #expect(!plain.output.lowercased().contains("swiftlet-client-id"), "\(plain.output)")
-        #expect(try await pair.server.metric("response_total", "direction=\"inbound\"", "tls=\"no_identity\"", "no_tls_reason=\"no_tls_from_remote\"", "status_code=\"200\"") == 1)
+        #expect(
+            try await pair.server.metric(
+                "response_total", "direction=\"inbound\"", "tls=\"no_identity\"", "no_tls_reason=\"no_tls_from_remote\"",
+                "status_code=\"200\"") == 1)
 
         // An application with its own certificate, behind a certified proxy.
         let directory = try E2E.temporaryDirectory()
         let (key, cert) = (directory.appendingPathComponent("key.pem").path, directory.appendingPathComponent("cert.pem").path)
-        let made = try await run("openssl", [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=shop.example",
-            "-keyout", key, "-out", cert,
-        ])
+        let made = try await run(
+            "openssl",
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=shop.example",
+                "-keyout", key, "-out", cert,
+            ])
         #expect(made.status == 0, "\(made.output)")
         let port = E2E.freePort()
-        let app = try ChildProcess(E2E.which("openssl")!, ["s_server", "-accept", "127.0.0.1:\(port)", "-www", "-cert", cert, "-key", key], name: "app's own TLS")
+        let app = try ChildProcess(
+            E2E.which("openssl")!, ["s_server", "-accept", "127.0.0.1:\(port)", "-www", "-cert", cert, "-key", key], name: "app's own TLS")
         _ = try await app.waitForLine(containing: "ACCEPT")
         let shop = try await pair.mesh.proxy("shop", ["SWIFTLET_PROXY_INBOUND_FORWARD_ADDR": "127.0.0.1:\(port)"])
-        let result = try await OpenSSLClientResult.connect(port: shop.inboundPort, serverName: "shop.example", input: "GET / HTTP/1.0\r\n\r\n")
+        let result = try await OpenSSLClientResult.connect(
+            port: shop.inboundPort, serverName: "shop.example", input: "GET / HTTP/1.0\r\n\r\n")
         #expect(result.chain.count == 1, "\(result.output)")
         let subject = try await run("sh", ["-c", "printf '%s' \"$0\" | openssl x509 -noout -subject", result.chain.first ?? ""])
         #expect(subject.output.contains("CN = shop.example"), "the client did not reach the application's own TLS: \(subject.output)")
         #expect(result.output.contains("s_server"), "\(result.output)")
-        #expect(try await shop.metric("tcp_open_total", "direction=\"inbound\"", "peer=\"src\"", "tls=\"no_identity\"", "no_tls_reason=\"passthru\"") == 1)
+        #expect(
+            try await shop.metric(
+                "tcp_open_total", "direction=\"inbound\"", "peer=\"src\"", "tls=\"no_identity\"", "no_tls_reason=\"passthru\"") == 1)
         #expect(try await shop.metric("request_total") == 0)
         withExtendedLifetime(app) {}
     }
@@ -103,7 +123,8 @@ import X509
         }
         func chainFile(_ certificate: PeerCertificate) throws -> String {
             let path = mesh.directory.appendingPathComponent("chain-\(UUID().uuidString.prefix(6)).pem").path
-            let text = try String(contentsOfFile: certificate.leaf, encoding: .utf8) + String(contentsOfFile: certificate.chain, encoding: .utf8)
+            let text =
+                try String(contentsOfFile: certificate.leaf, encoding: .utf8) + String(contentsOfFile: certificate.chain, encoding: .utf8)
             try text.write(toFile: path, atomically: true, encoding: .utf8)
             return path
         }
@@ -126,9 +147,12 @@ import X509
         let misled = try await mesh.proxy("client", ["SWIFTLET_PROXY_DESTINATION_SERVER_NAME": MeshFixture.identity("web")])
         _ = try await misled.child.waitForLine(containing: "cannot follow destinations")
         for (proxy, expected) in [(pair.client, true), (misled, false)] {
-            let status = try await run("curl", [
-                "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "-H", "Host: web:8080", "http://127.0.0.1:\(proxy.outboundPort)/",
-            ])
+            let status = try await run(
+                "curl",
+                [
+                    "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "-H", "Host: web:8080",
+                    "http://127.0.0.1:\(proxy.outboundPort)/",
+                ])
             #expect((status.output == "200") == expected, "status \(status.output)")
         }
     }
@@ -151,9 +175,12 @@ import X509
         let issuer = pair.mesh.directory.appendingPathComponent("served-issuer.pem")
         try result.chain[0].write(to: leaf, atomically: true, encoding: .utf8)
         try result.chain.dropFirst().joined().write(to: issuer, atomically: true, encoding: .utf8)
-        let verified = try await run("openssl", [
-            "verify", "-CAfile", pair.mesh.ca.appendingPathComponent("ca.crt").path, "-untrusted", issuer.path, "-purpose", "sslserver", leaf.path,
-        ])
+        let verified = try await run(
+            "openssl",
+            [
+                "verify", "-CAfile", pair.mesh.ca.appendingPathComponent("ca.crt").path, "-untrusted", issuer.path, "-purpose", "sslserver",
+                leaf.path,
+            ])
         #expect(verified.status == 0 && verified.output.contains(": OK"), "\(verified.output)")
         // The leaf names the workload both ways: its DNS identity and its SPIFFE ID.
         let names = try await run("openssl", ["x509", "-in", leaf.path, "-noout", "-ext", "subjectAltName"])
@@ -169,13 +196,21 @@ import X509
         let other = try await pair.mesh.otherCA()
         let cases: [(String, PeerCertificate?, String)] = [
             ("no certificate", nil, "presented no certificate"),
-            ("an untrusted chain", try pair.mesh.leaf(MeshFixture.identity("tester"), caDirectory: other), "does not chain to a trusted anchor"),
-            ("an expired certificate", try pair.mesh.leaf(MeshFixture.identity("tester"), notBefore: Date() - 7200, notAfter: Date() - 3600), "expired"),
+            (
+                "an untrusted chain", try pair.mesh.leaf(MeshFixture.identity("tester"), caDirectory: other),
+                "does not chain to a trusted anchor"
+            ),
+            (
+                "an expired certificate",
+                try pair.mesh.leaf(MeshFixture.identity("tester"), notBefore: Date() - 7200, notAfter: Date() - 3600), "expired"
+            ),
         ]
         for (what, certificate, reason) in cases {
-            let result = try await OpenSSLClientResult.connect(port: pair.server.inboundPort, serverName: web, certificate: certificate, alpn: "http/1.1", input: request)
+            let result = try await OpenSSLClientResult.connect(
+                port: pair.server.inboundPort, serverName: web, certificate: certificate, alpn: "http/1.1", input: request)
             #expect(!result.output.contains("HTTP/1.1 200"), "a client with \(what) was served:\n\(result.output)")
-            _ = try await pair.server.child.waitForLine(where: { $0.contains("refused an mTLS client") && $0.contains(reason) }, describedAs: "the refusal of \(what)")
+            _ = try await pair.server.child.waitForLine(
+                where: { $0.contains("refused an mTLS client") && $0.contains(reason) }, describedAs: "the refusal of \(what)")
         }
         #expect(try await pair.server.metric("inbound_tcp_errors_total", "error=\"tls_handshake\"") == 3)
         #expect(try await pair.server.metric("request_total", "direction=\"inbound\"") == 0)
@@ -188,7 +223,10 @@ import X509
         let other = try await mesh.otherCA()
         // Outside TLS servers where discovery says `web` runs: each presents a certificate the client must refuse.
         let cases: [(service: String, certificate: PeerCertificate, error: String)] = [
-            ("impostor", try mesh.leaf(MeshFixture.identity("voting")), "identity_mismatch: expected \(web), the peer's certificate names \(MeshFixture.identity("voting"))"),
+            (
+                "impostor", try mesh.leaf(MeshFixture.identity("voting")),
+                "identity_mismatch: expected \(web), the peer's certificate names \(MeshFixture.identity("voting"))"
+            ),
             ("untrusted", try mesh.leaf(web, caDirectory: other), "tls_handshake"),
             ("expired", try mesh.leaf(web, notBefore: Date() - 7200, notAfter: Date() - 3600), "tls_handshake"),
         ]
@@ -196,16 +234,26 @@ import X509
         for (service, certificate, _) in cases {
             let server = try await OpenSSLServer.start(certificate)
             servers.append(server)
-            try mesh.write("\(service).yaml", MeshFixture.service(service) + "---\n" + MeshFixture.workload("\(service)-0", app: service, serviceAccount: "web", port: server.port))
+            try mesh.write(
+                "\(service).yaml",
+                MeshFixture.service(service) + "---\n"
+                    + MeshFixture.workload("\(service)-0", app: service, serviceAccount: "web", port: server.port))
         }
         defer { withExtendedLifetime((mesh, client, servers)) {} }
         let reasons = ["impostor": "identity_mismatch", "untrusted": "does not chain to a trusted anchor", "expired": "expired"]
         for (service, _, error) in cases {
-            let response = try await run("curl", [
-                "-sS", "--max-time", "10", "-o", "/dev/null", "-D", "-", "-H", "Host: \(service):8080", "http://127.0.0.1:\(client.outboundPort)/",
-            ])
-            #expect(response.output.hasPrefix("HTTP/1.1 502"), "\(service): \(response.output) status \(response.status)\nproxy: \(client.child.text.suffix(1500))")
-            let header = ChildProcess.line(containing: "swiftlet-proxy-error:", in: response.output.replacingOccurrences(of: "\r\n", with: "\n")) ?? ""
+            let response = try await run(
+                "curl",
+                [
+                    "-sS", "--max-time", "10", "-o", "/dev/null", "-D", "-", "-H", "Host: \(service):8080",
+                    "http://127.0.0.1:\(client.outboundPort)/",
+                ])
+            #expect(
+                response.output.hasPrefix("HTTP/1.1 502"),
+                "\(service): \(response.output) status \(response.status)\nproxy: \(client.child.text.suffix(1500))")
+            let header =
+                ChildProcess.line(containing: "swiftlet-proxy-error:", in: response.output.replacingOccurrences(of: "\r\n", with: "\n"))
+                ?? ""
             #expect(header.contains(error) && header.contains(reasons[service]!), "\(service): \(header) in \(response.output)")
         }
         #expect(try await client.metric("outbound_http_errors_total", "error=\"identity_mismatch\"") == 1)
@@ -233,10 +281,12 @@ extension MeshTLSTests {
 
         // A new issuer under the same anchor, put in place as a user (or cert-manager) would: files renamed in.
         let next = pair.mesh.directory.appendingPathComponent("ca-next")
-        let generated = try await run(ControllerProcess.binary, [
-            "identity", "generate", "--out", next.path, "--anchor-certificate", pair.mesh.ca.appendingPathComponent("ca.crt").path,
-            "--anchor-key", pair.mesh.ca.appendingPathComponent("ca.key").path,
-        ])
+        let generated = try await run(
+            ControllerProcess.binary,
+            [
+                "identity", "generate", "--out", next.path, "--anchor-certificate", pair.mesh.ca.appendingPathComponent("ca.crt").path,
+                "--anchor-key", pair.mesh.ca.appendingPathComponent("ca.key").path,
+            ])
         #expect(generated.status == 0, "\(generated.output)")
         let newIssuerPEM = try String(contentsOf: next.appendingPathComponent("issuer.crt"), encoding: .utf8)
         for file in ["issuer.key", "issuer.crt"] {
@@ -246,9 +296,12 @@ extension MeshTLSTests {
         // Both proxies renew from the new issuer, and renew again after that.
         for proxy in [pair.client, pair.server] { try await Self.waitForCertificate(4, of: proxy) }
         let presented = try await OpenSSLClientResult.connect(
-            port: pair.server.inboundPort, serverName: MeshFixture.identity("web"), certificate: try pair.mesh.leaf(MeshFixture.identity("tester"))
+            port: pair.server.inboundPort, serverName: MeshFixture.identity("web"),
+            certificate: try pair.mesh.leaf(MeshFixture.identity("tester"))
         )
-        #expect(presented.chain.count == 2 && presented.chain[1] == newIssuerPEM, "the server still presents the old issuer:\n\(presented.output)")
+        #expect(
+            presented.chain.count == 2 && presented.chain[1] == newIssuerPEM,
+            "the server still presents the old issuer:\n\(presented.output)")
 
         let final = try await load.finish()
         #expect(final.failed == 0, "failed requests: \(load.failures.prefix(5))")
@@ -324,11 +377,13 @@ extension MeshTLSTests {
 
         // A proxy that only ever knew the new anchor: fresh handshakes both ways, verified against the new anchor.
         let late = try await pair.mesh.proxy("late", ["SWIFTLET_PROXY_IDENTITY_TRUST_ANCHORS": newAnchor])
-        let response = try await run("curl", ["-sS", "--max-time", "10", "-H", "Host: web:8080", "http://127.0.0.1:\(late.outboundPort)/headers"])
+        let response = try await run(
+            "curl", ["-sS", "--max-time", "10", "-H", "Host: web:8080", "http://127.0.0.1:\(late.outboundPort)/headers"])
         #expect(response.output.lowercased().contains("swiftlet-client-id: \(MeshFixture.identity("late"))"), "\(response.output)")
         // And the old anchor is no longer trusted by the server: a client certificate under it is refused.
         let stale = try await OpenSSLClientResult.connect(
-            port: pair.server.inboundPort, serverName: MeshFixture.identity("web"), certificate: try pair.mesh.leaf(MeshFixture.identity("tester"), caDirectory: oldCA),
+            port: pair.server.inboundPort, serverName: MeshFixture.identity("web"),
+            certificate: try pair.mesh.leaf(MeshFixture.identity("tester"), caDirectory: oldCA),
             alpn: "http/1.1", input: "GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n"
         )
         #expect(!stale.output.contains("HTTP/1.1 200"), "a certificate under the removed anchor was accepted:\n\(stale.output)")
@@ -348,17 +403,21 @@ extension MeshTLSTests {
         let pair = try await Self.pair()
         defer { withExtendedLifetime(pair) {} }
         // Traffic both ways, so the key has been used for handshakes as a server and as a client.
-        let response = try await run("curl", ["-sS", "--max-time", "10", "-H", "Host: web:8080", "http://127.0.0.1:\(pair.client.outboundPort)/"])
+        let response = try await run(
+            "curl", ["-sS", "--max-time", "10", "-H", "Host: web:8080", "http://127.0.0.1:\(pair.client.outboundPort)/"])
         #expect(response.output == "ok /", "\(response.output)")
         let served = try await OpenSSLClientResult.connect(
-            port: pair.server.inboundPort, serverName: MeshFixture.identity("web"), certificate: try pair.mesh.leaf(MeshFixture.identity("tester"))
+            port: pair.server.inboundPort, serverName: MeshFixture.identity("web"),
+            certificate: try pair.mesh.leaf(MeshFixture.identity("tester"))
         )
         let leaf = try Certificate(pemEncoded: try #require(served.chain.first))
         let point = Array(leaf.publicKey.subjectPublicKeyInfoBytes.suffix(65))
         #expect(point.first == 0x04 && point.count == 65)
 
         let roots = ["/tmp", "/var/tmp", "/dev/shm", E2E.packageRoot.path, NSHomeDirectory()]
-        let skipping: Set<String> = [".build", ".build-release", ".build-protoc", ".git", ".venv-test", ".cache", ".pyenv", ".cargo", ".rustup", "swift-packages"]
+        let skipping: Set<String> = [
+            ".build", ".build-release", ".build-protoc", ".git", ".venv-test", ".cache", ".pyenv", ".cargo", ".rustup", "swift-packages",
+        ]
         let leaked = KeyScanner.filesHoldingPrivateKey(of: point, under: roots, modifiedSince: started, skipping: skipping)
         #expect(leaked.isEmpty, "the server proxy's private key is in \(leaked)")
 
@@ -374,8 +433,10 @@ extension MeshTLSTests {
         // And neither proxy holds a regular file open (where it could be writing one).
         for proxy in [pair.client, pair.server] {
             let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(proxy.child.pid)/fd")) ?? []
-            let files = descriptors.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(proxy.child.pid)/fd/\($0)") }
-                .filter { $0.hasPrefix("/") && !$0.hasPrefix("/dev/") && !$0.hasPrefix("/proc/") }
+            let files = descriptors.compactMap {
+                try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(proxy.child.pid)/fd/\($0)")
+            }
+            .filter { $0.hasPrefix("/") && !$0.hasPrefix("/dev/") && !$0.hasPrefix("/proc/") }
             #expect(files.isEmpty, "the proxy holds files open: \(files)")
             #expect(!descriptors.isEmpty)
         }
@@ -395,7 +456,8 @@ extension MeshTLSTests {
         let borrowing = try await mesh.uncertifiedProxy("web", ["SWIFTLET_PROXY_IDENTITY_TOKEN_FILE": try mesh.token(for: "client")])
         defer { withExtendedLifetime((mesh, guessing, borrowing)) {} }
         for proxy in [guessing, borrowing] {
-            _ = try await proxy.child.waitForLine(where: { $0.contains("certification failed") && $0.contains("unauthenticated") }, describedAs: "a refusal")
+            _ = try await proxy.child.waitForLine(
+                where: { $0.contains("certification failed") && $0.contains("unauthenticated") }, describedAs: "a refusal")
             let ready = try await run("curl", ["-sS", "-w", "%{http_code}", "http://127.0.0.1:\(proxy.adminPort)/ready"])
             #expect(ready.output == "not ready: waiting for a certificate\n503", "\(ready.output)")
             #expect(try await proxy.metric("identity_cert_refreshes_total") == 0)

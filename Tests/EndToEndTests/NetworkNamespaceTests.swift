@@ -5,7 +5,9 @@ extension TimingSensitiveTests {
     /// Two "pods" as network namespaces joined by a veth pair, each with iptables rules like Linkerd's proxy-init and a
     /// transparent `swiftlet-proxy` running as uid 2102. A client in one pod reaches a server in the other through
     /// both proxies without knowing they exist.
-    @Suite(.serialized, .enabled(if: E2E.required || (E2E.isRoot && E2E.which("iptables") != nil && E2E.which("ip") != nil && E2E.which("setpriv") != nil)))
+    @Suite(
+        .serialized,
+        .enabled(if: E2E.required || (E2E.isRoot && E2E.which("iptables") != nil && E2E.which("ip") != nil && E2E.which("setpriv") != nil)))
     struct NetworkNamespaceTests {
         static let proxyUID = "2102"
 
@@ -27,14 +29,17 @@ extension TimingSensitiveTests {
 
             func must(_ arguments: [String]) async throws {
                 let result = try await self.run(arguments)
-                if result.status != 0 { throw HarnessError("in \(self.name): \(arguments.joined(separator: " ")) failed: \(result.output)") }
+                if result.status != 0 {
+                    throw HarnessError("in \(self.name): \(arguments.joined(separator: " ")) failed: \(result.output)")
+                }
             }
 
             /// Linkerd proxy-init's rules, written by `swiftlet-proxy init` as the injected init container writes them:
             /// inbound TCP (but the proxy's own admin ports) to 4143; outbound TCP to 4140, except the proxy's own traffic
             /// (uid 2102) and loopback. Run twice, as when a pod's sandbox restarts: the second run finds them in place.
             func installProxyInitRules(ignoringInboundPorts ignored: [Int] = []) async throws {
-                let arguments = [E2E.proxyBinary, "init", "--proxy-uid", TimingSensitiveTests.NetworkNamespaceTests.proxyUID]
+                let arguments =
+                    [E2E.proxyBinary, "init", "--proxy-uid", TimingSensitiveTests.NetworkNamespaceTests.proxyUID]
                     + (ignored.isEmpty ? [] : ["--skip-inbound-ports", ignored.map(String.init).joined(separator: ",")])
                 try await self.must(arguments)
                 let again = try await self.run(arguments)
@@ -52,7 +57,11 @@ extension TimingSensitiveTests {
                         "SWIFTLET_PROXY_OUTBOUND_LISTEN_ADDR": "127.0.0.1:4140",
                         "SWIFTLET_PROXY_ADMIN_LISTEN_ADDR": "0.0.0.0:4191",
                     ].merging(extra) { $1 },
-                    prefix: [E2E.which("ip")!] + self.exec([E2E.which("setpriv")!, "--reuid=\(TimingSensitiveTests.NetworkNamespaceTests.proxyUID)", "--regid=\(TimingSensitiveTests.NetworkNamespaceTests.proxyUID)", "--clear-groups"])
+                    prefix: [E2E.which("ip")!]
+                        + self.exec([
+                            E2E.which("setpriv")!, "--reuid=\(TimingSensitiveTests.NetworkNamespaceTests.proxyUID)",
+                            "--regid=\(TimingSensitiveTests.NetworkNamespaceTests.proxyUID)", "--clear-groups",
+                        ])
                 )
             }
 
@@ -79,7 +88,9 @@ extension TimingSensitiveTests {
                     try await self.ip(["netns", "add", pod.name])
                     try await pod.must(["ip", "link", "set", "lo", "up"])
                 }
-                try await self.ip(["link", "add", "va-\(suffix)", "netns", a.name, "type", "veth", "peer", "name", "vb-\(suffix)", "netns", b.name])
+                try await self.ip([
+                    "link", "add", "va-\(suffix)", "netns", a.name, "type", "veth", "peer", "name", "vb-\(suffix)", "netns", b.name,
+                ])
                 for (pod, device) in [(a, "va-\(suffix)"), (b, "vb-\(suffix)")] {
                     try await pod.must(["ip", "addr", "add", "\(pod.address)/24", "dev", device])
                     try await pod.must(["ip", "link", "set", device, "up"])
@@ -101,7 +112,8 @@ extension TimingSensitiveTests {
             let (a, b, cleanup) = try await self.makePods()
             do {
                 let server = try ChildProcess(
-                    E2E.which("ip")!, b.exec([E2E.python, "-u", E2E.fixtures.appendingPathComponent("upstream.py").path, "8080", "0.0.0.0"]),
+                    E2E.which("ip")!,
+                    b.exec([E2E.python, "-u", E2E.fixtures.appendingPathComponent("upstream.py").path, "8080", "0.0.0.0"]),
                     name: "server-in-b"
                 )
                 _ = try await server.waitForLine(containing: "LISTENING")
@@ -109,7 +121,9 @@ extension TimingSensitiveTests {
                 let proxyB = try await b.startProxy()
 
                 // The client knows nothing of proxies: it dials the server's pod address.
-                let response = try await a.run(["curl", "-sS", "--max-time", "10", "http://\(b.address):8080/hello", "http://\(b.address):8080/again"])
+                let response = try await a.run([
+                    "curl", "-sS", "--max-time", "10", "http://\(b.address):8080/hello", "http://\(b.address):8080/again",
+                ])
                 #expect(response.status == 0, "\(response.output)")
                 #expect(response.output == "ok /hellook /again")
 
@@ -155,7 +169,8 @@ extension TimingSensitiveTests {
                 var servers: [ChildProcess] = []
                 for port in ["8080", "8081"] {
                     let server = try ChildProcess(
-                        E2E.which("ip")!, b.exec([E2E.python, "-u", E2E.fixtures.appendingPathComponent("upstream.py").path, port, "0.0.0.0"]),
+                        E2E.which("ip")!,
+                        b.exec([E2E.python, "-u", E2E.fixtures.appendingPathComponent("upstream.py").path, port, "0.0.0.0"]),
                         name: "server-\(port)"
                     )
                     _ = try await server.waitForLine(containing: "LISTENING")
@@ -163,29 +178,30 @@ extension TimingSensitiveTests {
                 }
                 let manifests = try E2E.temporaryDirectory()
                 try """
-                    apiVersion: v1
-                    kind: Service
-                    metadata: {name: db}
-                    spec:
-                      clusterIP: 10.96.0.10
-                      selector: {app: db}
-                      ports: [{name: pg, port: 5432, targetPort: pg}]
-                    ---
-                    apiVersion: swiftlet.io/v1alpha1
-                    kind: Workload
-                    metadata: {name: db-0, labels: {app: db}}
-                    spec: {address: \(b.address), ports: [{name: pg, port: 8080}]}
-                    ---
-                    apiVersion: swiftlet.io/v1alpha1
-                    kind: Workload
-                    metadata: {name: db-1, labels: {app: db}}
-                    spec: {address: \(b.address), ports: [{name: pg, port: 8081}]}
+                apiVersion: v1
+                kind: Service
+                metadata: {name: db}
+                spec:
+                  clusterIP: 10.96.0.10
+                  selector: {app: db}
+                  ports: [{name: pg, port: 5432, targetPort: pg}]
+                ---
+                apiVersion: swiftlet.io/v1alpha1
+                kind: Workload
+                metadata: {name: db-0, labels: {app: db}}
+                spec: {address: \(b.address), ports: [{name: pg, port: 8080}]}
+                ---
+                apiVersion: swiftlet.io/v1alpha1
+                kind: Workload
+                metadata: {name: db-1, labels: {app: db}}
+                spec: {address: \(b.address), ports: [{name: pg, port: 8081}]}
 
-                    """.write(to: manifests.appendingPathComponent("db.yaml"), atomically: true, encoding: .utf8)
+                """.write(to: manifests.appendingPathComponent("db.yaml"), atomically: true, encoding: .utf8)
                 let controller = try ChildProcess(
                     E2E.which("ip")!,
                     a.exec([
-                        ControllerProcess.binary, "controller", "--manifests", manifests.path, "--destination-addr", "127.0.0.1:8086", "--admin-addr", "127.0.0.1:9990",
+                        ControllerProcess.binary, "controller", "--manifests", manifests.path, "--destination-addr", "127.0.0.1:8086",
+                        "--admin-addr", "127.0.0.1:9990",
                         "--destination-plaintext",
                     ]),
                     name: "controller-in-a"
@@ -199,9 +215,12 @@ extension TimingSensitiveTests {
                 // connections open at once, each held for a moment: the balancer counts open connections, so they spread.
                 let result = try await a.run([
                     "sh", "-c",
-                    "seq 40 | xargs -P 40 -I{} curl -sS --max-time 5 -o /dev/null -w '%header{x-served-by}\\n' http://10.96.0.10:5432/delay/300",
+                    "seq 40 | xargs -P 40 -I{} curl -sS --max-time 5 -o /dev/null -w '%header{x-served-by}\\n' "
+                        + "http://10.96.0.10:5432/delay/300",
                 ])
-                #expect(result.status == 0, "\(result.output)\nproxy:\n\(proxyA.child.text.suffix(3000))\ncontroller:\n\(controller.text.suffix(2000))")
+                #expect(
+                    result.status == 0,
+                    "\(result.output)\nproxy:\n\(proxyA.child.text.suffix(3000))\ncontroller:\n\(controller.text.suffix(2000))")
                 let servedBy = result.output.split(separator: "\n")
                 #expect(servedBy.count == 40, "\(result.output)")
                 let first = servedBy.filter { $0 == "8080" }.count
@@ -210,8 +229,12 @@ extension TimingSensitiveTests {
                 #expect(first >= 10 && second >= 10, "8080: \(first), 8081: \(second)")
 
                 let metrics = try await a.metrics()
-                #expect(Metrics.sum(metrics, "tcp_open_total", ["direction=\"outbound\"", "peer=\"dst\"", "target_addr=\"\(b.address):8080\""]) == Double(first))
-                #expect(Metrics.sum(metrics, "tcp_open_total", ["direction=\"outbound\"", "peer=\"dst\"", "target_addr=\"10.96.0.10:5432\""]) == 0)
+                #expect(
+                    Metrics.sum(metrics, "tcp_open_total", ["direction=\"outbound\"", "peer=\"dst\"", "target_addr=\"\(b.address):8080\""])
+                        == Double(first))
+                #expect(
+                    Metrics.sum(metrics, "tcp_open_total", ["direction=\"outbound\"", "peer=\"dst\"", "target_addr=\"10.96.0.10:5432\""])
+                        == 0)
                 withExtendedLifetime((servers, controller, proxyA, proxyB)) {}
             } catch {
                 await cleanup()
@@ -237,17 +260,17 @@ extension TimingSensitiveTests {
                     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
                 }
                 try """
-                    apiVersion: swiftlet.io/v1alpha1
-                    kind: Workload
-                    metadata: {name: client-0, namespace: demo}
-                    spec: {serviceAccount: client, address: \(a.address)}
-                    ---
-                    apiVersion: swiftlet.io/v1alpha1
-                    kind: Workload
-                    metadata: {name: server-0, namespace: demo}
-                    spec: {serviceAccount: server, address: \(b.address), ports: [{name: http, port: 8080}]}
+                apiVersion: swiftlet.io/v1alpha1
+                kind: Workload
+                metadata: {name: client-0, namespace: demo}
+                spec: {serviceAccount: client, address: \(a.address)}
+                ---
+                apiVersion: swiftlet.io/v1alpha1
+                kind: Workload
+                metadata: {name: server-0, namespace: demo}
+                spec: {serviceAccount: server, address: \(b.address), ports: [{name: http, port: 8080}]}
 
-                    """.write(to: manifests.appendingPathComponent("pods.yaml"), atomically: true, encoding: .utf8)
+                """.write(to: manifests.appendingPathComponent("pods.yaml"), atomically: true, encoding: .utf8)
                 let controller = try ChildProcess(
                     E2E.which("ip")!,
                     a.exec([
@@ -262,7 +285,9 @@ extension TimingSensitiveTests {
                 controller.stopSignal = SIGTERM
                 _ = try await controller.waitForLine(containing: "swiftlet controller ready")
                 let anchors = try String(contentsOf: ca.appendingPathComponent("ca.crt"), encoding: .utf8)
-                func identity(_ serviceAccount: String) -> String { "\(serviceAccount).demo.serviceaccount.identity.swiftlet.cluster.local" }
+                func identity(_ serviceAccount: String) -> String {
+                    "\(serviceAccount).demo.serviceaccount.identity.swiftlet.cluster.local"
+                }
                 func meshed(_ pod: Pod, _ serviceAccount: String, controller host: String) async throws -> ProxyProcess {
                     let token = UUID().uuidString
                     try token.write(to: tokens.appendingPathComponent("demo/\(serviceAccount)"), atomically: true, encoding: .utf8)
@@ -279,7 +304,8 @@ extension TimingSensitiveTests {
                 let proxyA = try await meshed(a, "client", controller: "127.0.0.1")
                 let proxyB = try await meshed(b, "server", controller: a.address)
                 let server = try ChildProcess(
-                    E2E.which("ip")!, b.exec([E2E.python, "-u", E2E.fixtures.appendingPathComponent("upstream.py").path, "8080", "0.0.0.0"]),
+                    E2E.which("ip")!,
+                    b.exec([E2E.python, "-u", E2E.fixtures.appendingPathComponent("upstream.py").path, "8080", "0.0.0.0"]),
                     name: "server-in-b"
                 )
                 _ = try await server.waitForLine(containing: "LISTENING")
@@ -289,11 +315,19 @@ extension TimingSensitiveTests {
                 #expect(response.output.contains("swiftlet-client-id: \(identity("client"))"), "\(response.output)")
                 let outbound = try await a.metrics()
                 #expect(
-                    Metrics.sum(outbound, "response_total", ["direction=\"outbound\"", "tls=\"true\"", "server_id=\"\(identity("server"))\"", "dst_pod=\"server-0\"", "status_code=\"200\""]) == 1,
+                    Metrics.sum(
+                        outbound, "response_total",
+                        [
+                            "direction=\"outbound\"", "tls=\"true\"", "server_id=\"\(identity("server"))\"", "dst_pod=\"server-0\"",
+                            "status_code=\"200\"",
+                        ]) == 1,
                     "\(outbound)"
                 )
                 let inbound = try await b.metrics()
-                #expect(Metrics.sum(inbound, "response_total", ["direction=\"inbound\"", "tls=\"true\"", "client_id=\"\(identity("client"))\"", "status_code=\"200\""]) == 1)
+                #expect(
+                    Metrics.sum(
+                        inbound, "response_total",
+                        ["direction=\"inbound\"", "tls=\"true\"", "client_id=\"\(identity("client"))\"", "status_code=\"200\""]) == 1)
                 withExtendedLifetime((controller, proxyA, proxyB, server)) {}
             } catch {
                 await cleanup()

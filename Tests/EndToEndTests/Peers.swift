@@ -146,7 +146,8 @@ final class NginxProcess: @unchecked Sendable {
             """
         let configPath = directory.appendingPathComponent("nginx.conf")
         try config.write(to: configPath, atomically: true, encoding: .utf8)
-        let child = try ChildProcess(E2E.which("nginx")!, ["-p", directory.path, "-c", configPath.path, "-g", "daemon off;"], name: "nginx")
+        let child = try ChildProcess(
+            E2E.which("nginx")!, ["-p", directory.path, "-c", configPath.path, "-g", "daemon off;"], name: "nginx")
         child.stopSignal = SIGTERM
         try await waitForPort(port)
         try await waitForPort(h2Port)
@@ -194,7 +195,8 @@ final class ControllerProcess: @unchecked Sendable {
         manifests: URL, destinationPort: Int = 0, identityPort: Int = 0, meshedDiscovery: Bool = false, extra: [String] = []
     ) async throws -> ControllerProcess {
         try await Self.start(
-            source: ["--manifests", manifests.path], destinationPort: destinationPort, identityPort: identityPort, meshedDiscovery: meshedDiscovery,
+            source: ["--manifests", manifests.path], destinationPort: destinationPort, identityPort: identityPort,
+            meshedDiscovery: meshedDiscovery,
             extra: extra
         )
     }
@@ -206,7 +208,8 @@ final class ControllerProcess: @unchecked Sendable {
         let child = try ChildProcess(
             Self.binary,
             ["controller"] + source + [
-                "--destination-addr", "127.0.0.1:\(destinationPort)", "--admin-addr", "127.0.0.1:0", "--identity-addr", "127.0.0.1:\(identityPort)",
+                "--destination-addr", "127.0.0.1:\(destinationPort)", "--admin-addr", "127.0.0.1:0", "--identity-addr",
+                "127.0.0.1:\(identityPort)",
             ] + (meshedDiscovery ? [] : ["--destination-plaintext"]) + extra,
             name: "swiftlet controller"
         )

@@ -18,13 +18,16 @@ final class PolicyMesh: @unchecked Sendable {
         let directory = try E2E.temporaryDirectory()
         var upstreams: [String: FixtureProcess] = [:]
         for (service, workloads) in services {
+            let annotations = serviceAnnotations[service].map { lines in
+                "  annotations:\n" + lines.split(separator: "\n").map { "    \($0)" }.joined(separator: "\n") + "\n"
+            }
             var text = """
                 apiVersion: v1
                 kind: Service
                 metadata:
                   name: \(service)
                   namespace: demo
-                \(serviceAnnotations[service].map { "  annotations:\n" + $0.split(separator: "\n").map { "    \($0)" }.joined(separator: "\n") + "\n" } ?? "")\
+                \(annotations ?? "")\
                 spec:
                   selector: {app: \(service)}
                   ports: [{name: http, port: 8080, targetPort: http}]
@@ -92,7 +95,8 @@ final class PolicyMesh: @unchecked Sendable {
         let result = try await run(
             E2E.python,
             [
-                E2E.fixtures.appendingPathComponent("grpc_policy_peer.py").path, "client", "127.0.0.1:\(self.proxy.outboundPort)", authority, method,
+                E2E.fixtures.appendingPathComponent("grpc_policy_peer.py").path, "client", "127.0.0.1:\(self.proxy.outboundPort)",
+                authority, method,
                 String(count), "--timeout", String(timeout),
             ]
         )
@@ -106,7 +110,8 @@ final class PolicyMesh: @unchecked Sendable {
     func served(_ workload: String) async throws -> Int {
         guard let upstream = self.upstreams[workload] else { throw HarnessError("no workload \(workload)") }
         let result = try await run("curl", ["-sS", "--max-time", "10", "http://127.0.0.1:\(upstream.port)/_stats"])
-        guard let value = result.output.split(separator: "=").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
+        guard let value = result.output.split(separator: "=").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        else {
             throw HarnessError("bad stats from \(workload): \(result.output)")
         }
         return value

@@ -1,3 +1,4 @@
+import MeshModel
 import ProxyCore
 import Testing
 
@@ -9,7 +10,10 @@ import Testing
     }
 
     static func policy(_ rules: [RouteRule]) -> CompiledPolicy {
-        CompiledPolicy(ServicePolicy(namespace: "emojivoto", name: "voting", port: 8080, routes: [Route(kind: .http, namespace: "emojivoto", name: "r", rules: rules)]))
+        CompiledPolicy(
+            ServicePolicy(
+                namespace: "emojivoto", name: "voting", port: 8080,
+                routes: [Route(kind: .http, namespace: "emojivoto", name: "r", rules: rules)]))
     }
 
     static func request(_ target: String, method: String = "GET") -> RouteRequest {
@@ -60,10 +64,16 @@ import Testing
 
     @Test func aPortsBudgetSettingsReachItsRoutes() {
         let settings = RetryBudget.Settings(ratio: 0, perSecond: 1, window: 1)
-        let policy = CompiledPolicy(ServicePolicy(
-            namespace: "emojivoto", name: "voting", port: 8080, routes: [Route(kind: .http, namespace: "emojivoto", name: "r", rules: [RouteRule(matches: .http([]), backends: [Self.backend("voting", 1)])])],
-            budget: settings
-        ))
+        let policy = CompiledPolicy(
+            ServicePolicy(
+                namespace: "emojivoto", name: "voting", port: 8080,
+                routes: [
+                    Route(
+                        kind: .http, namespace: "emojivoto", name: "r",
+                        rules: [RouteRule(matches: .http([]), backends: [Self.backend("voting", 1)])])
+                ],
+                budget: settings
+            ))
         guard let match = policy.rule(for: Self.request("/")) else {
             Issue.record("not matched")
             return
@@ -83,14 +93,20 @@ import Testing
 
     @Test func aBackendThatNamesNothingAnswersItsShareWith500() {
         let policy = Self.policy([
-            RouteRule(matches: .http([]), backends: [Self.backend("voting", 1), Self.backend("gone", 1, unresolved: "backend Service emojivoto/gone does not exist")])
+            RouteRule(
+                matches: .http([]),
+                backends: [Self.backend("voting", 1), Self.backend("gone", 1, unresolved: "backend Service emojivoto/gone does not exist")])
         ])
         let outcomes = Self.tally(policy, "/", count: 10_000, seed: 4)
         #expect(abs(Double(outcomes["fail 500", default: 0]) / 10_000 - 0.5) < 0.02)
         #expect(outcomes.keys.sorted() == ["fail 500", "voting"])
         let empty = Self.policy([RouteRule(matches: .http([]), backends: [])])
         #expect(Self.tally(empty, "/", count: 10, seed: 5) == ["fail 500": 10], "a rule without backends")
-        let unknownFilter = Self.policy([RouteRule(matches: .http([]), filters: [.extensionRef(group: "policy.swiftlet.io", kind: "FaultInjection", name: "x")], backends: [Self.backend("voting", 1)])])
+        let unknownFilter = Self.policy([
+            RouteRule(
+                matches: .http([]), filters: [.extensionRef(group: "policy.swiftlet.io", kind: "FaultInjection", name: "x")],
+                backends: [Self.backend("voting", 1)])
+        ])
         #expect(Self.tally(unknownFilter, "/", count: 10, seed: 6) == ["fail 500": 10], "a filter that names nothing is never skipped")
     }
 
@@ -105,7 +121,9 @@ import Testing
 
     @Test func aRedirectRuleAnswersAndTheMatchedPrefixIsKnown() throws {
         let policy = Self.policy([
-            RouteRule(matches: .http([HTTPRouteMatch(path: .prefix("/old"))]), filters: [.requestRedirect(.init(path: .replacePrefixMatch("/new"), statusCode: 301))])
+            RouteRule(
+                matches: .http([HTTPRouteMatch(path: .prefix("/old"))]),
+                filters: [.requestRedirect(.init(path: .replacePrefixMatch("/new"), statusCode: 301))])
         ])
         guard let match = policy.rule(for: Self.request("/old/page")), case .redirect(let redirect)? = match.answer else {
             Issue.record("not a redirect")
@@ -113,6 +131,8 @@ import Testing
         }
         let prefix = match.matchedPrefix
         #expect(redirect.statusCode == 301 && prefix == "/old" && match.route?.name == "r")
-        #expect(redirect.location(scheme: "http", host: "voting", port: 8080, target: "/old/page", matchedPrefix: prefix) == "http://voting:8080/new/page")
+        #expect(
+            redirect.location(scheme: "http", host: "voting", port: 8080, target: "/old/page", matchedPrefix: prefix)
+                == "http://voting:8080/new/page")
     }
 }

@@ -10,7 +10,9 @@ import Testing
     func body(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
 
     /// A machine whose stages passed (keeping the body for a replay when `replay`), connecting.
-    func connecting(_ configuration: ExchangeStateMachine.Configuration = .init(), replay: Bool = false, upgrade: Bool = false) -> ExchangeStateMachine {
+    func connecting(_ configuration: ExchangeStateMachine.Configuration = .init(), replay: Bool = false, upgrade: Bool = false)
+        -> ExchangeStateMachine
+    {
         var machine = ExchangeStateMachine(configuration: configuration, upgrade: upgrade)
         machine.stagesPassed(replay: replay)
         return machine
@@ -114,7 +116,10 @@ import Testing
         _ = machine.upstreamReady(reused: false, now: self.start)
         #expect(machine.requestBody(self.body("abc")) == .forward)
         #expect(machine.requestEnd(HTTPFields([("x-sum", "1")]), now: self.start) == .forward)
-        guard case .retry(now: false) = machine.upstreamFailed(ProxyError(.connectionRefused, "refused"), retryAfter: .milliseconds(20), now: self.start) else {
+        guard
+            case .retry(now: false) = machine.upstreamFailed(
+                ProxyError(.connectionRefused, "refused"), retryAfter: .milliseconds(20), now: self.start)
+        else {
             Issue.record("expected a retry after the backoff")
             return
         }

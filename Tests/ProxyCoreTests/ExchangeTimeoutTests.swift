@@ -8,7 +8,9 @@ import Testing
     let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
     func at(_ milliseconds: Int64) -> NIODeadline { self.start + .milliseconds(milliseconds) }
 
-    func sent(_ configuration: ExchangeStateMachine.Configuration = .init(), request: TimeAmount? = nil, idle: TimeAmount? = nil) -> ExchangeStateMachine {
+    func sent(_ configuration: ExchangeStateMachine.Configuration = .init(), request: TimeAmount? = nil, idle: TimeAmount? = nil)
+        -> ExchangeStateMachine
+    {
         var machine = ExchangeStateMachine(configuration: configuration)
         machine.bound(request: request, idle: idle, perTry: nil, started: self.start, now: self.start)
         _ = machine.requestEnd(nil, now: self.start)
@@ -25,7 +27,8 @@ import Testing
         machine.stagesPassed(replay: true)
         _ = machine.upstreamReady(reused: false, now: self.start)
         #expect(machine.responseDeadline == self.at(200), "the try's timeout, not the configured 10 s")
-        guard case .none = machine.timerFired(now: self.at(199)), case .tryTimedOut(let error) = machine.timerFired(now: self.at(200)) else {
+        guard case .none = machine.timerFired(now: self.at(199)), case .tryTimedOut(let error) = machine.timerFired(now: self.at(200))
+        else {
             Issue.record("expected the try to be overdue at 200 ms")
             return
         }
@@ -46,7 +49,8 @@ import Testing
     @Test func theRequestTimeoutAnswers504BeforeTheResponseAndCutsItDuring() {
         var before = self.sent(request: .milliseconds(300))
         #expect(before.nextDeadline == self.at(300))
-        guard case .exchangeTimedOut(let error) = before.timerFired(now: self.at(300)), case .respond(let answered) = before.timedOut(error) else {
+        guard case .exchangeTimedOut(let error) = before.timerFired(now: self.at(300)), case .respond(let answered) = before.timedOut(error)
+        else {
             Issue.record("expected a 504")
             return
         }
@@ -57,7 +61,8 @@ import Testing
 
         var during = self.sent(request: .milliseconds(300))
         #expect(during.responseHead(status: 200, endStream: false) == .forward(endStream: false))
-        guard case .exchangeTimedOut(let error) = during.timerFired(now: self.at(300)), case .abortDownstream = during.timedOut(error) else {
+        guard case .exchangeTimedOut(let error) = during.timerFired(now: self.at(300)), case .abortDownstream = during.timedOut(error)
+        else {
             Issue.record("expected the response to be cut")
             return
         }

@@ -19,7 +19,8 @@ import Testing
         func record(_ event: HTTP1Parser.Event) {
             switch event {
             case .requestHead(let head, let info):
-                seen.append(.request(method: head.method, path: head.path, authority: head.authority, keepAlive: info.keepAlive, body: info.body))
+                seen.append(
+                    .request(method: head.method, path: head.path, authority: head.authority, keepAlive: info.keepAlive, body: info.body))
             case .responseHead(let head, let info):
                 seen.append(.response(status: head.status, body: info.body, keepAlive: info.keepAlive))
             case .body(let bytes):
@@ -46,12 +47,14 @@ import Testing
         let input =
             "\r\nGET /a?x=1 HTTP/1.1\r\nHost: web:8080\r\nUser-Agent: t\r\n\r\n"
             + "POST /b HTTP/1.1\r\nHost: web:8080\r\nContent-Length: 5\r\n\r\nhello"
-            + "PUT /c HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nX-Sum: 7\r\n\r\n"
+            + "PUT /c HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nX-Sum: "
+            + "7\r\n\r\n"
             + "GET /d HTTP/1.0\r\n\r\n"
         #expect(
             try self.parse(.request, input, piece: piece) == [
                 .request(method: "GET", path: "/a?x=1", authority: "web:8080", keepAlive: true, body: .none), .end(trailers: []),
-                .request(method: "POST", path: "/b", authority: "web:8080", keepAlive: true, body: .length(5)), .body("hello"), .end(trailers: []),
+                .request(method: "POST", path: "/b", authority: "web:8080", keepAlive: true, body: .length(5)), .body("hello"),
+                .end(trailers: []),
                 .request(method: "PUT", path: "/c", authority: "web", keepAlive: true, body: .chunked), .body("abc0123456789abcdef"),
                 .end(trailers: ["X-Sum: 7"]),
                 .request(method: "GET", path: "/d", authority: nil, keepAlive: false, body: .none), .end(trailers: []),
@@ -70,13 +73,21 @@ import Testing
         #expect(head.path == "/p?q")
         #expect(head.scheme == "http")
         #expect(info.absoluteForm)
-        #expect(try self.parse(.request, "GET http://h HTTP/1.1\r\n\r\n").first == .request(method: "GET", path: "/", authority: "h", keepAlive: true, body: .none))
+        #expect(
+            try self.parse(.request, "GET http://h HTTP/1.1\r\n\r\n").first
+                == .request(method: "GET", path: "/", authority: "h", keepAlive: true, body: .none))
     }
 
     @Test func connectionSemanticsFollowTheVersion() throws {
-        #expect(try self.parse(.request, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n").first == .request(method: "GET", path: "/", authority: nil, keepAlive: false, body: .none))
-        #expect(try self.parse(.request, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").first == .request(method: "GET", path: "/", authority: nil, keepAlive: true, body: .none))
-        #expect(try self.parse(.request, "GET / HTTP/1.1\nHost: a\n\n").first == .request(method: "GET", path: "/", authority: "a", keepAlive: true, body: .none))
+        #expect(
+            try self.parse(.request, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n").first
+                == .request(method: "GET", path: "/", authority: nil, keepAlive: false, body: .none))
+        #expect(
+            try self.parse(.request, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").first
+                == .request(method: "GET", path: "/", authority: nil, keepAlive: true, body: .none))
+        #expect(
+            try self.parse(.request, "GET / HTTP/1.1\nHost: a\n\n").first
+                == .request(method: "GET", path: "/", authority: "a", keepAlive: true, body: .none))
     }
 
     @Test(arguments: [
@@ -160,9 +171,12 @@ import Testing
             ]
         )
         #expect(
-            try self.parse(.response, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\ngrpc-status: 0\r\n\r\n")
+            try self.parse(
+                .response,
+                "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\ngrpc-status: 0\r\n\r\n")
                 == [
-                    .response(status: 100, body: .none, keepAlive: true), .response(status: 200, body: .chunked, keepAlive: true), .body("ok"),
+                    .response(status: 100, body: .none, keepAlive: true), .response(status: 200, body: .chunked, keepAlive: true),
+                    .body("ok"),
                     .end(trailers: ["grpc-status: 0"]),
                 ]
         )
@@ -172,7 +186,9 @@ import Testing
             ]
         )
         #expect(
-            try self.parse(.response, "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n") == [.response(status: 200, body: .length(0), keepAlive: true), .end(trailers: [])]
+            try self.parse(.response, "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n") == [
+                .response(status: 200, body: .length(0), keepAlive: true), .end(trailers: []),
+            ]
         )
     }
 

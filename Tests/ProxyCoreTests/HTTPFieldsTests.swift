@@ -65,7 +65,9 @@ import Testing
     }
 
     @Test func http1FieldsAreWrittenAsTheyArrivedWithAddedOnesAfterThem() throws {
-        var fields = try self.parsed([("Host", "web:80"), ("X-A", "1"), ("Keep-Alive", "5"), ("X-B", "two words"), ("Connection", "keep-alive")])
+        var fields = try self.parsed([
+            ("Host", "web:80"), ("X-A", "1"), ("Keep-Alive", "5"), ("X-B", "two words"), ("Connection", "keep-alive"),
+        ])
         fields.removeConnectionFields()
         fields.add("swiftlet-client-id", "web.ns")
         var out = ByteBuffer()
@@ -94,7 +96,8 @@ import Testing
     }
 
     @Test func aFieldThatWouldSplitAnHTTP1HeadIsNotWritten() {
-        let fields = HTTPFields(HPACKHeaders([(":status", "200"), ("x-ok", "fine"), ("x-evil", "a\r\nset-cookie: stolen"), ("x-nul", "a\u{0}b")]))
+        let fields = HTTPFields(
+            HPACKHeaders([(":status", "200"), ("x-ok", "fine"), ("x-evil", "a\r\nset-cookie: stolen"), ("x-nul", "a\u{0}b")]))
         var out = ByteBuffer()
         fields.writeHTTP1(into: &out)
         #expect(String(buffer: out) == "x-ok: fine\r\n")

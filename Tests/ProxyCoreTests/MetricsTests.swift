@@ -20,7 +20,9 @@ import Testing
         series.recordResponse(status: 200, grpcStatus: nil, latencyNanoseconds: 3_500_000)
         series.recordResponse(status: 503, grpcStatus: nil, latencyNanoseconds: 40_000_000)
         let text = self.render(shard)
-        let prefix = "direction=\"outbound\",authority=\"web:8080\",target_addr=\"10.0.0.1:8080\",tls=\"no_identity\",no_tls_reason=\"not_provided_by_service_discovery\""
+        let prefix =
+            "direction=\"outbound\",authority=\"web:8080\",target_addr=\"10.0.0.1:8080\",tls=\"no_identity\","
+            + "no_tls_reason=\"not_provided_by_service_discovery\""
         #expect(text.contains("request_total{\(prefix)} 2\n"))
         #expect(text.contains("response_total{\(prefix),status_code=\"200\",classification=\"success\"} 1\n"))
         #expect(text.contains("response_total{\(prefix),status_code=\"503\",classification=\"failure\"} 1\n"))
@@ -53,9 +55,21 @@ import Testing
         second.tcpMetrics(for: tcp).recordRead(10)
         let text = self.render(first, second)
         #expect(text.contains("request_total{direction=\"outbound\",authority=\"web:8080\"") && text.contains("} 2\n"))
-        #expect(text.contains("tcp_open_total{direction=\"inbound\",peer=\"src\",target_addr=\"\",tls=\"no_identity\",no_tls_reason=\"no_tls_from_remote\"} 2"))
-        #expect(text.contains("tcp_open_connections{direction=\"inbound\",peer=\"src\",target_addr=\"\",tls=\"no_identity\",no_tls_reason=\"no_tls_from_remote\"} 1"))
-        #expect(text.contains("tcp_read_bytes_total{direction=\"inbound\",peer=\"src\",target_addr=\"\",tls=\"no_identity\",no_tls_reason=\"no_tls_from_remote\"} 10"))
+        #expect(
+            text.contains(
+                "tcp_open_total{direction=\"inbound\",peer=\"src\",target_addr=\"\",tls=\"no_identity\","
+                    + "no_tls_reason=\"no_tls_from_remote\"} 2"
+            ))
+        #expect(
+            text.contains(
+                "tcp_open_connections{direction=\"inbound\",peer=\"src\",target_addr=\"\",tls=\"no_identity\","
+                    + "no_tls_reason=\"no_tls_from_remote\"} 1"
+            ))
+        #expect(
+            text.contains(
+                "tcp_read_bytes_total{direction=\"inbound\",peer=\"src\",target_addr=\"\",tls=\"no_identity\","
+                    + "no_tls_reason=\"no_tls_from_remote\"} 10"
+            ))
     }
 
     @Test func labelValuesFromClientsAreEscaped() {

@@ -77,7 +77,9 @@ import Testing
         // Claim an extensions block longer than the message.
         hello[hello.count - 20] = 0xFF
         let verdict = self.verdict(hello)
-        #expect(verdict == .detected(.opaque) || verdict == .detected(.tls(serverName: nil)) || verdict == .detected(.tls(serverName: "x.example")))
+        #expect(
+            verdict == .detected(.opaque) || verdict == .detected(.tls(serverName: nil))
+                || verdict == .detected(.tls(serverName: "x.example")))
         // A handshake type that is not ClientHello.
         var serverHello = TLSFixtures.clientHello(serverName: "x.example")
         serverHello[5] = 0x02

@@ -1,3 +1,4 @@
+import MeshModel
 import ProxyCore
 import Testing
 
@@ -5,17 +6,18 @@ struct ProxyInitRulesTests {
     @Test("the default rules are Linkerd proxy-init's")
     func defaults() {
         let rules = ProxyInitRules().iptablesArguments.map { $0.joined(separator: " ") }
-        #expect(rules == [
-            "-t nat -N PROXY_INIT_REDIRECT",
-            "-t nat -A PROXY_INIT_REDIRECT -p tcp -m multiport --dports 4190,4191 -j RETURN",
-            "-t nat -A PROXY_INIT_REDIRECT -p tcp -j REDIRECT --to-port 4143",
-            "-t nat -A PREROUTING -j PROXY_INIT_REDIRECT",
-            "-t nat -N PROXY_INIT_OUTPUT",
-            "-t nat -A PROXY_INIT_OUTPUT -m owner --uid-owner 2102 -j RETURN",
-            "-t nat -A PROXY_INIT_OUTPUT -o lo -j RETURN",
-            "-t nat -A PROXY_INIT_OUTPUT -p tcp -j REDIRECT --to-port 4140",
-            "-t nat -A OUTPUT -j PROXY_INIT_OUTPUT",
-        ])
+        #expect(
+            rules == [
+                "-t nat -N PROXY_INIT_REDIRECT",
+                "-t nat -A PROXY_INIT_REDIRECT -p tcp -m multiport --dports 4190,4191 -j RETURN",
+                "-t nat -A PROXY_INIT_REDIRECT -p tcp -j REDIRECT --to-port 4143",
+                "-t nat -A PREROUTING -j PROXY_INIT_REDIRECT",
+                "-t nat -N PROXY_INIT_OUTPUT",
+                "-t nat -A PROXY_INIT_OUTPUT -m owner --uid-owner 2102 -j RETURN",
+                "-t nat -A PROXY_INIT_OUTPUT -o lo -j RETURN",
+                "-t nat -A PROXY_INIT_OUTPUT -p tcp -j REDIRECT --to-port 4140",
+                "-t nat -A OUTPUT -j PROXY_INIT_OUTPUT",
+            ])
     }
 
     @Test("skipped ports: ranges as iptables writes them, at most fifteen ports per multiport rule, before the redirect")
@@ -28,7 +30,8 @@ struct ProxyInitRulesTests {
         let outbound = text.filter { $0.hasPrefix("-t nat -A PROXY_INIT_OUTPUT -p tcp -m multiport") }
         #expect(outbound.count == 2)
         #expect(outbound.allSatisfy { $0.split(separator: " ")[9].split(separator: ",").count <= 15 })
-        #expect(text.firstIndex { $0.contains("--to-port 4140") }! > text.lastIndex { $0.contains("PROXY_INIT_OUTPUT -p tcp -m multiport") }!)
+        #expect(
+            text.firstIndex { $0.contains("--to-port 4140") }! > text.lastIndex { $0.contains("PROXY_INIT_OUTPUT -p tcp -m multiport") }!)
     }
 
     @Test("bad port lists are refused with what is wrong", arguments: ["0", "70000", "90-80", "http", "1-2-3"])

@@ -1,3 +1,4 @@
+import MeshModel
 import ProxyCore
 import Testing
 
@@ -6,7 +7,8 @@ import Testing
     @Test func headerModifiersRemoveThenSetThenAdd() {
         var fields = HTTPFields([("X-Debug", "1"), ("my-header", "foo"), ("x-route", "a"), ("X-Route", "b")])
         RouteFilter.HeaderModifier(
-            set: [HTTPFieldPair(name: "X-Route", value: "canary")], add: [HTTPFieldPair(name: "my-header", value: "bar")], remove: ["x-debug"]
+            set: [HTTPFieldPair(name: "X-Route", value: "canary")], add: [HTTPFieldPair(name: "my-header", value: "bar")],
+            remove: ["x-debug"]
         ).apply(to: &fields)
         #expect(!fields.contains("x-debug"))
         #expect(fields.values("x-route") == ["canary"], "set replaces every field of the name, whatever its case")
@@ -29,7 +31,9 @@ import Testing
         ("/", "/foo/bar", "/xyz", "/xyz/foo/bar"),
     ])
     func replacePrefixMatchFollowsTheSpecTable(prefix: String, path: String, replacement: String, expected: String) throws {
-        guard case .prefix(let stored) = try HTTPPathMatch.make(type: "PathPrefix", value: prefix) else { Issue.record("not a prefix"); return }
+        guard case .prefix(let stored) = try HTTPPathMatch.make(type: "PathPrefix", value: prefix) else {
+            Issue.record("not a prefix"); return
+        }
         #expect(RouteFilter.PathModifier.replacePrefixMatch(replacement).apply(to: path[...], matchedPrefix: stored) == expected)
     }
 
@@ -47,7 +51,8 @@ import Testing
     }
 
     @Test func rewritesChangeTheAuthorityAndPathButNotTheQuery() {
-        var head = HTTPRequestHead(method: "GET", authority: "web:8080", path: "/api/v1/users?page=2", fields: HTTPFields([("Host", "web:8080")]))
+        var head = HTTPRequestHead(
+            method: "GET", authority: "web:8080", path: "/api/v1/users?page=2", fields: HTTPFields([("Host", "web:8080")]))
         RouteFilter.Rewrite(hostname: "users.internal", path: .replacePrefixMatch("/v2")).apply(to: &head, matchedPrefix: "/api/v1")
         #expect(head.authority == "users.internal")
         #expect(head.fields.values("host") == ["users.internal"])

@@ -1,3 +1,4 @@
+import MeshModel
 import Testing
 
 @testable import ProxyCore
@@ -7,14 +8,18 @@ import Testing
 @Suite struct RouteTableTests {
     static func backend(_ name: String) -> [RouteBackend] { [RouteBackend(namespace: "default", name: name, port: 80)] }
 
-    static func http(_ name: String, created: Int64 = 0, namespace: String = "default", hostnames: [String] = [], _ rules: [([HTTPRouteMatch], String)]) -> Route {
+    static func http(
+        _ name: String, created: Int64 = 0, namespace: String = "default", hostnames: [String] = [], _ rules: [([HTTPRouteMatch], String)]
+    ) -> Route {
         Route(
             kind: .http, namespace: namespace, name: name, created: created, hostnames: hostnames.map { try! RouteHostname.make($0) },
             rules: rules.map { RouteRule(matches: .http($0.0), backends: Self.backend($0.1)) }
         )
     }
 
-    static func path(_ type: String, _ value: String, method: String? = nil, headers: [(String, String)] = [], query: [(String, String)] = []) -> HTTPRouteMatch {
+    static func path(
+        _ type: String, _ value: String, method: String? = nil, headers: [(String, String)] = [], query: [(String, String)] = []
+    ) -> HTTPRouteMatch {
         HTTPRouteMatch(
             path: try! HTTPPathMatch.make(type: type, value: value), method: method,
             headers: headers.map { RouteHeaderMatch(name: $0.0, value: .exact($0.1)) },
@@ -23,7 +28,10 @@ import Testing
     }
 
     /// The backend the request goes to, or nil when no rule takes it.
-    static func target(_ table: RouteTable, _ target: String, method: String = "GET", host: String? = "web.default.svc.cluster.local:80", fields: [(String, String)] = []) -> String? {
+    static func target(
+        _ table: RouteTable, _ target: String, method: String = "GET", host: String? = "web.default.svc.cluster.local:80",
+        fields: [(String, String)] = []
+    ) -> String? {
         table.select(RouteRequest(method: method, authority: host, target: target, fields: HTTPFields(fields)))?.rule.backends.first?.name
     }
 
@@ -36,7 +44,12 @@ import Testing
 
     @Test func theLongestPrefixWinsAndPrefixesMatchWholeElements() {
         let table = RouteTable([
-            Self.http("r", [([Self.path("PathPrefix", "/")], "root"), ([Self.path("PathPrefix", "/foo")], "foo"), ([Self.path("PathPrefix", "/foo/bar/")], "foobar")])
+            Self.http(
+                "r",
+                [
+                    ([Self.path("PathPrefix", "/")], "root"), ([Self.path("PathPrefix", "/foo")], "foo"),
+                    ([Self.path("PathPrefix", "/foo/bar/")], "foobar"),
+                ])
         ])
         #expect(Self.target(table, "/foo/bar/baz") == "foobar")
         #expect(Self.target(table, "/foo/bar") == "foobar", "a trailing / in a prefix is ignored")
@@ -49,11 +62,13 @@ import Testing
     @Test func pathCharactersComeBeforeAMethodAndAMethodBeforeHeaders() {
         // The Gateway API conformance case: a longer path beats a method; a method beats headers.
         let table = RouteTable([
-            Self.http("r", [
-                ([Self.path("PathPrefix", "/", method: "PATCH")], "method"),
-                ([Self.path("PathPrefix", "/path5")], "path"),
-                ([Self.path("PathPrefix", "/", headers: [("version", "four")])], "header"),
-            ])
+            Self.http(
+                "r",
+                [
+                    ([Self.path("PathPrefix", "/", method: "PATCH")], "method"),
+                    ([Self.path("PathPrefix", "/path5")], "path"),
+                    ([Self.path("PathPrefix", "/", headers: [("version", "four")])], "header"),
+                ])
         ])
         #expect(Self.target(table, "/path5", method: "PATCH") == "path")
         #expect(Self.target(table, "/", method: "PATCH", fields: [("version", "four")]) == "method")
@@ -63,12 +78,14 @@ import Testing
 
     @Test func moreHeadersBeatFewerAndHeadersBeatQueryParameters() {
         let table = RouteTable([
-            Self.http("r", [
-                ([Self.path("PathPrefix", "/", headers: [("a", "1")])], "one-header"),
-                ([Self.path("PathPrefix", "/", headers: [("a", "1"), ("b", "2")])], "two-headers"),
-                ([Self.path("PathPrefix", "/", query: [("q", "1"), ("r", "2")])], "two-params"),
-                ([Self.path("PathPrefix", "/", headers: [("a", "1")], query: [("q", "1")])], "header-and-param"),
-            ])
+            Self.http(
+                "r",
+                [
+                    ([Self.path("PathPrefix", "/", headers: [("a", "1")])], "one-header"),
+                    ([Self.path("PathPrefix", "/", headers: [("a", "1"), ("b", "2")])], "two-headers"),
+                    ([Self.path("PathPrefix", "/", query: [("q", "1"), ("r", "2")])], "two-params"),
+                    ([Self.path("PathPrefix", "/", headers: [("a", "1")], query: [("q", "1")])], "header-and-param"),
+                ])
         ])
         #expect(Self.target(table, "/", fields: [("a", "1"), ("b", "2")]) == "two-headers")
         #expect(Self.target(table, "/?q=1&r=2", fields: [("a", "1")]) == "header-and-param")
@@ -109,7 +126,8 @@ import Testing
     @Test func regularExpressionsMatchTheWholeValueAndRankBetweenExactAndPrefix() throws {
         let regex = HTTPRouteMatch(path: try HTTPPathMatch.make(type: "RegularExpression", value: "/users/[0-9]+"))
         let table = RouteTable([
-            Self.http("r", [([regex], "regex"), ([Self.path("PathPrefix", "/users")], "prefix"), ([Self.path("Exact", "/users/42")], "exact")])
+            Self.http(
+                "r", [([regex], "regex"), ([Self.path("PathPrefix", "/users")], "prefix"), ([Self.path("Exact", "/users/42")], "exact")])
         ])
         #expect(Self.target(table, "/users/7") == "regex")
         #expect(Self.target(table, "/users/42") == "exact")
@@ -146,15 +164,19 @@ import Testing
 
     @Test func grpcRoutesMatchServiceAndMethodWithTheLongestServiceFirst() throws {
         func grpc(_ name: String, _ rules: [([GRPCRouteMatch], String)]) -> Route {
-            Route(kind: .grpc, namespace: "default", name: name, rules: rules.map { RouteRule(matches: .grpc($0.0), backends: Self.backend($0.1)) })
+            Route(
+                kind: .grpc, namespace: "default", name: name,
+                rules: rules.map { RouteRule(matches: .grpc($0.0), backends: Self.backend($0.1)) })
         }
         let table = RouteTable([
-            grpc("g", [
-                ([GRPCRouteMatch(service: .exact("emoji.v1.EmojiService"))], "service"),
-                ([GRPCRouteMatch(service: .exact("emoji.v1.EmojiService"), method: .exact("ListAll"))], "method"),
-                ([GRPCRouteMatch(method: .regularExpression(try RouteRegex("Vote.*")))], "votes"),
-                ([], "default"),
-            ])
+            grpc(
+                "g",
+                [
+                    ([GRPCRouteMatch(service: .exact("emoji.v1.EmojiService"))], "service"),
+                    ([GRPCRouteMatch(service: .exact("emoji.v1.EmojiService"), method: .exact("ListAll"))], "method"),
+                    ([GRPCRouteMatch(method: .regularExpression(try RouteRegex("Vote.*")))], "votes"),
+                    ([], "default"),
+                ])
         ])
         #expect(Self.target(table, "/emoji.v1.EmojiService/ListAll", method: "POST") == "method")
         #expect(Self.target(table, "/emoji.v1.EmojiService/FindByShortcode", method: "POST") == "service")
@@ -165,7 +187,8 @@ import Testing
 
     @Test func aGRPCRouteOnTheSameParentPushesHTTPRoutesOut() {
         let http = Self.http("web", [([Self.path("PathPrefix", "/")], "http")])
-        let grpc = Route(kind: .grpc, namespace: "default", name: "api", rules: [RouteRule(matches: .grpc([]), backends: Self.backend("grpc"))])
+        let grpc = Route(
+            kind: .grpc, namespace: "default", name: "api", rules: [RouteRule(matches: .grpc([]), backends: Self.backend("grpc"))])
         let table = RouteTable([http, grpc])
         #expect(Self.target(table, "/pkg.Svc/M", method: "POST") == "grpc")
         #expect(table.conflicted.map(\.name) == ["web"])
@@ -186,11 +209,13 @@ import Testing
                     for _ in 0..<Int.random(in: 0...2, using: &random) {
                         let value = path(Int.random(in: 0...3, using: &random))
                         let kind = ["Exact", "PathPrefix", "PathPrefix", "RegularExpression"].randomElement(using: &random)!
-                        let pathMatch = try HTTPPathMatch.make(type: kind, value: kind == "RegularExpression" ? value + "(/.*)?" : (value.isEmpty ? "/" : value))
-                        matches.append(HTTPRouteMatch(
-                            path: pathMatch, method: Bool.random(using: &random) ? nil : "GET",
-                            headers: Bool.random(using: &random) ? [] : [RouteHeaderMatch(name: "x", value: .exact("1"))]
-                        ))
+                        let pathMatch = try HTTPPathMatch.make(
+                            type: kind, value: kind == "RegularExpression" ? value + "(/.*)?" : (value.isEmpty ? "/" : value))
+                        matches.append(
+                            HTTPRouteMatch(
+                                path: pathMatch, method: Bool.random(using: &random) ? nil : "GET",
+                                headers: Bool.random(using: &random) ? [] : [RouteHeaderMatch(name: "x", value: .exact("1"))]
+                            ))
                     }
                     rules.append((matches, "r\(r)-\(i)"))
                 }

@@ -20,11 +20,18 @@ struct DestinationMessagesTests {
                 }
             }
         }
-        let ours = DestinationMessages.subscribe(id: 300, authority: "web.emojivoto.svc.cluster.local:8080", namespace: "emojivoto", workload: "vote-bot")
+        let ours = DestinationMessages.subscribe(
+            id: 300, authority: "web.emojivoto.svc.cluster.local:8080", namespace: "emojivoto", workload: "vote-bot")
         #expect(Array(ours.readableBytesView) == Array(try expected.serializedBytes() as [UInt8]))
         // A proxy without a workload name leaves the field out, as swift-protobuf does.
-        let bare: Swiftlet_Destination_V1_WatchRequest = .with { $0.subscribe = .with { $0.id = 1; $0.destination = .with { $0.authority = "a:80" } } }
-        #expect(Array(DestinationMessages.subscribe(id: 1, authority: "a:80", namespace: "", workload: "").readableBytesView) == Array(try bare.serializedBytes() as [UInt8]))
+        let bare: Swiftlet_Destination_V1_WatchRequest = .with {
+            $0.subscribe = .with {
+                $0.id = 1; $0.destination = .with { $0.authority = "a:80" }
+            }
+        }
+        #expect(
+            Array(DestinationMessages.subscribe(id: 1, authority: "a:80", namespace: "", workload: "").readableBytesView)
+                == Array(try bare.serializedBytes() as [UInt8]))
     }
 
     @Test func anUnsubscriptionIsEncodedAsSwiftProtobufEncodesIt() throws {
@@ -42,13 +49,19 @@ struct DestinationMessagesTests {
                     $0.labels = ["dst_namespace": "emojivoto", "dst_service": "voting"]
                     $0.endpoints = [
                         .with {
-                            $0.address = .with { $0.ip = "10.244.0.7"; $0.port = 8080 }
+                            $0.address = .with {
+                                $0.ip = "10.244.0.7"; $0.port = 8080
+                            }
                             $0.weight = 5000
                             $0.identity = "voting.emojivoto.serviceaccount.identity.swiftlet.cluster.local"
                             $0.protocolHint = .http2
                             $0.labels = ["dst_pod": "voting-1"]
                         },
-                        .with { $0.address = .with { $0.ip = "::1"; $0.port = 9000 } },
+                        .with {
+                            $0.address = .with {
+                                $0.ip = "::1"; $0.port = 9000
+                            }
+                        },
                     ]
                 }
             }
@@ -86,12 +99,26 @@ struct DestinationMessagesTests {
     @Test func removalsAndNoEndpointsAreDecoded() throws {
         let removal: Swiftlet_Destination_V1_WatchUpdate = .with {
             $0.id = 2
-            $0.update = .with { $0.remove = .with { $0.addresses = [.with { $0.ip = "10.0.0.1"; $0.port = 80 }] } }
+            $0.update = .with {
+                $0.remove = .with {
+                    $0.addresses = [
+                        .with {
+                            $0.ip = "10.0.0.1"; $0.port = 80
+                        }
+                    ]
+                }
+            }
         }
-        #expect(try WatchUpdate(decoding: ByteBuffer(bytes: try removal.serializedBytes() as [UInt8])) == WatchUpdate(id: 2, update: .remove([HostPort(host: "10.0.0.1", port: 80)])))
+        #expect(
+            try WatchUpdate(decoding: ByteBuffer(bytes: try removal.serializedBytes() as [UInt8]))
+                == WatchUpdate(id: 2, update: .remove([HostPort(host: "10.0.0.1", port: 80)])))
         for exists in [false, true] {
-            let none: Swiftlet_Destination_V1_WatchUpdate = .with { $0.id = 3; $0.update = .with { $0.noEndpoints = .with { $0.exists = exists } } }
-            #expect(try WatchUpdate(decoding: ByteBuffer(bytes: try none.serializedBytes() as [UInt8])) == WatchUpdate(id: 3, update: .noEndpoints(exists: exists)))
+            let none: Swiftlet_Destination_V1_WatchUpdate = .with {
+                $0.id = 3; $0.update = .with { $0.noEndpoints = .with { $0.exists = exists } }
+            }
+            #expect(
+                try WatchUpdate(decoding: ByteBuffer(bytes: try none.serializedBytes() as [UInt8]))
+                    == WatchUpdate(id: 3, update: .noEndpoints(exists: exists)))
         }
     }
 
@@ -109,7 +136,17 @@ struct DestinationMessagesTests {
     @Test func aMalformedUpdateIsAnErrorNeverACrash() throws {
         let valid: Swiftlet_Destination_V1_WatchUpdate = .with {
             $0.id = 1
-            $0.update = .with { $0.add = .with { $0.endpoints = [.with { $0.address = .with { $0.ip = "10.0.0.1"; $0.port = 80 } }] } }
+            $0.update = .with {
+                $0.add = .with {
+                    $0.endpoints = [
+                        .with {
+                            $0.address = .with {
+                                $0.ip = "10.0.0.1"; $0.port = 80
+                            }
+                        }
+                    ]
+                }
+            }
         }
         let bytes: [UInt8] = try valid.serializedBytes()
         // Every truncation of a valid message is refused (or, cut at a field boundary, read as a shorter message).

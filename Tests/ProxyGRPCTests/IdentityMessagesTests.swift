@@ -25,7 +25,9 @@ struct IdentityMessagesTests {
         let message: Swiftlet_Identity_V1_CertifyResponse = .with {
             $0.leafCertificate = .init([0x30, 0x01])
             $0.intermediateCertificates = [.init([0x30, 0x02]), .init([0x30, 0x03])]
-            $0.validUntil = .with { $0.seconds = 1_900_000_000; $0.nanos = 5 }
+            $0.validUntil = .with {
+                $0.seconds = 1_900_000_000; $0.nanos = 5
+            }
             $0.trustAnchors = [.init([0x30, 0x04])]
         }
         let decoded = try CertifyResponse(decoding: ByteBuffer(bytes: try message.serializedBytes() as [UInt8]))
@@ -61,6 +63,8 @@ struct IdentityMessagesTests {
         #expect(document.discriminator == "CERTIFICATE")
         #expect(document.derBytes == der)
         #expect(pem.split(separator: "\n").allSatisfy { $0.count <= 64 })
-        for count in 0..<5 { #expect(try PEMDocument(pemString: PEM.certificate(der: Array(der[0..<count + 1]))).derBytes == Array(der[0..<count + 1])) }
+        for count in 0..<5 {
+            #expect(try PEMDocument(pemString: PEM.certificate(der: Array(der[0..<count + 1]))).derBytes == Array(der[0..<count + 1]))
+        }
     }
 }

@@ -1,3 +1,4 @@
+import MeshModel
 import NIOCore
 import ProxyCore
 import Testing
@@ -35,7 +36,9 @@ import Testing
     @Test func anEndpointFailingInARowIsEjectedThenGetsOneRequestOnProbation() {
         let failing = ExchangeHarness(script: { _, _ in .respond(503) })
         failing.endpoints(1)
-        failing.policy(ExchangeHarness.servicePolicy(accrual: FailureAccrual(maxFailures: 3, minPenalty: 1_000_000_000, maxPenalty: 4_000_000_000, jitterRatio: 0)))
+        failing.policy(
+            ExchangeHarness.servicePolicy(
+                accrual: FailureAccrual(maxFailures: 3, minPenalty: 1_000_000_000, maxPenalty: 4_000_000_000, jitterRatio: 0)))
         for _ in 0..<3 { #expect(failing.send().status == 503) }
         let ejected = failing.send()
         #expect(ejected.status == 503 && ejected.proxyError?.hasPrefix("circuit_open") == true, "\(ejected.proxyError ?? "")")
@@ -49,7 +52,9 @@ import Testing
     @Test func aSuccessfulProbationRestoresTheEndpoint() {
         let harness = ExchangeHarness(script: { attempt, _ in attempt <= 2 ? .respond(500) : .respond(200) })
         harness.endpoints(1)
-        harness.policy(ExchangeHarness.servicePolicy(accrual: FailureAccrual(maxFailures: 2, minPenalty: 1_000_000_000, maxPenalty: 4_000_000_000, jitterRatio: 0)))
+        harness.policy(
+            ExchangeHarness.servicePolicy(
+                accrual: FailureAccrual(maxFailures: 2, minPenalty: 1_000_000_000, maxPenalty: 4_000_000_000, jitterRatio: 0)))
         for _ in 0..<2 { harness.send() }
         #expect(harness.send().proxyError?.hasPrefix("circuit_open") == true)
         harness.advance(.seconds(1))

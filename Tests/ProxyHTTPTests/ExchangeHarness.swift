@@ -1,4 +1,5 @@
 import Logging
+import MeshModel
 import NIOCore
 import NIOEmbedded
 import ProxyCore
@@ -16,27 +17,29 @@ final class ExchangeHarness {
     let upstreams: ScriptedUpstreams
     let discovery = PublishedDiscovery()
     let policies = PublishedPolicies()
-    let resources: LoopResources
-    let connection: HTTPConnection
+    let resources: LoopContext
+    let connection: ConnectionContext
 
     /// The authority requests go to, and the Service it names (`web` in `demo`, port 8080).
     static let authority = "web.demo.svc.cluster.local:8080"
 
     /// `policy`: publish "no policy" for the Service port (a test that wants the Policy API silent says false).
     init(
-        script: @escaping ScriptedUpstreams.Script = { _, _ in .respond(200) }, http2: Bool = false, chainBuilder: StageChainBuilder = .standard,
+        script: @escaping ScriptedUpstreams.Script = { _, _ in .respond(200) }, http2: Bool = false,
+        chainBuilder: StageChainBuilder = .standard,
         publishNoPolicy: Bool = true
     ) {
         self.upstreams = ScriptedUpstreams(loop: self.loop, script: script)
         var config = ProxyConfig()
         config.mode = .explicit
         let connector = UpstreamConnector(connectTimeout: .seconds(1), loopGuard: LoopGuard(listeners: [], localIPs: []))
-        self.resources = LoopResources(
+        self.resources = LoopContext(
             eventLoop: self.loop, config: config, connector: connector, discovery: self.discovery, meshTLS: nil, policies: self.policies,
             accrualBoard: AccrualBoard(), chainBuilder: chainBuilder, upstreams: self.upstreams
         )
-        self.connection = HTTPConnection(
-            direction: .outbound, destination: nil, router: Router(config: config), resources: self.resources, tls: .notProvidedByDiscovery,
+        self.connection = ConnectionContext(
+            direction: .outbound, destination: nil, router: TargetResolver(config: config), resources: self.resources,
+            tls: .notProvidedByDiscovery,
             isHTTP2: http2, responseTimeout: nil, logger: Logger(label: "harness")
         )
         // No policy until a test gives one: the Service port goes by its endpoints.
@@ -62,7 +65,8 @@ final class ExchangeHarness {
     ) -> ServicePolicy {
         ServicePolicy(
             namespace: "demo", name: "web", port: 8080, routes: routes,
-            defaultRule: RouteRule(matches: .http([]), backends: [RouteBackend(namespace: "demo", name: "web", port: 8080)], timeouts: timeouts, retry: retry),
+            defaultRule: RouteRule(
+                matches: .http([]), backends: [RouteBackend(namespace: "demo", name: "web", port: 8080)], timeouts: timeouts, retry: retry),
             accrual: accrual, budget: budget
         )
     }
@@ -81,7 +85,9 @@ final class ExchangeHarness {
     ) -> RecordingDownstream {
         var headFields = HTTPFields()
         for (name, value) in fields { headFields.add(name, value) }
-        let head = HTTPRequestHead(method: method, authority: authority, path: path, version: self.connection.isHTTP2 ? HTTPVersionNumber(major: 2, minor: 0) : .http1_1, fields: headFields)
+        let head = HTTPRequestHead(
+            method: method, authority: authority, path: path,
+            version: self.connection.isHTTP2 ? HTTPVersionNumber(major: 2, minor: 0) : .http1_1, fields: headFields)
         let downstream = RecordingDownstream(isHTTP2: self.connection.isHTTP2)
         let framing: BodyFraming = body.isEmpty ? .none : .length(body.reduce(0) { $0 + $1.readableBytes })
         let exchange = Exchange(connection: self.connection, downstream: downstream, head: head, body: framing, upgrade: false)
@@ -115,7 +121,9 @@ final class ExchangeHarness {
     func metric(_ family: String, _ matching: String...) -> Double {
         var total = 0.0
         for line in self.metrics().split(separator: "\n") where line.hasPrefix(family + "{") || line.hasPrefix(family + " ") {
-            guard matching.allSatisfy({ line.contains($0) }), let value = line.split(separator: " ").last.flatMap({ Double($0) }) else { continue }
+            guard matching.allSatisfy({ line.contains($0) }), let value = line.split(separator: " ").last.flatMap({ Double($0) }) else {
+                continue
+            }
             total += value
         }
         return total

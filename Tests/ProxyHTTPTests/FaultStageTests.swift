@@ -1,3 +1,4 @@
+import MeshModel
 import NIOCore
 import ProxyCore
 import Testing
@@ -8,9 +9,12 @@ import Testing
 @Suite struct FaultStageTests {
     static func policy(_ fault: RouteFault) -> ServicePolicy {
         ExchangeHarness.servicePolicy(routes: [
-            Route(kind: .http, namespace: "demo", name: "r", rules: [
-                RouteRule(matches: .http([]), filters: [.fault(fault)], backends: [RouteBackend(namespace: "demo", name: "web", port: 8080)])
-            ])
+            Route(
+                kind: .http, namespace: "demo", name: "r",
+                rules: [
+                    RouteRule(
+                        matches: .http([]), filters: [.fault(fault)], backends: [RouteBackend(namespace: "demo", name: "web", port: 8080)])
+                ])
         ])
     }
 
@@ -34,7 +38,9 @@ import Testing
         let explicit = ExchangeHarness(http2: true)
         explicit.endpoints(1)
         explicit.policy(Self.policy(RouteFault(abortPercent: 100, abortStatus: 503, abortGRPCStatus: 8)))
-        #expect(explicit.send("POST", "/test.Echo/Unary", fields: [("content-type", "application/grpc")]).head?.fields.first("grpc-status") == "8")
+        #expect(
+            explicit.send("POST", "/test.Echo/Unary", fields: [("content-type", "application/grpc")]).head?.fields.first("grpc-status")
+                == "8")
     }
 
     @Test func aDelayHoldsTheRequestForItsDurationThenItGoesOn() {

@@ -1,6 +1,6 @@
+import Logging
 import NIOCore
 import NIOEmbedded
-import Logging
 import ProxyCore
 import ProxyHTTP
 import ProxyTransport
@@ -13,9 +13,9 @@ import Testing
         var config = ProxyConfig()
         config.mode = .explicit
         let connector = UpstreamConnector(connectTimeout: .seconds(1), loopGuard: LoopGuard(listeners: [], localIPs: []))
-        let resources = LoopResources(eventLoop: channel.embeddedEventLoop, config: config, connector: connector)
-        let connection = HTTPConnection(
-            direction: .outbound, destination: nil, router: Router(config: config), resources: resources,
+        let resources = LoopContext(eventLoop: channel.embeddedEventLoop, config: config, connector: connector)
+        let connection = ConnectionContext(
+            direction: .outbound, destination: nil, router: TargetResolver(config: config), resources: resources,
             tls: .notProvidedByDiscovery, isHTTP2: false, responseTimeout: nil, logger: Logger(label: "test")
         )
         try channel.pipeline.syncOperations.addProxyHTTP1Server(connection, headerReadTimeout: .seconds(10))

@@ -72,11 +72,15 @@ import Testing
 
         var head = self.machine()
         head.headReceived(version: .http1_1, isHEAD: true, keepAlive: true)
-        #expect({ head.responseHead(status: 200, endStream: false, hasContentLength: false) }() == .init(), "a HEAD response has no body to frame")
+        #expect(
+            { head.responseHead(status: 200, endStream: false, hasContentLength: false) }() == .init(),
+            "a HEAD response has no body to frame")
 
         var old = self.machine()
         old.headReceived(version: .http1_0, isHEAD: false, keepAlive: true)
-        #expect({ old.responseHead(status: 200, endStream: false, hasContentLength: false) }() == .init(connection: .close), "HTTP/1.0: the body runs until the close")
+        #expect(
+            { old.responseHead(status: 200, endStream: false, hasContentLength: false) }() == .init(connection: .close),
+            "HTTP/1.0: the body runs until the close")
         var oldKeptAlive = self.machine()
         oldKeptAlive.headReceived(version: .http1_0, isHEAD: false, keepAlive: true)
         #expect({ oldKeptAlive.responseHead(status: 200, endStream: false, hasContentLength: true) }() == .init(connection: .keepAlive))

@@ -1,3 +1,4 @@
+import MeshModel
 import NIOCore
 import ProxyCore
 import Testing
@@ -7,7 +8,9 @@ import Testing
 /// The retry stage against scripted upstreams with a manual clock (linkerd2-proxy's `http/logical/tests/retries.rs`
 /// in spirit): which responses and failures are retried, how often, where to, after what backoff, and when not.
 @Suite struct RetryStageTests {
-    static func harness(_ script: @escaping ScriptedUpstreams.Script, retry: RouteRetry?, endpoints: Int = 2, budget: RetryBudget.Settings? = nil) -> ExchangeHarness {
+    static func harness(
+        _ script: @escaping ScriptedUpstreams.Script, retry: RouteRetry?, endpoints: Int = 2, budget: RetryBudget.Settings? = nil
+    ) -> ExchangeHarness {
         let harness = ExchangeHarness(script: script)
         harness.endpoints(endpoints)
         harness.policy(ExchangeHarness.servicePolicy(retry: retry, budget: budget))
@@ -15,7 +18,8 @@ import Testing
     }
 
     @Test func aRetriedStatusIsTriedAgainOnAnotherEndpointAfterItsBackoffAndTheSuccessIsAnswered() {
-        let harness = Self.harness({ attempt, _ in attempt == 1 ? .respond(503) : .respond(200) }, retry: RouteRetry(statuses: [503...503], limit: 2))
+        let harness = Self.harness(
+            { attempt, _ in attempt == 1 ? .respond(503) : .respond(200) }, retry: RouteRetry(statuses: [503...503], limit: 2))
         let downstream = harness.send()
         #expect(downstream.status == nil, "the retry waits for its backoff")
         harness.advance(.milliseconds(30))  // the first backoff is at most 25 ms
@@ -43,7 +47,8 @@ import Testing
     }
 
     @Test func aTrailersOnlyGRPCStatusIsRetriedByItsCode() {
-        let harness = ExchangeHarness(script: { attempt, _ in attempt == 1 ? .respond(200, grpcStatus: 14) : .respond(200, grpcStatus: 0) }, http2: true)
+        let harness = ExchangeHarness(
+            script: { attempt, _ in attempt == 1 ? .respond(200, grpcStatus: 14) : .respond(200, grpcStatus: 0) }, http2: true)
         harness.endpoints(2)
         harness.policy(ExchangeHarness.servicePolicy(retry: RouteRetry(grpcCodes: [14], limit: 1)))
         let downstream = harness.send("POST", "/test.Echo/Unary", fields: [("content-type", "application/grpc")])
@@ -53,7 +58,8 @@ import Testing
     }
 
     @Test func aConnectionFailureIsRetriedAndOnceTheRetriesAreSpentItIs503() {
-        let succeeding = Self.harness({ attempt, _ in attempt == 1 ? .fail(.connectionRefused) : .respond(200) }, retry: RouteRetry(limit: 1))
+        let succeeding = Self.harness(
+            { attempt, _ in attempt == 1 ? .fail(.connectionRefused) : .respond(200) }, retry: RouteRetry(limit: 1))
         let first = succeeding.send()
         succeeding.advance(.milliseconds(30))
         #expect(first.status == 200 && succeeding.upstreams.attempts.count == 2)
@@ -70,7 +76,9 @@ import Testing
 
     @Test func theBudgetRefusesRetriesOnceSpentAndTheFailureGoesThrough() {
         // No share of requests, one retry a second over a one-second window.
-        let harness = Self.harness({ _, _ in .respond(503) }, retry: RouteRetry(statuses: [503...503], limit: 5), budget: RetryBudget.Settings(ratio: 0, perSecond: 1, window: 1))
+        let harness = Self.harness(
+            { _, _ in .respond(503) }, retry: RouteRetry(statuses: [503...503], limit: 5),
+            budget: RetryBudget.Settings(ratio: 0, perSecond: 1, window: 1))
         let downstream = harness.send()
         for _ in 0..<5 { harness.advance(.milliseconds(100)) }
         #expect(downstream.status == 503)
@@ -79,13 +87,15 @@ import Testing
     }
 
     @Test func aBodyIsReplayedWholeAndOneTooLargeToKeepIsNeverRetried() {
-        let harness = Self.harness({ attempt, _ in attempt == 1 ? .respond(503) : .respond(200) }, retry: RouteRetry(statuses: [503...503], limit: 1))
+        let harness = Self.harness(
+            { attempt, _ in attempt == 1 ? .respond(503) : .respond(200) }, retry: RouteRetry(statuses: [503...503], limit: 1))
         let small = harness.send("POST", body: [ByteBuffer(string: "hello "), ByteBuffer(string: "world")])
         harness.advance(.milliseconds(30))
         #expect(small.status == 200)
         #expect(harness.upstreams.attempts.map { String(buffer: $0.body) } == ["hello world", "hello world"])
 
-        let large = Self.harness({ attempt, _ in attempt == 1 ? .respond(503) : .respond(200) }, retry: RouteRetry(statuses: [503...503], limit: 1))
+        let large = Self.harness(
+            { attempt, _ in attempt == 1 ? .respond(503) : .respond(200) }, retry: RouteRetry(statuses: [503...503], limit: 1))
         let answer = large.send("POST", body: [ByteBuffer(repeating: 0x61, count: 40_000), ByteBuffer(repeating: 0x62, count: 40_000)])
         large.advance(.milliseconds(300))
         #expect(answer.status == 503, "80 KB is more than a retry keeps")

@@ -1,3 +1,4 @@
+import MeshModel
 import NIOCore
 import ProxyCore
 import Testing
@@ -17,7 +18,9 @@ import Testing
         harness.endpoints(1)
         let waiting = harness.send("GET", "/other")
         #expect(waiting.status == nil && harness.upstreams.attempts.isEmpty, "no policy yet: the request waits")
-        harness.policy(ExchangeHarness.servicePolicy(routes: Self.route([RouteRule(matches: .http([HTTPRouteMatch(path: .prefix("/api"))]), backends: [Self.backend("web")])])))
+        harness.policy(
+            ExchangeHarness.servicePolicy(
+                routes: Self.route([RouteRule(matches: .http([HTTPRouteMatch(path: .prefix("/api"))]), backends: [Self.backend("web")])])))
         harness.run()
         #expect(waiting.status == 404, "the policy's routes decide the waiting request")
     }
@@ -36,27 +39,36 @@ import Testing
     @Test func aRedirectIsAnsweredByTheProxyWithItsLocation() {
         let harness = ExchangeHarness()
         harness.endpoints(1)
-        harness.policy(ExchangeHarness.servicePolicy(routes: Self.route([
-            RouteRule(matches: .http([HTTPRouteMatch(path: .prefix("/old"))]), filters: [.requestRedirect(.init(path: .replacePrefixMatch("/new"), statusCode: 301))])
-        ])))
+        harness.policy(
+            ExchangeHarness.servicePolicy(
+                routes: Self.route([
+                    RouteRule(
+                        matches: .http([HTTPRouteMatch(path: .prefix("/old"))]),
+                        filters: [.requestRedirect(.init(path: .replacePrefixMatch("/new"), statusCode: 301))])
+                ])))
         let answer = harness.send("GET", "/old/page?x=1")
         #expect(answer.status == 301)
         #expect(answer.head?.fields.first("location") == "http://web.demo.svc.cluster.local:8080/new/page?x=1")
         #expect(harness.upstreams.attempts.isEmpty)
-        #expect(harness.metric("outbound_http_route_request_statuses_total", "http_status=\"301\"") == 1, "the route counts what it answered")
+        #expect(
+            harness.metric("outbound_http_route_request_statuses_total", "http_status=\"301\"") == 1, "the route counts what it answered")
     }
 
     @Test func aRequestNoAttachedRouteMatchesIs404AndAGRPCCallUnimplemented() {
         let harness = ExchangeHarness()
         harness.endpoints(1)
-        harness.policy(ExchangeHarness.servicePolicy(routes: Self.route([RouteRule(matches: .http([HTTPRouteMatch(path: .prefix("/api"))]), backends: [Self.backend("web")])])))
+        harness.policy(
+            ExchangeHarness.servicePolicy(
+                routes: Self.route([RouteRule(matches: .http([HTTPRouteMatch(path: .prefix("/api"))]), backends: [Self.backend("web")])])))
         let missed = harness.send("GET", "/other")
         #expect(missed.status == 404 && missed.proxyError?.hasPrefix("route_not_found") == true)
         #expect(harness.send("GET", "/api/x").status == 200)
 
         let grpc = ExchangeHarness(http2: true)
         grpc.endpoints(1)
-        grpc.policy(ExchangeHarness.servicePolicy(routes: Self.route([RouteRule(matches: .http([HTTPRouteMatch(path: .prefix("/api"))]), backends: [Self.backend("web")])])))
+        grpc.policy(
+            ExchangeHarness.servicePolicy(
+                routes: Self.route([RouteRule(matches: .http([HTTPRouteMatch(path: .prefix("/api"))]), backends: [Self.backend("web")])])))
         let call = grpc.send("POST", "/test.Echo/Unary", fields: [("content-type", "application/grpc")])
         #expect(call.status == 200 && call.head?.fields.first("grpc-status") == "12")
     }
@@ -73,9 +85,13 @@ import Testing
             .requestHeaderModifier(.init(add: [HTTPFieldPair(name: "x-backend", value: "web")])),
             .responseHeaderModifier(.init(set: [HTTPFieldPair(name: "x-backend-response", value: "web")])),
         ]
-        harness.policy(ExchangeHarness.servicePolicy(routes: Self.route([
-            RouteRule(matches: .http([HTTPRouteMatch(path: .prefix("/v1"))]), filters: ruleFilters, backends: [Self.backend("web", filters: backendFilters)])
-        ])))
+        harness.policy(
+            ExchangeHarness.servicePolicy(
+                routes: Self.route([
+                    RouteRule(
+                        matches: .http([HTTPRouteMatch(path: .prefix("/v1"))]), filters: ruleFilters,
+                        backends: [Self.backend("web", filters: backendFilters)])
+                ])))
         let answer = harness.send("GET", "/v1/items", fields: [("x-drop", "me")])
         #expect(answer.status == 200)
         let sent = harness.upstreams.attempts.first?.head

@@ -1,3 +1,4 @@
+import MeshModel
 import NIOCore
 import ProxyCore
 import Testing
@@ -16,7 +17,11 @@ import Testing
         let harness = ExchangeHarness()
         harness.endpoints(1)
         harness.endpoints(1, service: "web-v2", subnet: 2)
-        harness.policy(ExchangeHarness.servicePolicy(routes: Self.route([RouteRule(matches: .http([]), backends: [Self.backend("web", weight: 0), Self.backend("web-v2", weight: 100)])])))
+        harness.policy(
+            ExchangeHarness.servicePolicy(
+                routes: Self.route([
+                    RouteRule(matches: .http([]), backends: [Self.backend("web", weight: 0), Self.backend("web-v2", weight: 100)])
+                ])))
         for _ in 0..<20 { #expect(harness.send().status == 200) }
         #expect(Set(harness.upstreams.targets.map(\.host)) == ["10.0.2.1"])
         #expect(harness.metric("outbound_http_route_backend_requests_total", "backend_name=\"web-v2\"") == 20)
@@ -27,7 +32,9 @@ import Testing
         let harness = ExchangeHarness()
         harness.endpoints(1)
         harness.endpoints(1, service: "web-v2", subnet: 2)
-        harness.policy(ExchangeHarness.servicePolicy(routes: Self.route([RouteRule(matches: .http([]), backends: [Self.backend("web"), Self.backend("web-v2")])])))
+        harness.policy(
+            ExchangeHarness.servicePolicy(
+                routes: Self.route([RouteRule(matches: .http([]), backends: [Self.backend("web"), Self.backend("web-v2")])])))
         for _ in 0..<64 { harness.send() }
         // Each of 64 requests goes either way with even odds: both sides are reached but for a 2^-63 chance.
         #expect(Set(harness.upstreams.targets.map(\.host)) == ["10.0.0.1", "10.0.2.1"])
@@ -36,9 +43,11 @@ import Testing
     @Test func aBackendThatNamesNothingAnswers500() {
         let harness = ExchangeHarness()
         harness.endpoints(1)
-        harness.policy(ExchangeHarness.servicePolicy(routes: Self.route([
-            RouteRule(matches: .http([]), backends: [Self.backend("gone", unresolved: "backend Service demo/gone does not exist")])
-        ])))
+        harness.policy(
+            ExchangeHarness.servicePolicy(
+                routes: Self.route([
+                    RouteRule(matches: .http([]), backends: [Self.backend("gone", unresolved: "backend Service demo/gone does not exist")])
+                ])))
         let answer = harness.send()
         #expect(answer.status == 500 && answer.proxyError?.hasPrefix("route_unresolved") == true)
         #expect(harness.upstreams.attempts.isEmpty)
@@ -48,9 +57,13 @@ import Testing
         let harness = ExchangeHarness(script: { _, target in target.endpoint.host == "10.0.2.1" ? .respond(500) : .respond(200) })
         harness.endpoints(1)
         harness.endpoints(1, service: "web-v2", subnet: 2)
-        harness.policy(ExchangeHarness.servicePolicy(routes: Self.route([
-            RouteRule(matches: .http([]), filters: [.requestMirror(Self.backend("web-v2"), percent: 100)], backends: [Self.backend("web")])
-        ])))
+        harness.policy(
+            ExchangeHarness.servicePolicy(
+                routes: Self.route([
+                    RouteRule(
+                        matches: .http([]), filters: [.requestMirror(Self.backend("web-v2"), percent: 100)], backends: [Self.backend("web")]
+                    )
+                ])))
         let answer = harness.send("POST", body: [ByteBuffer(string: "payload")])
         #expect(answer.status == 200)
         #expect(Set(harness.upstreams.targets.map(\.host)) == ["10.0.0.1", "10.0.2.1"])
@@ -62,9 +75,13 @@ import Testing
         let harness = ExchangeHarness(script: { _, target in target.endpoint.host == "10.0.2.1" ? .hang : .respond(200) })
         harness.endpoints(1)
         harness.endpoints(1, service: "web-v2", subnet: 2)
-        harness.policy(ExchangeHarness.servicePolicy(routes: Self.route([
-            RouteRule(matches: .http([]), filters: [.requestMirror(Self.backend("web-v2"), percent: 100)], backends: [Self.backend("web")])
-        ])))
+        harness.policy(
+            ExchangeHarness.servicePolicy(
+                routes: Self.route([
+                    RouteRule(
+                        matches: .http([]), filters: [.requestMirror(Self.backend("web-v2"), percent: 100)], backends: [Self.backend("web")]
+                    )
+                ])))
         #expect(harness.send().status == 200, "the original does not wait for its copy")
         let copy = harness.upstreams.attempts.first { $0.target.endpoint.host == "10.0.2.1" }
         #expect(copy?.released == nil)

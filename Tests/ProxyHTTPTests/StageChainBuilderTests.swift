@@ -1,3 +1,4 @@
+import MeshModel
 import NIOCore
 import ProxyCore
 import Synchronization
@@ -43,7 +44,8 @@ import Testing
     }
 
     @Test func authorizationAndTapGoFirstThenMetricsThenTheRoute() {
-        let harness = ExchangeHarness(chainBuilder: StageChainBuilder(first: { _ in [Named("authorization"), Named("tap")] }, then: { _ in [Named("extra")] }))
+        let harness = ExchangeHarness(
+            chainBuilder: StageChainBuilder(first: { _ in [Named("authorization"), Named("tap")] }, then: { _ in [Named("extra")] }))
         let service = harness.resources.chain(for: StageTarget(direction: .outbound, name: ExchangeHarness.authority, discovered: true))
         #expect(Self.names(service) == ["authorization", "tap", "MetricsStage", "extra", "RouteStage"])
         // Inbound, and what discovery has no say over: no route stage, and the balancer resolves the name itself.
@@ -57,25 +59,34 @@ import Testing
 
     @Test func aRuleHasOnlyTheStagesItUsesInTheirOrder() throws {
         let shard = MetricsShard()
-        let backends = RouteBackends(parentKey: ExchangeHarness.authority, discovery: PublishedDiscovery(), clusterDomain: "cluster.local", board: AccrualBoard(), shard: shard)
+        let backends = RouteBackends(
+            parentKey: ExchangeHarness.authority, discovery: PublishedDiscovery(), clusterDomain: "cluster.local", board: AccrualBoard(),
+            shard: shard)
         let web = RouteBackend(namespace: "demo", name: "web", port: 8080)
         let plain = RouteRule(matches: .http([]), backends: [web])
         let full = RouteRule(
-            matches: .http([]), filters: [.fault(RouteFault(abortPercent: 1)), .responseHeaderModifier(.init(set: [HTTPFieldPair(name: "x", value: "1")]))],
+            matches: .http([]),
+            filters: [.fault(RouteFault(abortPercent: 1)), .responseHeaderModifier(.init(set: [HTTPFieldPair(name: "x", value: "1")]))],
             backends: [web], timeouts: RouteTimeouts(request: 1_000_000_000), retry: RouteRetry(limit: 2)
         )
         let builder = StageChainBuilder.standard
         let request = RouteRequest(method: "GET", authority: ExchangeHarness.authority, target: "/")
-        for (rule, expected) in [(plain, ["SplitStage"]), (full, ["FaultStage", "ResponseHeadersStage", "SplitStage", "TimeoutStage", "RetryStage"])] {
+        for (rule, expected) in [
+            (plain, ["SplitStage"]), (full, ["FaultStage", "ResponseHeadersStage", "SplitStage", "TimeoutStage", "RetryStage"]),
+        ] {
             let policy = ExchangeHarness.servicePolicy(routes: [Route(kind: .http, namespace: "demo", name: "r", rules: [rule])])
             let match = try #require(CompiledPolicy(policy).rule(for: request))
             let labels = RouteLabels(family: .http, parentNamespace: "demo", parentName: "web", parentPort: 8080, route: nil)
-            let chain = builder.ruleChain(match, parent: policy, labels: labels, series: shard.routeSeries(for: labels), backends: backends, routeState: StageSlot())
+            let chain = builder.ruleChain(
+                match, parent: policy, labels: labels, series: shard.routeSeries(for: labels), backends: backends, routeState: StageSlot())
             #expect(Self.names(chain) == expected)
             #expect(chain.balancer == nil, "the split branches to a backend's chain")
             #expect(chain.replaysRequests == (rule.retry != nil), "only a rule that retries keeps bodies")
         }
-        let backend = builder.backendChain(web, parent: ExchangeHarness.servicePolicy(), labels: RouteLabels(family: .http, parentNamespace: "demo", parentName: "web", parentPort: 8080, route: nil), backends: backends)
+        let backend = builder.backendChain(
+            web, parent: ExchangeHarness.servicePolicy(),
+            labels: RouteLabels(family: .http, parentNamespace: "demo", parentName: "web", parentPort: 8080, route: nil), backends: backends
+        )
         #expect(Self.names(backend) == ["BackendMetricsStage"])
         #expect(backend.timesAttempts)
     }
@@ -88,7 +99,9 @@ import Testing
         let answer = harness.send("POST", body: [ByteBuffer(string: "body")])
         #expect(answer.status == 429 && answer.finished)
         #expect(harness.upstreams.attempts.isEmpty)
-        #expect(before.requests.load(ordering: .relaxed) == 1 && after.requests.load(ordering: .relaxed) == 0, "the stages after it never see the request")
+        #expect(
+            before.requests.load(ordering: .relaxed) == 1 && after.requests.load(ordering: .relaxed) == 0,
+            "the stages after it never see the request")
         #expect(before.finished.load(ordering: .relaxed) == 1)
     }
 

@@ -1,3 +1,4 @@
+import MeshModel
 import NIOCore
 import ProxyCore
 import Testing
@@ -9,7 +10,8 @@ import Testing
 @Suite struct TimeoutStageTests {
     static let second: Int64 = 1_000_000_000
 
-    static func harness(_ script: @escaping ScriptedUpstreams.Script, timeouts: RouteTimeouts, retry: RouteRetry? = nil) -> ExchangeHarness {
+    static func harness(_ script: @escaping ScriptedUpstreams.Script, timeouts: RouteTimeouts, retry: RouteRetry? = nil) -> ExchangeHarness
+    {
         let harness = ExchangeHarness(script: script)
         harness.endpoints(2)
         harness.policy(ExchangeHarness.servicePolicy(retry: retry, timeouts: timeouts))
@@ -46,7 +48,8 @@ import Testing
 
     @Test func aTryThatTimesOutIsRetriedWithinTheRequestTimeout() {
         let harness = Self.harness(
-            { attempt, _ in attempt == 1 ? .hang : .respond(200) }, timeouts: RouteTimeouts(request: 5 * Self.second, backendRequest: Self.second),
+            { attempt, _ in attempt == 1 ? .hang : .respond(200) },
+            timeouts: RouteTimeouts(request: 5 * Self.second, backendRequest: Self.second),
             retry: RouteRetry(limit: 1)
         )
         let downstream = harness.send()

@@ -33,11 +33,12 @@ struct CheckReport {
         for category in self.categories {
             out += category.name + "\n" + String(repeating: "-", count: category.name.count) + "\n"
             for check in category.checks {
-                let mark = switch check.result {
-                case .success: "✔"
-                case .warning: "‼"
-                case .error: "×"
-                }
+                let mark =
+                    switch check.result {
+                    case .success: "✔"
+                    case .warning: "‼"
+                    case .error: "×"
+                    }
                 out += "\(mark) \(check.description)\n"
                 if let error = check.error { out += "    \(error)\n" }
                 if let hint = check.hint { out += "    hint: \(hint)\n" }
@@ -54,7 +55,8 @@ struct CheckReport {
         func string(_ text: String?) -> String { text.map(DocumentStream.quoted) ?? "null" }
         let categories = self.categories.map { category in
             let checks = category.checks.map { check in
-                "{\"description\":\(string(check.description)),\"result\":\(string(check.result.rawValue)),\"error\":\(string(check.error)),\"hint\":\(string(check.hint)),\"note\":\(string(check.note))}"
+                "{\"description\":\(string(check.description)),\"result\":\(string(check.result.rawValue)),"
+                    + "\"error\":\(string(check.error)),\"hint\":\(string(check.hint)),\"note\":\(string(check.note))}"
             }
             return "{\"categoryName\":\(string(category.name)),\"checks\":[\(checks.joined(separator: ","))]}"
         }

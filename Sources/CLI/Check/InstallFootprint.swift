@@ -47,7 +47,9 @@ struct InstallFootprint {
             guard let document = try Yams.compose(yaml: text)?.mapping, let kind = document["kind"]?.string,
                 let apiVersion = document["apiVersion"]?.string
             else { throw InstallError("an install document without kind or apiVersion") }
-            guard let resource = Self.resources[kind] else { throw InstallError("install creates a \(kind), which check --pre does not review") }
+            guard let resource = Self.resources[kind] else {
+                throw InstallError("install creates a \(kind), which check --pre does not review")
+            }
             let group = apiVersion.contains("/") ? String(apiVersion.split(separator: "/")[0]) : ""
             let metadata = document["metadata"]?.mapping
             let namespace = metadata?["namespace"]?.string
@@ -66,7 +68,8 @@ struct InstallFootprint {
                     for resource in strings("resources") {
                         for verb in strings("verbs") {
                             for name in names.isEmpty ? [nil] : names.map(Optional.some) {
-                                permissions.append(Permission(verb: verb, group: group, resource: resource, namespace: namespace, name: name))
+                                permissions.append(
+                                    Permission(verb: verb, group: group, resource: resource, namespace: namespace, name: name))
                             }
                         }
                     }

@@ -109,7 +109,10 @@ struct InjectCommand: AsyncCommand {
         do {
             client = try KubernetesClient(config: try KubernetesConfig.resolve(kubeconfig: kubeconfig, context: context))
         } catch {
-            throw ValidationError("cannot reach the cluster for the installed values and anchors (\(error)); give --identity-trust-anchors-file to inject offline")
+            throw ValidationError(
+                "cannot reach the cluster for the installed values and anchors (\(error)); give --identity-trust-anchors-file to inject "
+                    + "offline"
+            )
         }
         do {
             let (values, credentials) = try await UpgradeCommand.read(from: client, namespace: MeshValues.defaultControlPlaneNamespace)
@@ -126,7 +129,9 @@ struct InjectCommand: AsyncCommand {
 struct UninjectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "uninject",
-        abstract: "Removes the Swiftlet proxy from the workloads of YAML or JSON manifests: kubectl get deploy -o yaml | swiftlet uninject | kubectl apply -f -"
+        abstract:
+            "Removes the Swiftlet proxy from the workloads of YAML or JSON manifests: kubectl get deploy -o yaml | swiftlet uninject | "
+            + "kubectl apply -f -"
     )
 
     @OptionGroup var input: ManifestInput

@@ -21,7 +21,11 @@ struct InstallOptions: ParsableArguments {
     @Option(help: "The cluster's DNS domain.")
     var clusterDomain: String?
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Another value, as key=value (repeatable). Keys: \(MeshValues.keys.map(\.key).joined(separator: ", ")).", valueName: "key=value"))
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp(
+            "Another value, as key=value (repeatable). Keys: \(MeshValues.keys.map(\.key).joined(separator: ", ")).", valueName: "key=value"
+        ))
     var sets: [String] = []
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "Output format: yaml or json.")
@@ -91,12 +95,14 @@ struct InstallCommand: ParsableCommand {
             credentials = try InstallCredentials.generate(values: values)
         case (let anchors?, let certificate?, let key?):
             do {
-                credentials = try InstallCredentials.load(trustAnchors: anchors, issuerCertificate: certificate, issuerKey: key, values: values)
+                credentials = try InstallCredentials.load(
+                    trustAnchors: anchors, issuerCertificate: certificate, issuerKey: key, values: values)
             } catch {
                 throw ValidationError("\(error)")
             }
         default:
-            throw ValidationError("--identity-trust-anchors-file, --identity-issuer-certificate-file and --identity-issuer-key-file go together")
+            throw ValidationError(
+                "--identity-trust-anchors-file, --identity-issuer-certificate-file and --identity-issuer-key-file go together")
         }
         try self.options.print(InstallManifest(values: values, credentials: credentials).documents)
     }
@@ -126,7 +132,9 @@ struct UpgradeCommand: AsyncCommand {
     static let configuration = CommandConfiguration(
         commandName: "upgrade",
         abstract: "Prints an install that keeps the cluster's trust anchors, issuer and values: swiftlet upgrade | kubectl apply -f -",
-        discussion: "Reads ConfigMaps swiftlet-config and swiftlet-identity-trust-roots and Secrets swiftlet-identity-issuer and swiftlet-injector-tls; flags and --set change the values read."
+        discussion:
+            "Reads ConfigMaps swiftlet-config and swiftlet-identity-trust-roots and Secrets swiftlet-identity-issuer and "
+            + "swiftlet-injector-tls; flags and --set change the values read."
     )
 
     @OptionGroup var options: InstallOptions
@@ -166,13 +174,16 @@ struct UpgradeCommand: AsyncCommand {
             do {
                 object = try await client.get(path.inNamespace(namespace).path(name: name), as: GenericObject.self)
             } catch {
-                throw InstallError("cannot read \(path.plural) \(namespace)/\(name): \(error) (is Swiftlet installed? `swiftlet install` first)")
+                throw InstallError(
+                    "cannot read \(path.plural) \(namespace)/\(name): \(error) (is Swiftlet installed? `swiftlet install` first)")
             }
             if base64 {
                 guard let text = object.secretText(key) else { throw InstallError("\(namespace)/\(name) has no base64 data key \(key)") }
                 return text
             }
-            guard let value = object.json["data"]?[key]?.stringValue else { throw InstallError("\(namespace)/\(name) has no data key \(key)") }
+            guard let value = object.json["data"]?[key]?.stringValue else {
+                throw InstallError("\(namespace)/\(name) has no data key \(key)")
+            }
             return value
         }
         let values: MeshValues

@@ -34,7 +34,8 @@ struct InstallCredentials: Hashable {
         )
         let issuerKey = Certificate.PrivateKey(P256.Signing.PrivateKey())
         let issuer = try IssuerCredentials.makeCA(
-            commonName: "identity.swiftlet.\(values.trustDomain)", key: issuerKey, issuer: (anchor, anchorKey), validity: Self.issuerValidity, now: now
+            commonName: "identity.swiftlet.\(values.trustDomain)", key: issuerKey, issuer: (anchor, anchorKey),
+            validity: Self.issuerValidity, now: now
         )
         let injector = try Self.injector(values: values, now: now)
         return InstallCredentials(
@@ -46,7 +47,9 @@ struct InstallCredentials: Hashable {
 
     /// The user's anchors and issuer, checked as the controller will check them (the key is the certificate's, the
     /// issuer chains to an anchor), with a fresh injector certificate.
-    static func load(trustAnchors: String, issuerCertificate: String, issuerKey: String, values: MeshValues, now: Date = Date()) throws -> InstallCredentials {
+    static func load(trustAnchors: String, issuerCertificate: String, issuerKey: String, values: MeshValues, now: Date = Date()) throws
+        -> InstallCredentials
+    {
         let loaded = try IssuerCredentials.load(trustAnchors: trustAnchors, issuerCertificate: issuerCertificate, issuerKey: issuerKey)
         guard loaded.chain.allSatisfy({ $0.notValidAfter > now }) else {
             throw InstallError("\(issuerCertificate): the issuer expired on \(loaded.issuerNotValidAfter)")
@@ -64,7 +67,8 @@ struct InstallCredentials: Hashable {
     static func injector(values: MeshValues, now: Date = Date()) throws -> (certificate: String, key: String, ca: String) {
         let caKey = Certificate.PrivateKey(P256.Signing.PrivateKey())
         let ca = try IssuerCredentials.makeCA(
-            commonName: "swiftlet-injector-ca.\(values.controlPlaneNamespace)", key: caKey, issuer: nil, validity: Self.issuerValidity, now: now
+            commonName: "swiftlet-injector-ca.\(values.controlPlaneNamespace)", key: caKey, issuer: nil, validity: Self.issuerValidity,
+            now: now
         )
         let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
         let service = "swiftlet-injector.\(values.controlPlaneNamespace).svc"

@@ -455,19 +455,21 @@ struct InstallManifest {
             webhooks:
 
             """
-            + hook(
-                "namespace.proxy-injector.swiftlet.io", namespaceOptIn: "operator: In\n      values: [enabled]",
-                condition: ("pod-not-opted-out", "!(\(hasAnnotation)) || \(annotation) != 'disabled'")
-            )
-            + hook(
-                "pod.proxy-injector.swiftlet.io", namespaceOptIn: "operator: NotIn\n      values: [enabled]",
-                condition: ("pod-opted-in", "\(hasAnnotation) && \(annotation) != 'disabled'")
-            )
+                + hook(
+                    "namespace.proxy-injector.swiftlet.io", namespaceOptIn: "operator: In\n      values: [enabled]",
+                    condition: ("pod-not-opted-out", "!(\(hasAnnotation)) || \(annotation) != 'disabled'")
+                )
+                + hook(
+                    "pod.proxy-injector.swiftlet.io", namespaceOptIn: "operator: NotIn\n      values: [enabled]",
+                    condition: ("pod-opted-in", "\(hasAnnotation) && \(annotation) != 'disabled'")
+                )
     }
 }
 
 /// A CEL string literal (single-quoted).
-func cel(_ text: String) -> String { "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'" }
+func cel(_ text: String) -> String {
+    "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+}
 
 /// A JSON string literal, which YAML reads as a double-quoted scalar: safe for any value.
 func q(_ text: String) -> String { DocumentStream.quoted(text) }

@@ -37,9 +37,12 @@ public final class CertificateAuthority: Sendable {
 
     /// Signs `csrDER` for `name` if the CSR is well-formed, signed by its own key, and names exactly `name`.
     /// The caller has already checked that the requester may hold `name`.
-    public func certify(_ name: String, csrDER: [UInt8], lifetime: TimeInterval? = nil, now: Date = Date()) throws(IdentityError) -> Issued {
+    public func certify(_ name: String, csrDER: [UInt8], lifetime: TimeInterval? = nil, now: Date = Date()) throws(IdentityError) -> Issued
+    {
         guard let (serviceAccount, namespace) = self.identity.parse(name) else {
-            throw IdentityError(.invalidIdentity, "\"\(name)\" is not an identity of this mesh (\(self.identity.dnsName(serviceAccount: "<sa>", namespace: "<ns>")))")
+            throw IdentityError(
+                .invalidIdentity,
+                "\"\(name)\" is not an identity of this mesh (\(self.identity.dnsName(serviceAccount: "<sa>", namespace: "<ns>")))")
         }
         let csr: CertificateSigningRequest
         do {
@@ -61,10 +64,11 @@ public final class CertificateAuthority: Sendable {
                 try ExtendedKeyUsage([.serverAuth, .clientAuth])
                 if let issuerKeyID { AuthorityKeyIdentifier(keyIdentifier: issuerKeyID) }
                 SubjectKeyIdentifier(hash: csr.publicKey)
-                Critical(SubjectAlternativeNames([
-                    .dnsName(name),
-                    .uniformResourceIdentifier(self.identity.spiffeID(serviceAccount: serviceAccount, namespace: namespace)),
-                ]))
+                Critical(
+                    SubjectAlternativeNames([
+                        .dnsName(name),
+                        .uniformResourceIdentifier(self.identity.spiffeID(serviceAccount: serviceAccount, namespace: namespace)),
+                    ]))
             }
             let leaf = try Certificate(
                 version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: csr.publicKey,
@@ -83,9 +87,10 @@ public final class CertificateAuthority: Sendable {
     static func checkNames(of csr: CertificateSigningRequest, are name: String) throws(IdentityError) {
         let requested: [GeneralName]
         do {
-            requested = try csr.attributes.extensionRequest.map { request in
-                try Certificate.Extensions(request.extensions).subjectAlternativeNames.map { Array($0) } ?? []
-            } ?? []
+            requested =
+                try csr.attributes.extensionRequest.map { request in
+                    try Certificate.Extensions(request.extensions).subjectAlternativeNames.map { Array($0) } ?? []
+                } ?? []
         } catch {
             throw IdentityError(.invalidRequest, "the CSR's extension request does not parse: \(error)")
         }

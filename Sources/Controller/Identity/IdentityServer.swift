@@ -6,8 +6,8 @@ import Logging
 import NIOCertificateReloading
 import NIOSSL
 import ServiceLifecycle
-import Synchronization
 import SwiftASN1
+import Synchronization
 import X509
 
 /// The Identity API's gRPC server as a ServiceLifecycle service, served over TLS with a certificate for the
@@ -73,9 +73,11 @@ public final class ServingCertificate: CertificateReloader {
         let csr = try CertificateSigningRequest(
             version: .v1, subject: DistinguishedName { CommonName(name) }, privateKey: Certificate.PrivateKey(key),
             attributes: CertificateSigningRequest.Attributes([
-                try .init(ExtensionRequest(extensions: Certificate.Extensions {
-                    SubjectAlternativeNames([.dnsName(name)])
-                }))
+                try .init(
+                    ExtensionRequest(
+                        extensions: Certificate.Extensions {
+                            SubjectAlternativeNames([.dnsName(name)])
+                        }))
             ]),
             signatureAlgorithm: .ecdsaWithSHA256
         )

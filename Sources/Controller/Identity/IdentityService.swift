@@ -19,7 +19,9 @@ public struct IdentityService: Swiftlet_Identity_V1_Identity.SimpleServiceProtoc
         self.logger = logger
     }
 
-    public func certify(request: Swiftlet_Identity_V1_CertifyRequest, context: ServerContext) async throws -> Swiftlet_Identity_V1_CertifyResponse {
+    public func certify(request: Swiftlet_Identity_V1_CertifyRequest, context: ServerContext) async throws
+        -> Swiftlet_Identity_V1_CertifyResponse
+    {
         do {
             let issued = try await self.issue(request)
             self.metrics.certificateIssued()
@@ -27,7 +29,9 @@ public struct IdentityService: Swiftlet_Identity_V1_Identity.SimpleServiceProtoc
             return try Self.response(issued)
         } catch let error as IdentityError {
             self.metrics.certificateRefused()
-            self.logger.warning("certification refused", metadata: ["identity": "\(request.identity)", "peer": "\(context.remotePeer)", "error": "\(error)"])
+            self.logger.warning(
+                "certification refused",
+                metadata: ["identity": "\(request.identity)", "peer": "\(context.remotePeer)", "error": "\(error)"])
             // The status carries the code; the message is the reason alone (the proxy prints "<code>: <message>").
             throw RPCError(code: Self.status(error.code), message: error.message)
         }

@@ -16,7 +16,9 @@ public struct IssuerCredentials: Sendable {
     public let intermediates: [Certificate]
     let key: Certificate.PrivateKey
 
-    public init(trustAnchors: [Certificate], issuer: Certificate, intermediates: [Certificate] = [], key: Certificate.PrivateKey) throws(IdentityError) {
+    public init(trustAnchors: [Certificate], issuer: Certificate, intermediates: [Certificate] = [], key: Certificate.PrivateKey)
+        throws(IdentityError)
+    {
         guard !trustAnchors.isEmpty else { throw IdentityError(.invalidCredentials, "no trust anchor") }
         guard key.publicKey == issuer.publicKey else {
             throw IdentityError(.invalidCredentials, "the issuer key does not belong to the issuer certificate (\(issuer.subject))")
@@ -28,12 +30,17 @@ public struct IssuerCredentials: Sendable {
         var tip = issuer
         for intermediate in intermediates {
             guard tip.issuer == intermediate.subject, intermediate.publicKey.isValidSignature(tip.signature, for: tip) else {
-                throw IdentityError(.invalidCredentials, "\(tip.subject) is not signed by the next certificate of the chain (\(intermediate.subject))")
+                throw IdentityError(
+                    .invalidCredentials, "\(tip.subject) is not signed by the next certificate of the chain (\(intermediate.subject))")
             }
             tip = intermediate
         }
         guard trustAnchors.contains(where: { $0.subject == tip.issuer && $0.publicKey.isValidSignature(tip.signature, for: tip) }) else {
-            throw IdentityError(.invalidCredentials, "the issuer's chain does not end at any of the \(trustAnchors.count) trust anchor(s) (\(tip.subject) is issued by \(tip.issuer))")
+            throw IdentityError(
+                .invalidCredentials,
+                "the issuer's chain does not end at any of the \(trustAnchors.count) trust anchor(s) (\(tip.subject) is issued by "
+                    + "\(tip.issuer))"
+            )
         }
         self.trustAnchors = trustAnchors
         self.issuer = issuer
@@ -57,7 +64,9 @@ public struct IssuerCredentials: Sendable {
 extension IssuerCredentials {
     /// A fresh anchor and issuer made in memory (the demo's and a first install's default). Only the anchor's
     /// certificate is meant to leave the process.
-    public static func generate(trustDomain: String, validity: TimeInterval = 365 * 24 * 3600, now: Date = Date()) throws -> (credentials: IssuerCredentials, anchorKey: Certificate.PrivateKey) {
+    public static func generate(trustDomain: String, validity: TimeInterval = 365 * 24 * 3600, now: Date = Date()) throws -> (
+        credentials: IssuerCredentials, anchorKey: Certificate.PrivateKey
+    ) {
         let anchorKey = Certificate.PrivateKey(P256.Signing.PrivateKey())
         let anchor = try Self.makeCA(
             commonName: "root.swiftlet.\(trustDomain)", key: anchorKey, issuer: nil, validity: validity, now: now
@@ -109,7 +118,9 @@ extension IssuerCredentials {
     }
 
     /// The same from PEM texts (a Secret's `tls.crt` and `tls.key`, a ConfigMap's bundle); `source` names them in errors.
-    public static func parse(trustAnchorsPEM: String, issuerCertificatePEM: String, issuerKeyPEM: String, source: String) throws(IdentityError) -> IssuerCredentials {
+    public static func parse(trustAnchorsPEM: String, issuerCertificatePEM: String, issuerKeyPEM: String, source: String)
+        throws(IdentityError) -> IssuerCredentials
+    {
         func certificates(_ text: String, _ what: String) throws(IdentityError) -> [Certificate] {
             do {
                 let certificates = try Self.certificates(pem: text)
@@ -120,12 +131,15 @@ extension IssuerCredentials {
             }
         }
         return try Self.assemble(
-            anchors: try certificates(trustAnchorsPEM, "trust anchors"), chain: try certificates(issuerCertificatePEM, "issuer certificate"),
+            anchors: try certificates(trustAnchorsPEM, "trust anchors"),
+            chain: try certificates(issuerCertificatePEM, "issuer certificate"),
             keyPEM: issuerKeyPEM, keySource: source, chainSource: source
         )
     }
 
-    static func assemble(anchors: [Certificate], chain: [Certificate], keyPEM: String, keySource: String, chainSource: String) throws(IdentityError) -> IssuerCredentials {
+    static func assemble(anchors: [Certificate], chain: [Certificate], keyPEM: String, keySource: String, chainSource: String)
+        throws(IdentityError) -> IssuerCredentials
+    {
         let key: Certificate.PrivateKey
         do {
             key = try Certificate.PrivateKey(pemEncoded: keyPEM)

@@ -42,7 +42,9 @@ public struct IssuerFilesWatcher: Service {
             // Each directory is polled for a tenth of a second in the thread pool, so shutdown is seen promptly.
             var changed = false
             for watcher in watchers {
-                let change = try? await NIOThreadPool.singleton.runIfActive { watcher.waitForChange(timeoutMilliseconds: 100 / Int32(watchers.count)) }
+                let change = try? await NIOThreadPool.singleton.runIfActive {
+                    watcher.waitForChange(timeoutMilliseconds: 100 / Int32(watchers.count))
+                }
                 changed = change != nil || changed
             }
             guard changed else { continue }
@@ -62,7 +64,10 @@ public struct IssuerInstaller: Sendable {
     let metrics: ControllerMetrics
     let logger: Logger
 
-    public init(authority: CertificateAuthority, server: IdentityServer, alsoRenewed: [ServingCertificate] = [], metrics: ControllerMetrics, logger: Logger) {
+    public init(
+        authority: CertificateAuthority, server: IdentityServer, alsoRenewed: [ServingCertificate] = [], metrics: ControllerMetrics,
+        logger: Logger
+    ) {
         self.authority = authority
         self.server = server
         self.alsoRenewed = alsoRenewed
@@ -74,8 +79,9 @@ public struct IssuerInstaller: Sendable {
         do {
             let credentials = try load()
             let previous = self.authority.credentials
-            guard try credentials.issuer.derBytes != previous.issuer.derBytes
-                || credentials.trustAnchors.map({ try $0.derBytes }) != previous.trustAnchors.map({ try $0.derBytes })
+            guard
+                try credentials.issuer.derBytes != previous.issuer.derBytes
+                    || credentials.trustAnchors.map({ try $0.derBytes }) != previous.trustAnchors.map({ try $0.derBytes })
             else { return }
             self.authority.replace(credentials)
             try self.server.credentialsChanged()
@@ -90,7 +96,8 @@ public struct IssuerInstaller: Sendable {
             )
         } catch {
             self.metrics.issuerReloadFailed()
-            self.logger.error("identity credentials rejected; the previous ones stay in force", metadata: ["from": "\(source)", "error": "\(error)"])
+            self.logger.error(
+                "identity credentials rejected; the previous ones stay in force", metadata: ["from": "\(source)", "error": "\(error)"])
         }
     }
 }

@@ -22,9 +22,12 @@ public struct IssuerSecret: Sendable {
         let trustRoots: GenericObject
         do {
             secret = try await client.get(ResourcePath.secrets.inNamespace(self.namespace).path(name: self.secret), as: GenericObject.self)
-            trustRoots = try await client.get(ResourcePath.configMaps.inNamespace(self.namespace).path(name: self.trustRoots), as: GenericObject.self)
+            trustRoots = try await client.get(
+                ResourcePath.configMaps.inNamespace(self.namespace).path(name: self.trustRoots), as: GenericObject.self)
         } catch {
-            throw IdentityError(.unavailable, "cannot read Secret \(self.namespace)/\(self.secret) or ConfigMap \(self.namespace)/\(self.trustRoots): \(error)")
+            throw IdentityError(
+                .unavailable,
+                "cannot read Secret \(self.namespace)/\(self.secret) or ConfigMap \(self.namespace)/\(self.trustRoots): \(error)")
         }
         func data(_ key: String) throws(IdentityError) -> String {
             guard let text = secret.secretText(key) else {
@@ -68,9 +71,11 @@ public struct IssuerSecretWatcher: Service {
     func reload() async {
         do {
             let credentials = try await self.source.load(self.client)
-            self.installer.install(from: "Secret \(self.source.namespace)/\(self.source.secret)") { () throws(IdentityError) in credentials }
+            self.installer.install(from: "Secret \(self.source.namespace)/\(self.source.secret)") { () throws(IdentityError) in credentials
+            }
         } catch {
-            self.installer.install(from: "Secret \(self.source.namespace)/\(self.source.secret)") { () throws(IdentityError) in throw error }
+            self.installer.install(from: "Secret \(self.source.namespace)/\(self.source.secret)") { () throws(IdentityError) in throw error
+            }
         }
     }
 
@@ -88,7 +93,9 @@ public struct IssuerSecretWatcher: Service {
                     await self.reload()
                 }
                 var changed = false
-                try await self.client.watch(scoped, from: version!, fieldSelector: selector, timeoutSeconds: Int.random(in: 240...360), as: GenericObject.self) { events in
+                try await self.client.watch(
+                    scoped, from: version!, fieldSelector: selector, timeoutSeconds: Int.random(in: 240...360), as: GenericObject.self
+                ) { events in
                     for event in events {
                         if case .bookmark = event {} else { changed = true }
                         if let next = event.resourceVersion, !next.isEmpty { version = next }

@@ -29,10 +29,11 @@ public struct MeshClientVerifier: Sendable {
             guard let next = intermediates.firstIndex(where: { IssuerCredentials.isCA($0) && Self.signs($0, tip, now) }) else { return nil }
             tip = intermediates.remove(at: next)
         }
-        let names = (try? leaf.extensions.subjectAlternativeNames)??.compactMap { name -> String? in
-            if case .dnsName(let dns) = name { return dns }
-            return nil
-        } ?? []
+        let names =
+            (try? leaf.extensions.subjectAlternativeNames)??.compactMap { name -> String? in
+                if case .dnsName(let dns) = name { return dns }
+                return nil
+            } ?? []
         return names.first { self.authority.identity.parse($0) != nil }
     }
 
@@ -42,7 +43,8 @@ public struct MeshClientVerifier: Sendable {
     }
 
     static func signs(_ issuer: Certificate, _ certificate: Certificate, _ now: Date) -> Bool {
-        issuer.subject == certificate.issuer && Self.isCurrent(issuer, now) && issuer.publicKey.isValidSignature(certificate.signature, for: certificate)
+        issuer.subject == certificate.issuer && Self.isCurrent(issuer, now)
+            && issuer.publicKey.isValidSignature(certificate.signature, for: certificate)
     }
 
     static func isCurrent(_ certificate: Certificate, _ now: Date) -> Bool {

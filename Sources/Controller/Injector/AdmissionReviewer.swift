@@ -17,7 +17,8 @@ public struct AdmissionReviewer: Sendable {
     static let maximumDepth = 64
 
     public init(
-        injector: @escaping @Sendable () -> ProxyInjector, namespaceMetadata: @escaping @Sendable (String) async -> ProxyInjector.NamespaceMetadata,
+        injector: @escaping @Sendable () -> ProxyInjector,
+        namespaceMetadata: @escaping @Sendable (String) async -> ProxyInjector.NamespaceMetadata,
         logger: Logger
     ) {
         self.injector = injector
@@ -31,13 +32,21 @@ public struct AdmissionReviewer: Sendable {
             let root = try? Yams.compose(yaml: text), root["kind"]?.string == "AdmissionReview",
             let request = root["request"], let uid = request["uid"]?.string
         else {
-            return (400, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":\"expected an AdmissionReview (admission.k8s.io/v1) with a request\",\"code\":400}")
+            return (
+                400,
+                "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":\"expected an AdmissionReview "
+                    + "(admission.k8s.io/v1) with a request\",\"code\":400}"
+            )
         }
         let apiVersion = root["apiVersion"]?.string ?? "admission.k8s.io/v1"
         func answer(patch: String? = nil, warnings: [String] = []) -> (Int, String) {
             var response = "\"uid\":\(DocumentStream.quoted(uid)),\"allowed\":true"
-            if let patch { response += ",\"patchType\":\"JSONPatch\",\"patch\":\(DocumentStream.quoted(Data(patch.utf8).base64EncodedString()))" }
-            if !warnings.isEmpty { response += ",\"warnings\":[\(warnings.map { DocumentStream.quoted("swiftlet: " + $0) }.joined(separator: ","))]" }
+            if let patch {
+                response += ",\"patchType\":\"JSONPatch\",\"patch\":\(DocumentStream.quoted(Data(patch.utf8).base64EncodedString()))"
+            }
+            if !warnings.isEmpty {
+                response += ",\"warnings\":[\(warnings.map { DocumentStream.quoted("swiftlet: " + $0) }.joined(separator: ","))]"
+            }
             return (200, "{\"apiVersion\":\(DocumentStream.quoted(apiVersion)),\"kind\":\"AdmissionReview\",\"response\":{\(response)}}")
         }
         guard request["kind"]?["kind"]?.string == "Pod", request["operation"]?.string ?? "CREATE" == "CREATE",
@@ -47,7 +56,8 @@ public struct AdmissionReviewer: Sendable {
         let injector = self.injector()
         let podName = pod["metadata"]?["name"]?.string ?? pod["metadata"]?["generateName"]?.string ?? ""
         // The namespace says whether its pods opt in, and which Pod Security level it enforces.
-        let decision = injector.decide(template: pod, namespace: namespace, namespaceMetadata: await self.namespaceMetadata(namespace), requireOptIn: true)
+        let decision = injector.decide(
+            template: pod, namespace: namespace, namespaceMetadata: await self.namespaceMetadata(namespace), requireOptIn: true)
         for warning in decision.warnings {
             // The warning reaches whoever created the pod (kubectl prints it); a controller's pods leave it here only.
             self.logger.warning("\(warning)", metadata: ["namespace": "\(namespace)", "pod": "\(podName)"])
@@ -87,7 +97,13 @@ public struct AdmissionReviewer: Sendable {
         var escaped = false
         for byte in body {
             if inString {
-                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
                 continue
             }
             switch byte {

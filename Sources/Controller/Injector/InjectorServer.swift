@@ -80,13 +80,20 @@ public struct InjectorServer: Service {
                     case .head(let request):
                         (head, body, tooLarge) = (request, [], false)
                     case .body(let buffer):
-                        if body.count + buffer.readableBytes > Self.maximumBody { tooLarge = true } else { body += buffer.readableBytesView }
+                        if body.count + buffer.readableBytes > Self.maximumBody {
+                            tooLarge = true
+                        } else {
+                            body += buffer.readableBytesView
+                        }
                     case .end:
                         guard let request = head else { continue }
                         let (status, text) = await self.respond(request, body: body, tooLarge: tooLarge)
                         var headers = HTTPHeaders([("content-type", "application/json"), ("content-length", String(text.utf8.count))])
                         if !request.isKeepAlive || tooLarge { headers.add(name: "connection", value: "close") }
-                        try await outbound.write(.head(HTTPResponseHead(version: request.version, status: HTTPResponseStatus(statusCode: status), headers: headers)))
+                        try await outbound.write(
+                            .head(
+                                HTTPResponseHead(version: request.version, status: HTTPResponseStatus(statusCode: status), headers: headers)
+                            ))
                         try await outbound.write(.body(.byteBuffer(ByteBuffer(string: text))))
                         try await outbound.write(.end(nil))
                         if !request.isKeepAlive || tooLarge { return }

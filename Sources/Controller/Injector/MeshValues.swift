@@ -99,7 +99,9 @@ extension MeshValues {
         case "proxy.logLevel": self.proxyLogLevel = try Self.oneOf(key, value, levels)
         case "webhook.failurePolicy": self.webhookFailurePolicy = try Self.oneOf(key, value, ["Ignore", "Fail"])
         default:
-            for (prefix, path) in [("controller.resources.", \MeshValues.controllerResources), ("proxy.resources.", \MeshValues.proxyResources)]
+            for (prefix, path) in [
+                ("controller.resources.", \MeshValues.controllerResources), ("proxy.resources.", \MeshValues.proxyResources),
+            ]
             where key.hasPrefix(prefix) {
                 let quantity = try Self.quantity(key, value)
                 switch key.dropFirst(prefix.count) {

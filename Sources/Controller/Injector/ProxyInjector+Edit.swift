@@ -77,10 +77,13 @@ extension ProxyInjector.Injection {
 extension ProxyInjector {
     /// The label and annotation keys an injection adds.
     static func isInjectedKey(_ key: String) -> Bool {
-        key == MeshLabels.controlPlaneNamespace || key == MeshLabels.workloadNamespace || key == MeshLabels.proxyVersion || key.hasPrefix("swiftlet.io/proxy-")
+        key == MeshLabels.controlPlaneNamespace || key == MeshLabels.workloadNamespace || key == MeshLabels.proxyVersion
+            || key.hasPrefix("swiftlet.io/proxy-")
     }
 
-    static let injectedItems = [("initContainers", [initContainerName, proxyContainerName]), ("volumes", [tokenVolumeName, xtablesVolumeName])]
+    static let injectedItems = [
+        ("initContainers", [initContainerName, proxyContainerName]), ("volumes", [tokenVolumeName, xtablesVolumeName]),
+    ]
     /// Removes from a pod template everything an injection added; false when there was nothing to remove.
     /// Lists and mappings the injection created (now empty) go too, so `inject` then `uninject` gives back the input.
     public static func uninject(_ template: inout Node) -> Bool {

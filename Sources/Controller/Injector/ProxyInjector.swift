@@ -1,5 +1,5 @@
 import Kubernetes
-import ProxyCore
+import MeshModel
 import Yams
 
 /// Builds what a meshed pod gets: the proxy as a native sidecar, the init container that writes its iptables rules,
@@ -67,7 +67,9 @@ public struct ProxyInjector: Sendable {
     /// know (an annotation value not understood, an opt-in that cannot be honoured), for the webhook's answer and
     /// the CLI. `requireOptIn`: the webhook injects only pods that ask (their annotation, else their namespace's);
     /// `swiftlet inject` injects whatever it is given unless it says `disabled`.
-    public func decide(template: Node, namespace: String?, namespaceMetadata: NamespaceMetadata, requireOptIn: Bool) -> (skip: String?, warnings: [String]) {
+    public func decide(template: Node, namespace: String?, namespaceMetadata: NamespaceMetadata, requireOptIn: Bool) -> (
+        skip: String?, warnings: [String]
+    ) {
         let metadata = template["metadata"]
         let spec = template["spec"]
         var warnings: [String] = []
@@ -76,7 +78,8 @@ public struct ProxyInjector: Sendable {
         }
         var annotation = metadata?["annotations"]?[MeshLabels.inject]?.string
         if let value = annotation, !Self.injectValues.contains(value) {
-            warnings.append("\(MeshLabels.inject): \"\(value)\" is not \"enabled\" or \"disabled\"; it is ignored, and the namespace decides")
+            warnings.append(
+                "\(MeshLabels.inject): \"\(value)\" is not \"enabled\" or \"disabled\"; it is ignored, and the namespace decides")
             annotation = nil
         }
         if annotation == "disabled" { return ("annotated \(MeshLabels.inject): disabled", warnings) }
@@ -92,10 +95,16 @@ public struct ProxyInjector: Sendable {
             return (reason, warnings + ["the proxy was not injected: \(reason)"])
         }
         if let level = namespaceMetadata.labels[Self.podSecurityEnforceLabel], Self.refusingPodSecurityLevels.contains(level) {
-            let reason = "namespace \(namespace ?? "") enforces Pod Security \"\(level)\", which refuses the NET_ADMIN and NET_RAW capabilities \(Self.initContainerName) needs to write the pod's iptables rules"
-            return (reason, warnings + [
-                "the proxy was not injected: \(reason); to mesh the pod, let the namespace run privileged pods (\(Self.podSecurityEnforceLabel)=privileged) or leave it unmeshed"
-            ])
+            let reason =
+                "namespace \(namespace ?? "") enforces Pod Security \"\(level)\", which refuses the NET_ADMIN and NET_RAW capabilities "
+                + "\(Self.initContainerName) needs to write the pod's iptables rules"
+            return (
+                reason,
+                warnings + [
+                    "the proxy was not injected: \(reason); to mesh the pod, let the namespace run privileged pods "
+                        + "(\(Self.podSecurityEnforceLabel)=privileged) or leave it unmeshed"
+                ]
+            )
         }
         return (nil, warnings)
     }
@@ -147,10 +156,15 @@ public struct ProxyInjector: Sendable {
     /// The init container: `swiftlet-proxy init` as root with NET_ADMIN and NET_RAW and nothing else, a read-only
     /// root filesystem, and an emptyDir on /run for iptables' lock file.
     func initContainer(_ rules: ProxyInitRules) -> String {
-        var arguments = ["init", "--proxy-uid", String(rules.proxyUID), "--inbound-port", String(rules.inboundPort), "--outbound-port", String(rules.outboundPort)]
+        var arguments = [
+            "init", "--proxy-uid", String(rules.proxyUID), "--inbound-port", String(rules.inboundPort), "--outbound-port",
+            String(rules.outboundPort),
+        ]
         let extraInbound = rules.skipInboundPorts.dropFirst(ProxyInitRules().skipInboundPorts.count)
         if !extraInbound.isEmpty { arguments += ["--skip-inbound-ports", extraInbound.map(\.description).joined(separator: ",")] }
-        if !rules.skipOutboundPorts.isEmpty { arguments += ["--skip-outbound-ports", rules.skipOutboundPorts.map(\.description).joined(separator: ",")] }
+        if !rules.skipOutboundPorts.isEmpty {
+            arguments += ["--skip-outbound-ports", rules.skipOutboundPorts.map(\.description).joined(separator: ",")]
+        }
         return """
             name: \(Self.initContainerName)
             image: \(q(self.values.proxyImage))
@@ -200,7 +214,9 @@ public struct ProxyInjector: Sendable {
             ("SWIFTLET_PROXY_IDENTITY_TOKEN_FILE", "\(Self.tokenDirectory)/\(Self.tokenVolumeName)"),
             ("SWIFTLET_PROXY_IDENTITY_TRUST_ANCHORS", self.trustAnchorsPEM),
         ]
-        if !opaquePorts.isEmpty { environment.append(("SWIFTLET_PROXY_OPAQUE_PORTS", opaquePorts.map(\.description).joined(separator: ","))) }
+        if !opaquePorts.isEmpty {
+            environment.append(("SWIFTLET_PROXY_OPAQUE_PORTS", opaquePorts.map(\.description).joined(separator: ",")))
+        }
         let env = environment.map { "- name: \($0.0)\n  value: \(q($0.1))\n" }.joined()
         return """
             name: \(Self.proxyContainerName)

@@ -65,7 +65,9 @@ extension HTTP1Parser {
         // Trailer fields, then an empty line: the same shape as a head's fields, preceded by an empty line here.
         var probe = pending
         guard let length = Self.trailersLength(probe) else {
-            if probe.readableBytes > self.limits.maximumHeadBytes { throw HTTP1ParseError(.headTooLarge, "trailers over \(self.limits.maximumHeadBytes) bytes") }
+            if probe.readableBytes > self.limits.maximumHeadBytes {
+                throw HTTP1ParseError(.headTooLarge, "trailers over \(self.limits.maximumHeadBytes) bytes")
+            }
             return nil
         }
         let block = probe.readSlice(length: length)!

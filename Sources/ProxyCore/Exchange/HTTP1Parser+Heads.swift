@@ -35,7 +35,8 @@ extension HTTP1Parser {
 
     static func isTokenCharacter(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
         case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
@@ -65,7 +66,9 @@ extension HTTP1Parser {
         ranges.reserveCapacity(16)
         while let line = try lines.next() {
             if line.isEmpty { break }
-            guard ranges.count < limits.maximumFields else { throw HTTP1ParseError(.headTooLarge, "more than \(limits.maximumFields) fields") }
+            guard ranges.count < limits.maximumFields else {
+                throw HTTP1ParseError(.headTooLarge, "more than \(limits.maximumFields) fields")
+            }
             let first = raw[line.lowerBound]
             guard first != 0x20, first != 0x09 else { throw HTTP1ParseError(.malformed, "a folded field line (obsolete line folding)") }
             var colon = line.lowerBound
@@ -75,7 +78,9 @@ extension HTTP1Parser {
                 }
                 colon += 1
             }
-            guard colon < line.upperBound, colon > line.lowerBound else { throw HTTP1ParseError(.malformed, "a field line without a name and colon") }
+            guard colon < line.upperBound, colon > line.lowerBound else {
+                throw HTTP1ParseError(.malformed, "a field line without a name and colon")
+            }
             var valueStart = colon + 1
             while valueStart < line.upperBound, raw[valueStart] == 0x20 || raw[valueStart] == 0x09 { valueStart += 1 }
             var valueEnd = line.upperBound
@@ -99,7 +104,9 @@ extension HTTP1Parser {
         return ranges
     }
 
-    static func noteFraming(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, range: Range<Int>, into framing: inout Framing) throws(HTTP1ParseError) {
+    static func noteFraming(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, range: Range<Int>, into framing: inout Framing)
+        throws(HTTP1ParseError)
+    {
         switch name.count {
         case 4 where HTTPBytes.equal(name, "host"):
             framing.hostCount += 1
@@ -166,15 +173,21 @@ extension HTTP1Parser {
                 cursor += 1
             }
             let methodEnd = cursor
-            guard methodEnd > first.lowerBound, methodEnd < first.upperBound else { throw HTTP1ParseError(.malformed, "an invalid request line") }
+            guard methodEnd > first.lowerBound, methodEnd < first.upperBound else {
+                throw HTTP1ParseError(.malformed, "an invalid request line")
+            }
             let targetStart = methodEnd + 1
             cursor = targetStart
             while cursor < first.upperBound, raw[cursor] != 0x20 {
-                guard raw[cursor] > 0x20, raw[cursor] != 0x7f else { throw HTTP1ParseError(.malformed, "a control character in the request target") }
+                guard raw[cursor] > 0x20, raw[cursor] != 0x7f else {
+                    throw HTTP1ParseError(.malformed, "a control character in the request target")
+                }
                 cursor += 1
             }
             let targetEnd = cursor
-            guard targetEnd > targetStart, targetEnd < first.upperBound else { throw HTTP1ParseError(.malformed, "an invalid request line") }
+            guard targetEnd > targetStart, targetEnd < first.upperBound else {
+                throw HTTP1ParseError(.malformed, "an invalid request line")
+            }
             let version = try Self.parseVersion(raw, (targetEnd + 1)..<first.upperBound)
 
             var framing = Framing()
@@ -183,7 +196,9 @@ extension HTTP1Parser {
             // Both framings at once is how requests are smuggled: refuse it (RFC 9112 §6.1).
             if framing.transferEncoding {
                 guard framing.contentLength == nil else { throw HTTP1ParseError(.malformed, "both Transfer-Encoding and Content-Length") }
-                guard framing.chunkedLast else { throw HTTP1ParseError(.malformed, "a request transfer coding that does not end with chunked") }
+                guard framing.chunkedLast else {
+                    throw HTTP1ParseError(.malformed, "a request transfer coding that does not end with chunked")
+                }
                 guard version == .http1_1 else { throw HTTP1ParseError(.malformed, "Transfer-Encoding in an HTTP/1.0 request") }
             }
 
@@ -221,7 +236,9 @@ extension HTTP1Parser {
             target[colon + 1] == UInt8(ascii: "/"), target[colon + 2] == UInt8(ascii: "/")
         else { throw HTTP1ParseError(.malformed, "a request target in no known form") }
         let scheme = String(decoding: UnsafeRawBufferPointer(rebasing: target[0..<colon]), as: UTF8.self).lowercased()
-        guard scheme == "http" || scheme == "https" else { throw HTTP1ParseError(.malformed, "an absolute-form target with scheme \(scheme)") }
+        guard scheme == "http" || scheme == "https" else {
+            throw HTTP1ParseError(.malformed, "an absolute-form target with scheme \(scheme)")
+        }
         let authorityStart = colon + 3
         var authorityEnd = authorityStart
         while authorityEnd < target.count, target[authorityEnd] != UInt8(ascii: "/"), target[authorityEnd] != UInt8(ascii: "?") {
@@ -259,7 +276,8 @@ extension HTTP1Parser {
             }
             var framing = Framing()
             let ranges = try Self.parseFields(&lines, raw: raw, limits: limits, framing: &framing)
-            let response = HTTPResponseHead(status: status, version: version, fields: HTTPFields(wire: WireFields(bytes: head, ranges: ranges)))
+            let response = HTTPResponseHead(
+                status: status, version: version, fields: HTTPFields(wire: WireFields(bytes: head, ranges: ranges)))
 
             var keepAlive = version == .http1_1 ? !framing.connectionClose : framing.connectionKeepAlive && !framing.connectionClose
             let body: BodyKind

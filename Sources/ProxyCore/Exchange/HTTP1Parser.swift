@@ -220,7 +220,8 @@ public struct HTTP1Parser {
             self.begin(body: info.body, stopAfter: info.upgrade)
             return .requestHead(request, info)
         case .response:
-            let (response, info) = try Self.parseResponse(head, limits: self.limits, answeringHEAD: self.answeringHEAD, answeringCONNECT: self.answeringCONNECT)
+            let (response, info) = try Self.parseResponse(
+                head, limits: self.limits, answeringHEAD: self.answeringHEAD, answeringCONNECT: self.answeringCONNECT)
             if response.isInformational {
                 self.state = .head
             } else {

@@ -24,7 +24,9 @@ extension HTTPFields {
                         HTTPBytes.forEachElement(value) { token in
                             if HTTPBytes.equal(token, "upgrade") {
                                 upgradeNamed = true
-                            } else if !HTTPBytes.equal(token, "close") && !HTTPBytes.equal(token, "keep-alive") && !HTTPBytes.equal(token, "trailers") {
+                            } else if !HTTPBytes.equal(token, "close") && !HTTPBytes.equal(token, "keep-alive")
+                                && !HTTPBytes.equal(token, "trailers")
+                            {
                                 namesOthers = true
                             }
                             return true

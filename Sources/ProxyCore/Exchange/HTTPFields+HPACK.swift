@@ -21,7 +21,8 @@ extension HTTPFields {
         return self.hpack(pseudo: pseudo, droppingHost: true)
     }
 
-    static func pseudoFieldsMatch(_ headers: HPACKHeaders, _ method: String, _ scheme: String, _ authority: String?, _ path: String) -> Bool {
+    static func pseudoFieldsMatch(_ headers: HPACKHeaders, _ method: String, _ scheme: String, _ authority: String?, _ path: String) -> Bool
+    {
         var seen = 0
         for field in headers {
             guard field.name.utf8.first == UInt8(ascii: ":") else { break }

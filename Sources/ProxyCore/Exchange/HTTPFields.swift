@@ -210,7 +210,8 @@ public struct HTTPFields: Sendable {
     }
 
     static func isSafeForHTTP1(_ name: String, _ value: String) -> Bool {
-        !name.utf8.contains { $0 <= 0x20 || $0 == UInt8(ascii: ":") || $0 == 0x7f } && !value.utf8.contains { $0 == 0x0d || $0 == 0x0a || $0 == 0 }
+        !name.utf8.contains { $0 <= 0x20 || $0 == UInt8(ascii: ":") || $0 == 0x7f }
+            && !value.utf8.contains { $0 == 0x0d || $0 == 0x0a || $0 == 0 }
     }
 
     static func equalNames(_ a: String, _ b: String) -> Bool {
@@ -291,7 +292,9 @@ struct WireFields: Sendable {
 
     func value(_ range: Range) -> String {
         self.bytes.withUnsafeReadableBytes { raw in
-            String(decoding: UnsafeRawBufferPointer(rebasing: raw[Int(range.valueStart)..<Int(range.valueStart + range.valueLength)]), as: UTF8.self)
+            String(
+                decoding: UnsafeRawBufferPointer(rebasing: raw[Int(range.valueStart)..<Int(range.valueStart + range.valueLength)]),
+                as: UTF8.self)
         }
     }
 
@@ -312,7 +315,8 @@ struct WireFields: Sendable {
     static func nameEquals(_ bytes: ByteBuffer, _ range: Range, _ name: String) -> Bool {
         guard Int(range.nameLength) == name.utf8.count else { return false }
         return Self.withName(bytes, range) { raw in
-            name.utf8.withContiguousStorageIfAvailable { HTTPBytes.equal(raw, UnsafeRawBufferPointer($0)) } ?? HTTPFields.equalNames(raw, name.utf8)
+            name.utf8.withContiguousStorageIfAvailable { HTTPBytes.equal(raw, UnsafeRawBufferPointer($0)) }
+                ?? HTTPFields.equalNames(raw, name.utf8)
         }
     }
 
@@ -335,7 +339,10 @@ struct WireFields: Sendable {
         let valueStart = self.bytes.writerIndex - base
         let valueLength = self.bytes.writeString(value)
         self.bytes.writeStaticString("\r\n")
-        self.ranges.append(Range(nameStart: UInt32(nameStart), nameLength: UInt32(nameLength), valueStart: UInt32(valueStart), valueLength: UInt32(valueLength)))
+        self.ranges.append(
+            Range(
+                nameStart: UInt32(nameStart), nameLength: UInt32(nameLength), valueStart: UInt32(valueStart),
+                valueLength: UInt32(valueLength)))
     }
 
     /// Each field as `name: value\r\n`, copying runs of consecutive fields that are still as they were parsed.
@@ -359,9 +366,11 @@ struct WireFields: Sendable {
                 } else {
                     // Bare-LF lines (accepted from lenient clients) are written with CRLF, one field at a time.
                     for field in self.ranges[index..<next] {
-                        buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[Int(field.nameStart)..<Int(field.nameStart + field.nameLength)]))
+                        buffer.writeBytes(
+                            UnsafeRawBufferPointer(rebasing: raw[Int(field.nameStart)..<Int(field.nameStart + field.nameLength)]))
                         buffer.writeStaticString(": ")
-                        buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[Int(field.valueStart)..<Int(field.valueStart + field.valueLength)]))
+                        buffer.writeBytes(
+                            UnsafeRawBufferPointer(rebasing: raw[Int(field.valueStart)..<Int(field.valueStart + field.valueLength)]))
                         buffer.writeStaticString("\r\n")
                     }
                 }

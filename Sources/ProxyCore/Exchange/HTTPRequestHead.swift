@@ -57,7 +57,10 @@ public struct HTTPVersionNumber: Hashable, Sendable {
         self.minor = minor
     }
 
+    // Named as NIO names its versions (`HTTPVersion.http1_1`): the underscore is the version's dot.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     public static let http1_0 = HTTPVersionNumber(major: 1, minor: 0)
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     public static let http1_1 = HTTPVersionNumber(major: 1, minor: 1)
     public static let http2 = HTTPVersionNumber(major: 2, minor: 0)
 }

@@ -1,3 +1,5 @@
+import MeshModel
+
 /// A Service port's policy made ready for requests: the route table built, a weighted split per rule. Built once per
 /// policy update and shared by every loop (a class: a request takes one reference, not a copy of every table);
 /// `decide` is the route stage's whole decision, a pure function of the request and the random draws.
@@ -36,13 +38,16 @@ public final class CompiledPolicy: Sendable {
     }
 
     private var defaultMatch: RuleMatch {
-        RuleMatch(route: nil, routeIndex: nil, ruleIndex: nil, rule: self.policy.defaultRule, matchedPrefix: nil, split: self.defaultSplit, budget: self.defaultBudget)
+        RuleMatch(
+            route: nil, routeIndex: nil, ruleIndex: nil, rule: self.policy.defaultRule, matchedPrefix: nil, split: self.defaultSplit,
+            budget: self.defaultBudget)
     }
 
     private func match(_ selection: RouteTable.Selection) -> RuleMatch {
         RuleMatch(
             route: selection.route, routeIndex: selection.routeIndex, ruleIndex: selection.ruleIndex, rule: selection.rule,
-            matchedPrefix: selection.matchedPrefix, split: self.splits[selection.routeIndex][selection.ruleIndex], budget: self.budgets[selection.routeIndex]
+            matchedPrefix: selection.matchedPrefix, split: self.splits[selection.routeIndex][selection.ruleIndex],
+            budget: self.budgets[selection.routeIndex]
         )
     }
 }
@@ -80,7 +85,9 @@ public struct RuleMatch: Sendable {
     }
 
     /// `rule`'s backend by `split` (the rule's weights).
-    public static func backend(of rule: RouteRule, split: WeightedSplit, using random: inout some RandomNumberGenerator) -> Result<Int, RuleFailure> {
+    public static func backend(of rule: RouteRule, split: WeightedSplit, using random: inout some RandomNumberGenerator) -> Result<
+        Int, RuleFailure
+    > {
         guard let index = split.pick(using: &random) else { return .failure(RuleFailure(reason: "the rule has no backend with a weight")) }
         if let reason = rule.backends[index].unresolved { return .failure(RuleFailure(reason: reason)) }
         return .success(index)

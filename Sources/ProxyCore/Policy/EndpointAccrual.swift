@@ -1,3 +1,5 @@
+import MeshModel
+
 /// One endpoint's circuit breaker (failure accrual): healthy, ejected for a penalty after `maxFailures` failures
 /// in a row, then on probation — it takes one real request, and that request's outcome decides: success makes it
 /// healthy (and forgets past penalties), failure ejects it again for twice the penalty, up to the maximum.
@@ -71,7 +73,8 @@ public struct EndpointAccrual: Sendable {
         let doublings = min(self.ejections, 40)
         let (scaled, overflow) = self.settings.minPenalty.multipliedReportingOverflow(by: Int64(1) << doublings)
         let base = overflow ? self.settings.maxPenalty : min(scaled, self.settings.maxPenalty)
-        let jitter = self.settings.jitterRatio > 0 ? Double.random(in: -self.settings.jitterRatio...self.settings.jitterRatio, using: &random) : 0
+        let jitter =
+            self.settings.jitterRatio > 0 ? Double.random(in: -self.settings.jitterRatio...self.settings.jitterRatio, using: &random) : 0
         return max(0, Int64(Double(base) * (1 + jitter)))
     }
 }

@@ -1,3 +1,5 @@
+import MeshModel
+
 /// What the Gateway API's filters do to a request or a response, as pure functions of the head (the stages that
 /// apply them only call these).
 extension RouteFilter.HeaderModifier {

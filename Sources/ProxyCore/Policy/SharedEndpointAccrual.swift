@@ -1,3 +1,4 @@
+import MeshModel
 import Synchronization
 
 /// One endpoint's circuit breaker, shared by every event loop's balancer: an endpoint is ejected after

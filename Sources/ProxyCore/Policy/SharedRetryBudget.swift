@@ -1,3 +1,4 @@
+import MeshModel
 import Synchronization
 
 /// A route's retry budget, shared by every event loop: the budget bounds the route's retries as a whole (a budget

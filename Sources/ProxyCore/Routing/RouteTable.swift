@@ -1,3 +1,5 @@
+import MeshModel
+
 /// The routes attached to one Service port, in the Gateway API's order of precedence: a request goes to the rule of
 /// the first match it satisfies.
 ///
@@ -131,6 +133,8 @@ public struct RouteTable: Sendable {
             if let current = best, !current.rank.lexicographicallyPrecedes(rank) { continue }
             if self.routes[entry.route].rules[entry.rule].matches(entry.match, request) { best = (rank, entry) }
         }
-        return best.map { Selection(route: self.routes[$0.entry.route], routeIndex: $0.entry.route, ruleIndex: $0.entry.rule, matchIndex: $0.entry.match) }
+        return best.map {
+            Selection(route: self.routes[$0.entry.route], routeIndex: $0.entry.route, ruleIndex: $0.entry.rule, matchIndex: $0.entry.match)
+        }
     }
 }

@@ -8,7 +8,9 @@ extension Exchange {
     /// Picks an endpoint and opens an upstream to it (again, for a retry).
     func attemptNow() {
         guard let balancer = self.path.balancer else {
-            if case .respond(let error) = self.machine.respond(ProxyError(.noRoute, "no balancer for the request")) { self.answer(with: error) }
+            if case .respond(let error) = self.machine.respond(ProxyError(.noRoute, "no balancer for the request")) {
+                self.answer(with: error)
+            }
             return
         }
         let timed = balancer.needsClock || self.path.timesAttempts
@@ -20,7 +22,8 @@ extension Exchange {
             if case .respond(let error) = self.machine.respond(error) { self.answer(with: error) }
             return
         }
-        if let identity = chosen.target.identity, let refusal = self.endpoints.refusal(identity: identity, endpoint: chosen.target.endpoint) {
+        if let identity = chosen.target.identity, let refusal = self.endpoints.refusal(identity: identity, endpoint: chosen.target.endpoint)
+        {
             chosen.load?.abandoned()
             if case .respond(let error) = self.machine.respond(refusal) { self.answer(with: error) }
             return
@@ -32,7 +35,8 @@ extension Exchange {
         if self.request.authority == nil { self.request.authority = chosen.target.authority }
         self.attempt.http2 = self.chooseHTTP2Upstream(chosen.target)
         let bound = NIOLoopBound(self, eventLoop: self.eventLoop)
-        self.endpoints.open(chosen.target, http2: self.attempt.http2, direction: self.direction, tls: self.tlsLabel(chosen.target)) { result in
+        self.endpoints.open(chosen.target, http2: self.attempt.http2, direction: self.direction, tls: self.tlsLabel(chosen.target)) {
+            result in
             let exchange = bound.value
             switch result {
             case .success(let upstream):

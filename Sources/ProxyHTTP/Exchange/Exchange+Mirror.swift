@@ -17,7 +17,8 @@ extension Exchange {
         guard !self.upgrade, case .discovered(let destination, _)? = chain.balancer?.source else { return }
         destination.use(now: self.now.uptimeNanoseconds)
         guard case .endpoints = destination.state else { return }
-        let mirror = Exchange(connection: self.connection, downstream: MirrorDownstream(), head: self.request, body: self.requestBody, upgrade: false)
+        let mirror = Exchange(
+            connection: self.connection, downstream: MirrorDownstream(), head: self.request, body: self.requestBody, upgrade: false)
         mirror.mirroring = .copy(bytes: 0)
         mirror.path = ExchangePath(chain)
         // What of the request arrived already is held by this exchange: the mirror gets its own copy.

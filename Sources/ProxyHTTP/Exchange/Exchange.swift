@@ -11,7 +11,7 @@ import ProxyTransport
 /// Loop-bound. The downstream holds the exchange while it runs and the exchange holds both edges; `finish` breaks
 /// the cycle.
 public final class Exchange {
-    let connection: HTTPConnection
+    let connection: ConnectionContext
     var downstream: (any ExchangeDownstream)?
     var upstream: (any ExchangeUpstream)?
     var machine: ExchangeStateMachine
@@ -35,7 +35,7 @@ public final class Exchange {
     let started: NIODeadline
     var isFinished = false
 
-    init(connection: HTTPConnection, downstream: any ExchangeDownstream, head: HTTPRequestHead, body: BodyFraming, upgrade: Bool) {
+    init(connection: ConnectionContext, downstream: any ExchangeDownstream, head: HTTPRequestHead, body: BodyFraming, upgrade: Bool) {
         self.connection = connection
         self.downstream = downstream
         self.request = head

@@ -72,7 +72,9 @@ final class HTTP1ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, E
         if !endStream, !head.fields.contains("content-length") {
             self.requestChunked = true
             buffer.writeStaticString("transfer-encoding: chunked\r\n")
-        } else if endStream, head.method == "POST" || head.method == "PUT" || head.method == "PATCH", !head.fields.contains("content-length") {
+        } else if endStream, head.method == "POST" || head.method == "PUT" || head.method == "PATCH",
+            !head.fields.contains("content-length")
+        {
             buffer.writeStaticString("content-length: 0\r\n")
         }
         buffer.writeStaticString("\r\n")
@@ -114,7 +116,8 @@ final class HTTP1ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, E
     func release(reusable: Bool) {
         self.exchange = nil
         self.served += 1
-        if reusable, self.responseDone, self.responseKeepAlive, self.parser.isIdle, self.output.isEmpty, self.isActive, let pool = self.pool {
+        if reusable, self.responseDone, self.responseKeepAlive, self.parser.isIdle, self.output.isEmpty, self.isActive, let pool = self.pool
+        {
             pool.release(self)
         } else {
             self.context?.close(promise: nil)
@@ -245,4 +248,3 @@ final class HTTP1ClientHandler: ChannelDuplexHandler, RemovableChannelHandler, E
 
 @available(*, unavailable)
 extension HTTP1ClientHandler: Sendable {}
-

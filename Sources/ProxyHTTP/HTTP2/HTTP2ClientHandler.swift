@@ -135,4 +135,3 @@ final class HTTP2ClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
 @available(*, unavailable)
 extension HTTP2ClientHandler: Sendable {}
-

@@ -37,7 +37,8 @@ final class HTTP2ClientStream: ExchangeUpstream, HTTP2ForwardingStream {
 
     func writeRequestHead(_ head: HTTPRequestHead, endStream: Bool) {
         self.started = true
-        let headers = head.fields.hpackRequest(method: head.method, scheme: head.scheme ?? "http", authority: head.authority, path: head.path)
+        let headers = head.fields.hpackRequest(
+            method: head.method, scheme: head.scheme ?? "http", authority: head.authority, path: head.path)
         if endStream { self.sendOpen = false }
         self.writer.write(HTTP2Frame(streamID: self.id, payload: .headers(.init(headers: headers, endStream: endStream))))
     }
@@ -128,7 +129,8 @@ final class HTTP2ClientStream: ExchangeUpstream, HTTP2ForwardingStream {
         let wasOpen = self.receiveOpen
         self.receiveOpen = false
         if wasOpen, self.exchange != nil {
-            self.failed(ProxyError(.connectionReset, "the HTTP/2 stream closed\(reason.map { " (\($0))" } ?? "") before the response ended"))
+            self.failed(
+                ProxyError(.connectionReset, "the HTTP/2 stream closed\(reason.map { " (\($0))" } ?? "") before the response ended"))
         }
     }
 

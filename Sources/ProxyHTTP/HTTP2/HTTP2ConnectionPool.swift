@@ -60,7 +60,8 @@ final class HTTP2ConnectionPool {
         ) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandlers([
-                    NIOHTTP2Handler(mode: .client, connectionConfiguration: HTTP2Tuning.upstreamConnection, streamConfiguration: HTTP2Tuning.stream),
+                    NIOHTTP2Handler(
+                        mode: .client, connectionConfiguration: HTTP2Tuning.upstreamConnection, streamConfiguration: HTTP2Tuning.stream),
                     bound.value,
                 ])
             }

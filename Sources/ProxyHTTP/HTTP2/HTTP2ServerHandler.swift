@@ -15,14 +15,14 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
 
-    let connection: HTTPConnection
+    let connection: ConnectionContext
     let writer: HTTP2FrameWriter
     var machine: HTTP2ServerStateMachine
     var streams: [HTTP2StreamID: HTTP2ServerStream] = [:]
     var batch = HTTP2ReadBatch<HTTP2ServerStream>()
     var timer: Scheduled<Void>?
 
-    init(connection: HTTPConnection, headerReadTimeout: TimeAmount) {
+    init(connection: ConnectionContext, headerReadTimeout: TimeAmount) {
         self.connection = connection
         self.writer = HTTP2FrameWriter(flusher: connection.resources.flusher)
         self.machine = HTTP2ServerStateMachine(headerReadTimeout: headerReadTimeout, now: connection.eventLoop.now)
@@ -158,7 +158,8 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .none:
             break
         case .goAway(let lastStreamID, let close):
-            self.writer.writeAndFlush(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil)))
+            self.writer.writeAndFlush(
+                HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil)))
             if close { self.close() }
         case .close:
             self.close()

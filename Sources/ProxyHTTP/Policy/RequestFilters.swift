@@ -1,3 +1,4 @@
+import MeshModel
 import ProxyCore
 
 /// The filters of a rule or a backend that change the request: header modifiers and rewrites, in order, and
@@ -21,7 +22,9 @@ enum RequestFilters {
         }
     }
 
-    static func apply(_ filters: [RouteFilter], matchedPrefix: String?, to exchange: Exchange, parent: ServicePolicy, backends: RouteBackends) {
+    static func apply(
+        _ filters: [RouteFilter], matchedPrefix: String?, to exchange: Exchange, parent: ServicePolicy, backends: RouteBackends
+    ) {
         var random = SystemRandomNumberGenerator()
         for filter in filters {
             switch filter {

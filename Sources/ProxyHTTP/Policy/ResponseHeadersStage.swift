@@ -1,3 +1,4 @@
+import MeshModel
 import ProxyCore
 
 /// ResponseHeaderModifier filters of a rule or a backend: applied to the response head before it goes downstream.

@@ -1,3 +1,4 @@
+import MeshModel
 import ProxyCore
 
 /// The backends of one Service port's routes as one loop uses them: each backend Service's balancer (created on
@@ -52,7 +53,8 @@ final class RouteBackends {
         if let parent, let backend {
             self.shard.registerBalancer(
                 created,
-                parent: RouteLabels(family: .http, parentNamespace: parent.namespace, parentName: parent.name, parentPort: parent.port, route: nil),
+                parent: RouteLabels(
+                    family: .http, parentNamespace: parent.namespace, parentName: parent.name, parentPort: parent.port, route: nil),
                 backend: BackendLabels(namespace: backend.namespace, name: backend.name, port: backend.port ?? parent.port)
             )
         }

@@ -1,3 +1,4 @@
+import MeshModel
 import NIOCore
 import ProxyCore
 
@@ -105,7 +106,10 @@ final class RouteStage: HTTPStage {
     private func route(_ exchange: Exchange, _ compiled: CompiledPolicy) -> StageDecision {
         guard let match = compiled.rule(for: exchange.request) else {
             let parent = compiled.policy
-            return .fail(ProxyError(.routeNotFound, "no rule of the routes attached to \(parent.namespace)/\(parent.name):\(parent.port) matches the request"))
+            return .fail(
+                ProxyError(
+                    .routeNotFound,
+                    "no rule of the routes attached to \(parent.namespace)/\(parent.name):\(parent.port) matches the request"))
         }
         let branch = self.branch(for: match, exchange, compiled.policy)
         branch.series.recordRequest()
@@ -127,7 +131,8 @@ final class RouteStage: HTTPStage {
             break
         }
         if !branch.requestFilters.isEmpty {
-            RequestFilters.apply(branch.requestFilters, matchedPrefix: match.matchedPrefix, to: exchange, parent: compiled.policy, backends: self.backends)
+            RequestFilters.apply(
+                branch.requestFilters, matchedPrefix: match.matchedPrefix, to: exchange, parent: compiled.policy, backends: self.backends)
         }
         return .branch(branch.chain)
     }

@@ -1,3 +1,4 @@
+import MeshModel
 import ProxyCore
 
 /// The weighted split of a rule's backends (a canary, a blue-green move): each request goes to one backend, through
@@ -16,7 +17,8 @@ final class SplitStage: HTTPStage {
     private var random = SystemRandomNumberGenerator()
 
     init(
-        rule: RouteRule, split: WeightedSplit, parent: ServicePolicy, labels: RouteLabels, builder: StageChainBuilder, backends: RouteBackends,
+        rule: RouteRule, split: WeightedSplit, parent: ServicePolicy, labels: RouteLabels, builder: StageChainBuilder,
+        backends: RouteBackends,
         routeState: StageSlot<RouteState>
     ) {
         self.rule = rule

@@ -1,3 +1,4 @@
+import MeshModel
 import ProxyCore
 
 /// A rule's timeouts: `request` bounds the whole exchange, retries included (504 `request_timeout` before the

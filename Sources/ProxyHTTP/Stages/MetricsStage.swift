@@ -23,13 +23,15 @@ final class MetricsStage: HTTPStage {
 
     func finished(_ exchange: Exchange) {
         guard let metrics = exchange.slots[self.slot] else { return }
-        metrics.recordResponse(status: exchange.responseStatus, grpcStatus: exchange.grpcStatus, latencyNanoseconds: exchange.elapsedNanoseconds)
+        metrics.recordResponse(
+            status: exchange.responseStatus, grpcStatus: exchange.grpcStatus, latencyNanoseconds: exchange.elapsedNanoseconds)
     }
 
     private func series(_ exchange: Exchange, _ endpoint: ChosenEndpoint) -> RequestMetrics {
         let target = endpoint.target
         let tls = exchange.tlsLabel(target)
-        if let cached = self.cached, cached.endpoint == target.endpoint, cached.authority == target.authority, cached.identity == target.identity,
+        if let cached = self.cached, cached.endpoint == target.endpoint, cached.authority == target.authority,
+            cached.identity == target.identity,
             cached.tls == tls
         {
             return cached.metrics

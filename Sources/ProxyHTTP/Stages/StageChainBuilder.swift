@@ -1,3 +1,4 @@
+import MeshModel
 import NIOCore
 import ProxyCore
 
@@ -37,7 +38,7 @@ public struct StageChainBuilder: Sendable {
     }
 
     /// A destination's chain, on the loop that will use it.
-    func chain(for target: StageTarget, resources: LoopResources) -> StageChain {
+    func chain(for target: StageTarget, resources: LoopContext) -> StageChain {
         var stages = self.first(target)
         stages.append(MetricsStage(shard: resources.metrics))
         stages += self.then(target)
@@ -47,10 +48,12 @@ public struct StageChainBuilder: Sendable {
             // Traffic policy for what discovery knows, outbound (DESIGN §3).
             if target.direction == .outbound, let policies = resources.policies {
                 let backends = RouteBackends(
-                    parentKey: target.name, discovery: resources.discovery, clusterDomain: resources.clusterDomain, board: resources.accrualBoard,
+                    parentKey: target.name, discovery: resources.discovery, clusterDomain: resources.clusterDomain,
+                    board: resources.accrualBoard,
                     shard: resources.metrics
                 )
-                stages.append(RouteStage(key: target.name, lookup: policies, waitTimeout: self.policyWait, builder: self, backends: backends))
+                stages.append(
+                    RouteStage(key: target.name, lookup: policies, waitTimeout: self.policyWait, builder: self, backends: backends))
             }
         }
         return StageChain(stages, balancer: balancer)
@@ -72,11 +75,14 @@ public struct StageChainBuilder: Sendable {
         let modifiers = RequestFilters.responseModifiers(rule.filters)
         if !modifiers.isEmpty { stages.append(ResponseHeadersStage(modifiers: modifiers)) }
         stages.append(
-            SplitStage(rule: rule, split: match.split, parent: parent, labels: labels, builder: self, backends: backends, routeState: routeState)
+            SplitStage(
+                rule: rule, split: match.split, parent: parent, labels: labels, builder: self, backends: backends, routeState: routeState)
         )
         var timeouts = rule.timeouts
         if timeouts.backendRequest == nil { timeouts.backendRequest = rule.retry?.timeout }
-        if timeouts.request != nil || timeouts.backendRequest != nil || timeouts.idle != nil { stages.append(TimeoutStage(timeouts: timeouts)) }
+        if timeouts.request != nil || timeouts.backendRequest != nil || timeouts.idle != nil {
+            stages.append(TimeoutStage(timeouts: timeouts))
+        }
         if let retry = rule.retry, retry.limit > 0 { stages.append(RetryStage(retry: retry, budget: match.budget, series: series)) }
         return StageChain(stages, balancer: nil)
     }

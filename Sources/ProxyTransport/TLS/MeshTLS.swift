@@ -46,7 +46,8 @@ public final class MeshTLS: Sendable {
     /// Builds contexts for a new certificate and puts them in force. Expensive (a few milliseconds): call it off
     /// the event loops.
     public func install(chain: [NIOSSLCertificate], key: NIOSSLPrivateKey, trustAnchors: [NIOSSLCertificate], notValidAfter: Int64) throws {
-        var server = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        var server = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         Self.meshDefaults(&server, trustAnchors: trustAnchors)
         server.applicationProtocols = ALPN.allCases.map(\.rawValue)
         var clients: [ALPN: NIOSSLContext] = [:]

@@ -12,8 +12,9 @@ final class MeshTLSClientHandshakeHandler: ChannelInboundHandler, RemovableChann
     private let expectedIdentity: String
     private let diagnosis: VerificationDiagnosis
     private var promise: EventLoopPromise<Void>?
-    /// Completes when the peer is verified; fails with a `ProxyError` saying why it was not.
-    private(set) var verified: EventLoopFuture<Void>!
+    /// Completes when the peer is verified; fails with a `ProxyError` saying why it was not (`nil` until the handler
+    /// is in a pipeline).
+    private(set) var verified: EventLoopFuture<Void>?
 
     init(expectedIdentity: String, diagnosis: VerificationDiagnosis) {
         self.expectedIdentity = expectedIdentity.lowercased()
@@ -31,11 +32,13 @@ final class MeshTLSClientHandshakeHandler: ChannelInboundHandler, RemovableChann
             context.fireUserInboundEventTriggered(event)
             return
         }
-        let presented = (try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).peerCertificate).flatMap { $0 }
+        let presented =
+            (try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).peerCertificate).flatMap { $0 }
             .map(PeerIdentity.dnsNames) ?? []
         guard presented.contains(self.expectedIdentity) else {
             let names = presented.isEmpty ? "no name" : presented.joined(separator: ", ")
-            self.fail(ProxyError(.identityMismatch, "expected \(self.expectedIdentity), the peer's certificate names \(names)"), context: context)
+            self.fail(
+                ProxyError(.identityMismatch, "expected \(self.expectedIdentity), the peer's certificate names \(names)"), context: context)
             return
         }
         let promise = self.promise

@@ -28,7 +28,8 @@ public final class MeshTLSServerHandshakeHandler: ChannelInboundHandler, Removab
             return
         }
         self.done = true
-        let names = (try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).peerCertificate).flatMap { $0 }
+        let names =
+            (try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).peerCertificate).flatMap { $0 }
             .map(PeerIdentity.dnsNames) ?? []
         guard let client = names.first else {
             self.fail("the client's certificate names no identity", context: context)

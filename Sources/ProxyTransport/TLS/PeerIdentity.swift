@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import CNIOBoringSSL
+internal import CNIOBoringSSL
 import NIOSSL
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Reading identities out of peers' certificates, and saying in words why a certificate was refused.
 public enum PeerIdentity {
@@ -15,7 +16,12 @@ public enum PeerIdentity {
 
     /// Why BoringSSL refused `certificate` in a chain, from what can be seen of it: expired or not yet valid, or
     /// else not leading to a trusted anchor.
-    public static func diagnose(_ certificate: NIOSSLCertificate, now: Int64 = Int64(time(nil))) -> String {
+    public static func diagnose(_ certificate: NIOSSLCertificate) -> String {
+        Self.diagnose(certificate, now: Int64(time(nil)))
+    }
+
+    /// As `diagnose(_:)`, at `now` (seconds since the epoch).
+    public static func diagnose(_ certificate: NIOSSLCertificate, now: Int64) -> String {
         let name = Self.dnsNames(certificate).first ?? Self.subject(certificate)
         if Int64(certificate.notValidAfter) < now {
             return "the certificate of \(name) expired \(now - Int64(certificate.notValidAfter)) s ago"

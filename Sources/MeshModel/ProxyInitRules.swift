@@ -74,7 +74,8 @@ public struct ProxyInitRules: Hashable, Sendable {
             let item = item.trimmingASCIISpaces()
             guard !item.isEmpty else { continue }
             let bounds = item.split(separator: "-", omittingEmptySubsequences: false)
-            guard bounds.count <= 2, let lower = Int(bounds[0]), let upper = Int(bounds.last!), (1...65535).contains(lower), (lower...65535).contains(upper)
+            guard bounds.count <= 2, let lower = Int(bounds[0]), let upper = Int(bounds.last!), (1...65535).contains(lower),
+                (lower...65535).contains(upper)
             else {
                 throw ConfigError(value: String(text), reason: "\"\(item)\" is not a port (1-65535) or a range of ports (low-high)")
             }

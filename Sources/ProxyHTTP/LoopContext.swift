@@ -4,7 +4,7 @@ import ProxyTransport
 
 /// What every connection on one event loop shares: its metrics shard and upstream pools. Created on the loop at
 /// start-up and only ever touched there.
-public final class LoopResources {
+public final class LoopContext {
     public let eventLoop: EventLoop
     public let metrics: MetricsShard
     let http1: HTTP1ConnectionPool
@@ -33,7 +33,8 @@ public final class LoopResources {
     static let maximumChains = 4096
 
     public convenience init(
-        eventLoop: EventLoop, config: ProxyConfig, connector: UpstreamConnector, discovery: DestinationLookup? = nil, meshTLS: MeshTLS? = nil,
+        eventLoop: EventLoop, config: ProxyConfig, connector: UpstreamConnector, discovery: DestinationLookup? = nil,
+        meshTLS: MeshTLS? = nil,
         policies: (any PolicyLookup)? = nil, accrualBoard: AccrualBoard = AccrualBoard(), chainBuilder: StageChainBuilder = .standard
     ) {
         self.init(
@@ -109,4 +110,4 @@ public final class LoopResources {
 }
 
 @available(*, unavailable)
-extension LoopResources: Sendable {}
+extension LoopContext: Sendable {}

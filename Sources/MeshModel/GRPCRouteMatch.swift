@@ -14,22 +14,9 @@ public struct GRPCRouteMatch: Hashable, Sendable {
 
     public static let everything = GRPCRouteMatch()
 
-    /// A gRPC call's path is `/package.Service/Method`; anything else matches only a match without a method.
-    public func matches(_ request: RouteRequest) -> Bool {
-        if self.service != nil || self.method != nil {
-            guard request.method == "POST" else { return false }
-            let parts = request.path.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
-            guard parts.count == 3, parts[0].isEmpty, !parts[1].isEmpty, !parts[2].isEmpty, !parts[2].contains("/") else { return false }
-            if let service = self.service, !service.matches(parts[1]) { return false }
-            if let method = self.method, !method.matches(parts[2]) { return false }
-        }
-        for header in self.headers where !header.matches(request.fields) { return false }
-        return true
-    }
-
     /// The Gateway API's precedence among GRPCRoute matches: the most characters in a matching service, then in a
     /// matching method, then the most header matches.
-    var specificity: [Int] {
+    package var specificity: [Int] {
         [self.service?.length ?? 0, self.method?.length ?? 0, self.headers.count]
     }
 }

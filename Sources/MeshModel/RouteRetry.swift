@@ -54,7 +54,8 @@ public struct RouteRetry: Hashable, Sendable {
         for raw in text.split(separator: ",") {
             let item = raw.trimmingASCIISpaces().lowercased()
             guard let code = names[item] else {
-                throw RouteError(.invalidValue, "\"\(item)\" is not one of cancelled, deadline-exceeded, internal, resource-exhausted, unavailable")
+                throw RouteError(
+                    .invalidValue, "\"\(item)\" is not one of cancelled, deadline-exceeded, internal, resource-exhausted, unavailable")
             }
             codes.insert(code)
         }

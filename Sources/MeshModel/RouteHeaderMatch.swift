@@ -9,11 +9,4 @@ public struct RouteHeaderMatch: Hashable, Sendable {
         self.name = name.lowercased()
         self.value = value
     }
-
-    public func matches(_ fields: HTTPFields) -> Bool {
-        let values = fields.values(self.name)
-        if values.isEmpty { return false }
-        if values.contains(where: { self.value.matches($0[...]) }) { return true }
-        return values.count > 1 && self.value.matches(values.joined(separator: ",")[...])
-    }
 }

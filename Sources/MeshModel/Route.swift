@@ -25,7 +25,7 @@ public struct Route: Hashable, Sendable {
     }
 
     /// The precedence of the best of this route's hostnames that `host` matches; `nil` when none does.
-    func hostnameRank(_ host: Substring?) -> [Int]? {
+    package func hostnameRank(_ host: Substring?) -> [Int]? {
         if self.hostnames.isEmpty { return [0, 0] }
         guard let host else { return nil }
         var best: [Int]? = nil

@@ -5,14 +5,14 @@ import ProxyTransport
 
 /// What every exchange of one downstream connection shares: where the connection goes, its TLS, the loop's
 /// resources, and small caches of what the last request resolved to (keep-alive connections mostly repeat it).
-public final class HTTPConnection {
+public final class ConnectionContext {
     public let direction: TrafficDirection
     /// The connection's destination if known before reading (transparent mode, explicit inbound).
     public let destination: HostPort?
     /// `destination` as text, formatted once: requests without a discovery key are named by it.
     let destinationName: String?
-    public let router: Router
-    public let resources: LoopResources
+    public let router: TargetResolver
+    public let resources: LoopContext
     public let tls: TLSLabel
     /// The downstream is HTTP/2.
     public let isHTTP2: Bool
@@ -25,7 +25,7 @@ public final class HTTPConnection {
     private var lastChain: (authority: String?, chain: StageChain)?
 
     public init(
-        direction: TrafficDirection, destination: HostPort?, router: Router, resources: LoopResources, tls: TLSLabel, isHTTP2: Bool,
+        direction: TrafficDirection, destination: HostPort?, router: TargetResolver, resources: LoopContext, tls: TLSLabel, isHTTP2: Bool,
         responseTimeout: TimeAmount?, discoveryTimeout: TimeAmount = .seconds(3), logger: Logger
     ) {
         self.direction = direction
@@ -55,4 +55,4 @@ public final class HTTPConnection {
 }
 
 @available(*, unavailable)
-extension HTTPConnection: Sendable {}
+extension ConnectionContext: Sendable {}

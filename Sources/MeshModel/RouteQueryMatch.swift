@@ -8,9 +8,4 @@ public struct RouteQueryMatch: Hashable, Sendable {
         self.name = name
         self.value = value
     }
-
-    public func matches(_ request: RouteRequest) -> Bool {
-        guard let value = request.queryValue(self.name) else { return false }
-        return self.value.matches(value)
-    }
 }

@@ -12,7 +12,10 @@ public struct RouteRule: Hashable, Sendable {
     public var timeouts: RouteTimeouts
     public var retry: RouteRetry?
 
-    public init(matches: Matches, filters: [RouteFilter] = [], backends: [RouteBackend] = [], timeouts: RouteTimeouts = RouteTimeouts(), retry: RouteRetry? = nil) {
+    public init(
+        matches: Matches, filters: [RouteFilter] = [], backends: [RouteBackend] = [], timeouts: RouteTimeouts = RouteTimeouts(),
+        retry: RouteRetry? = nil
+    ) {
         // A rule without matches takes every request (HTTPRoute: a `PathPrefix` of `/`).
         switch matches {
         case .http(let list): self.matches = .http(list.isEmpty ? [.everything] : list)
@@ -24,21 +27,14 @@ public struct RouteRule: Hashable, Sendable {
         self.retry = retry
     }
 
-    var matchCount: Int {
+    package var matchCount: Int {
         switch self.matches {
         case .http(let list): list.count
         case .grpc(let list): list.count
         }
     }
 
-    func matches(_ index: Int, _ request: RouteRequest) -> Bool {
-        switch self.matches {
-        case .http(let list): list[index].matches(request)
-        case .grpc(let list): list[index].matches(request)
-        }
-    }
-
-    func specificity(_ index: Int) -> [Int] {
+    package func specificity(_ index: Int) -> [Int] {
         switch self.matches {
         case .http(let list): list[index].specificity
         case .grpc(let list): list[index].specificity

@@ -20,7 +20,8 @@ public struct ServicePolicy: Hashable, Sendable {
         self.name = name
         self.port = port
         self.routes = routes
-        self.defaultRule = defaultRule ?? RouteRule(matches: .http([]), backends: [RouteBackend(namespace: namespace, name: name, port: port)])
+        self.defaultRule =
+            defaultRule ?? RouteRule(matches: .http([]), backends: [RouteBackend(namespace: namespace, name: name, port: port)])
         self.accrual = accrual
         self.budget = budget
     }

@@ -5,7 +5,7 @@ import ProxyCore
 ///
 /// Until discovery arrives this is the whole of routing: the original destination in transparent mode; the
 /// configured application inbound in explicit mode; the static table, then DNS, for explicit outbound.
-public struct Router: Sendable {
+public struct TargetResolver: Sendable {
     public let mode: ProxyMode
     public let inboundForward: HostPort
     public let staticDestinations: [HostPort: [HostPort]]

@@ -6,7 +6,9 @@ public struct HTTPRouteMatch: Hashable, Sendable {
     public var headers: [RouteHeaderMatch]
     public var queryParams: [RouteQueryMatch]
 
-    public init(path: HTTPPathMatch = .everything, method: String? = nil, headers: [RouteHeaderMatch] = [], queryParams: [RouteQueryMatch] = []) {
+    public init(
+        path: HTTPPathMatch = .everything, method: String? = nil, headers: [RouteHeaderMatch] = [], queryParams: [RouteQueryMatch] = []
+    ) {
         self.path = path
         self.method = method
         // Of several matches on one name only the first counts (Gateway API): the others are dropped here.
@@ -19,18 +21,10 @@ public struct HTTPRouteMatch: Hashable, Sendable {
     /// A rule without `matches` matches every request.
     public static let everything = HTTPRouteMatch()
 
-    public func matches(_ request: RouteRequest) -> Bool {
-        if let method = self.method, method != request.method { return false }
-        guard self.path.matches(request.path) else { return false }
-        for header in self.headers where !header.matches(request.fields) { return false }
-        for param in self.queryParams where !param.matches(request) { return false }
-        return true
-    }
-
     /// The Gateway API's precedence among matches of HTTPRoutes, most specific first: an `Exact` path, then
     /// (ours: the Gateway API leaves it open, Linkerd does the same) a `RegularExpression`, then a `PathPrefix`;
     /// more path characters; a method; more header matches; more query parameter matches.
-    var specificity: [Int] {
+    package var specificity: [Int] {
         let path = self.path.rank
         return [path.kind, path.length, self.method == nil ? 0 : 1, self.headers.count, self.queryParams.count]
     }

@@ -82,7 +82,6 @@ public struct RouteFault: Hashable, Sendable {
         case none
     }
 
-
     public var abortPercent: Double
     public var abortStatus: Int
     /// For gRPC calls: answered with this `grpc-status` in a trailers-only response instead of `abortStatus`.
@@ -103,7 +102,9 @@ public struct RouteFault: Hashable, Sendable {
         if self.abortPercent > 0, Double.random(in: 0..<100, using: &random) < self.abortPercent {
             return .abort(status: self.abortStatus, grpcStatus: self.abortGRPCStatus)
         }
-        if self.delayPercent > 0, self.delay > 0, Double.random(in: 0..<100, using: &random) < self.delayPercent { return .delay(self.delay) }
+        if self.delayPercent > 0, self.delay > 0, Double.random(in: 0..<100, using: &random) < self.delayPercent {
+            return .delay(self.delay)
+        }
         return .none
     }
 }

@@ -5,19 +5,19 @@ import ProxyTransport
 
 /// The per-loop resources of every event loop, fixed at start-up; finding a loop's entry is a scan of a few
 /// elements, done once per accepted connection.
-struct LoopResourcesTable: Sendable {
-    let entries: [NIOLoopBound<LoopResources>]
+struct LoopContextTable: Sendable {
+    let entries: [NIOLoopBound<LoopContext>]
 
     static func make(
         group: EventLoopGroup, config: ProxyConfig, connector: UpstreamConnector, discovery: DestinationLookup?, meshTLS: MeshTLS?,
         policies: (any PolicyLookup)? = nil, chainBuilder: StageChainBuilder = .standard
-    ) async throws -> LoopResourcesTable {
-        var entries: [NIOLoopBound<LoopResources>] = []
+    ) async throws -> LoopContextTable {
+        var entries: [NIOLoopBound<LoopContext>] = []
         let board = AccrualBoard()
         for loop in group.makeIterator() {
             let entry = try await loop.submit {
                 NIOLoopBound(
-                    LoopResources(
+                    LoopContext(
                         eventLoop: loop, config: config, connector: connector, discovery: discovery, meshTLS: meshTLS, policies: policies,
                         accrualBoard: board, chainBuilder: chainBuilder
                     ), eventLoop: loop
@@ -25,10 +25,10 @@ struct LoopResourcesTable: Sendable {
             }.get()
             entries.append(entry)
         }
-        return LoopResourcesTable(entries: entries)
+        return LoopContextTable(entries: entries)
     }
 
-    func resources(for loop: EventLoop) throws -> LoopResources {
+    func resources(for loop: EventLoop) throws -> LoopContext {
         for entry in self.entries where entry.eventLoop === loop { return entry.value }
         throw ProxyError(.upstreamFailed, "connection on an unknown event loop")
     }
