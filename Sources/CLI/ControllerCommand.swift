@@ -35,7 +35,7 @@ struct ControllerCommand: AsyncCommand {
     var adminAddr = "0.0.0.0:9990"
 
     @Option(help: "Trust domain of workload identities.")
-    var trustDomain = "cluster.local"
+    var identityTrustDomain = "cluster.local"
 
     @Option(help: "Namespace of the control plane (part of identity names).")
     var controlPlaneNamespace = "swiftlet"
@@ -118,7 +118,7 @@ struct ControllerCommand: AsyncCommand {
                 }
                 config = ControllerConfig(source: .kubernetes(kubernetes))
             } catch {
-                throw ValidationError("\(error)")
+                throw CommandFailure("\(error)")
             }
         case (_?, true):
             throw ValidationError("--manifests and --kubernetes (or --kubeconfig) are two sources; give one")
@@ -127,7 +127,7 @@ struct ControllerCommand: AsyncCommand {
         }
         (config.destinationHost, config.destinationPort) = try Self.address(self.destinationAddr, option: "--destination-addr")
         (config.adminHost, config.adminPort) = try Self.address(self.adminAddr, option: "--admin-addr")
-        config.identity = MeshIdentity(trustDomain: self.trustDomain, controlPlaneNamespace: self.controlPlaneNamespace)
+        config.identity = MeshIdentity(trustDomain: self.identityTrustDomain, controlPlaneNamespace: self.controlPlaneNamespace)
         config.clusterDomain = self.clusterDomain
         config.destinationPlaintext = self.destinationPlaintext
         if self.identityAddr == "off" {
@@ -166,7 +166,7 @@ struct ControllerCommand: AsyncCommand {
             do {
                 config.values = try MeshValues(yaml: try String(contentsOfFile: values, encoding: .utf8))
             } catch {
-                throw ValidationError("--values \(values): \(error)")
+                throw CommandFailure("--values \(values): \(error)")
             }
         }
         config.tokenDirectory = self.identityTokens

@@ -18,6 +18,11 @@ struct DemoCommand: AsyncCommand {
     @Option(help: "Requests per second from the load generator.")
     var rps = 20
 
+    func validate() throws {
+        if let duration, duration <= 0 { throw ValidationError("--duration: must be positive (seconds), not \(duration)") }
+        guard self.rps > 0 else { throw ValidationError("--rps: must be positive, not \(self.rps)") }
+    }
+
     @Flag(help: "Put each instance in a network namespace of its own with iptables capture, as a pod (needs root).")
     var netns = false
 

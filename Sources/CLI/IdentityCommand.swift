@@ -27,10 +27,14 @@ struct IdentityCommand: ParsableCommand {
         var out: String
 
         @Option(help: "Trust domain the anchor is named for.")
-        var trustDomain = "cluster.local"
+        var identityTrustDomain = "cluster.local"
 
         @Option(help: "Validity of the certificates, in days.")
         var days = 365
+
+        func validate() throws {
+            guard self.days > 0 else { throw ValidationError("--days: must be positive, not \(self.days)") }
+        }
 
         @Option(help: "An existing anchor certificate (PEM): sign only a new issuer with it.")
         var anchorCertificate: String?
@@ -48,15 +52,15 @@ struct IdentityCommand: ParsableCommand {
             case (let certificatePath?, let keyPath?):
                 anchor =
                     try IssuerCredentials.certificates(pem: try String(contentsOfFile: certificatePath, encoding: .utf8)).first
-                    ?? { throw ValidationError("\(certificatePath) holds no certificate") }()
+                    ?? { throw CommandFailure("\(certificatePath) holds no certificate") }()
                 anchorKey = try Certificate.PrivateKey(pemEncoded: try String(contentsOfFile: keyPath, encoding: .utf8))
                 guard anchorKey.publicKey == anchor.publicKey else {
-                    throw ValidationError("\(keyPath) is not the key of \(certificatePath)")
+                    throw CommandFailure("\(keyPath) is not the key of \(certificatePath)")
                 }
             case (nil, nil):
                 anchorKey = Certificate.PrivateKey(P256.Signing.PrivateKey())
                 anchor = try IssuerCredentials.makeCA(
-                    commonName: "root.swiftlet.\(self.trustDomain)", key: anchorKey, issuer: nil, validity: validity)
+                    commonName: "root.swiftlet.\(self.identityTrustDomain)", key: anchorKey, issuer: nil, validity: validity)
                 try self.write(IssuerCredentials.pem([anchor]), to: "ca.crt", secret: false)
                 try self.write(anchorKey.serializeAsPEM().pemString + "\n", to: "ca.key", secret: true)
             default:
@@ -64,7 +68,7 @@ struct IdentityCommand: ParsableCommand {
             }
             let issuerKey = Certificate.PrivateKey(P256.Signing.PrivateKey())
             let issuer = try IssuerCredentials.makeCA(
-                commonName: "identity.swiftlet.\(self.trustDomain)", key: issuerKey, issuer: (anchor, anchorKey), validity: validity
+                commonName: "identity.swiftlet.\(self.identityTrustDomain)", key: issuerKey, issuer: (anchor, anchorKey), validity: validity
             )
             try self.write(IssuerCredentials.pem([issuer]), to: "issuer.crt", secret: false)
             try self.write(issuerKey.serializeAsPEM().pemString + "\n", to: "issuer.key", secret: true)
@@ -79,9 +83,9 @@ struct IdentityCommand: ParsableCommand {
                 FileManager.default.createFile(
                     atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: secret ? 0o600 : 0o644])
             else {
-                throw ValidationError("cannot write \(temporary)")
+                throw CommandFailure("cannot write \(temporary)")
             }
-            guard rename(temporary, path) == 0 else { throw ValidationError("cannot rename \(temporary) to \(path)") }
+            guard rename(temporary, path) == 0 else { throw CommandFailure("cannot rename \(temporary) to \(path)") }
         }
     }
 }

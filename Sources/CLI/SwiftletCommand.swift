@@ -11,7 +11,7 @@ public struct SwiftletCommand: ParsableCommand {
         version: SwiftletVersion.current,
         subcommands: [
             InstallCommand.self, UninstallCommand.self, UpgradeCommand.self, InjectCommand.self, UninjectCommand.self, CheckCommand.self,
-            ControllerCommand.self, IdentityCommand.self, DemoCommand.self,
+            ControllerCommand.self, IdentityCommand.self, DemoCommand.self, VersionCommand.self, CompletionCommand.self,
             DemoAppCommand.self, ProxyCommand.self, TLSHandshakesCommand.self,
         ]
     )
@@ -34,8 +34,18 @@ public struct SwiftletCommand: ParsableCommand {
                 try command.run()
             }
         } catch {
-            Self.exit(withError: error)
+            Self.fail(error)
         }
+    }
+
+    /// Reports `error` and exits: ArgumentParser's usage errors with the usage (exit status 64); a command's own
+    /// failure on one line, `Error: …`, with exit status 1.
+    static func fail(_ error: any Error) -> Never {
+        let code = Self.exitCode(for: error)
+        guard code == .failure else { Self.exit(withError: error) }
+        let message = (error as? CommandFailure)?.message ?? String(describing: error)
+        FileHandle.standardError.write(Data("Error: \(message.split(separator: "\n").joined(separator: "; "))\n".utf8))
+        Foundation.exit(1)
     }
 }
 

@@ -37,11 +37,11 @@ extension TimingSensitiveTests {
             ]
         }
 
-        static func meshedPod(ready: Bool, version: String = SwiftletVersion.current) -> [String: Any] {
+        static func meshedPod(ready: Bool, version: String = SwiftletVersion.current, name: String = "web-5d9c7b-x2x7q") -> [String: Any] {
             [
                 "apiVersion": "v1", "kind": "Pod",
                 "metadata": [
-                    "name": "web-5d9c7b-x2x7q", "namespace": "shop", "labels": ["app": "web", "swiftlet.io/control-plane-ns": "swiftlet"],
+                    "name": name, "namespace": "shop", "labels": ["app": "web", "swiftlet.io/control-plane-ns": "swiftlet"],
                     "annotations": ["swiftlet.io/proxy-version": version],
                 ],
                 "spec": ["containers": [["name": "web", "image": "registry.example/web:1"]]],

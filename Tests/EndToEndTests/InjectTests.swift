@@ -11,12 +11,15 @@ extension TimingSensitiveTests {
         static let workloads = E2E.fixtures.appendingPathComponent("workloads")
 
         /// Runs `swiftlet` with `arguments` through the shell: standard output and the report (standard error) apart.
-        static func swiftlet(_ arguments: [String], stdin: String? = nil) async throws -> (status: Int32, output: String, report: String) {
+        static func swiftlet(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) async throws -> (
+            status: Int32, output: String, report: String
+        ) {
             let directory = try E2E.temporaryDirectory()
             let report = directory.appendingPathComponent("report").path
             let quoted = ([ControllerProcess.binary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
                 .joined(separator: " ")
-            let result = try await run("sh", ["-c", "\(quoted) 2>'\(report)'"], input: stdin.map { Data($0.utf8) })
+            let result = try await run(
+                "sh", ["-c", "\(quoted) 2>'\(report)'"], environment: environment, input: stdin.map { Data($0.utf8) })
             return (result.status, result.output, (try? String(contentsOfFile: report, encoding: .utf8)) ?? "")
         }
 

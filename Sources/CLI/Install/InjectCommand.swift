@@ -4,33 +4,71 @@ import Foundation
 import Kubernetes
 import ProxyRuntime
 
-/// Reads the documents `inject` and `uninject` edit: files, or standard input for `-` (or no file at all).
+/// Reads the documents `inject` and `uninject` edit: files, directories (their `.yaml`, `.yml` and `.json` files,
+/// recursively, in name order, as Linkerd reads them), or standard input for `-` (or no file at all). Everything is
+/// read before anything else happens: a missing file is reported before the cluster is asked anything.
 struct ManifestInput: ParsableArguments {
-    @Argument(help: "YAML or JSON files (multi-document streams and Lists too); `-` or none reads standard input.")
+    @Argument(help: "YAML or JSON files or directories (multi-document streams and Lists too); `-` or none reads standard input.")
     var files: [String] = []
 
     /// Each input's text with its name, for errors.
     func read() throws -> [(name: String, text: String)] {
-        let files = self.files.isEmpty ? ["-"] : self.files
-        return try files.map { file in
+        var inputs: [(name: String, text: String)] = []
+        for file in self.files.isEmpty ? ["-"] : self.files {
             if file == "-" {
-                return ("<stdin>", String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self))
+                inputs.append(try Self.decode(FileHandle.standardInput.readDataToEndOfFile(), name: "<stdin>"))
+                continue
             }
-            guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("\(file): cannot read the file") }
-            return (file, String(decoding: data, as: UTF8.self))
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) else {
+                throw CommandFailure("\(file): no such file or directory")
+            }
+            for path in isDirectory.boolValue ? try Self.manifests(in: file) : [file] {
+                guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("\(path): cannot read the file") }
+                inputs.append(try Self.decode(data, name: path))
+            }
         }
+        return inputs
     }
 
-    /// Edits each input and prints it in the form it came in (JSON stays JSON); the report goes to standard error.
-    func edit(_ body: (inout DocumentStream) -> [String]) throws {
-        for (name, text) in try self.read() {
+    /// The manifest files under `directory`, recursively, sorted.
+    static func manifests(in directory: String) throws -> [String] {
+        guard let enumerator = FileManager.default.enumerator(atPath: directory) else {
+            throw CommandFailure("\(directory): cannot read the directory")
+        }
+        var found: [String] = []
+        while let relative = enumerator.nextObject() as? String {
+            guard [".yaml", ".yml", ".json"].contains(where: { relative.hasSuffix($0) }) else { continue }
+            found.append((directory as NSString).appendingPathComponent(relative))
+        }
+        guard !found.isEmpty else { throw CommandFailure("\(directory): no .yaml, .yml or .json files in it") }
+        return found.sorted()
+    }
+
+    /// The text of one input: refused when it is not text (a binary file is never echoed back) or holds nothing.
+    static func decode(_ data: Data, name: String) throws -> (name: String, text: String) {
+        guard !data.contains(0), let text = String(data: data, encoding: .utf8) else {
+            throw CommandFailure("\(name): not YAML or JSON (the file is binary)")
+        }
+        guard text.contains(where: { !$0.isWhitespace }) else {
+            throw CommandFailure(
+                name == "<stdin>" ? "nothing on standard input: give manifests as files, or pipe them in" : "\(name): the file is empty")
+        }
+        return (name, text)
+    }
+
+    /// Edits each input and prints it in the form it came in (JSON stays JSON); the report goes to standard error,
+    /// with a note for an input in which there was nothing to edit.
+    func edit(_ inputs: [(name: String, text: String)], nothing: String, _ body: (inout DocumentStream) -> [String]) throws {
+        for (name, text) in inputs {
             var stream: DocumentStream
             do {
                 stream = try DocumentStream(parsing: text)
             } catch {
-                throw ValidationError("\(name): \(error.message)")
+                throw CommandFailure("\(name): \(error.message)")
             }
-            let report = body(&stream)
+            var report = body(&stream)
+            if report.isEmpty { report = ["\(name): \(nothing)"] }
             let json = text.drop { $0.isWhitespace }.first.map { $0 == "{" || $0 == "[" } ?? false
             let output: String
             if json, stream.documents.count == 1 {
@@ -42,7 +80,7 @@ struct ManifestInput: ParsableArguments {
                 do {
                     output = try stream.yaml()
                 } catch {
-                    throw ValidationError("\(name): \(error.message)")
+                    throw CommandFailure("\(name): \(error.message)")
                 }
             }
             print(output, terminator: "")
@@ -72,7 +110,7 @@ struct InjectCommand: AsyncCommand {
     var registry: String?
 
     @Option(help: "Version (image tag) of the proxy.")
-    var version: String?
+    var proxyVersion: String?
 
     @Option(name: .customLong("set"), help: ArgumentHelp("A value, as key=value (repeatable), as for install.", valueName: "key=value"))
     var sets: [String] = []
@@ -84,11 +122,13 @@ struct InjectCommand: AsyncCommand {
     var context: String?
 
     func execute() async throws {
+        // The input first: a missing or unreadable file is reported before the cluster is asked anything.
+        let inputs = try self.input.read()
         var values: MeshValues
         let anchors: String
         if let file = self.identityTrustAnchorsFile {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8), text.contains("-----BEGIN CERTIFICATE-----") else {
-                throw ValidationError("\(file): not a PEM bundle of certificates")
+                throw CommandFailure("\(file): not a PEM bundle of certificates")
             }
             (values, anchors) = (MeshValues(version: BuildInfo.version), text)
         } else {
@@ -96,11 +136,15 @@ struct InjectCommand: AsyncCommand {
         }
         var options = try InstallOptions.parse([])
         options.registry = self.registry
-        options.version = self.version
+        options.controlPlaneVersion = self.proxyVersion
         options.sets = self.sets
         try options.apply(to: &values, haGiven: false)
         let injector = ProxyInjector(values: values, trustAnchorsPEM: anchors)
-        try self.input.edit { stream in WorkloadInjection.inject(&stream, with: injector) }
+        try self.input.edit(
+            inputs, nothing: "nothing injected: no Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs or CronJobs"
+        ) {
+            stream in WorkloadInjection.inject(&stream, with: injector)
+        }
     }
 
     /// The installed control plane's values and anchors.
@@ -109,7 +153,7 @@ struct InjectCommand: AsyncCommand {
         do {
             client = try KubernetesClient(config: try KubernetesConfig.resolve(kubeconfig: kubeconfig, context: context))
         } catch {
-            throw ValidationError(
+            throw CommandFailure(
                 "cannot reach the cluster for the installed values and anchors (\(error)); give --identity-trust-anchors-file to inject "
                     + "offline"
             )
@@ -120,7 +164,7 @@ struct InjectCommand: AsyncCommand {
             return (values, credentials.trustAnchorsPEM)
         } catch {
             try? await client.shutdown()
-            throw ValidationError("\(error); give --identity-trust-anchors-file to inject offline")
+            throw CommandFailure("\(error); give --identity-trust-anchors-file to inject offline")
         }
     }
 }
@@ -137,6 +181,8 @@ struct UninjectCommand: ParsableCommand {
     @OptionGroup var input: ManifestInput
 
     func run() throws {
-        try self.input.edit { stream in WorkloadInjection.uninject(&stream) }
+        try self.input.edit(try self.input.read(), nothing: "nothing uninjected: no workloads in it") { stream in
+            WorkloadInjection.uninject(&stream)
+        }
     }
 }

@@ -12,8 +12,8 @@ struct InstallOptions: ParsableArguments {
     @Option(help: "Registry the images are pulled from.")
     var registry: String?
 
-    @Option(help: "Version (image tag) of the control plane and proxies.")
-    var version: String?
+    @Option(help: "Version (image tag) of the control plane and the proxies it injects.")
+    var controlPlaneVersion: String?
 
     @Option(help: "Trust domain of workload identities.")
     var identityTrustDomain: String?
@@ -38,7 +38,7 @@ struct InstallOptions: ParsableArguments {
         do {
             if haGiven { try values.set("ha", "true") }
             if let registry { try values.set("registry", registry) }
-            if let version { try values.set("version", version) }
+            if let controlPlaneVersion { try values.set("version", controlPlaneVersion) }
             if let identityTrustDomain { try values.set("identity.trustDomain", identityTrustDomain) }
             if let clusterDomain { try values.set("clusterDomain", clusterDomain) }
             for assignment in self.sets {
@@ -98,7 +98,7 @@ struct InstallCommand: ParsableCommand {
                 credentials = try InstallCredentials.load(
                     trustAnchors: anchors, issuerCertificate: certificate, issuerKey: key, values: values)
             } catch {
-                throw ValidationError("\(error)")
+                throw CommandFailure("\(error)")
             }
         default:
             throw ValidationError(
@@ -151,7 +151,7 @@ struct UpgradeCommand: AsyncCommand {
         do {
             client = try KubernetesClient(config: try KubernetesConfig.resolve(kubeconfig: self.kubeconfig, context: self.context))
         } catch {
-            throw ValidationError("cannot reach the cluster: \(error)")
+            throw CommandFailure("cannot reach the cluster: \(error)")
         }
         let result: Result<(MeshValues, InstallCredentials), any Error>
         do {
@@ -161,7 +161,8 @@ struct UpgradeCommand: AsyncCommand {
         }
         try? await client.shutdown()
         var (values, credentials) = try result.get()
-        // A new version is what an upgrade is for: the stored one is replaced unless --version or --set says otherwise.
+        // A new version is what an upgrade is for: the stored one is replaced unless --control-plane-version or --set says
+        // otherwise.
         values.version = BuildInfo.version
         try self.options.apply(to: &values, haGiven: self.options.ha)
         try self.options.print(InstallManifest(values: values, credentials: credentials).documents)

@@ -304,7 +304,7 @@ struct InstallManifest {
                     - --identity-addr=0.0.0.0:8080
                     - --injector-addr=0.0.0.0:8443
                     - --admin-addr=0.0.0.0:9990
-                    - \(q("--trust-domain=" + self.values.trustDomain))
+                    - \(q("--identity-trust-domain=" + self.values.trustDomain))
                     - \(q("--cluster-domain=" + self.values.clusterDomain))
                     - \(q("--control-plane-namespace=" + self.namespace))
                     - --identity-issuer-secret=swiftlet-identity-issuer
