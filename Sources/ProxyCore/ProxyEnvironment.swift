@@ -1,5 +1,13 @@
 import MeshModel
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Every `SWIFTLET_PROXY_*` environment variable, declared in this one place.
 ///
 /// The same table parses the environment, renders `/env.json`, and prints the README's reference
@@ -16,15 +24,15 @@ public enum ProxyEnvironment {
         Variable(
             name: "SWIFTLET_PROXY_INBOUND_LISTEN_ADDR", defaultValue: "0.0.0.0:4143",
             summary: "Address the inbound listener binds (traffic to this workload)."
-        ) { config, value throws(ConfigError) in config.inboundListen = try hostPort(value) },
+        ) { config, value throws(ConfigError) in config.inboundListen = try listenAddress(value) },
         Variable(
             name: "SWIFTLET_PROXY_OUTBOUND_LISTEN_ADDR", defaultValue: "127.0.0.1:4140",
             summary: "Address the outbound listener binds (traffic from this workload)."
-        ) { config, value throws(ConfigError) in config.outboundListen = try hostPort(value) },
+        ) { config, value throws(ConfigError) in config.outboundListen = try listenAddress(value) },
         Variable(
             name: "SWIFTLET_PROXY_ADMIN_LISTEN_ADDR", defaultValue: "0.0.0.0:4191",
             summary: "Address of the admin server (/metrics, /ready, /live, /env.json, /shutdown)."
-        ) { config, value throws(ConfigError) in config.adminListen = try hostPort(value) },
+        ) { config, value throws(ConfigError) in config.adminListen = try listenAddress(value) },
         Variable(
             name: "SWIFTLET_PROXY_MODE", defaultValue: "explicit",
             summary: "`transparent`: iptables redirects traffic and SO_ORIGINAL_DST names the destination. "
@@ -156,7 +164,8 @@ public enum ProxyEnvironment {
     public static func parse(_ environment: [String: String]) throws(ConfigError) -> ProxyConfig {
         var config = ProxyConfig()
         for variable in self.variables {
-            guard let value = environment[variable.name] else { continue }
+            // An empty value is the default, as if the variable were not set (a manifest's `value: ""`).
+            guard let value = environment[variable.name], !value.trimmingASCIISpaces().isEmpty else { continue }
             do {
                 try variable.apply(&config, String(value.trimmingASCIISpaces()))
             } catch {
@@ -193,7 +202,9 @@ public enum ProxyEnvironment {
 
     /// The values in force, for `/env.json`: every declared variable, set or defaulted.
     public static func effectiveValues(_ environment: [String: String]) -> [(name: String, value: String)] {
-        self.variables.map { ($0.name, environment[$0.name] ?? $0.defaultValue) }
+        self.variables.map { variable in
+            (variable.name, environment[variable.name].flatMap { $0.trimmingASCIISpaces().isEmpty ? nil : $0 } ?? variable.defaultValue)
+        }
     }
 
     /// The Markdown reference table printed by `swiftlet-proxy --env-reference` and kept in the README.
@@ -208,9 +219,63 @@ public enum ProxyEnvironment {
 
     // MARK: value parsers
 
+    /// An address to dial: an IP address or a DNS name, and a port.
     static func hostPort(_ value: String) throws(ConfigError) -> HostPort {
         guard let parsed = HostPort(parsing: value) else { throw ConfigError(value: value, reason: "expected host:port") }
+        guard Self.isIPAddress(parsed.host) || Self.isDNSName(parsed.host) else {
+            throw ConfigError(value: value, reason: "\"\(parsed.host)\" is neither an IP address nor a DNS name")
+        }
         return parsed
+    }
+
+    /// An address to listen on: an IP address (a listener binds an address, not a name) and a port.
+    static func listenAddress(_ value: String) throws(ConfigError) -> HostPort {
+        guard let parsed = HostPort(parsing: value) else { throw ConfigError(value: value, reason: "expected ip:port") }
+        guard Self.isIPAddress(parsed.host) else {
+            throw ConfigError(value: value, reason: "\"\(parsed.host)\" is not an IP address (a listener binds an address, not a name)")
+        }
+        return parsed
+    }
+
+    static func isIPAddress(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+
+    /// RFC 1123 host names: labels of letters, digits and hyphens, not starting or ending with a hyphen.
+    static func isDNSName(_ host: String) -> Bool {
+        let name = host.hasSuffix(".") ? host.dropLast() : host[...]
+        guard !name.isEmpty, name.utf8.count <= 253 else { return false }
+        return name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
+            !label.isEmpty && label.utf8.count <= 63 && label.first != "-" && label.last != "-"
+                && label.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x2D }
+        }
+    }
+
+    /// `SWIFTLET_PROXY_*` variables that are not the proxy's, each with the declared name it is most likely a typo of.
+    public static func unknownVariables(_ environment: [String: String]) -> [(name: String, suggestion: String?)] {
+        let known = Set(self.variables.map(\.name))
+        return environment.keys.filter { $0.hasPrefix("SWIFTLET_PROXY_") && !known.contains($0) }.sorted().map { name in
+            let closest = self.variables.map { ($0.name, Self.editDistance(name, $0.name)) }.min { $0.1 < $1.1 }
+            return (name, closest.flatMap { $0.1 <= 3 ? $0.0 : nil })
+        }
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8)
+        let b = Array(b.utf8)
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
     }
 
     static func integer(_ value: String, _ range: ClosedRange<Int>) throws(ConfigError) -> Int {

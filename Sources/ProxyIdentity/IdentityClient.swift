@@ -45,6 +45,8 @@ public final class IdentityClient: Service, Sendable {
     static let renewAt = 0.7
     static let backoff = (initial: Duration.milliseconds(200), max: Duration.seconds(10))
     private let certified = Atomic<Bool>(false)
+    /// Told once, when the first certificate is in force.
+    private let onCertified = Mutex<[@Sendable () -> Void]>([])
 
     public init(configuration: Configuration, meshTLS: MeshTLS, group: EventLoopGroup, logger: Logger) {
         self.configuration = configuration
@@ -55,6 +57,16 @@ public final class IdentityClient: Service, Sendable {
 
     /// Whether a certificate is in force (the proxy is not ready before).
     public var isCertified: Bool { self.certified.load(ordering: .relaxed) }
+
+    /// Calls `body` once a certificate is in force: now if one is, else when the first arrives.
+    public func whenCertified(_ body: @escaping @Sendable () -> Void) {
+        let now = self.onCertified.withLock { waiting -> Bool in
+            guard !self.isCertified else { return true }
+            waiting.append(body)
+            return false
+        }
+        if now { body() }
+    }
 
     public func run() async throws {
         let key = try ProxyKey(identity: self.configuration.localName)
@@ -69,6 +81,10 @@ public final class IdentityClient: Service, Sendable {
                 let installed = try self.install(response, key: sslKey, publicKey: key.publicKey)
                 anchorsPEM = installed.anchorsPEM
                 self.certified.store(true, ordering: .relaxed)
+                let waiting = self.onCertified.withLock { waiting in
+                    defer { waiting = [] }
+                    return waiting
+                }
                 let refreshes = self.metrics.refreshed(expiry: installed.notValidAfter)
                 backoff = Self.backoff.initial
                 // 70 % of the time left from now: the leaf is back-dated a little for skewed clocks, which must not
@@ -82,6 +98,7 @@ public final class IdentityClient: Service, Sendable {
                         "refreshes": "\(refreshes)",
                     ]
                 )
+                for body in waiting { body() }
             } catch {
                 self.metrics.failed()
                 self.logger.warning("certification failed; retrying", metadata: ["error": "\(error)", "retry_in": "\(backoff)"])

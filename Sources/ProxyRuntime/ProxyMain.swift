@@ -21,6 +21,10 @@ public enum ProxyMain {
             print("swiftlet-proxy \(BuildInfo.version)")
             return 0
         }
+        if arguments.contains("--help") || arguments.contains("-h") {
+            print(Self.help, terminator: "")
+            return 0
+        }
         if arguments.first == "init" {
             return ProxyInit.run(arguments: Array(arguments.dropFirst()))
         }
@@ -50,6 +54,12 @@ public enum ProxyMain {
         }
         var logger = Logger(label: "swiftlet-proxy")
         logger.logLevel = level
+        // A variable of ours the proxy does not know is most often a typo: said, with the likely name.
+        for unknown in ProxyEnvironment.unknownVariables(environment) {
+            logger.warning(
+                "unknown variable ignored\(unknown.suggestion.map { "; did you mean \($0)?" } ?? "")",
+                metadata: ["variable": "\(unknown.name)"])
+        }
         Self.raiseOpenFileLimit()
         let threads = config.workerThreads > 0 ? config.workerThreads : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
@@ -97,13 +107,28 @@ public enum ProxyMain {
         do {
             try await services.run()
         } catch {
-            logger.error("swiftlet-proxy failed: \(error)")
+            logger.error("swiftlet-proxy failed: \(StartError.describe(error))")
             try? await group.shutdownGracefully()
             return 1
         }
         try? await group.shutdownGracefully()
         return 0
     }
+
+    static let help = """
+        swiftlet-proxy: the Swiftlet data plane, one per workload.
+
+        Usage:
+          swiftlet-proxy                 run the proxy, configured by SWIFTLET_PROXY_* environment variables only
+          swiftlet-proxy init [flags]    write a pod's iptables rules (the injected init container; init --help)
+          swiftlet-proxy --env-reference the variables, their defaults and meanings (Markdown)
+          swiftlet-proxy --version       the version
+          swiftlet-proxy --help          this text
+
+        An empty variable means its default. The admin server (SWIFTLET_PROXY_ADMIN_LISTEN_ADDR) serves /ready, /live,
+        /metrics and /env.json; SIGTERM drains and stops.
+
+        """
 
     /// A proxy holds two descriptors per proxied connection: the soft limit (often 1,024) is raised to the hard one,
     /// as Go's runtime and nginx's `worker_rlimit_nofile` do.

@@ -45,6 +45,15 @@ public struct ProxyService: Service {
         self.logger = logger
     }
 
+    /// Binds one listener; a failure names the listener, its address and its variable.
+    static func listening<T>(_ listener: String, _ address: HostPort, _ variable: String, _ bind: () async throws -> T) async throws -> T {
+        do {
+            return try await bind()
+        } catch {
+            throw StartError.cannotListen(listener, address.description, variable: variable, error)
+        }
+    }
+
     public func run() async throws {
         let (shutdownRequests, shutdownContinuation) = AsyncStream.makeStream(of: Void.self)
         let identity = self.identity
@@ -72,29 +81,40 @@ public struct ProxyService: Service {
 
         let inboundDrainer = ConnectionDrainer()
         let outboundDrainer = ConnectionDrainer()
-        let admin = try await AdminServer.bind(self.config.adminListen, group: self.group, shared: adminShared(loops))
-        let inbound = try await ProxyListener.bind(
-            self.config.inboundListen, group: self.group,
-            pipeline: ListenerPipeline(
-                direction: .inbound, config: self.config, router: router, connector: connector, loops: loops, drainer: inboundDrainer,
-                logger: self.logger, meshTLS: identity?.meshTLS
+        let admin = try await Self.listening("admin", self.config.adminListen, "SWIFTLET_PROXY_ADMIN_LISTEN_ADDR") {
+            try await AdminServer.bind(self.config.adminListen, group: self.group, shared: adminShared(loops))
+        }
+        let inbound = try await Self.listening("inbound", self.config.inboundListen, "SWIFTLET_PROXY_INBOUND_LISTEN_ADDR") {
+            try await ProxyListener.bind(
+                self.config.inboundListen, group: self.group,
+                pipeline: ListenerPipeline(
+                    direction: .inbound, config: self.config, router: router, connector: connector, loops: loops, drainer: inboundDrainer,
+                    logger: self.logger, meshTLS: identity?.meshTLS
+                )
             )
-        )
-        let outbound = try await ProxyListener.bind(
-            self.config.outboundListen, group: self.group,
-            pipeline: ListenerPipeline(
-                direction: .outbound, config: self.config, router: router, connector: connector, loops: loops, drainer: outboundDrainer,
-                logger: self.logger)
-        )
+        }
+        let outbound = try await Self.listening("outbound", self.config.outboundListen, "SWIFTLET_PROXY_OUTBOUND_LISTEN_ADDR") {
+            try await ProxyListener.bind(
+                self.config.outboundListen, group: self.group,
+                pipeline: ListenerPipeline(
+                    direction: .outbound, config: self.config, router: router, connector: connector, loops: loops, drainer: outboundDrainer,
+                    logger: self.logger)
+            )
+        }
         readiness.set(true)
         let bound = BoundAddresses(inbound: inbound.localAddress!, outbound: outbound.localAddress!, admin: admin.localAddress!)
-        self.logger.info(
-            "swiftlet-proxy ready",
-            metadata: [
-                "mode": "\(self.config.mode.rawValue)", "inbound": "\(bound.inbound)", "outbound": "\(bound.outbound)",
-                "admin": "\(bound.admin)",
-            ]
-        )
+        let addresses: Logger.Metadata = [
+            "mode": "\(self.config.mode.rawValue)", "inbound": "\(bound.inbound)", "outbound": "\(bound.outbound)",
+            "admin": "\(bound.admin)",
+        ]
+        // "Ready" when /ready says so: with an identity, once a certificate is in force.
+        if let identity, !identity.isCertified {
+            self.logger.info("swiftlet-proxy listening; ready once it has a certificate", metadata: addresses)
+            let logger = self.logger
+            identity.whenCertified { logger.info("swiftlet-proxy ready", metadata: addresses) }
+        } else {
+            self.logger.info("swiftlet-proxy ready", metadata: addresses)
+        }
         self.onReady?(bound)
 
         // Serve until SIGTERM (through the service group) or POST /shutdown.

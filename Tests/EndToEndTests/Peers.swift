@@ -23,7 +23,9 @@ final class ProxyProcess: @unchecked Sendable {
         } else {
             child = try ChildProcess(prefix[0], Array(prefix.dropFirst()) + [E2E.proxyBinary], environment: env, name: "swiftlet-proxy")
         }
-        let line = try await child.waitForLine(containing: "swiftlet-proxy ready")
+        // Its addresses: in the line that says it is ready, or (with an identity, before its certificate) listening.
+        let line = try await child.waitForLine(
+            where: { $0.contains("swiftlet-proxy ready") || $0.contains("swiftlet-proxy listening") }, describedAs: "its listeners")
         func port(_ key: String) throws -> Int {
             guard let token = line.split(separator: " ").first(where: { $0.hasPrefix("\(key)=") }),
                 let colon = token.lastIndex(of: ":"), let port = Int(token[token.index(after: colon)...])

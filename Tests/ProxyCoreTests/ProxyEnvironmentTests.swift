@@ -39,7 +39,7 @@ import Testing
             try ProxyEnvironment.parse(["SWIFTLET_PROXY_INBOUND_LISTEN_ADDR": "0.0.0.0"])
         } throws: { error in
             let error = error as! ConfigError
-            return error.variable == "SWIFTLET_PROXY_INBOUND_LISTEN_ADDR" && error.reason.contains("host:port")
+            return error.variable == "SWIFTLET_PROXY_INBOUND_LISTEN_ADDR" && error.reason.contains("ip:port")
         }
         #expect(throws: ConfigError.self) { try ProxyEnvironment.parse(["SWIFTLET_PROXY_DETECT_TIMEOUT": "soon"]) }
         #expect(throws: ConfigError.self) { try ProxyEnvironment.parse(["SWIFTLET_PROXY_OPAQUE_PORTS": "70000"]) }
@@ -47,6 +47,37 @@ import Testing
         #expect(throws: ConfigError.self) { try ProxyEnvironment.parse(["SWIFTLET_PROXY_DESTINATIONS": "web:80"]) }
         #expect(throws: ConfigError.self) { try ProxyEnvironment.parse(["SWIFTLET_PROXY_DESTINATIONS": "web:80=127.0.0.1:0"]) }
         #expect(throws: ConfigError.self) { try ProxyEnvironment.parse(["SWIFTLET_PROXY_INBOUND_FORWARD_ADDR": "127.0.0.1:0"]) }
+    }
+
+    @Test func anEmptyValueIsTheDefault() throws {
+        let config = try ProxyEnvironment.parse(["SWIFTLET_PROXY_INBOUND_LISTEN_ADDR": "", "SWIFTLET_PROXY_DETECT_TIMEOUT": "  "])
+        #expect(config.inboundListen == ProxyConfig().inboundListen)
+        #expect(config.detectTimeout == ProxyConfig().detectTimeout)
+        let shown = ProxyEnvironment.effectiveValues(["SWIFTLET_PROXY_INBOUND_LISTEN_ADDR": ""])
+        #expect(shown.first { $0.name == "SWIFTLET_PROXY_INBOUND_LISTEN_ADDR" }?.value == "0.0.0.0:4143")
+    }
+
+    @Test func addressesAreValidatedWhole() throws {
+        // A listener binds an address, never a name.
+        #expect(throws: ConfigError.self) { try ProxyEnvironment.parse(["SWIFTLET_PROXY_ADMIN_LISTEN_ADDR": "localhost:4191"]) }
+        #expect(throws: ConfigError.self) { try ProxyEnvironment.parse(["SWIFTLET_PROXY_OUTBOUND_LISTEN_ADDR": "300.1.1.1:4140"]) }
+        #expect(try ProxyEnvironment.parse(["SWIFTLET_PROXY_OUTBOUND_LISTEN_ADDR": "[::1]:4140"]).outboundListen.host == "::1")
+        // A controller's address may be a name, but a well-formed one.
+        for bad in ["bad host:8086", "-swiftlet:8086", "swiftlet..svc:8086", "swift_let:8086"] {
+            #expect(throws: ConfigError.self, "\(bad)") { try ProxyEnvironment.parse(["SWIFTLET_PROXY_DESTINATION_ADDR": bad]) }
+        }
+        let named = try ProxyEnvironment.parse(["SWIFTLET_PROXY_DESTINATION_ADDR": "swiftlet-dst.swiftlet.svc.cluster.local.:8086"])
+        #expect(named.destinationController?.port == 8086)
+    }
+
+    @Test func anUnknownVariableOfOursIsNamedWithTheLikelyOne() {
+        let unknown = ProxyEnvironment.unknownVariables([
+            "SWIFTLET_PROXY_INBUOND_FORWARD_ADDR": "x", "SWIFTLET_PROXY_LOG": "debug", "SWIFTLET_PROXY_SOMETHING_ELSE_ENTIRELY": "1",
+            "PATH": "/bin",
+        ])
+        #expect(unknown.map(\.name) == ["SWIFTLET_PROXY_INBUOND_FORWARD_ADDR", "SWIFTLET_PROXY_SOMETHING_ELSE_ENTIRELY"])
+        #expect(unknown.first?.suggestion == "SWIFTLET_PROXY_INBOUND_FORWARD_ADDR")
+        #expect(unknown.last?.suggestion == nil, "no suggestion when nothing is close")
     }
 
     @Test func theReferenceTableListsEveryVariable() {
