@@ -39,7 +39,8 @@ struct DemoCommand: AsyncCommand {
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: runner, successTerminationBehavior: .gracefullyShutdownGroup)],
-                gracefulShutdownSignals: [.sigint, .sigterm], logger: logger
+                // Ctrl-C, a kill, or the terminal closing (SIGHUP): every child and namespace goes with the demo.
+                gracefulShutdownSignals: [.sigint, .sigterm, .sighup], logger: logger
             )
         )
         try await group.run()
@@ -49,18 +50,12 @@ struct DemoCommand: AsyncCommand {
         try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
     }
 
-    /// The `swiftlet-proxy` built beside this binary when it is at least as new; otherwise this binary's own copy of
-    /// the proxy (`swiftlet proxy`), so `swift run swiftlet demo` works without building the proxy separately.
+    /// The `swiftlet-proxy` built beside this binary (what ships), or — when there is none, as after `swift run
+    /// swiftlet demo` in a fresh clone — this binary's own copy of the proxy (`swiftlet proxy`). The demo's header says
+    /// which runs: it never falls back silently.
     static func proxyCommand(next executable: String) -> [String] {
         let sibling = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("swiftlet-proxy").path
-        let manager = FileManager.default
-        if manager.isExecutableFile(atPath: sibling),
-            let proxyDate = (try? manager.attributesOfItem(atPath: sibling))?[.modificationDate] as? Date,
-            let selfDate = (try? manager.attributesOfItem(atPath: executable))?[.modificationDate] as? Date,
-            proxyDate >= selfDate
-        {
-            return [sibling]
-        }
+        if FileManager.default.isExecutableFile(atPath: sibling) { return [sibling] }
         return [executable, "proxy"]
     }
 }

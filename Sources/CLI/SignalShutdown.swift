@@ -1,7 +1,7 @@
 import Logging
 import ServiceLifecycle
 
-/// Runs `body` as the only service of a group that stops it on SIGTERM or SIGINT (cancelling it).
+/// Runs `body` as the only service of a group that stops it on SIGTERM, SIGINT or SIGHUP (cancelling it).
 func withGracefulShutdownOnSignals(_ body: @escaping @Sendable () async throws -> Void) async throws {
     struct BodyService: Service {
         let body: @Sendable () async throws -> Void
@@ -14,7 +14,7 @@ func withGracefulShutdownOnSignals(_ body: @escaping @Sendable () async throws -
     let group = ServiceGroup(
         configuration: .init(
             services: [.init(service: BodyService(body: body), successTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+            gracefulShutdownSignals: [.sigterm, .sigint, .sighup], logger: logger
         )
     )
     try await group.run()

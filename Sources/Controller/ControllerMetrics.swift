@@ -1,3 +1,4 @@
+import Foundation
 import Kubernetes
 import Synchronization
 
@@ -15,6 +16,8 @@ public final class ControllerMetrics: Sendable {
     let issuerReloads = Atomic<UInt64>(0)
     let issuerReloadFailures = Atomic<UInt64>(0)
     private let lastErrors = Mutex<[String: ManifestError]>([:])
+    /// Per manifest file: how often it was read, and its latest version's error (`/manifests`).
+    private let manifestLoads = Mutex<[String: Int]>([:])
     /// Per resource (`pods`, `httproutes.gateway.networking.k8s.io`): lists, watches opened, events, relists after 410.
     private let kubernetes = Mutex<[String: KubernetesCounters]>([:])
 
@@ -33,6 +36,18 @@ public final class ControllerMetrics: Sendable {
     public func recordManifest(file: String, error: ManifestError?) {
         if error != nil { self.manifestErrors.add(1, ordering: .relaxed) }
         self.lastErrors.withLock { $0[file] = error }
+        self.manifestLoads.withLock { $0[file, default: 0] += 1 }
+    }
+
+    /// Each manifest file as last read, for the admin's `/manifests` (what `swiftlet demo` shows of an edit): one line
+    /// per file, tab-separated — its name, how often it was read, then `ok`, or `error`, the line and the reason.
+    public func renderManifests() -> String {
+        let loads = self.manifestLoads.withLock { $0 }
+        let errors = self.lastErrors.withLock { $0 }
+        return loads.keys.sorted().map { file in
+            let state = errors[file].map { "error\t\($0.line)\t\($0.message.replacingOccurrences(of: "\n", with: " "))" } ?? "ok"
+            return "\(file)\t\(loads[file]!)\t\(state)\n"
+        }.joined()
     }
 
     /// The files whose latest version is in error, with the error.

@@ -61,7 +61,9 @@ public enum ControllerRuntime {
                 return source.isLoaded ? .init(.ok, "ready\n") : .init(.serviceUnavailable, "the cluster's objects are not read yet\n")
             case (.GET, "/live"):
                 return .init(.ok, "live\n")
-            case (_, "/metrics"), (_, "/ready"), (_, "/live"):
+            case (.GET, "/manifests"):
+                return .init(.ok, metrics.renderManifests())
+            case (_, "/metrics"), (_, "/ready"), (_, "/live"), (_, "/manifests"):
                 return .init(.methodNotAllowed, "method not allowed\n")
             default:
                 return .init(.notFound, "not found\n")

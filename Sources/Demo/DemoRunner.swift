@@ -35,7 +35,9 @@ public struct DemoRunner: Service {
     }
 
     public func run() async throws {
-        let network = self.options.networkNamespaces ? try PodNetwork.create() : nil
+        let created = self.options.networkNamespaces ? try PodNetwork.create() : nil
+        let network = created?.network
+        if let swept = created?.swept { print(swept) }
         let topology = try network.map { try DemoTopology.make(in: $0) } ?? DemoTopology.make()
         var pods: [String] = []
         defer { network?.remove(pods: pods) }
@@ -132,47 +134,57 @@ public struct DemoRunner: Service {
         try app(bot, ["--proxy", proxyOption(bot), "--rps", String(self.options.requestsPerSecond)])
 
         let web = topology.instances.first { $0.role == .web }!
-        let placement =
-            network.map { "each instance in a network namespace (pods on \($0.bridge), 10.244.\($0.subnet).0/24) with iptables capture" }
-            ?? "on loopback"
         let frontEnd =
             network == nil
-            ? "curl -H 'Host: web.emojivoto:80' http://127.0.0.1:\(web.inboundPort)/   (through web's proxy)"
-            : "curl http://\(web.address):\(web.appPort)/   (web's pod; its proxy captures the connection)"
-        print(
-            """
-            Swiftlet demo: emojivoto \(placement), one swiftlet-proxy per instance, discovery from YAML, mTLS between proxies.
-              web front end:   \(frontEnd)
-              manifests:       \(manifests)   (edit them: the mesh follows within 100 ms)
-              canary:          route-voting.yaml splits voting 90/10 between voting and voting-v2 (an HTTPRoute);
-                               edit its weights and the ROUTE rows show the traffic move within two seconds
-              retries:         in \(Int(Self.retriesAfter.components.seconds)) s the demo adds \
-            `retry.swiftlet.io/http: 5xx` to Service voting
-                               (services.yaml): web's success rate goes from ~95 % to ≥ 99.5 %
-              logs:            \(logs)
-              controller:      \(topology.controllerHost):\(topology.controllerPort) \
-            (admin http://127.0.0.1:\(topology.controllerAdminPort)/metrics)
-            \(self.options.duration.map { "Running for \($0.components.seconds) s." } ?? "Ctrl-C stops it.")
-
-            """
+            ? "curl -H 'Host: web.emojivoto:80' http://127.0.0.1:\(web.inboundPort)/"
+            : "curl http://\(web.address):\(web.appPort)/  (its pod's proxy captures it)"
+        let proxies = topology.instances.filter { $0.role != .voteBot }
+        let admin =
+            network == nil
+            ? proxies.map { "\($0.name) :\($0.adminPort)" }.joined(separator: " ")
+            : "http://<pod>:4191/metrics: " + proxies.map { "\($0.name) \($0.address)" }.joined(separator: ", ")
+        let proxyBinary =
+            self.options.proxyCommand.count == 1
+            ? self.options.proxyCommand[0]
+            : "`swiftlet proxy`, the copy inside swiftlet: no swiftlet-proxy beside it (swift build --product swiftlet-proxy)"
+        let screen = DemoScreen(
+            title: "Swiftlet demo: emojivoto \(network == nil ? "on loopback" : "in network namespaces"), mTLS; Ctrl-C stops it",
+            lines: [
+                ("web", frontEnd),
+                ("files", "\(directory)/{manifests,logs} (edits apply live)"),
+                ("admin", admin + "; controller :\(topology.controllerAdminPort)"),
+                ("proxy", proxyBinary),
+            ]
         )
+        let plan =
+            "voting: 500 for 1 in 20, slow for 1 in 10; emoji: NOT_FOUND for :poop:; route-voting.yaml is a 90/10 canary; "
+            + "retries on voting at 0:\(Int(Self.retriesAfter.components.seconds))"
         let stats = MeshStats(topology: topology)
+        let events = ManifestEvents(controllerAdmin: topology.controllerAdminPort)
         let started = ContinuousClock.now
-        var retriesOn = false
+        // A first scrape, so that the first table already has rates.
+        _ = await stats.refresh()
+        _ = await events.poll(now: started, clock: "")
+        if screen.isTerminal { print("\u{1B}[2J", terminator: "") }
+        var retriesOn: String?
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             if let duration = self.options.duration, ContinuousClock.now - started >= duration { break }
-            if !retriesOn, ContinuousClock.now - started >= Self.retriesAfter {
+            if retriesOn == nil, ContinuousClock.now - started >= Self.retriesAfter {
                 // Linkerd's way, our prefix: an annotation on the Service, followed by every proxy sending to it.
-                retriesOn = true
                 try topology.servicesFile(retries: true).write(toFile: manifests + "/services.yaml", atomically: true, encoding: .utf8)
-                await stats.note("retries on: Service voting annotated retry.swiftlet.io/http: 5xx")
+                retriesOn =
+                    "\(DemoScreen.clock(since: started).prefix(8)) retries on: services.yaml annotates voting retry.swiftlet.io/http: 5xx"
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.options.refresh) }
             if Task.isShuttingDownGracefully { break }
             if let dead = children.exited() { throw DemoError("\(dead) exited; see \(logs)/\(dead).log") }
             let table = await stats.refresh()
-            if isatty(1) == 1 { print("\u{1B}[H\u{1B}[2J", terminator: "") }
-            print(table)
+            let clock = DemoScreen.clock(since: started)
+            var event = await events.poll(now: ContinuousClock.now, clock: String(clock.prefix(8)))
+            // The demo's own edit is said as what it does.
+            if let retriesOn, event?.hasSuffix(" services.yaml accepted") == true { event = retriesOn }
+            event = event ?? retriesOn ?? plan
+            print(screen.frame(clock: clock, event: event ?? plan, table: table))
         }
         print(await stats.summary())
         succeeded = true

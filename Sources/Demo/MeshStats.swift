@@ -9,7 +9,9 @@ actor MeshStats {
     private var cumulativeTLS: [String: (mutual: Double, all: Double)] = [:]
     /// Route counters (backend requests, failures, retries) at the previous refresh, by row.
     private var previousRoutes: [String: (at: ContinuousClock.Instant, counts: RouteCounts)] = [:]
-    private var notes: [String] = []
+    /// Each instance's rows from its last scrape: a scrape that fails (a loaded machine, a slow answer) shows the
+    /// instance as it last was rather than a row of dashes, and its edges do not vanish.
+    private var lastRows: [String: (instance: [String]?, edges: [[String]], routes: [[String]])] = [:]
 
     /// What one route backend (or one parent's retries) has counted.
     struct RouteCounts: Sendable {
@@ -17,11 +19,6 @@ actor MeshStats {
         var failures = 0.0
         var responses = 0.0
         var retries = 0.0
-    }
-
-    /// A line shown under the table from now on (what the demo changed, and when).
-    func note(_ line: String) {
-        self.notes.append(line)
     }
 
     init(topology: DemoTopology) {
@@ -98,13 +95,19 @@ actor MeshStats {
         var routes: [[String]] = []
         for instance in self.topology.instances {
             guard let scrape = await self.scrape(instance) else {
-                if instance.role != .voteBot { rows.append([instance.name] + Array(repeating: "-", count: 6)) }
+                if let last = self.lastRows[instance.name] {
+                    if let row = last.instance { rows.append(row) }
+                    edges += last.edges
+                    routes += last.routes
+                }
                 continue
             }
+            var instanceRow: [String]?
+            var instanceEdges: [[String]] = []
+            var instanceRoutes: [[String]] = []
             if instance.role != .voteBot {
-                rows.append(
+                instanceRow =
                     [instance.name] + self.row(key: instance.name, totals: scrape.inbound, now: now) + [String(Int(scrape.openConnections))]
-                )
             }
             for (destination, totals) in scrape.outbound.sorted(by: { $0.key < $1.key }) {
                 let key = "\(instance.name) -> \(destination)"
@@ -113,7 +116,7 @@ actor MeshStats {
                 let retries = self.rate(key: key + " retries", RouteCounts(retries: scrape.retries[destination] ?? 0), now: now) {
                     $0.retries
                 }
-                edges.append(
+                instanceEdges.append(
                     [instance.name, destination] + self.row(key: key, totals: totals, now: now) + [
                         retries, Self.tlsColumn(scrape.outboundTLS[destination]),
                     ]
@@ -129,14 +132,20 @@ actor MeshStats {
                     let window = counts.responses - previous.counts.responses
                     success = String(format: "%.2f%%", 100 * (window - (counts.failures - previous.counts.failures)) / window)
                 }
-                routes.append([instance.name, parts[0], parts[1], parts[2], success, rps])
+                instanceRoutes.append([instance.name, parts[0], parts[1], parts[2], success, rps])
             }
+            self.lastRows[instance.name] = (instanceRow, instanceEdges, instanceRoutes)
+            if let instanceRow { rows.append(instanceRow) }
+            edges += instanceEdges
+            routes += instanceRoutes
         }
-        var text = Self.render(["NAME", "SUCCESS", "RPS", "LATENCY_P50", "LATENCY_P95", "LATENCY_P99", "TCP_CONN"], rows)
-        text += "\n" + Self.render(["FROM", "TO", "SUCCESS", "RPS", "LATENCY_P50", "LATENCY_P95", "LATENCY_P99", "RETRIES", "TLS"], edges)
-        // A row per route backend: the split's shares, and what each backend answered (before retries).
-        text += "\n" + Self.render(["FROM", "SERVICE", "ROUTE", "BACKEND", "SUCCESS", "RPS"], routes)
-        for note in self.notes { text += "\n" + note }
+        // Units in the cells (%, per second, milliseconds), so the columns fit 80 characters.
+        var text = Self.render(["INSTANCE", "SUCCESS", "RPS", "P50", "P95", "P99", "CONNS"], rows)
+        text += "\n" + Self.render(["FROM", "TO", "SUCCESS", "RPS", "P50", "P95", "P99", "RETRIES", "TLS"], edges)
+        // A row per backend of an HTTPRoute or GRPCRoute (a Service's default route is its edge above): the split's
+        // shares, and what each backend answered (before retries).
+        let named = routes.filter { $0[2] != "(default)" }
+        if !named.isEmpty { text += "\n" + Self.render(["FROM", "SERVICE", "ROUTE", "BACKEND", "SUCCESS", "RPS"], named) }
         return text
     }
 
@@ -147,7 +156,7 @@ actor MeshStats {
         let elapsed = now - previous.at
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         guard seconds > 0 else { return "-" }
-        return String(format: "%.1f", max(value(counts) - value(previous.counts), 0) / seconds)
+        return String(format: "%.1f/s", max(value(counts) - value(previous.counts), 0) / seconds)
     }
 
     /// The window since the previous refresh: success rate, requests per second and latency quantiles.
@@ -157,7 +166,7 @@ actor MeshStats {
         let window = totals - earlier.totals
         let seconds = Double((now - earlier.at).components.attoseconds) / 1e18 + Double((now - earlier.at).components.seconds)
         let rate = window.total > 0 ? String(format: "%.2f%%", 100 * window.success / window.total) : "-"
-        let rps = seconds > 0 ? String(format: "%.1f", window.total / seconds) : "-"
+        let rps = seconds > 0 ? String(format: "%.1f/s", window.total / seconds) : "-"
         func ms(_ q: Double) -> String { window.quantile(q).map { String(format: "%.0fms", $0) } ?? "-" }
         return [rate, rps, ms(0.5), ms(0.95), ms(0.99)]
     }
@@ -181,7 +190,7 @@ actor MeshStats {
     }
 
     /// Columns of names, left-aligned; numbers are right-aligned.
-    static let textColumns: Set<String> = ["NAME", "FROM", "TO", "SERVICE", "ROUTE", "BACKEND"]
+    static let textColumns: Set<String> = ["INSTANCE", "FROM", "TO", "SERVICE", "ROUTE", "BACKEND"]
 
     static func render(_ header: [String], _ rows: [[String]]) -> String {
         var widths = header.map(\.count)

@@ -13,7 +13,8 @@ final class PodNetwork: Sendable {
     static let proxyUID = 2102
     static let clusterIPPrefix = "10.96.0."
 
-    /// Tells the demo's pods apart from a second demo's (and from leftovers of one that was killed).
+    /// Tells the demo's pods apart from a second demo's (and from leftovers of one that was killed): the demo's
+    /// process id, which fits an interface name (`swlbr` and seven digits).
     let tag: String
     /// `10.244.<subnet>.0/24` holds the pods.
     let subnet: Int
@@ -40,19 +41,21 @@ final class PodNetwork: Sendable {
         self.bridge = "swlbr\(tag)"
     }
 
-    /// Checks what the namespaces need (root, `ip`, `iptables`, `setpriv`) and makes the bridge.
-    static func create() throws -> PodNetwork {
+    /// Checks what the namespaces need (root, `ip`, `iptables`, `setpriv`), removes what demos that died without
+    /// cleaning up left (`swept`, to be said), and makes the bridge.
+    static func create() throws -> (network: PodNetwork, swept: String?) {
         guard getuid() == 0 else { throw DemoError("--netns needs root: it creates network namespaces and iptables rules") }
         for tool in ["ip", "iptables", "setpriv"] where Self.find(tool) == nil {
             throw DemoError(
                 "--netns needs `\(tool)` (Debian: \(tool == "setpriv" ? "util-linux" : tool == "ip" ? "iproute2" : "iptables"))")
         }
+        let swept = Self.sweepLeftovers()
         // A /24 no interface of this host uses yet.
         let addresses = try Self.run(Self.tool("ip"), ["-o", "-4", "addr", "show"])
         guard let subnet = (0..<250).first(where: { !addresses.contains("10.244.\($0).") }) else {
             throw DemoError("no free 10.244.x.0/24 subnet for the demo's pods")
         }
-        let network = PodNetwork(tag: String(getpid() % 100_000), subnet: subnet)
+        let network = PodNetwork(tag: String(getpid()), subnet: subnet)
         do {
             try network.ip(["link", "add", network.bridge, "type", "bridge"])
             try network.ip(["addr", "add", "\(network.gateway)/24", "dev", network.bridge])
@@ -61,7 +64,46 @@ final class PodNetwork: Sendable {
             network.remove(pods: [])
             throw error
         }
-        return network
+        return (network, swept)
+    }
+
+    /// Removes the namespaces, `/etc/netns` entries and bridges of demos whose process is gone (killed with SIGKILL,
+    /// or a machine that lost power mid-run); says what it removed, or nil when there was nothing.
+    static func sweepLeftovers() -> String? {
+        let namespaces = ((try? Self.run(Self.tool("ip"), ["netns", "list"])) ?? "").split(separator: "\n").compactMap {
+            $0.split(separator: " ").first.map(String.init)
+        }
+        let bridges = ((try? Self.run(Self.tool("ip"), ["-o", "link", "show", "type", "bridge"])) ?? "").split(separator: "\n").compactMap {
+            line -> String? in
+            let name = line.split(separator: ":").dropFirst().first?.trimmingCharacters(in: .whitespaces)
+            return name.flatMap { $0.hasPrefix("swlbr") ? $0 : nil }
+        }
+        var byDemo: [String: (namespaces: [String], bridge: Bool)] = [:]
+        for namespace in namespaces where namespace.hasPrefix("swl") {
+            guard let dash = namespace.firstIndex(of: "-") else { continue }
+            let tag = String(namespace[namespace.index(namespace.startIndex, offsetBy: 3)..<dash])
+            guard Int(tag) != nil else { continue }
+            byDemo[tag, default: ([], false)].namespaces.append(namespace)
+        }
+        for bridge in bridges where Int(bridge.dropFirst(5)) != nil {
+            byDemo[String(bridge.dropFirst(5)), default: ([], false)].bridge = true
+        }
+        var removed: [String] = []
+        for (tag, leftovers) in byDemo.sorted(by: { $0.key < $1.key }) where !Self.isDemoRunning(tag) {
+            let network = PodNetwork(tag: tag, subnet: 0)
+            network.remove(pods: leftovers.namespaces.map { String($0.dropFirst(3 + tag.count + 1)) })
+            var parts: [String] = []
+            if !leftovers.namespaces.isEmpty { parts.append("\(leftovers.namespaces.count) network namespaces") }
+            if leftovers.bridge { parts.append("bridge \(network.bridge)") }
+            removed.append("\(parts.joined(separator: " and ")) of a demo that did not clean up (pid \(tag))")
+        }
+        return removed.isEmpty ? nil : "removed " + removed.joined(separator: "; ")
+    }
+
+    /// Whether the demo of process `tag` still runs (a process of that id that is `swiftlet`).
+    static func isDemoRunning(_ tag: String) -> Bool {
+        guard let command = FileManager.default.contents(atPath: "/proc/\(tag)/cmdline") else { return false }
+        return String(decoding: command, as: UTF8.self).contains("swiftlet")
     }
 
     /// A pod: a namespace with `eth0` on the bridge at `address`, a default route to the node, proxy-init's

@@ -32,6 +32,7 @@ public enum ProxyMain {
             print(ProxyEnvironment.markdownReference(), terminator: "")
             return 0
         }
+        if environment["SWIFTLET_EXIT_WITH_PARENT"] == "1" { Self.exitWithParent() }
         if let unknown = arguments.first {
             writeStderr(
                 "swiftlet-proxy: unknown argument '\(unknown)'; configure with SWIFTLET_PROXY_* variables (--env-reference lists them)\n")
@@ -129,6 +130,29 @@ public enum ProxyMain {
         /metrics and /env.json; SIGTERM drains and stops.
 
         """
+
+    /// `SWIFTLET_EXIT_WITH_PARENT=1`, as `swiftlet demo` starts its children: the proxy ends (SIGTERM to itself: a
+    /// graceful drain, then exit within ten seconds at most) once the process that started it is gone, however it
+    /// went — a demo killed by SIGKILL leaves no proxy behind.
+    ///
+    /// A watchdog thread that polls `getppid()` rather than `PR_SET_PDEATHSIG`: Linux sends that signal when the
+    /// parent *thread* that forked exits, and a Swift parent spawns from pool threads that come and go — the proxy would
+    /// be stopped while its parent lives.
+    static func exitWithParent() {
+        let parent = UnsafeMutablePointer<pid_t>.allocate(capacity: 1)
+        parent.pointee = getppid()
+        var thread = pthread_t()
+        let created = pthread_create(
+            &thread, nil,
+            { argument in
+                let parent = argument!.assumingMemoryBound(to: pid_t.self).pointee
+                while getppid() == parent { usleep(250_000) }
+                kill(getpid(), SIGTERM)
+                sleep(10)
+                _exit(1)
+            }, parent)
+        if created == 0 { pthread_detach(thread) }
+    }
 
     /// A proxy holds two descriptors per proxied connection: the soft limit (often 1,024) is raised to the hard one,
     /// as Go's runtime and nginx's `worker_rlimit_nofile` do.

@@ -53,27 +53,88 @@ extension TimingSensitiveTests {
             let demo = try ChildProcess(ControllerProcess.binary, ["demo", "--netns", "--duration", "20"], name: "swiftlet demo --netns")
             let status = try await demo.waitForExit(timeout: .seconds(120))
             #expect(status == 0, "demo failed:\n\(demo.text)")
-            #expect(demo.text.contains("each instance in a network namespace"))
+            #expect(demo.text.contains("emojivoto in network namespaces"))
             Self.expectEveryEdgeServed(demo)
             #expect(Self.children(of: demo.pid).isEmpty, "left running: \(Self.children(of: demo.pid))")
-            let tag = "swl\(demo.pid % 100_000)-"
+            let tag = "swl\(demo.pid)-"
             let namespaces = try await run("ip", ["netns", "list"]).output
             #expect(!namespaces.contains(tag), "namespaces left: \(namespaces)")
             let links = try await run("ip", ["-br", "link"]).output
-            #expect(!links.contains("swlbr\(demo.pid % 100_000)"), "bridge left: \(links)")
+            #expect(!links.contains("swlbr\(demo.pid) "), "bridge left: \(links)")
             let etc = (try? FileManager.default.contentsOfDirectory(atPath: "/etc/netns")) ?? []
             #expect(!etc.contains { $0.hasPrefix(tag) }, "/etc/netns left: \(etc)")
         }
 
-        @Test func ctrlCStopsTheDemoAndEveryChildProcess() async throws {
+        /// The screen a newcomer sees, piped: frames after a separator and without escape codes, the header saying
+        /// which proxy runs and where the files are, a manifest edit rejected (file, line) and then accepted; and the
+        /// terminal closing (SIGHUP) ends every child, as Ctrl-C does.
+        @Test func theHeaderTellsWhatRunsAndWhatBecameOfAnEditAndClosingTheTerminalEndsEverything() async throws {
             let demo = try ChildProcess(ControllerProcess.binary, ["demo"], name: "swiftlet demo")
-            _ = try await demo.waitForLine(containing: "LATENCY_P99", timeout: .seconds(120))
+            _ = try await demo.waitForLine(containing: "P99", timeout: .seconds(120))
             // A controller, six proxies, five services (voting-v2 among them) and the load generator.
             #expect(Self.children(of: demo.pid).count == 13, "\(Self.children(of: demo.pid))")
-            demo.signal(SIGINT)
+            let proxyLine = try await demo.waitForLine(containing: "  proxy    ")
+            #expect(proxyLine.hasSuffix("/swiftlet-proxy"), "the shipped proxy, named: \(proxyLine)")
+            let files = try await demo.waitForLine(containing: "  files    ")
+            let directory = try #require(files.split(separator: " ").first { $0.hasPrefix("/") }.map { String($0.prefix { $0 != "{" }) })
+            let route = directory + "manifests/route-voting.yaml"
+            let good = try String(contentsOfFile: route, encoding: .utf8)
+            try (good + "\n  - this is: [not, valid\n").write(toFile: route, atomically: true, encoding: .utf8)
+            let rejected = try await demo.waitForLine(containing: " rejected: ")
+            #expect(rejected.contains("route-voting.yaml:"), "\(rejected)")
+            _ = try await demo.waitForLine(containing: "stays)")
+            try good.write(toFile: route, atomically: true, encoding: .utf8)
+            _ = try await demo.waitForLine(containing: "route-voting.yaml accepted")
+            #expect(!demo.text.contains("\u{1B}"), "escape codes in piped output")
+            #expect(demo.text.contains("--- "), "no separator between frames")
+
+            demo.signal(SIGHUP)
             _ = try await demo.waitForExit(timeout: .seconds(30))
             let left = Self.children(of: demo.pid)
             #expect(left.isEmpty, "left running: \(left)")
+            #expect(!FileManager.default.fileExists(atPath: directory), "the run's files are left after a clean stop")
+        }
+
+        /// A demo killed outright (SIGKILL: no clean-up runs) still leaves no process behind: every child, the
+        /// proxies included, ends once its parent is gone.
+        @Test func aDemoKilledOutrightLeavesNoProcessBehind() async throws {
+            let demo = try ChildProcess(ControllerProcess.binary, ["demo"], name: "swiftlet demo")
+            _ = try await demo.waitForLine(containing: "P99", timeout: .seconds(120))
+            #expect(Self.children(of: demo.pid).count == 13)
+            demo.signal(SIGKILL)
+            _ = try await demo.waitForExit(timeout: .seconds(30))
+            try await Self.expectChildrenGone(of: demo.pid)
+        }
+
+        /// Waits (up to 20 s) for the children of `demo` to end, polling /proc: their parent-death watchdogs act within
+        /// a quarter of a second, their drains within two.
+        static func expectChildrenGone(of demo: Int32, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            let deadline = ContinuousClock.now + .seconds(20)
+            while !Self.children(of: demo).isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(Self.children(of: demo).isEmpty, "left running: \(Self.children(of: demo))", sourceLocation: sourceLocation)
+        }
+
+        /// With `--netns`, a demo killed outright leaves its namespaces and bridge (nothing can remove them from a
+        /// dead process); the next demo removes them, and says so.
+        @Test(.enabled(if: E2E.required || (E2E.isRoot && E2E.available("ip", "iptables", "setpriv"))))
+        func theNextNetnsDemoSweepsWhatAKilledOneLeft() async throws {
+            try E2E.need("ip", "iptables", "setpriv")
+            guard E2E.isRoot else { throw HarnessError("--netns needs root") }
+            let killed = try ChildProcess(ControllerProcess.binary, ["demo", "--netns"], name: "swiftlet demo --netns")
+            _ = try await killed.waitForLine(containing: "P99", timeout: .seconds(120))
+            killed.signal(SIGKILL)
+            _ = try await killed.waitForExit(timeout: .seconds(30))
+            try await Self.expectChildrenGone(of: killed.pid)
+            #expect(try await run("ip", ["netns", "list"]).output.contains("swl\(killed.pid)-"), "the killed demo's namespaces")
+
+            let next = try ChildProcess(ControllerProcess.binary, ["demo", "--netns", "--duration", "3"], name: "swiftlet demo --netns")
+            let swept = try await next.waitForLine(containing: "of a demo that did not clean up (pid \(killed.pid))", timeout: .seconds(60))
+            #expect(swept.contains("6 network namespaces and bridge swlbr\(killed.pid)"), "\(swept)")
+            #expect(try await next.waitForExit(timeout: .seconds(120)) == 0, "\(next.text)")
+            let namespaces = try await run("ip", ["netns", "list"]).output
+            #expect(!namespaces.contains("swl\(killed.pid)-") && !namespaces.contains("swl\(next.pid)-"), "\(namespaces)")
+            let etc = (try? FileManager.default.contentsOfDirectory(atPath: "/etc/netns")) ?? []
+            #expect(!etc.contains { $0.hasPrefix("swl\(killed.pid)-") }, "/etc/netns left: \(etc)")
         }
 
         /// With `--netns`, what crosses the wire between pods is TLS: a capture on the web pod's veth, while the demo's
@@ -84,10 +145,10 @@ extension TimingSensitiveTests {
             try E2E.need("ip", "iptables", "setpriv", "tcpdump")
             guard E2E.isRoot else { throw HarnessError("--netns needs root") }
             let demo = try ChildProcess(ControllerProcess.binary, ["demo", "--netns", "--duration", "25"], name: "swiftlet demo --netns")
-            _ = try await demo.waitForLine(containing: "LATENCY_P99", timeout: .seconds(120))
+            _ = try await demo.waitForLine(containing: "P99", timeout: .seconds(120))
 
             let capture = try E2E.temporaryDirectory().appendingPathComponent("web.pcap")
-            let interface = "swv\(demo.pid % 100_000)x0"
+            let interface = "swv\(demo.pid)x0"
             let dump = try await run(
                 "timeout",
                 [
