@@ -18,6 +18,8 @@ public final class ControllerMetrics: Sendable {
     private let lastErrors = Mutex<[String: ManifestError]>([:])
     /// Per manifest file: how often it was read, and its latest version's error (`/manifests`).
     private let manifestLoads = Mutex<[String: Int]>([:])
+    /// Files whose newest version was rejected while an earlier one stays in force.
+    private let keptPrevious = Mutex<[String: Bool]>([:])
     /// Per resource (`pods`, `httproutes.gateway.networking.k8s.io`): lists, watches opened, events, relists after 410.
     private let kubernetes = Mutex<[String: KubernetesCounters]>([:])
 
@@ -33,19 +35,25 @@ public final class ControllerMetrics: Sendable {
     public func recordReload() { self.manifestReloads.add(1, ordering: .relaxed) }
 
     /// A file that failed to parse (its previous version stays in force); `nil` clears the file's error.
-    public func recordManifest(file: String, error: ManifestError?) {
+    public func recordManifest(file: String, error: ManifestError?, keptPrevious: Bool = false) {
         if error != nil { self.manifestErrors.add(1, ordering: .relaxed) }
         self.lastErrors.withLock { $0[file] = error }
         self.manifestLoads.withLock { $0[file, default: 0] += 1 }
+        self.keptPrevious.withLock { $0[file] = error != nil && keptPrevious }
     }
 
     /// Each manifest file as last read, for the admin's `/manifests` (what `swiftlet demo` shows of an edit): one line
-    /// per file, tab-separated — its name, how often it was read, then `ok`, or `error`, the line and the reason.
+    /// per file, tab-separated — its name, how often it was read, then `ok`, or `error` (or `error-kept`: an earlier
+    /// version stays in force), the line and the reason.
     public func renderManifests() -> String {
         let loads = self.manifestLoads.withLock { $0 }
         let errors = self.lastErrors.withLock { $0 }
+        let kept = self.keptPrevious.withLock { $0 }
         return loads.keys.sorted().map { file in
-            let state = errors[file].map { "error\t\($0.line)\t\($0.message.replacingOccurrences(of: "\n", with: " "))" } ?? "ok"
+            let state =
+                errors[file].map {
+                    "\(kept[file] == true ? "error-kept" : "error")\t\($0.line)\t\($0.message.replacingOccurrences(of: "\n", with: " "))"
+                } ?? "ok"
             return "\(file)\t\(loads[file]!)\t\(state)\n"
         }.joined()
     }

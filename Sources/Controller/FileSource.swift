@@ -35,32 +35,46 @@ public struct FileSource: Service {
         defer { watcher.close() }
         var files = ManifestDirectory(path: self.directory)
         var reported = Set<ManifestError>()
-        self.reload(&files, only: nil, reported: &reported)
+        var ignoredKinds = Set<String>()
+        self.reload(&files, only: nil, reported: &reported, ignoredKinds: &ignoredKinds)
         self.firstLoad.markDone()
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             // Waits in the thread pool, a tenth of a second at a time, so shutdown is seen promptly.
             let change = try? await NIOThreadPool.singleton.runIfActive { watcher.waitForChange(timeoutMilliseconds: 100) }
             switch change {
-            case .files(let names)?: self.reload(&files, only: names, reported: &reported)
-            case .everything?: self.reload(&files, only: nil, reported: &reported)
+            case .files(let names)?: self.reload(&files, only: names, reported: &reported, ignoredKinds: &ignoredKinds)
+            case .everything?: self.reload(&files, only: nil, reported: &reported, ignoredKinds: &ignoredKinds)
             default: break
             }
         }
     }
 
     /// Re-reads the files named (all of them when `only` is nil) and hands the index the snapshot with what changed.
-    /// Problems in the routes (`reported`: those already told) are logged once each, when they appear.
-    func reload(_ files: inout ManifestDirectory, only names: Set<String>?, reported: inout Set<ManifestError>) {
+    /// Problems in the routes (`reported`: those already told) are logged once each, when they appear; so is each
+    /// kind the mesh does not read (`ignoredKinds`), once per file.
+    func reload(
+        _ files: inout ManifestDirectory, only names: Set<String>?, reported: inout Set<ManifestError>, ignoredKinds: inout Set<String>
+    ) {
         self.metrics.recordReload()
         let outcome = files.reload(only: names)
-        for (file, error) in outcome.results {
-            self.metrics.recordManifest(file: file, error: error)
-            if let error {
-                self.logger.error("manifest rejected; its last good version stays in force", metadata: ["error": "\(error)"])
+        for result in outcome.results {
+            self.metrics.recordManifest(file: result.name, error: result.error, keptPrevious: result.keptPrevious)
+            if let error = result.error {
+                self.logger.error(
+                    result.keptPrevious
+                        ? "manifest rejected; its last good version stays in force" : "manifest rejected; none of it is in force",
+                    metadata: ["error": "\(error)"])
             }
         }
         for duplicate in outcome.duplicates {
-            self.logger.warning("an object is defined twice; the later file wins", metadata: ["object": "\(duplicate)"])
+            self.logger.warning("an object is defined more than once", metadata: ["object": "\(duplicate)"])
+        }
+        for (file, kinds) in outcome.ignored.sorted(by: { $0.key < $1.key }) {
+            for kind in kinds {
+                let kindName = String(kind.prefix { $0 != " " })
+                guard ignoredKinds.insert("\(file) \(kindName)").inserted else { continue }
+                self.logger.notice("a kind the mesh does not read; ignored", metadata: ["file": "\(file)", "document": "\(kind)"])
+            }
         }
         let notified = self.index.apply(outcome.snapshot, changes: outcome.changes)
         if outcome.changes.touchesPolicy {

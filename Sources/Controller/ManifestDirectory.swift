@@ -11,9 +11,20 @@ struct ManifestDirectory {
         /// What differs from the previous snapshot.
         var changes: SnapshotChanges
         /// Files read this time: `nil` when accepted, the error when rejected.
-        var results: [(String, ManifestError?)]
-        /// Objects defined in more than one file, described (`default/web`, `HTTPRoute default/split`).
+        var results: [FileResult]
+        /// Objects defined more than once, described with the files that define them (`default/web in a.yaml and
+        /// b.yaml; b.yaml's is in force`).
         var duplicates: [String]
+        /// Documents of kinds the mesh does not read, per file (`ConfigMap v1 at line 12`), of the files read.
+        var ignored: [String: [String]]
+    }
+
+    struct FileResult {
+        var name: String
+        /// `nil`: accepted (or removed).
+        var error: ManifestError?
+        /// A rejected file had an accepted version, which stays in force.
+        var keptPrevious: Bool
     }
 
     /// A file's accepted contents: a digest of its text (to tell an edit from a touch without keeping the text),
@@ -54,9 +65,10 @@ struct ManifestDirectory {
 
     /// Re-reads `names` (every file when nil, noticing files that went away) and updates the snapshot.
     mutating func reload(only names: Set<String>?) -> Outcome {
-        var results: [(String, ManifestError?)] = []
+        var results: [FileResult] = []
         var changes = SnapshotChanges()
         var duplicates: [String] = []
+        var ignored: [String: [String]] = [:]
         let candidates: [String]
         if let names {
             candidates = names.filter(Self.isManifest).sorted()
@@ -69,52 +81,64 @@ struct ManifestDirectory {
             guard let data = FileManager.default.contents(atPath: file) else {
                 if FileManager.default.fileExists(atPath: file) {
                     // Unreadable: keep what we had.
-                    results.append((name, ManifestError(.unreadable, file: file, line: 0, "cannot read the file")))
+                    results.append(
+                        FileResult(
+                            name: name, error: ManifestError(.unreadable, file: file, line: 0, "cannot read the file"),
+                            keptPrevious: self.files[name] != nil))
                 } else if self.files[name] != nil || self.rejected[name] != nil {
                     // Removed: its objects leave the mesh.
                     self.rejected[name] = nil
                     self.replace(name, with: nil, changes: &changes, duplicates: &duplicates)
-                    results.append((name, nil))
+                    results.append(FileResult(name: name, error: nil, keptPrevious: false))
                 }
                 continue
             }
             let digest = SHA256.hash(data: data)
             if let known = self.files[name], known.digest == digest {
-                if self.rejected.removeValue(forKey: name) != nil { results.append((name, nil)) }  // reverted
+                if self.rejected.removeValue(forKey: name) != nil {
+                    results.append(FileResult(name: name, error: nil, keptPrevious: false))
+                }  // reverted
                 continue
             }
             if self.rejected[name] == digest { continue }
             do {
-                let objects = try ManifestParser.parse(String(decoding: data, as: UTF8.self), file: file)
+                let (objects, skipped) = try ManifestParser.parseReportingIgnored(String(decoding: data, as: UTF8.self), file: file)
+                if !skipped.isEmpty { ignored[name] = skipped }
                 var contents = FileContents(digest: digest, services: [:], workloads: [:])
                 for object in objects {
                     switch object {
                     case .service(let service):
-                        if contents.services.updateValue(service, forKey: service.key) != nil { duplicates.append("\(service.key)") }
+                        if contents.services.updateValue(service, forKey: service.key) != nil {
+                            duplicates.append("\(service.key) twice in \(name)")
+                        }
                     case .workload(let workload):
-                        if contents.workloads.updateValue(workload, forKey: workload.key) != nil { duplicates.append("\(workload.key)") }
+                        if contents.workloads.updateValue(workload, forKey: workload.key) != nil {
+                            duplicates.append("\(workload.key) twice in \(name)")
+                        }
                     case .route(var route):
                         if route.creationTimestamp == nil { route.route.created = self.seen(route.objectID) }
-                        if contents.routes.updateValue(route, forKey: route.objectID) != nil { duplicates.append("\(route.objectID)") }
+                        if contents.routes.updateValue(route, forKey: route.objectID) != nil {
+                            duplicates.append("\(route.objectID) twice in \(name)")
+                        }
                     case .faultInjection(let fault):
                         if contents.faultInjections.updateValue(fault, forKey: fault.key) != nil {
-                            duplicates.append("FaultInjection \(fault.key)")
+                            duplicates.append("FaultInjection \(fault.key) twice in \(name)")
                         }
                     case .backendTrafficPolicy(let policy):
                         if contents.backendTrafficPolicies.updateValue(policy, forKey: policy.key) != nil {
-                            duplicates.append("XBackendTrafficPolicy \(policy.key)")
+                            duplicates.append("XBackendTrafficPolicy \(policy.key) twice in \(name)")
                         }
                     }
                 }
                 self.rejected[name] = nil
                 self.replace(name, with: contents, changes: &changes, duplicates: &duplicates)
-                results.append((name, nil))
+                results.append(FileResult(name: name, error: nil, keptPrevious: false))
             } catch {
                 self.rejected[name] = digest
-                results.append((name, error))
+                results.append(FileResult(name: name, error: error, keptPrevious: self.files[name] != nil))
             }
         }
-        return Outcome(snapshot: self.snapshot, changes: changes, results: results, duplicates: duplicates)
+        return Outcome(snapshot: self.snapshot, changes: changes, results: results, duplicates: duplicates, ignored: ignored)
     }
 
     private mutating func seen(_ id: RouteObjectID) -> Int64 {
@@ -177,7 +201,7 @@ struct ManifestDirectory {
         if defines {
             list.append(file)
             list.sort()
-            if list.count > 1 { duplicates.append("\(key)") }
+            if list.count > 1 { duplicates.append("\(key) in \(list.joined(separator: " and ")); \(list.last!)'s is in force") }
         }
         owners[key] = list.isEmpty ? nil : list
         return list.last

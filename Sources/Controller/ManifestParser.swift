@@ -11,13 +11,25 @@ public enum ManifestParser {
     public static let workloadAPIVersion = "swiftlet.io/v1alpha1"
 
     public static func parse(_ text: String, file: String) throws(ManifestError) -> [ClusterObject] {
+        try Self.parseReportingIgnored(text, file: file).objects
+    }
+
+    /// As `parse`, with the documents of kinds the mesh does not read (`ConfigMap v1 at line 3`): ignored, and said.
+    public static func parseReportingIgnored(_ text: String, file: String) throws(ManifestError) -> (
+        objects: [ClusterObject], ignored: [String]
+    ) {
         var objects: [ClusterObject] = []
+        var ignored: [String] = []
         do {
             // The sequence stops at a syntax error and keeps it in `error`: checked after the loop, or a broken
             // file would silently lose its later documents.
             var documents = try Yams.compose_all(yaml: text)
             while let document = documents.next() {
-                if let object = try Self.object(document, file: file) { objects.append(object) }
+                if let object = try Self.object(document, file: file) {
+                    objects.append(object)
+                } else if let root = document.mapping, let kind = root["kind"]?.string {
+                    ignored.append("\(kind) \(root["apiVersion"]?.string ?? "") at line \(document.mark.map { $0.line } ?? 0)")
+                }
             }
             if let error = documents.error { throw error }
         } catch let error as ManifestError {
@@ -27,7 +39,7 @@ public enum ManifestParser {
         } catch {
             throw ManifestError(.syntax, file: file, line: 0, "cannot parse: \(error)")
         }
-        return objects
+        return (objects, ignored)
     }
 
     private static func syntaxError(_ error: YamlError, file: String) -> ManifestError {

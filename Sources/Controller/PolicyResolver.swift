@@ -121,7 +121,15 @@ public enum PolicyResolver {
             }
             let service = spec.parents.lazy.compactMap { snapshot.services[$0.service] }.first
             for rule in spec.route.rules {
-                let resolved = service.map { Self.resolve(rule, namespace: spec.key.namespace, service: $0, in: snapshot) } ?? rule
+                // Backends are checked whether or not the parent exists: a missing backend is said as a missing parent
+                // is, not only once the parent appears.
+                var resolved = rule
+                if let service {
+                    resolved = Self.resolve(rule, namespace: spec.key.namespace, service: service, in: snapshot)
+                } else {
+                    resolved.backends = rule.backends.map { Self.resolve($0, namespace: spec.key.namespace, in: snapshot) }
+                    resolved.filters = rule.filters.map { Self.resolve($0, namespace: spec.key.namespace, in: snapshot) }
+                }
                 for backend in resolved.backends + resolved.filters.compactMap(\.mirrorBackend) {
                     if let reason = backend.unresolved {
                         report(spec.backendLines[backend.reference], "\(reason); its share of requests is answered with 500")

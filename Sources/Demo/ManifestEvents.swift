@@ -20,9 +20,11 @@ actor ManifestEvents {
             let files = Self.parse(response.body)
             if let previous = self.loads {
                 for file in files where file.loads > previous[file.name, default: 0] {
-                    let text =
-                        file.error.map { "\(file.name):\($0.line) rejected: \($0.reason) (its last good version stays)" }
-                        ?? "\(file.name) accepted"
+                    var text = "\(file.name) accepted"
+                    if let error = file.error {
+                        let consequence = error.kept ? "its last good version stays" : "none of it is in force"
+                        text = "\(file.name):\(error.line) rejected: \(error.reason) (\(consequence))"
+                    }
                     self.latest = ("\(clock) \(text)", now)
                 }
             }
@@ -35,15 +37,17 @@ actor ManifestEvents {
     struct File {
         var name: String
         var loads: Int
-        var error: (line: Int, reason: String)?
+        var error: (line: Int, reason: String, kept: Bool)?
     }
 
-    /// The controller's `/manifests` lines: `file TAB loads TAB ok`, or `… TAB error TAB line TAB reason`.
+    /// The controller's `/manifests` lines: `file TAB loads TAB ok`, or `… TAB error TAB line TAB reason` (`error-kept`:
+    /// an earlier version stays in force).
     static func parse(_ text: String) -> [File] {
         text.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: "\t", maxSplits: 4, omittingEmptySubsequences: false).map(String.init)
             guard fields.count >= 3, let loads = Int(fields[1]) else { return nil }
-            let error = fields[2] == "error" && fields.count == 5 ? (Int(fields[3]) ?? 0, fields[4]) : nil
+            let error =
+                fields[2].hasPrefix("error") && fields.count == 5 ? (Int(fields[3]) ?? 0, fields[4], fields[2] == "error-kept") : nil
             return File(name: fields[0], loads: loads, error: error)
         }
     }
