@@ -153,9 +153,23 @@ public enum ManifestParser {
             guard let value = node.bool else { throw reader.error(.invalidField, node, "meshed must be true or false") }
             meshed = value
         }
+        // The workload that owns it, as a pod's owner reference says on a cluster (its metrics carry `dst_deployment`
+        // and the like, as Linkerd's do): `spec.owner`, else a Deployment named by its `app.kubernetes.io/name` or `app`
+        // label, else by the workload's own name.
+        var owner = WorkloadSpec.Owner(kind: "Deployment", name: labels["app.kubernetes.io/name"] ?? labels["app"] ?? key.name)
+        if let node = spec["owner"] {
+            guard let mapping = node.mapping else { throw reader.error(.invalidField, node, "owner must be a mapping with kind and name") }
+            let kind = try reader.string(mapping, "kind", in: node)
+            guard WorkloadSpec.Owner.kinds.contains(kind) else {
+                throw reader.error(
+                    .invalidField, mapping["kind"]!,
+                    "owner kind \"\(kind)\" is not one of \(WorkloadSpec.Owner.kinds.joined(separator: ", "))")
+            }
+            owner = WorkloadSpec.Owner(kind: kind, name: try reader.string(mapping, "name", in: node))
+        }
         return WorkloadSpec(
             key: key, labels: labels, serviceAccount: try reader.optionalDNSLabel(spec, "serviceAccount") ?? "default",
-            address: address, ports: ports, meshed: meshed
+            address: address, ports: ports, meshed: meshed, owner: owner
         )
     }
 }

@@ -19,6 +19,9 @@ public struct WorkloadSpec: Hashable, Sendable {
         public var kind: String
         public var name: String
 
+        /// The kinds that own pods, whose names Linkerd's metrics carry as `dst_<kind>`.
+        public static let kinds = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"]
+
         public init(kind: String, name: String) {
             self.kind = kind
             self.name = name

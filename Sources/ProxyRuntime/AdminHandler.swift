@@ -1,3 +1,4 @@
+import MeshModel
 import NIOCore
 import NIOHTTP1
 import ProxyCore
@@ -93,17 +94,42 @@ final class AdminHandler: ChannelInboundHandler {
     ) {
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: contentType)
-        headers.add(name: "content-length", value: String(body.utf8.count))
+        var payload = context.channel.allocator.buffer(string: body)
+        // A scraper that asks for gzip (Prometheus does) gets it: Prometheus text shrinks several times over.
+        if body.utf8.count >= Self.compressFrom, Self.acceptsGzip(head.headers) {
+            payload = context.channel.allocator.buffer(bytes: Gzip.compress(Array(body.utf8)))
+            headers.add(name: "content-encoding", value: "gzip")
+        }
+        headers.add(name: "vary", value: "accept-encoding")
+        headers.add(name: "content-length", value: String(payload.readableBytes))
         if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
         context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
         if head.method != .HEAD {
-            context.write(Self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+            context.write(Self.wrapOutboundOut(.body(.byteBuffer(payload))), promise: nil)
         }
         let keepAlive = head.isKeepAlive
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).whenComplete { _ in
             if !keepAlive { bound.value.close(promise: nil) }
         }
+    }
+}
+
+extension AdminHandler {
+    /// Bodies smaller than this go as they are: gzip's header and trailer would outweigh what it saves.
+    static let compressFrom = 1024
+
+    /// Whether `Accept-Encoding` names gzip (or `*`) with a quality above zero.
+    static func acceptsGzip(_ headers: HTTPHeaders) -> Bool {
+        for value in headers["accept-encoding"] {
+            for item in value.split(separator: ",") {
+                let parts = item.split(separator: ";").map { String($0.trimmingASCIISpaces()).lowercased() }
+                guard let coding = parts.first, coding == "gzip" || coding == "*" else { continue }
+                let quality = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+                if quality > 0 { return true }
+            }
+        }
+        return false
     }
 }
 

@@ -59,11 +59,27 @@ import Testing
                 .workload(
                     WorkloadSpec(
                         key: ObjectKey(namespace: "default", name: "web-0"), labels: ["app": "web"], serviceAccount: "web",
-                        address: "10.0.0.7", ports: [.init(name: "http", port: 80)]
+                        address: "10.0.0.7", ports: [.init(name: "http", port: 80)],
+                        owner: .init(kind: "Deployment", name: "web")  // by its app label, as a cluster's would be
                     )
                 )
             ]
         )
+        // An owner given is the owner.
+        let owned = try ManifestParser.parse(
+            text.replacingOccurrences(
+                of: "  serviceAccount: web\n", with: "  serviceAccount: web\n  owner: {kind: StatefulSet, name: db}\n"),
+            file: "w.yaml")
+        guard case .workload(let workload)? = owned.first else {
+            Issue.record("no workload")
+            return
+        }
+        #expect(workload.owner == .init(kind: "StatefulSet", name: "db"))
+        #expect(throws: ManifestError.self) {
+            try ManifestParser.parse(
+                text.replacingOccurrences(of: "  serviceAccount: web\n", with: "  serviceAccount: web\n  owner: {kind: Pod, name: x}\n"),
+                file: "w.yaml")
+        }
     }
 
     @Test(arguments: [

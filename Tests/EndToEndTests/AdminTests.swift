@@ -41,6 +41,23 @@ struct AdminTests {
         #expect(!check.output.contains("error while linting"), "\(check.output)")
     }
 
+    /// What a Prometheus scrape asks for, it gets: gzip, which curl undoes into the same families.
+    @Test func metricsAreGzippedForAScraperThatAsks() async throws {
+        let proxy = try await ProxyProcess.start()
+        let url = "http://127.0.0.1:\(proxy.adminPort)/metrics"
+        let headers = try await run("curl", ["-sS", "-o", "/dev/null", "-D", "-", "-H", "Accept-Encoding: gzip", url]).output.lowercased()
+        #expect(headers.contains("content-encoding: gzip") && headers.contains("vary: accept-encoding"), "\(headers)")
+        let plainHeaders = try await run("curl", ["-sS", "-o", "/dev/null", "-D", "-", url]).output.lowercased()
+        #expect(!plainHeaders.contains("content-encoding"), "\(plainHeaders)")
+        let refused = try await run("curl", ["-sS", "-o", "/dev/null", "-D", "-", "-H", "Accept-Encoding: gzip;q=0", url]).output
+            .lowercased()
+        #expect(!refused.contains("content-encoding"), "q=0 refuses gzip: \(refused)")
+        let unzipped = try await run("curl", ["-sS", "--compressed", url]).output
+        let families = { (text: String) in Set(text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }) }
+        #expect(families(unzipped) == families(try await proxy.metrics()), "the same families, decompressed")
+        #expect(unzipped.contains("proxy_build_info{"))
+    }
+
     @Test func shutdownIsRefusedFromOutsideTheHost() async throws {
         let address = try await run("sh", ["-c", "ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1"])
         let ip = address.output.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -68,7 +68,10 @@ extension TimingSensitiveTests {
                 #expect(final.failed == 0, "failed requests: \(load.failures.prefix(5))")
                 #expect(final.ok > 600)
                 // The proxy's metrics name the endpoints with discovery's labels.
-                #expect(try await proxy.metric("request_total", "dst_service=\"web\"", "dst_pod=\"web-b\"", "dst_namespace=\"demo\"") > 0)
+                #expect(
+                    try await proxy.metric(
+                        "request_total", "dst_service=\"web\"", "dst_pod=\"web-b\"", "dst_namespace=\"demo\"", "dst_deployment=\"web\"") > 0
+                )
             }
         }
 
