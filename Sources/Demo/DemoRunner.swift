@@ -171,6 +171,7 @@ public struct DemoRunner: Service {
             if let duration = self.options.duration, ContinuousClock.now - started >= duration { break }
             if retriesOn == nil, ContinuousClock.now - started >= Self.retriesAfter {
                 // Linkerd's way, our prefix: an annotation on the Service, followed by every proxy sending to it.
+                await events.demoWrote("services.yaml")
                 try topology.servicesFile(retries: true).write(toFile: manifests + "/services.yaml", atomically: true, encoding: .utf8)
                 retriesOn =
                     "\(DemoScreen.clock(since: started).prefix(8)) retries on: services.yaml annotates voting retry.swiftlet.io/http: 5xx"
@@ -180,11 +181,9 @@ public struct DemoRunner: Service {
             if let dead = children.exited() { throw DemoError("\(dead) exited; see \(logs)/\(dead).log") }
             let table = await stats.refresh()
             let clock = DemoScreen.clock(since: started)
-            var event = await events.poll(now: ContinuousClock.now, clock: String(clock.prefix(8)))
-            // The demo's own edit is said as what it does.
-            if let retriesOn, event?.hasSuffix(" services.yaml accepted") == true { event = retriesOn }
-            event = event ?? retriesOn ?? plan
-            print(screen.frame(clock: clock, event: event ?? plan, table: table))
+            // The user's edits first; then what the demo itself did; at first, what it will do.
+            let event = await events.poll(now: ContinuousClock.now, clock: String(clock.prefix(8))) ?? retriesOn ?? plan
+            print(screen.frame(clock: clock, event: event, table: table))
         }
         print(await stats.summary())
         succeeded = true

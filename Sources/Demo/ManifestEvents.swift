@@ -9,6 +9,13 @@ actor ManifestEvents {
     static let shownFor = Duration.seconds(15)
     private var loads: [String: Int]?
     private var latest: (text: String, at: ContinuousClock.Instant)?
+    /// Files the demo itself wrote and the controller has not read since: their next reading is not the user's.
+    private var ownWrites: Set<String> = []
+
+    /// The demo wrote `file` (turning retries on): that reading is the demo's, said in its own words.
+    func demoWrote(_ file: String) {
+        self.ownWrites.insert(file)
+    }
 
     init(controllerAdmin port: Int) {
         self.client = DemoHTTPClient(host: "127.0.0.1", port: port)
@@ -19,14 +26,18 @@ actor ManifestEvents {
         if let response = try? await self.client.request(.GET, authority: "127.0.0.1", path: "/manifests"), response.status == 200 {
             let files = Self.parse(response.body)
             if let previous = self.loads {
+                // Every file read since the last poll, in one line: two edits between refreshes are both said.
+                var texts: [String] = []
                 for file in files where file.loads > previous[file.name, default: 0] {
+                    if self.ownWrites.remove(file.name) != nil { continue }
                     var text = "\(file.name) accepted"
                     if let error = file.error {
                         let consequence = error.kept ? "its last good version stays" : "none of it is in force"
                         text = "\(file.name):\(error.line) rejected: \(error.reason) (\(consequence))"
                     }
-                    self.latest = ("\(clock) \(text)", now)
+                    texts.append(text)
                 }
+                if !texts.isEmpty { self.latest = ("\(clock) " + texts.joined(separator: "; "), now) }
             }
             self.loads = Dictionary(files.map { ($0.name, $0.loads) }, uniquingKeysWith: max)
         }

@@ -33,7 +33,8 @@ struct PrometheusScrapeConfigTests {
         let input = """
             {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
              "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},
-               "spec": {"containers": [{"name": "web", "image": "registry.example/web:1", "ports": [{"name": "http", "containerPort": 8080}]}]}}}}
+               "spec": {"containers": [{"name": "web", "image": "registry.example/web:1",
+                                        "ports": [{"name": "http", "containerPort": 8080}]}]}}}}
             """
         let injected = try await TimingSensitiveTests.InjectTests.swiftlet(
             ["inject", "--identity-trust-anchors-file", anchors], stdin: input)

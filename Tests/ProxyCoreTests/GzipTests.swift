@@ -26,7 +26,8 @@ import Testing
     @Test func whatIsCompressedDecompressesToItself() throws {
         var random = SystemRandomNumberGenerator()
         let metrics = (0..<2000).map { i in
-            "request_total{direction=\"outbound\",authority=\"web.demo.svc.cluster.local:8080\",target_addr=\"10.0.0.\(i % 7):8080\",tls=\"true\"} \(i)\n"
+            "request_total{direction=\"outbound\",authority=\"web.demo.svc.cluster.local:8080\","
+                + "target_addr=\"10.0.0.\(i % 7):8080\",tls=\"true\"} \(i)\n"
         }.joined()
         let inputs: [[UInt8]] = [
             [], Array("a".utf8),
