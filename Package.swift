@@ -7,7 +7,7 @@ import PackageDescription
 /// live in their own targets and keep grpc-swift.
 let package = Package(
     name: "swiftlet",
-    platforms: [.macOS(.v15)],
+    // Linux only (SO_ORIGINAL_DST, iptables, /proc, inotify, network namespaces): no other platform is claimed.
     products: [
         .executable(name: "swiftlet-proxy", targets: ["swiftlet-proxy"]),
         .executable(name: "swiftlet", targets: ["swiftlet"]),
