@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -16,7 +17,18 @@ public final class AdminHTTPServer: Sendable {
         }
     }
 
-    public typealias Route = @Sendable (HTTPMethod, String) -> Response
+    /// One request as a route sees it.
+    public struct Request: Sendable {
+        public var method: HTTPMethod
+        public var path: String
+        /// The query's parameters, percent-decoded.
+        public var query: [String: String]
+        /// The client is on this host (loopback): what only an operator on the node (or through a port-forward)
+        /// may ask.
+        public var fromLoopback: Bool
+    }
+
+    public typealias Route = @Sendable (Request) -> Response
 
     let channel: Channel
 
@@ -64,8 +76,16 @@ final class AdminRequestHandler: ChannelInboundHandler {
         case .body: break
         case .end:
             guard let head = self.head else { return }
-            let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
-            let response = self.route(head.method, path)
+            let parts = head.uri.split(separator: "?", maxSplits: 1)
+            let path = parts.first.map(String.init) ?? head.uri
+            var query: [String: String] = [:]
+            for item in parts.dropFirst().first?.split(separator: "&") ?? [] {
+                let pair = item.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ") }
+                query[pair[0].removingPercentEncoding ?? pair[0]] = pair.count > 1 ? pair[1].removingPercentEncoding ?? pair[1] : ""
+            }
+            let remote = context.channel.remoteAddress?.ipAddress
+            let loopback = remote.map { $0 == "::1" || $0.hasPrefix("127.") || $0.hasPrefix("::ffff:127.") } ?? false
+            let response = self.route(AdminHTTPServer.Request(method: head.method, path: path, query: query, fromLoopback: loopback))
             var headers = HTTPHeaders()
             headers.add(name: "content-type", value: response.contentType)
             headers.add(name: "content-length", value: String(response.body.utf8.count))

@@ -51,8 +51,8 @@ public enum ControllerRuntime {
         }
         let injector = try await Self.injectorServer(config, client: client, authority: identity?.authority, logger: logger)
         let started = ProcessClock.now
-        let admin = try await AdminHTTPServer.bind(host: config.adminHost, port: config.adminPort) { method, path in
-            switch (method, path) {
+        let admin = try await AdminHTTPServer.bind(host: config.adminHost, port: config.adminPort) { request in
+            switch (request.method, request.path) {
             case (.GET, "/metrics"):
                 return .init(
                     .ok, metrics.render(index: index, processLines: ProcessClock.renderStart(started)),
@@ -63,7 +63,10 @@ public enum ControllerRuntime {
                 return .init(.ok, "live\n")
             case (.GET, "/manifests"):
                 return .init(.ok, metrics.renderManifests())
-            case (_, "/metrics"), (_, "/ready"), (_, "/live"), (_, "/manifests"):
+            case (.GET, "/debug/endpoints"), (.GET, "/debug/policy"):
+                // What the controller sends proxies, for `swiftlet diagnostics` (loopback only: see there).
+                return ControllerDiagnostics.answer(request, index: index, clusterDomain: config.clusterDomain)
+            case (_, "/metrics"), (_, "/ready"), (_, "/live"), (_, "/manifests"), (_, "/debug/endpoints"), (_, "/debug/policy"):
                 return .init(.methodNotAllowed, "method not allowed\n")
             default:
                 return .init(.notFound, "not found\n")

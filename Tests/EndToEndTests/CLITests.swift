@@ -88,4 +88,61 @@ import Testing
         #expect(injected.report.contains("config.yaml: nothing injected"), "\(injected.report)")
         #expect(injected.output.contains("name: settings") && injected.output.contains("swiftlet-proxy"), "\(injected.output)")
     }
+
+    /// `swiftlet diagnostics`, against a running controller and proxy as an operator with port-forwards uses it.
+    @Test func diagnosticsShowWhatTheControllerSendsAndWhatAProxyHas() async throws {
+        let directory = try E2E.temporaryDirectory()
+        try """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: voting, namespace: emojivoto}
+        spec: {selector: {app: voting}, ports: [{name: http, port: 8080, targetPort: http}]}
+        ---
+        apiVersion: swiftlet.io/v1alpha1
+        kind: Workload
+        metadata: {name: voting-0, namespace: emojivoto, labels: {app: voting}}
+        spec: {address: 127.0.0.1, serviceAccount: voting, ports: [{name: http, port: 9001}], meshed: true}
+        ---
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
+        metadata: {name: votes, namespace: emojivoto}
+        spec:
+          parentRefs: [{group: "", kind: Service, name: voting, port: 8080}]
+          rules:
+          - matches: [{path: {type: Exact, value: /api/vote}}]
+            backendRefs: [{name: voting, port: 8080}]
+            timeouts: {request: 3s}
+
+        """.write(to: directory.appendingPathComponent("mesh.yaml"), atomically: true, encoding: .utf8)
+        let controller = try await ControllerProcess.start(manifests: directory)
+        defer { controller.child.stop() }
+        let admin = ["--controller-admin-addr", "127.0.0.1:\(controller.adminPort)"]
+
+        let endpoints = try await Self.swiftlet(["diagnostics", "endpoints", "voting:8080", "-n", "emojivoto"] + admin)
+        #expect(endpoints.status == 0, "\(endpoints)")
+        #expect(endpoints.output.hasPrefix("Service emojivoto/voting port 8080: 1 endpoint "), "\(endpoints.output)")
+        #expect(endpoints.output.contains("127.0.0.1:9001  10000   voting.emojivoto.serviceaccount.identity."), "\(endpoints.output)")
+
+        let policy = try await Self.swiftlet(["diagnostics", "policy", "voting.emojivoto.svc.cluster.local:8080"] + admin)
+        #expect(policy.status == 0, "\(policy)")
+        #expect(policy.output.contains("HTTPRoute emojivoto/votes\n    rule 1: (path = /api/vote)\n"), "\(policy.output)")
+        #expect(policy.output.contains("timeouts: request 3000 ms"), "\(policy.output)")
+
+        let wrongPort = try await Self.swiftlet(["diagnostics", "endpoints", "voting.emojivoto:80"] + admin)
+        #expect(
+            wrongPort.status == 1 && wrongPort.report.hasSuffix("404 Service emojivoto/voting has no port 80 (its ports: 8080)\n"),
+            "\(wrongPort)")
+
+        let proxy = try await ProxyProcess.start()
+        defer { proxy.child.stop() }
+        let metrics = try await Self.swiftlet(["diagnostics", "proxy-metrics", "--admin-addr", "127.0.0.1:\(proxy.adminPort)"])
+        #expect(metrics.status == 0, "\(metrics.report)")
+        #expect(metrics.output.contains("\nprocess_start_time_seconds "), "the proxy's own families, whole: \(metrics.output.suffix(300))")
+
+        controller.child.stop()
+        _ = try await controller.child.waitForExit()
+        let gone = try await Self.swiftlet(["diagnostics", "policy", "voting.emojivoto:8080"] + admin)
+        #expect(gone.status == 1 && gone.report.hasPrefix("Error: nothing answers at http://127.0.0.1:"), "\(gone)")
+        #expect(gone.report.contains("kubectl port-forward"), "\(gone.report)")
+    }
 }
