@@ -120,6 +120,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Tap: the request path's tap stage, the match language, the events, and the proxy's tap server (gRPC by hand).
+        .target(
+            name: "ProxyTap",
+            dependencies: [
+                "ProxyCore",
+                "ProxyGRPC",
+                "ProxyHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Admin server and the proxy's assembly as ServiceLifecycle services.
         .target(
             name: "ProxyRuntime",
@@ -288,6 +301,15 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        .testTarget(
+            name: "ProxyTapTests",
+            dependencies: [
+                "ProxyCore",
+                "ProxyGRPC",
+                "ProxyTap",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         // Real peers on loopback and network namespaces; spawns the built `swiftlet-proxy`.
         .testTarget(
             name: "EndToEndTests",
@@ -298,6 +320,7 @@ let package = Package(
                 "ProxyCore",
                 "ProxyHTTP",
                 "ProxyRuntime",
+                "ProxyTap",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

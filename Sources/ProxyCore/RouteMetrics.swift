@@ -36,6 +36,23 @@ public struct RouteLabels: Hashable, Sendable {
         self.route = route
     }
 
+    /// The route as tap's `route_meta` names it: Linkerd's route label keys, and the parent Service's.
+    public var tapLabels: [MetricLabel] {
+        var labels = [
+            MetricLabel("parent_namespace", self.parentNamespace), MetricLabel("parent_name", self.parentName),
+            MetricLabel("parent_port", String(self.parentPort)),
+        ]
+        if let route {
+            labels += [
+                MetricLabel("route_kind", route.kind == .grpc ? "GRPCRoute" : "HTTPRoute"), MetricLabel("route_namespace", route.namespace),
+                MetricLabel("route_name", route.name),
+            ]
+        } else {
+            labels += [MetricLabel("route_kind", "default"), MetricLabel("route_name", self.family.rawValue)]
+        }
+        return labels
+    }
+
     /// The `parent_*` labels alone (the balancer gauge's, with the backend's).
     var renderedParent: String {
         "parent_group=\"core\",parent_kind=\"Service\",parent_namespace=\"\(escape(parentNamespace))\","

@@ -15,7 +15,9 @@ public struct ProtobufWriter {
 
     enum WireType: UInt64 {
         case varint = 0
+        case fixed64 = 1
         case lengthDelimited = 2
+        case fixed32 = 5
     }
 
     mutating func writeTag(_ field: Int, _ type: WireType) {
@@ -66,5 +68,29 @@ public struct ProtobufWriter {
         self.writeTag(field, .lengthDelimited)
         self.writeVarint(UInt64(nested.buffer.readableBytes))
         self.buffer.writeImmutableBuffer(nested.buffer)
+    }
+
+    /// A `fixed32` member of a `oneof` (on the wire even when 0).
+    public mutating func writeAlways(_ field: Int, fixed32 value: UInt32) {
+        self.writeTag(field, .fixed32)
+        self.buffer.writeInteger(value, endianness: .little)
+    }
+
+    public mutating func write(_ field: Int, fixed64 value: UInt64) {
+        guard value != 0 else { return }
+        self.writeTag(field, .fixed64)
+        self.buffer.writeInteger(value, endianness: .little)
+    }
+
+    /// A nested message already encoded.
+    public mutating func write(_ field: Int, message: ByteBuffer) {
+        self.writeTag(field, .lengthDelimited)
+        self.writeVarint(UInt64(message.readableBytes))
+        self.buffer.writeImmutableBuffer(message)
+    }
+
+    /// Bytes already encoded as fields of this message (fields may come in any order on the wire).
+    public mutating func append(_ fields: ByteBuffer) {
+        self.buffer.writeImmutableBuffer(fields)
     }
 }

@@ -21,6 +21,9 @@ public final class ConnectionContext {
     let discoveryTimeout: TimeAmount
     let exchangeConfiguration: ExchangeStateMachine.Configuration
 
+    /// The client's address, read when the server handler is added (tap reports it).
+    public internal(set) var peer: SocketAddress?
+
     /// The last authority's chain: keep-alive connections mostly repeat it.
     private var lastChain: (authority: String?, chain: StageChain)?
 

@@ -49,13 +49,17 @@ extension Exchange {
     func responseBodyReceived(_ bytes: ByteBuffer) {
         if self.machine.watchesIdle { self.machine.activity(now: self.now) }
         guard self.machine.responseBody() == .forward, let downstream = self.downstream else { return }
+        self.outcome.responseBytes &+= bytes.readableBytes
         downstream.writeResponseBody(bytes)
         if !downstream.isWritable { self.upstream?.pauseResponse(true) }
     }
 
     func responseEndReceived(_ trailers: HTTPFields?) {
         guard case .forward(let requestComplete) = self.machine.responseEnd() else { return }
-        if self.attempt.http2, let status = trailers?.first("grpc-status") { self.outcome.grpcStatus = Int(status) }
+        if let trailers {
+            if self.attempt.http2, let status = trailers.first("grpc-status") { self.outcome.grpcStatus = Int(status) }
+            self.outcome.trailers = trailers
+        }
         self.downstream?.writeResponseEnd(trailers)
         self.responseComplete(requestComplete: requestComplete)
     }
@@ -66,6 +70,7 @@ extension Exchange {
     }
 
     private func responseComplete(requestComplete: Bool) {
+        self.outcome.completed = true
         let upstream = self.upstream
         self.upstream = nil
         // An upstream whose request was not all sent cannot carry another one.

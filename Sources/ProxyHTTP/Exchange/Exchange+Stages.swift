@@ -50,6 +50,7 @@ extension Exchange {
                 return
             case .respond(let head, let body):
                 guard self.machine.stageAnswered() else { return }
+                self.outcome.answeredBy = stage.answerKind
                 self.respondLocally(LocalResponse(head: head, body: body))
                 return
             case .fail(let error):

@@ -60,6 +60,29 @@ public final class Exchange {
     public var grpcStatus: Int? { self.outcome.grpcStatus }
     /// The error the proxy answered the client with, when it did.
     public var localError: ProxyError? { self.outcome.localError }
+    /// Why the proxy answered the request itself, when it did (tap's `proxy_answered`): the error's code
+    /// (`no_endpoints`, `request_timeout`, `circuit_open`, …) or the stage's kind (`fault`, `redirect`).
+    public var proxyAnswered: String? { self.outcome.localError?.code.label ?? self.outcome.answeredBy }
+    /// Bytes of response body sent to the client so far.
+    public var responseBytes: Int { self.outcome.responseBytes }
+    /// The response's trailers, when it had some.
+    public var responseTrailers: HTTPFields? { self.outcome.trailers }
+    /// The response went to the client whole; false when it was cut (a reset, the client gone, an upstream failing
+    /// mid-body).
+    public var responseCompleted: Bool { self.outcome.completed }
+    /// The labels of the route and backend that served the request (tap's `route_meta`).
+    public var routeLabels: [MetricLabel] { self.path.labels }
+    /// The client's address, when the connection has one (not for a Unix socket).
+    public var source: HostPort? {
+        guard let peer = self.connection.peer, let ip = peer.ipAddress, let port = peer.port else { return nil }
+        return HostPort(host: ip, port: port)
+    }
+    /// When the request arrived.
+    public var startedAt: NIODeadline { self.started }
+    /// The connection's `tls` label (inbound: the client's identity).
+    public var connectionTLS: TLSLabel { self.connection.tls }
+    public var isHTTP2Downstream: Bool { self.connection.isHTTP2 }
+
     /// Whether the request could be sent again now: its body is all kept, and no response went downstream.
     public var canReplay: Bool { self.machine.canRetry }
     /// The request's body outgrew what is kept for a replay.
@@ -153,11 +176,13 @@ public final class Exchange {
             let hasBody = (response.body?.readableBytes ?? 0) > 0 && !self.request.isHEAD
             downstream.writeResponseHead(response.head, endStream: !hasBody)
             if hasBody, let body = response.body {
+                self.outcome.responseBytes = body.readableBytes
                 downstream.writeResponseBody(body)
                 downstream.writeResponseEnd(nil)
             }
             downstream.flushResponse()
         }
+        self.outcome.completed = true
         self.finish(requestComplete: self.machine.requestEnded)
     }
 

@@ -8,4 +8,12 @@ struct ExchangeOutcome {
     var grpcStatus: Int?
     /// The error the proxy answered the client with, when it did.
     var localError: ProxyError?
+    /// Bytes of response body sent downstream.
+    var responseBytes = 0
+    /// The response's trailers, when it had some.
+    var trailers: HTTPFields?
+    /// The stage that answered the request itself, as tap names it (`fault`, `redirect`).
+    var answeredBy: String?
+    /// The response went downstream whole (not cut by a reset or a failure).
+    var completed = false
 }

@@ -42,6 +42,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, E
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.connection.peer = context.channel.remoteAddress
         self.context = context
         self.armTimer()
     }

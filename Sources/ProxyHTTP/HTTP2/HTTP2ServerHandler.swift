@@ -29,6 +29,7 @@ final class HTTP2ServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.connection.peer = context.channel.remoteAddress
         self.writer.attach(context)
         if context.channel.isActive { _ = self.writer.connectionActive() }
         if let deadline = self.machine.nextDeadline {

@@ -5,6 +5,7 @@ import ProxyCore
 /// FaultInjection (DESIGN §3, our CRD): a rule's fault aborts its share of requests with a status (a gRPC status
 /// for a gRPC call) or delays its share before they go on.
 final class FaultStage: HTTPStage {
+    var answerKind: String { "fault" }
     let faults: [RouteFault]
     /// Set while a request waits out its injected delay: asked again, it goes on once the delay is over.
     let slot = StageSlot<Delay>()

@@ -9,6 +9,7 @@ import ProxyCore
 ///
 /// One per destination and loop; a rule's chain is built on first use after a policy update.
 final class RouteStage: HTTPStage {
+    var answerKind: String { "redirect" }
     /// The parent's discovery key, which the Policy API is asked about.
     let key: String
     let lookup: any PolicyLookup

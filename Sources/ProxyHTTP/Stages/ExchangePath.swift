@@ -1,3 +1,5 @@
+import ProxyCore
+
 /// The chains one exchange goes through, and how far it got: its destination's chain, then the chains its stages
 /// branched to (a route's rule, the backend its split picked). At most three levels, kept inline: a request costs no
 /// allocation for its path.
@@ -48,6 +50,11 @@ struct ExchangePath {
     /// Where attempts go: the balancer of the deepest chain that has one.
     var balancer: Balancer? {
         self.levels.2?.balancer ?? self.levels.1?.balancer ?? self.levels.0?.balancer
+    }
+
+    /// The labels of the chains reached: the route's and the backend's (tap's `route_meta`).
+    var labels: [MetricLabel] {
+        (self.levels.1?.labels ?? []) + (self.levels.2?.labels ?? [])
     }
 
     /// Some chain on the path may retry: the body is kept.

@@ -17,6 +17,8 @@ public protocol HTTPStage: AnyObject {
     /// This stage wants `attemptEnded` with each attempt's duration: attempts through its chain are timed (plain
     /// traffic reads no clock for them). Read once, when the chain is built.
     var timesAttempts: Bool { get }
+    /// What tap says of a request this stage answered itself (`.respond`): `fault`, `redirect`. Read only then.
+    var answerKind: String { get }
     /// The request head, before any upstream is chosen, in chain order. The stage may change it, answer the request
     /// itself (the stages after it never see it), wait, bound the exchange's time, or send it on to another chain.
     func request(_ exchange: Exchange) -> StageDecision
@@ -37,6 +39,7 @@ public protocol HTTPStage: AnyObject {
 extension HTTPStage {
     public var replaysRequests: Bool { false }
     public var timesAttempts: Bool { false }
+    public var answerKind: String { "proxy" }
     public func request(_ exchange: Exchange) -> StageDecision { .proceed }
     public func attemptStarted(_ endpoint: ChosenEndpoint, _ exchange: Exchange) {}
     public func attemptEnded(_ outcome: RouteOutcome, nanoseconds: Int64, _ exchange: Exchange) {}

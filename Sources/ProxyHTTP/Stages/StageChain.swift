@@ -1,3 +1,5 @@
+import ProxyCore
+
 /// The stages of one destination, route rule or backend, in order, and the balancer its attempts go to.
 public final class StageChain {
     public let stages: [any HTTPStage]
@@ -7,10 +9,14 @@ public final class StageChain {
     let replaysRequests: Bool
     /// A stage of the chain times attempts.
     let timesAttempts: Bool
+    /// What the chain is, for tap: a rule's route (`route_*`, `parent_*`), a backend (`backend_*`); none for a
+    /// destination's.
+    let labels: [MetricLabel]
 
-    init(_ stages: [any HTTPStage], balancer: Balancer?) {
+    init(_ stages: [any HTTPStage], balancer: Balancer?, labels: [MetricLabel] = []) {
         self.stages = stages
         self.balancer = balancer
+        self.labels = labels
         self.replaysRequests = stages.contains { $0.replaysRequests }
         self.timesAttempts = stages.contains { $0.timesAttempts }
     }

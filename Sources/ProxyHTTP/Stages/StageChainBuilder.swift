@@ -84,7 +84,7 @@ public struct StageChainBuilder: Sendable {
             stages.append(TimeoutStage(timeouts: timeouts))
         }
         if let retry = rule.retry, retry.limit > 0 { stages.append(RetryStage(retry: retry, budget: match.budget, series: series)) }
-        return StageChain(stages, balancer: nil)
+        return StageChain(stages, balancer: nil, labels: labels.tapLabels)
     }
 
     /// A backend's chain: its series, its response header filters, and its balancer.
@@ -95,6 +95,10 @@ public struct StageChainBuilder: Sendable {
         let modifiers = RequestFilters.responseModifiers(backend.filters)
         if !modifiers.isEmpty { stages.append(ResponseHeadersStage(modifiers: modifiers)) }
         let destination = backends.destination(authority, parent: parent, backend: backend)
-        return StageChain(stages, balancer: Balancer(.discovered(destination, key: authority)))
+        let tapLabels = [
+            MetricLabel("backend_namespace", backendLabels.namespace), MetricLabel("backend_name", backendLabels.name),
+            MetricLabel("backend_port", String(backendLabels.port)),
+        ]
+        return StageChain(stages, balancer: Balancer(.discovered(destination, key: authority)), labels: tapLabels)
     }
 }

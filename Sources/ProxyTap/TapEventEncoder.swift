@@ -1,0 +1,209 @@
+import NIOCore
+import ProxyCore
+import ProxyGRPC
+
+/// `TapEvent`s encoded by hand (proto/swiftlet/tap/v1/tap.proto; field numbers below are that file's). What the
+/// events of one tapped request share — addresses, labels, direction, TLS — is encoded once (`TapEventEncoder`);
+/// each event appends its own part. Protobuf allows fields in any order, so shared part plus event is one message.
+public struct TapEventEncoder: Sendable {
+    /// The shared fields: source (1), destination (2), destination_meta (4), source_meta (5), proxy_direction (6),
+    /// route_meta (7), tls (10).
+    public let shared: ByteBuffer
+
+    public init(
+        direction: TrafficDirection, source: HostPort?, destination: HostPort?, destinationLabels: [MetricLabel],
+        routeLabels: [MetricLabel],
+        tls: TLSLabel
+    ) {
+        var writer = ProtobufWriter()
+        if let source { writer.writeMessage(1) { Self.address(source, into: &$0) } }
+        if let destination { writer.writeMessage(2) { Self.address(destination, into: &$0) } }
+        let (state, clientID, serverID): (String, String?, String?) =
+            switch tls {
+            case .established(let client, let server): ("true", client, server)
+            case .noIdentity(let reason): ("no_identity:\(reason)", nil, nil)
+            }
+        var destinationMeta = destinationLabels.map {
+            (key: $0.name.hasPrefix("dst_") ? String($0.name.dropFirst(4)) : $0.name, value: $0.value)
+        }
+        var sourceMeta: [(key: String, value: String)] = []
+        if direction == .inbound {
+            sourceMeta.append(("tls", state))
+            if let clientID { sourceMeta.append(("client_id", clientID)) }
+        } else {
+            destinationMeta.append(("tls", state))
+            if let serverID { destinationMeta.append(("server_id", serverID)) }
+        }
+        writer.writeMessage(4) { Self.labels(destinationMeta, into: &$0) }
+        if !sourceMeta.isEmpty { writer.writeMessage(5) { Self.labels(sourceMeta, into: &$0) } }
+        writer.write(6, varint: direction == .inbound ? 1 : 2)
+        if !routeLabels.isEmpty { writer.writeMessage(7) { Self.labels(routeLabels.map { ($0.name, $0.value) }, into: &$0) } }
+        writer.writeMessage(10) { tlsMessage in
+            tlsMessage.write(1, string: state)
+            tlsMessage.write(2, string: clientID ?? "")
+            tlsMessage.write(3, string: serverID ?? "")
+        }
+        self.shared = writer.buffer
+    }
+
+    /// `TcpAddress { IPAddress ip = 1; uint32 port = 2 }`; a host that is not an IP address (it cannot be, from a
+    /// socket) is left out.
+    static func address(_ address: HostPort, into writer: inout ProtobufWriter) {
+        if let ip = TapAddress(address.host) {
+            writer.writeMessage(1) { message in
+                if let v4 = ip.ipv4 {
+                    message.writeAlways(1, fixed32: v4)
+                } else if let v6 = ip.ipv6 {
+                    message.writeMessage(2) { halves in
+                        halves.write(1, fixed64: v6.first)
+                        halves.write(2, fixed64: v6.last)
+                    }
+                }
+            }
+        }
+        writer.write(2, varint: UInt64(address.port))
+    }
+
+    /// A `map<string, string>`: one entry message (key 1, value 2) per label, field 1.
+    static func labels(_ labels: [(key: String, value: String)], into writer: inout ProtobufWriter) {
+        for (key, value) in labels {
+            writer.writeMessage(1) { entry in
+                entry.write(1, string: key)
+                entry.write(2, string: value)
+            }
+        }
+    }
+
+    // MARK: events
+
+    /// The request's id: the process's random base, and a number unique within it.
+    public struct StreamID: Hashable, Sendable {
+        public var base: UInt32
+        public var stream: UInt64
+
+        public init(base: UInt32, stream: UInt64) {
+            self.base = base
+            self.stream = stream
+        }
+
+        func write(into writer: inout ProtobufWriter) {
+            writer.writeMessage(1) { id in
+                id.write(1, varint: UInt64(self.base))
+                id.write(2, varint: self.stream)
+            }
+        }
+    }
+
+    public func requestInit(
+        _ id: StreamID, method: String, scheme: String, authority: String, path: String, headers: [(name: String, value: String)]?
+    ) -> ByteBuffer {
+        self.http(1) { event in
+            id.write(into: &event)
+            event.writeMessage(2) { Self.registeredOrNot(method, TapMatch.registeredMethods, into: &$0) }
+            event.writeMessage(3) { Self.registeredOrNot(scheme.lowercased(), TapMatch.registeredSchemes, into: &$0) }
+            event.write(4, string: authority)
+            event.write(5, string: path)
+            if let headers { event.writeMessage(6) { Self.headers(headers, into: &$0) } }
+        }
+    }
+
+    /// `proxyAnswered`: why the proxy answered the request itself, when it did.
+    public func responseInit(
+        _ id: StreamID, sinceRequestInit: Int64, status: Int, headers: [(name: String, value: String)]?, proxyAnswered: String?
+    ) -> ByteBuffer {
+        self.http(2) { event in
+            id.write(into: &event)
+            event.writeMessage(2) { Self.duration(sinceRequestInit, into: &$0) }
+            event.write(3, varint: UInt64(status))
+            if let headers { event.writeMessage(4) { Self.headers(headers, into: &$0) } }
+            event.write(5, string: proxyAnswered ?? "")
+        }
+    }
+
+    /// How a response stream ended, beyond its bytes.
+    public enum End: Equatable, Sendable {
+        case plain
+        case grpcStatus(Int)
+        /// An HTTP/2 reset code (the stream was cut, not ended).
+        case reset(Int)
+    }
+
+    public func responseEnd(
+        _ id: StreamID, sinceRequestInit: Int64, sinceResponseInit: Int64, responseBytes: Int, end: End,
+        trailers: [(name: String, value: String)]?
+    ) -> ByteBuffer {
+        self.http(3) { event in
+            id.write(into: &event)
+            event.writeMessage(2) { Self.duration(sinceRequestInit, into: &$0) }
+            event.writeMessage(3) { Self.duration(sinceResponseInit, into: &$0) }
+            event.write(4, varint: UInt64(responseBytes))
+            switch end {
+            case .plain: break
+            case .grpcStatus(let code): event.writeMessage(5) { $0.writeAlways(1, varint: UInt64(code)) }
+            case .reset(let code): event.writeMessage(5) { $0.writeAlways(2, varint: UInt64(code)) }
+            }
+            if let trailers { event.writeMessage(6) { Self.headers(trailers, into: &$0) } }
+        }
+    }
+
+    public func tcpOpen(_ id: StreamID, sni: String?) -> ByteBuffer {
+        self.tcp(1) { event in
+            id.write(into: &event)
+            event.write(2, string: sni ?? "")
+        }
+    }
+
+    public func tcpClose(_ id: StreamID, nanoseconds: Int64, bytesReceived: Int, bytesSent: Int) -> ByteBuffer {
+        self.tcp(2) { event in
+            id.write(into: &event)
+            event.writeMessage(2) { Self.duration(nanoseconds, into: &$0) }
+            event.write(3, varint: UInt64(bytesReceived))
+            event.write(4, varint: UInt64(bytesSent))
+        }
+    }
+
+    /// `TapEvent { dropped: Dropped { events } }`: alone, it belongs to no request.
+    public static func dropped(_ events: Int) -> ByteBuffer {
+        var writer = ProtobufWriter()
+        writer.writeMessage(9) { $0.write(1, varint: UInt64(events)) }
+        return writer.buffer
+    }
+
+    private func http(_ kind: Int, _ body: (inout ProtobufWriter) -> Void) -> ByteBuffer {
+        var writer = ProtobufWriter()
+        writer.append(self.shared)
+        writer.writeMessage(3) { $0.writeMessage(kind, body) }
+        return writer.buffer
+    }
+
+    private func tcp(_ kind: Int, _ body: (inout ProtobufWriter) -> Void) -> ByteBuffer {
+        var writer = ProtobufWriter()
+        writer.append(self.shared)
+        writer.writeMessage(8) { $0.writeMessage(kind, body) }
+        return writer.buffer
+    }
+
+    /// `google.protobuf.Duration { int64 seconds = 1; int32 nanos = 2 }`.
+    static func duration(_ nanoseconds: Int64, into writer: inout ProtobufWriter) {
+        let nanoseconds = max(nanoseconds, 0)
+        writer.write(1, varint: UInt64(nanoseconds / 1_000_000_000))
+        writer.write(2, varint: UInt64(nanoseconds % 1_000_000_000))
+    }
+
+    static func registeredOrNot(_ value: String, _ names: [String], into writer: inout ProtobufWriter) {
+        if let index = names.firstIndex(of: value) {
+            writer.writeAlways(1, varint: UInt64(index))
+        } else {
+            writer.write(2, string: value)
+        }
+    }
+
+    static func headers(_ headers: [(name: String, value: String)], into writer: inout ProtobufWriter) {
+        for (name, value) in headers {
+            writer.writeMessage(1) { header in
+                header.write(1, string: name)
+                header.write(2, bytes: Array(value.utf8))
+            }
+        }
+    }
+}

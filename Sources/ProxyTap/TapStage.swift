@@ -1,0 +1,128 @@
+import NIOCore
+import ProxyCore
+import ProxyHTTP
+
+/// Tap on the request path (DESIGN §3: `authorization → tap → metrics → …`): while a tap is open, each request it
+/// matches is reported as request init, response init and response end events to the taps that took it. With no tap
+/// open a request costs one atomic load here and nothing else — no slot, no clock, no allocation.
+///
+/// The match is evaluated when the destination is known — at the first attempt (outbound, the endpoint the
+/// balancer chose, its labels and identity), or at the end for a request the proxy answered itself (a fault, a
+/// timeout, no endpoints) — so destination labels and the route can be matched on. Tap is first in the chain, so it
+/// sees the request as the client sent it and the response as the client got it (after retries).
+public final class TapStage: HTTPStage {
+    let hub: TapHub
+    let slot = StageSlot<TapRecord>()
+
+    public init(hub: TapHub) {
+        self.hub = hub
+    }
+
+    /// What tap keeps of one request that some tap may take.
+    final class TapRecord {
+        var streams: [TapStream] = []
+        var encoder: TapEventEncoder?
+        var id = TapEventEncoder.StreamID(base: 0, stream: 0)
+        var decided = false
+        var responseAt: NIODeadline?
+    }
+
+    public func request(_ exchange: Exchange) -> StageDecision {
+        if self.hub.isActive { exchange.slots[self.slot] = TapRecord() }
+        return .proceed
+    }
+
+    public func attemptStarted(_ endpoint: ChosenEndpoint, _ exchange: Exchange) {
+        guard let record = exchange.slots[self.slot], !record.decided else { return }
+        self.decide(
+            record, exchange, destination: endpoint.target.endpoint, labels: endpoint.labels, tls: exchange.tlsLabel(endpoint.target))
+    }
+
+    public func response(_ head: inout HTTPResponseHead, _ exchange: Exchange) -> StageVerdict {
+        guard let record = exchange.slots[self.slot], record.decided, record.responseAt == nil, !record.streams.isEmpty,
+            let encoder = record.encoder
+        else { return .pass }
+        let now = exchange.now
+        record.responseAt = now
+        for stream in record.streams {
+            stream.emit(
+                encoder.responseInit(
+                    record.id, sinceRequestInit: (now - exchange.startedAt).nanoseconds, status: head.status,
+                    headers: stream.request.headers ? self.hub.extract(head.fields) : nil, proxyAnswered: nil))
+        }
+        return .pass
+    }
+
+    public func finished(_ exchange: Exchange) {
+        guard let record = exchange.slots[self.slot] else { return }
+        if !record.decided {
+            // No attempt went out: the proxy answered (or the client left) before choosing an endpoint.
+            self.decide(record, exchange, destination: nil, labels: [], tls: exchange.connectionTLS)
+        }
+        guard let encoder = record.encoder, !record.streams.isEmpty else { return }
+        let now = exchange.now
+        let sinceRequest = (now - exchange.startedAt).nanoseconds
+        if record.responseAt == nil, exchange.responseStatus > 0 {
+            record.responseAt = now
+            let answered = exchange.proxyAnswered
+            for stream in record.streams {
+                stream.emit(
+                    encoder.responseInit(
+                        record.id, sinceRequestInit: sinceRequest, status: exchange.responseStatus,
+                        headers: stream.request.headers ? [] : nil,
+                        proxyAnswered: answered))
+            }
+        }
+        let end: TapEventEncoder.End =
+            if !exchange.responseCompleted {
+                // Cut before its end: the client went away (CANCEL), or the upstream failed mid-response.
+                .reset(exchange.localError == nil ? 0x8 : 0x2)
+            } else if let grpc = exchange.grpcStatus {
+                .grpcStatus(grpc)
+            } else {
+                .plain
+            }
+        let sinceResponse = record.responseAt.map { (now - $0).nanoseconds } ?? 0
+        for stream in record.streams {
+            stream.emit(
+                encoder.responseEnd(
+                    record.id, sinceRequestInit: sinceRequest, sinceResponseInit: sinceResponse, responseBytes: exchange.responseBytes,
+                    end: end,
+                    trailers: stream.request.headers ? exchange.responseTrailers.map { self.hub.extract($0) } : nil))
+            stream.ended()
+        }
+        exchange.slots[self.slot] = nil
+    }
+
+    /// Which open taps take this request, now that its destination is known; their request init events.
+    private func decide(_ record: TapRecord, _ exchange: Exchange, destination: HostPort?, labels: [MetricLabel], tls: TLSLabel) {
+        record.decided = true
+        let request = exchange.request
+        let scheme = request.scheme ?? (exchange.connectionTLS == .passthrough ? "https" : "http")
+        let authority = request.authority ?? ""
+        let subject = TapSubject(
+            direction: exchange.direction, source: exchange.source, destination: destination, destinationLabels: labels,
+            routeLabels: exchange.routeLabels, http: .init(scheme: scheme, method: request.method, authority: authority, path: request.path)
+        )
+        let now = exchange.now.uptimeNanoseconds
+        record.streams = self.hub.open.filter { $0.request.match.matches(subject) && $0.admit(now: Int64(truncatingIfNeeded: now)) }
+        guard !record.streams.isEmpty else {
+            exchange.slots[self.slot] = nil
+            return
+        }
+        let encoder = TapEventEncoder(
+            direction: exchange.direction, source: subject.source, destination: destination, destinationLabels: labels,
+            routeLabels: subject.routeLabels, tls: tls)
+        record.encoder = encoder
+        record.id = self.hub.nextID()
+        for stream in record.streams {
+            stream.emit(
+                encoder.requestInit(
+                    record.id, method: request.method, scheme: scheme, authority: authority, path: request.path,
+                    headers: stream.request.headers ? self.hub.extract(request.fields) : nil))
+        }
+    }
+}
+
+@available(*, unavailable)
+extension TapStage: Sendable {}

@@ -1,0 +1,60 @@
+import NIOCore
+import Synchronization
+
+/// One open tap (an `Observe` stream), shared by the event loops whose requests it taps: its state under a lock,
+/// and how to wake its reader. Taking the lock happens only for requests a tap looks at.
+public final class TapStream: Sendable {
+    public let request: TapObserveRequest
+    private let state: Mutex<TapStreamState<ByteBuffer>>
+    /// Told, outside the lock, when events wait in a queue that was empty: the reader drains it on its own loop.
+    private let wake: @Sendable () -> Void
+    private let hub: TapHub
+
+    init(request: TapObserveRequest, capacity: Int, hub: TapHub, wake: @escaping @Sendable () -> Void) {
+        self.request = request
+        self.state = Mutex(TapStreamState(limit: request.limit, maxPerSecond: request.maxRPS, capacity: capacity))
+        self.hub = hub
+        self.wake = wake
+    }
+
+    /// Takes one more request if the limit and the rate allow.
+    public func admit(now: Int64) -> Bool {
+        self.state.withLock { $0.admit(now: now) }
+    }
+
+    /// Queues one encoded event (or counts it dropped, the queue being full).
+    public func emit(_ event: ByteBuffer) {
+        let result = self.state.withLock { $0.enqueue(event, dropped: TapEventEncoder.dropped) }
+        switch result {
+        case .wake: self.wake()
+        case .queued: break
+        case .dropped: self.hub.countDropped()
+        }
+    }
+
+    /// A tapped request ended (its last event was emitted): the reader may end the stream.
+    public func ended() {
+        let complete = self.state.withLock {
+            $0.ended()
+            return $0.isComplete && $0.queue.isEmpty
+        }
+        if complete { self.wake() }
+    }
+
+    /// What the reader writes now, and whether the stream is over after it.
+    public func drain() -> (events: [ByteBuffer], complete: Bool) {
+        self.state.withLock { state in
+            let events = state.drain()
+            return (events, state.isComplete)
+        }
+    }
+
+    /// Events dropped over the stream's life.
+    public var dropped: Int { self.state.withLock { $0.droppedTotal } }
+
+    /// The reader is gone: the stream takes nothing more.
+    public func cancel() {
+        self.state.withLock { $0.cancel() }
+        self.hub.close(self)
+    }
+}
