@@ -143,6 +143,7 @@ let package = Package(
                 "ProxyHTTP",
                 "ProxyDiscovery",
                 "ProxyIdentity",
+                "ProxyTap",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

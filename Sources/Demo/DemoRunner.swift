@@ -99,11 +99,13 @@ public struct DemoRunner: Service {
                 environment["SWIFTLET_PROXY_INBOUND_LISTEN_ADDR"] = "0.0.0.0:\(instance.inboundPort)"
                 environment["SWIFTLET_PROXY_OUTBOUND_LISTEN_ADDR"] = "127.0.0.1:\(instance.outboundPort)"
                 environment["SWIFTLET_PROXY_ADMIN_LISTEN_ADDR"] = "0.0.0.0:\(instance.adminPort)"
+                environment["SWIFTLET_PROXY_TAP_LISTEN_ADDR"] = "0.0.0.0:\(instance.tapPort)"
                 command = network.exec(in: instance.name, asProxy: true) + command
             } else {
                 environment["SWIFTLET_PROXY_INBOUND_LISTEN_ADDR"] = "127.0.0.1:\(instance.inboundPort)"
                 environment["SWIFTLET_PROXY_OUTBOUND_LISTEN_ADDR"] = "127.0.0.1:\(instance.outboundPort)"
                 environment["SWIFTLET_PROXY_ADMIN_LISTEN_ADDR"] = "127.0.0.1:\(instance.adminPort)"
+                environment["SWIFTLET_PROXY_TAP_LISTEN_ADDR"] = "127.0.0.1:\(instance.tapPort)"
                 environment["SWIFTLET_PROXY_INBOUND_FORWARD_ADDR"] = "127.0.0.1:\(instance.appPort)"
             }
             try children.start("proxy-\(instance.name)", command[0], Array(command.dropFirst()), environment: environment)

@@ -15,6 +15,8 @@ struct DemoTopology: Sendable {
         var inboundPort: Int
         var outboundPort: Int
         var adminPort: Int
+        /// The proxy's tap server.
+        var tapPort: Int
         /// The usual latency of a voting replica's answers.
         var latencyMilliseconds: Int
     }
@@ -56,7 +58,8 @@ struct DemoTopology: Sendable {
             instances: try Self.shape.map { name, role, latency in
                 Instance(
                     name: name, role: role, address: "127.0.0.1", appPort: try freePort(), inboundPort: try freePort(),
-                    outboundPort: try freePort(), adminPort: try freePort(), latencyMilliseconds: latency
+                    outboundPort: try freePort(), adminPort: try freePort(), tapPort: try freePort(),
+                    latencyMilliseconds: latency
                 )
             },
             controllerHost: "127.0.0.1", controllerPort: try freePort(), controllerAdminPort: try freePort(), identityPort: try freePort()
@@ -70,7 +73,7 @@ struct DemoTopology: Sendable {
             instances: Self.shape.enumerated().map { index, shape in
                 Instance(
                     name: shape.name, role: shape.role, address: network.podAddress(index), appPort: 8080, inboundPort: 4143,
-                    outboundPort: 4140, adminPort: 4191, latencyMilliseconds: shape.latency
+                    outboundPort: 4140, adminPort: 4191, tapPort: 4190, latencyMilliseconds: shape.latency
                 )
             },
             controllerHost: network.gateway, controllerPort: try freePort(), controllerAdminPort: try freePort(),

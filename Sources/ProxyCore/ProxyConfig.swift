@@ -5,6 +5,12 @@ public struct ProxyConfig: Sendable {
     public var inboundListen = HostPort(host: "0.0.0.0", port: 4143)
     public var outboundListen = HostPort(host: "127.0.0.1", port: 4140)
     public var adminListen = HostPort(host: "0.0.0.0", port: 4191)
+    /// The tap server (gRPC `Observe`); `nil`: tap is off.
+    public var tapListen: HostPort? = HostPort(host: "0.0.0.0", port: 4190)
+    /// The tap service's identity: the one client besides loopback that may tap.
+    public var tapServiceName = ""
+    /// Header names whose values tap never sends.
+    public var tapRedactedHeaders: Set<String> = ["authorization", "cookie", "set-cookie", "proxy-authorization"]
     public var mode: ProxyMode = .explicit
     /// Where inbound traffic goes in explicit mode: the local application.
     public var inboundForward = HostPort(host: "127.0.0.1", port: 8080)

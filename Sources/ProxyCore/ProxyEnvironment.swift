@@ -34,6 +34,29 @@ public enum ProxyEnvironment {
             summary: "Address of the admin server (/metrics, /ready, /live, /env.json, /shutdown)."
         ) { config, value throws(ConfigError) in config.adminListen = try listenAddress(value) },
         Variable(
+            name: "SWIFTLET_PROXY_TAP_LISTEN_ADDR", defaultValue: "0.0.0.0:4190",
+            summary: "Address of the tap server (gRPC Observe: live requests, for `swiftlet viz tap`)."
+        ) { config, value throws(ConfigError) in config.tapListen = try listenAddress(value) },
+        Variable(
+            name: "SWIFTLET_PROXY_TAP_DISABLED", defaultValue: "false",
+            summary: "`true`: no tap server, and requests are never tapped (the pod annotation `viz.swiftlet.io/disable-tap`)."
+        ) { config, value throws(ConfigError) in
+            guard value == "true" || value == "false" else { throw ConfigError(value: value, reason: "expected true or false") }
+            if value == "true" { config.tapListen = nil }
+        },
+        Variable(
+            name: "SWIFTLET_PROXY_TAP_SVC_NAME", defaultValue: "",
+            summary: "The tap service's identity, the one client besides loopback that may tap "
+                + "(`swiftlet-tap.swiftlet.serviceaccount.identity.swiftlet.cluster.local`). Empty: loopback only."
+        ) { config, value throws(ConfigError) in config.tapServiceName = value },
+        Variable(
+            name: "SWIFTLET_PROXY_TAP_REDACT_HEADERS", defaultValue: "authorization,cookie,set-cookie,proxy-authorization",
+            summary: "Headers whose values tap never sends (it sends `[redacted]`), comma separated."
+        ) { config, value throws(ConfigError) in
+            config.tapRedactedHeaders = Set(
+                value.split(separator: ",").map { $0.trimmingASCIISpaces().lowercased() }.filter { !$0.isEmpty })
+        },
+        Variable(
             name: "SWIFTLET_PROXY_MODE", defaultValue: "explicit",
             summary: "`transparent`: iptables redirects traffic and SO_ORIGINAL_DST names the destination. "
                 + "`explicit`: clients dial the proxy; outbound routes by Host/:authority, inbound goes to INBOUND_FORWARD_ADDR."

@@ -4,6 +4,7 @@ import NIOPosix
 import ProxyCore
 import ProxyHTTP
 import ProxyIdentity
+import ProxyTap
 import ProxyTransport
 import ServiceLifecycle
 
@@ -57,6 +58,9 @@ public struct ProxyService: Service {
     public func run() async throws {
         let (shutdownRequests, shutdownContinuation) = AsyncStream.makeStream(of: Void.self)
         let identity = self.identity
+        // Tap: a hub every chain's tap stage reads (one atomic load per request while nothing taps).
+        let tap = self.config.tapListen.map { _ in TapHub(redacted: self.config.tapRedactedHeaders) }
+        let chainBuilder = tap.map { hub in self.chainBuilder.prepending { _ in [TapStage(hub: hub)] } } ?? self.chainBuilder
         let readiness = Readiness(condition: identity.map { identity in ({ identity.isCertified }, "waiting for a certificate") })
 
         // Bind first with a placeholder guard, since the guard needs the bound addresses.
@@ -65,7 +69,7 @@ public struct ProxyService: Service {
                 loops: loops, readiness: readiness,
                 environment: ProxyEnvironment.effectiveValues(self.environment),
                 requestShutdown: { shutdownContinuation.yield() },
-                extraMetrics: { identity?.metrics.render() ?? "" }
+                extraMetrics: { (identity?.metrics.render() ?? "") + (tap.map(Self.tapMetrics) ?? "") }
             )
         }
         let listenAddresses = [self.config.inboundListen, self.config.outboundListen].compactMap {
@@ -75,7 +79,7 @@ public struct ProxyService: Service {
         let connector = UpstreamConnector(connectTimeout: TimeAmount(self.config.connectTimeout), loopGuard: loopGuard)
         let loops = try await LoopContextTable.make(
             group: self.group, config: self.config, connector: connector, discovery: self.discovery, meshTLS: identity?.meshTLS,
-            policies: self.policies, chainBuilder: self.chainBuilder
+            policies: self.policies, chainBuilder: chainBuilder
         )
         let router = TargetResolver(config: self.config)
 
@@ -101,12 +105,22 @@ public struct ProxyService: Service {
                     logger: self.logger)
             )
         }
+        var tapListener: Channel?
+        if let hub = tap, let address = self.config.tapListen {
+            tapListener = try await Self.listening("tap", address, "SWIFTLET_PROXY_TAP_LISTEN_ADDR") {
+                try await TapListener.bind(
+                    address, group: self.group, hub: hub, serviceName: self.config.tapServiceName, meshTLS: identity?.meshTLS,
+                    logger: self.logger)
+            }
+        }
         readiness.set(true)
         let bound = BoundAddresses(inbound: inbound.localAddress!, outbound: outbound.localAddress!, admin: admin.localAddress!)
-        let addresses: Logger.Metadata = [
+        var metadata: Logger.Metadata = [
             "mode": "\(self.config.mode.rawValue)", "inbound": "\(bound.inbound)", "outbound": "\(bound.outbound)",
             "admin": "\(bound.admin)",
         ]
+        if let tapAddress = tapListener?.localAddress { metadata["tap"] = "\(tapAddress)" }
+        let addresses = metadata
         // "Ready" when /ready says so: with an identity, once a certificate is in force.
         if let identity, !identity.isCertified {
             self.logger.info("swiftlet-proxy listening; ready once it has a certificate", metadata: addresses)
@@ -158,8 +172,22 @@ public struct ProxyService: Service {
             outboundDrainer.closeAll()
         }
         await loops.closeIdleConnections()
+        try? await tapListener?.close()
         try? await admin.close()
         self.logger.info("swiftlet-proxy stopped")
+    }
+
+    /// Tap's own series: events dropped because a tap's reader fell behind.
+    static func tapMetrics(_ hub: TapHub) -> String {
+        """
+        # HELP tap_events_dropped_total Tap events dropped because a tap's reader fell behind its queue.
+        # TYPE tap_events_dropped_total counter
+        tap_events_dropped_total \(hub.droppedTotal)
+        # HELP tap_streams Tap streams open now.
+        # TYPE tap_streams gauge
+        tap_streams \(hub.open.count)
+
+        """
     }
 }
 

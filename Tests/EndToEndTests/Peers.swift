@@ -7,12 +7,15 @@ final class ProxyProcess: @unchecked Sendable {
     let inboundPort: Int
     let outboundPort: Int
     let adminPort: Int
+    /// The tap server's port; 0 when tap is off.
+    let tapPort: Int
 
     static func start(_ environment: [String: String] = [:], prefix: [String] = []) async throws -> ProxyProcess {
         var env = [
             "SWIFTLET_PROXY_INBOUND_LISTEN_ADDR": "127.0.0.1:0",
             "SWIFTLET_PROXY_OUTBOUND_LISTEN_ADDR": "127.0.0.1:0",
             "SWIFTLET_PROXY_ADMIN_LISTEN_ADDR": "127.0.0.1:0",
+            "SWIFTLET_PROXY_TAP_LISTEN_ADDR": "127.0.0.1:0",
             "SWIFTLET_PROXY_SHUTDOWN_GRACE_PERIOD": "10s",
             "SWIFTLET_PROXY_LOG": "info",
         ]
@@ -32,11 +35,14 @@ final class ProxyProcess: @unchecked Sendable {
             else { throw HarnessError("no \(key) port in '\(line)'") }
             return port
         }
-        return ProxyProcess(child: child, inbound: try port("inbound"), outbound: try port("outbound"), admin: try port("admin"))
+        return ProxyProcess(
+            child: child, inbound: try port("inbound"), outbound: try port("outbound"), admin: try port("admin"),
+            tap: (try? port("tap")) ?? 0)
     }
 
-    private init(child: ChildProcess, inbound: Int, outbound: Int, admin: Int) {
+    private init(child: ChildProcess, inbound: Int, outbound: Int, admin: Int, tap: Int) {
         self.child = child
+        self.tapPort = tap
         self.inboundPort = inbound
         self.outboundPort = outbound
         self.adminPort = admin

@@ -7,6 +7,7 @@ import Testing
     static let quiet = [
         "SWIFTLET_PROXY_INBOUND_LISTEN_ADDR": "127.0.0.1:0", "SWIFTLET_PROXY_OUTBOUND_LISTEN_ADDR": "127.0.0.1:0",
         "SWIFTLET_PROXY_ADMIN_LISTEN_ADDR": "127.0.0.1:0",
+        "SWIFTLET_PROXY_TAP_LISTEN_ADDR": "127.0.0.1:0",
     ]
 
     @Test func helpAndVersionAnswerAndExit() async throws {

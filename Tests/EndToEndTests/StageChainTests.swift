@@ -70,6 +70,7 @@ struct StageChainTests {
         config.inboundListen = HostPort(host: "127.0.0.1", port: 0)
         config.outboundListen = HostPort(host: "127.0.0.1", port: 0)
         config.adminListen = HostPort(host: "127.0.0.1", port: 0)
+        config.tapListen = HostPort(host: "127.0.0.1", port: 0)
         config.inboundForward = HostPort(host: "127.0.0.1", port: upstream.port)
         config.workerThreads = 1
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)

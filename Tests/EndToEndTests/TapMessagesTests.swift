@@ -97,22 +97,27 @@ import Testing
         #expect(first["proxy_direction"] as? String == "OUTBOUND")
         #expect(
             json(first["destination_meta"])
-                == #"{"labels":{"deployment":"voting","namespace":"emojivoto","server_id":"voting.emojivoto.serviceaccount.identity.swiftlet.cluster.local","tls":"true"}}"#
+                == #"{"labels":{"deployment":"voting","namespace":"emojivoto","#
+                + #""server_id":"voting.emojivoto.serviceaccount.identity.swiftlet.cluster.local","tls":"true"}}"#
         )
         #expect(json(first["route_meta"]) == #"{"labels":{"backend_name":"voting-v2","route_name":"split"}}"#)
         #expect(json(first["tls"]) == #"{"server_id":"voting.emojivoto.serviceaccount.identity.swiftlet.cluster.local","state":"true"}"#)
         // Header values are bytes: base64 in JSON. "[redacted]" and "abc".
         #expect(
             json(first["http"])
-                == #"{"request_init":{"authority":"voting:8080","headers":{"headers":[{"name":"authorization","value":"W3JlZGFjdGVkXQ=="},{"name":"x-trace","value":"YWJj"}]},"id":{"base":7,"stream":"42"},"method":{"registered":"POST"},"path":"/api/vote","scheme":{"registered":"HTTP"}}}"#,
+                == #"{"request_init":{"authority":"voting:8080","headers":{"headers":["#
+                + #"{"name":"authorization","value":"W3JlZGFjdGVkXQ=="},{"name":"x-trace","value":"YWJj"}]},"#
+                + #""id":{"base":7,"stream":"42"},"method":{"registered":"POST"},"path":"/api/vote","scheme":{"registered":"HTTP"}}}"#,
             "a oneof's registered 0 is on the wire")
         #expect(
             json(decoded[1]["http"])
-                == #"{"response_init":{"http_status":503,"id":{"base":7,"stream":"42"},"proxy_answered":"fault","since_request_init":"0.001500s"}}"#
+                == #"{"response_init":{"http_status":503,"id":{"base":7,"stream":"42"},"proxy_answered":"fault","#
+                + #""since_request_init":"0.001500s"}}"#
         )
         #expect(
             json(decoded[2]["http"])
-                == #"{"response_end":{"eos":{"grpc_status_code":0},"id":{"base":7,"stream":"42"},"response_bytes":"1234","since_request_init":"2.000000123s","since_response_init":"0.000500s"}}"#
+                == #"{"response_end":{"eos":{"grpc_status_code":0},"id":{"base":7,"stream":"42"},"response_bytes":"1234","#
+                + #""since_request_init":"2.000000123s","since_response_init":"0.000500s"}}"#
         )
         #expect(
             json((decoded[3]["http"] as? [String: Any])?["response_end"].flatMap { ($0 as? [String: Any])?["eos"] })

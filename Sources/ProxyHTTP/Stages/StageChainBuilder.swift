@@ -37,6 +37,12 @@ public struct StageChainBuilder: Sendable {
         StageChainBuilder(then: extra)
     }
 
+    /// This builder with `stages` ahead of its own first ones (tap, ahead of whatever a test puts first).
+    public func prepending(_ stages: @escaping @Sendable (StageTarget) -> [any HTTPStage]) -> StageChainBuilder {
+        let first = self.first
+        return StageChainBuilder(first: { stages($0) + first($0) }, then: self.then, policyWait: self.policyWait)
+    }
+
     /// A destination's chain, on the loop that will use it.
     func chain(for target: StageTarget, resources: LoopContext) -> StageChain {
         var stages = self.first(target)
