@@ -1,4 +1,6 @@
-"""A tap client with grpcio: `tap_client.py HOST:PORT '<ObserveRequest as JSON>' [--stop-reading-after N]`.
+"""A tap client with grpcio: `tap_client.py HOST:PORT '<ObserveRequest as JSON>' [--stop-reading-after N]
+[--tls CA LEAF CHAIN KEY SERVER_NAME]` (mTLS: the anchors, our certificate, its chain and key, and the proxy's
+identity as the server name).
 
 Prints `EVENT <json>` per TapEvent as it arrives, then `END <grpc status code name> <details>`. With
 --stop-reading-after it reads N events and then stops reading (the stream stays open) until its stdin closes: a
@@ -13,9 +15,25 @@ from tap_codec import load, to_json
 
 tap, tap_grpc = load()
 target, request_json = sys.argv[1], sys.argv[2]
-stop_after = int(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[3] == "--stop-reading-after" else None
+options = sys.argv[3:]
+stop_after = None
+tls = None
+while options:
+    if options[0] == "--stop-reading-after":
+        stop_after, options = int(options[1]), options[2:]
+    elif options[0] == "--tls":
+        tls, options = options[1:6], options[6:]
+    else:
+        sys.exit(f"unknown option {options[0]}")
 request = json_format.Parse(request_json, tap.ObserveRequest())
-channel = grpc.insecure_channel(target)
+if tls:
+    ca, leaf, chain, key, server_name = tls
+    read = lambda path: open(path, "rb").read()
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=read(ca), private_key=read(key), certificate_chain=read(leaf) + read(chain))
+    channel = grpc.secure_channel(target, credentials, options=[("grpc.ssl_target_name_override", server_name)])
+else:
+    channel = grpc.insecure_channel(target)
 stub = tap_grpc.TapStub(channel)
 print("OPEN", flush=True)
 try:
