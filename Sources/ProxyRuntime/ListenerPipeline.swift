@@ -5,6 +5,7 @@ import NIOHTTP2
 import NIOSSL
 import ProxyCore
 import ProxyHTTP
+import ProxyTap
 import ProxyTransport
 
 /// Builds the pipeline of every connection accepted by the inbound or outbound listener:
@@ -19,6 +20,8 @@ struct ListenerPipeline: Sendable {
     let logger: Logger
     /// This proxy's mesh TLS, when it has an identity: inbound TLS for its name is terminated here.
     var meshTLS: MeshTLS? = nil
+    /// Open taps, when tap is on: an opaque connection one of them takes is reported.
+    var tap: TapHub? = nil
 
     /// The `tls` label of a connection before anything is known of it: plaintext until TLS is seen.
     var tls: TLSLabel { self.direction == .inbound ? .noTLSFromRemote : .notProvidedByDiscovery }
@@ -166,6 +169,15 @@ struct ListenerPipeline: Sendable {
     {
         let metrics = resources.metrics
         let direction = self.direction
+        if let tap = self.tap, tap.isActive, let channel = try? pipeline.context(handlerType: TCPAccountingHandler.self).channel,
+            let connection = TapConnection.open(
+                hub: tap, direction: direction,
+                source: channel.remoteAddress.flatMap { address in
+                    address.ipAddress.flatMap { ip in address.port.map { HostPort(host: ip, port: $0) } }
+                }, destination: destination, tls: tls, sni: nil, now: channel.eventLoop.now)
+        {
+            try pipeline.addHandler(TapConnectionHandler(connection), position: .first)
+        }
         let onFailure: (ProxyError) -> Void = { error in metrics.recordTCPError(direction, error.code) }
         let discoveryKey = self.router.discoveryKey(direction: direction, authority: nil, connectionDestination: destination)
         guard let key = discoveryKey, let balanced = resources.destination(for: key) else {

@@ -93,7 +93,7 @@ public struct ProxyService: Service {
                 self.config.inboundListen, group: self.group,
                 pipeline: ListenerPipeline(
                     direction: .inbound, config: self.config, router: router, connector: connector, loops: loops, drainer: inboundDrainer,
-                    logger: self.logger, meshTLS: identity?.meshTLS
+                    logger: self.logger, meshTLS: identity?.meshTLS, tap: tap
                 )
             )
         }
@@ -102,7 +102,7 @@ public struct ProxyService: Service {
                 self.config.outboundListen, group: self.group,
                 pipeline: ListenerPipeline(
                     direction: .outbound, config: self.config, router: router, connector: connector, loops: loops, drainer: outboundDrainer,
-                    logger: self.logger)
+                    logger: self.logger, tap: tap)
             )
         }
         var tapListener: Channel?

@@ -57,7 +57,7 @@ public final class TapStage: HTTPStage {
         guard let record = exchange.slots[self.slot] else { return }
         if !record.decided {
             // No attempt went out: the proxy answered (or the client left) before choosing an endpoint.
-            self.decide(record, exchange, destination: nil, labels: [], tls: exchange.connectionTLS)
+            self.decide(record, exchange, destination: nil, labels: exchange.serviceLabels, tls: exchange.connectionTLS)
         }
         guard let encoder = record.encoder, !record.streams.isEmpty else { return }
         let now = exchange.now

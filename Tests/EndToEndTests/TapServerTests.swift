@@ -163,6 +163,8 @@ import Testing
         let fault = of("/fault")
         let faultResponse = fault.compactMap { ($0["http"] as? [String: Any])?["response_init"] as? [String: Any] }.first
         #expect(faultResponse?["http_status"] as? Int == 503 && faultResponse?["proxy_answered"] as? String == "fault", "\(fault)")
+        let faultLabels = (fault.first?["destination_meta"] as? [String: Any])?["labels"] as? [String: String] ?? [:]
+        #expect(faultLabels["service"] == "web" && faultLabels["namespace"] == "demo", "no endpoint, still the Service: \(faultLabels)")
 
         let grpc = of("/test.Echo/Unary")
         let end = grpc.compactMap { ($0["http"] as? [String: Any])?["response_end"] as? [String: Any] }.first
@@ -200,5 +202,41 @@ import Testing
         #expect(proxy.rssMiB < before + 16, "RSS \(before) MiB → \(proxy.rssMiB) MiB")
         _ = try await load.finish()
         #expect(try await proxy.metric("tap_streams") == 1, "the stuck tap is still open, its queue full")
+    }
+
+    /// Opaque TCP, when asked for: the connection's open, then its close with its duration and bytes each way.
+    @Test(.enabled(if: E2E.available("python3")))
+    func anOpaqueConnectionIsReportedWhenTheTapAsksForTCP() async throws {
+        let echo = try await FixtureProcess.start("tcp_echo.py", ["echo"])
+        let proxy = try await ProxyProcess.start([
+            "SWIFTLET_PROXY_INBOUND_FORWARD_ADDR": "127.0.0.1:\(echo.port)", "SWIFTLET_PROXY_OPAQUE_PORTS": "\(echo.port)",
+        ])
+        defer { proxy.stop() }
+        let client = try Self.observe(proxy, #"{"limit": 1, "tcp": true}"#)
+        try await proxy.waitForMetric("tap_streams")
+        let result = try await run(
+            E2E.python,
+            [
+                "-c",
+                """
+                import socket
+                s = socket.create_connection(("127.0.0.1", \(proxy.inboundPort)))
+                s.sendall(b"x" * 5000)
+                s.shutdown(socket.SHUT_WR)
+                data = b""
+                while True:
+                    piece = s.recv(65536)
+                    if not piece: break
+                    data += piece
+                print("GOT", len(data))
+                """,
+            ])
+        #expect(result.output.contains("GOT 5000"), "\(result.output)")
+        _ = try await client.waitForLine(containing: "END ")
+        let events = try Self.events(client).compactMap { $0["tcp"] as? [String: Any] }
+        #expect(events.count == 2 && events[0]["open"] != nil, "\(client.text)")
+        let close = events.last?["close"] as? [String: Any]
+        #expect(close?["bytes_received"] as? String == "5000" && close?["bytes_sent"] as? String == "5000", "\(String(describing: close))")
+        #expect(close?["duration"] is String)
     }
 }

@@ -77,6 +77,14 @@ public final class Exchange {
         guard let peer = self.connection.peer, let ip = peer.ipAddress, let port = peer.port else { return nil }
         return HostPort(host: ip, port: port)
     }
+    /// The destination Service's own labels (`dst_namespace`, `dst_service`) as discovery gives them, for a request
+    /// answered before any endpoint was chosen (tap matches `--to svc/…` on them). Empty when discovery has none.
+    public var serviceLabels: [MetricLabel] {
+        guard case .discovered(let destination, _)? = self.path.balancer?.source,
+            case .endpoints(let endpoints) = destination.entry.current, let first = endpoints.first
+        else { return [] }
+        return first.labels.filter { $0.name == "dst_namespace" || $0.name == "dst_service" }
+    }
     /// When the request arrived.
     public var startedAt: NIODeadline { self.started }
     /// The connection's `tls` label (inbound: the client's identity).
