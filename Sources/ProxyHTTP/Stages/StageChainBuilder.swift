@@ -4,14 +4,15 @@ import ProxyCore
 
 /// Builds every chain of the request path, and alone decides its order (DESIGN §3):
 ///
-///     authorization → tap → metrics → route (match, filters) → [rule] fault → split → timeout → retry
+///     tap → authorization → metrics → route (match, filters) → [rule] fault → split → timeout → retry
 ///         → [backend] backend metrics → balancer → endpoint
 ///
 /// A destination's chain ends at the route, which branches to the matched rule's chain; the rule's split branches
 /// to the picked backend's chain, whose balancer takes the attempts (the endpoint client opens them). A stage a
 /// destination, rule or backend does not use is absent: a Service without routes, timeouts or retries pays for
-/// none of them. Authorization and tap (the next issues) go `first`, ahead of metrics; tests put their own stages
-/// `first` or `then` (after metrics), one line each.
+/// none of them. Tap is outermost (`prepending`): a stage sees only what the stages before it passed, and tap must
+/// report what authorization refuses (DESIGN §3 put authorization first). Authorization goes `first`, ahead of
+/// metrics; tests put their own stages `first` or `then` (after metrics), one line each.
 public struct StageChainBuilder: Sendable {
     /// Stages ahead of all others, per destination.
     let first: @Sendable (StageTarget) -> [any HTTPStage]
