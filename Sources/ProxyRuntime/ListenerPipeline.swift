@@ -83,7 +83,7 @@ struct ListenerPipeline: Sendable {
                 if relayed != tls {
                     accounting.retarget(resources.metrics.acceptedTCPMetrics(direction: self.direction, target: destination, tls: relayed))
                 }
-                try self.addRelay(to: destination, pipeline: pipeline, resources: resources, tls: relayed)
+                try self.addRelay(to: destination, pipeline: pipeline, resources: resources, tls: relayed, sni: serverName)
             case .opaque:
                 guard let destination else {
                     resources.metrics.recordTCPError(self.direction, .noRoute)
@@ -164,9 +164,10 @@ struct ListenerPipeline: Sendable {
         )
     }
 
-    private func addRelay(to destination: HostPort, pipeline: ChannelPipeline.SynchronousOperations, resources: LoopContext, tls: TLSLabel)
-        throws
-    {
+    /// `sni`: the server name of a TLS hello the proxy does not terminate (tap reports it).
+    private func addRelay(
+        to destination: HostPort, pipeline: ChannelPipeline.SynchronousOperations, resources: LoopContext, tls: TLSLabel, sni: String? = nil
+    ) throws {
         let metrics = resources.metrics
         let direction = self.direction
         if let tap = self.tap, tap.isActive, let channel = try? pipeline.context(handlerType: TCPAccountingHandler.self).channel,
@@ -174,9 +175,10 @@ struct ListenerPipeline: Sendable {
                 hub: tap, direction: direction,
                 source: channel.remoteAddress.flatMap { address in
                     address.ipAddress.flatMap { ip in address.port.map { HostPort(host: ip, port: $0) } }
-                }, destination: destination, tls: tls, sni: nil, now: channel.eventLoop.now)
+                }, destination: destination, tls: tls, sni: sni, now: channel.eventLoop.now)
         {
-            try pipeline.addHandler(TapConnectionHandler(connection), position: .first)
+            // After detection (which hands on the bytes it read from where it stands), before the relay.
+            try pipeline.addHandler(TapConnectionHandler(connection))
         }
         let onFailure: (ProxyError) -> Void = { error in metrics.recordTCPError(direction, error.code) }
         let discoveryKey = self.router.discoveryKey(direction: direction, authority: nil, connectionDestination: destination)

@@ -239,4 +239,35 @@ import Testing
         #expect(close?["bytes_received"] as? String == "5000" && close?["bytes_sent"] as? String == "5000", "\(String(describing: close))")
         #expect(close?["duration"] is String)
     }
+
+    /// TLS the proxy does not terminate is relayed as opaque: tap says so, with the hello's server name.
+    @Test(.enabled(if: E2E.available("python3")))
+    func relayedTLSIsReportedWithItsServerName() async throws {
+        let echo = try await FixtureProcess.start("tcp_echo.py", ["echo"])
+        let proxy = try await ProxyProcess.start(["SWIFTLET_PROXY_INBOUND_FORWARD_ADDR": "127.0.0.1:\(echo.port)"])
+        defer { proxy.stop() }
+        let client = try Self.observe(proxy, #"{"limit": 1, "tcp": true}"#)
+        try await proxy.waitForMetric("tap_streams")
+        // The echo server is no TLS server: the handshake fails, which is all this needs (a hello went through).
+        _ = try await run(
+            E2E.python,
+            [
+                "-c",
+                """
+                import socket, ssl
+                raw = socket.create_connection(("127.0.0.1", \(proxy.inboundPort)), timeout=5)
+                context = ssl.create_default_context()
+                try:
+                    context.wrap_socket(raw, server_hostname="billing.internal.example")
+                except Exception as error:
+                    print("handshake failed as expected:", type(error).__name__)
+                """,
+            ])
+        _ = try await client.waitForLine(containing: "END ")
+        let events = try Self.events(client).compactMap { $0["tcp"] as? [String: Any] }
+        let open = events.first?["open"] as? [String: Any]
+        #expect(open?["sni"] as? String == "billing.internal.example", "\(client.text)")
+        let close = events.last?["close"] as? [String: Any]
+        #expect((close?["bytes_received"] as? String).flatMap(Int.init) ?? 0 > 0, "the hello's bytes count: \(String(describing: close))")
+    }
 }
