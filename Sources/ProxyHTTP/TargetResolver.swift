@@ -21,10 +21,7 @@ public struct TargetResolver: Sendable {
     public func connectionDestination(direction: TrafficDirection, originalDestination: SocketAddress?) -> HostPort? {
         switch (self.mode, direction) {
         case (.transparent, _):
-            guard let address = originalDestination, let ip = address.ipAddress, let port = address.port else {
-                return nil
-            }
-            return HostPort(host: ip, port: port)
+            return originalDestination.flatMap(HostPort.init)
         case (.explicit, .inbound):
             return self.inboundForward
         case (.explicit, .outbound):

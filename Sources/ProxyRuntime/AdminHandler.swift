@@ -70,7 +70,7 @@ final class AdminHandler: ChannelInboundHandler {
             let json = JSONText.object(self.shared.environment.map { ($0.name, $0.value) })
             self.respond(.ok, json, contentType: "application/json", head: head, context: context)
         case (.POST, "/shutdown"):
-            guard Self.isLoopback(context.channel.remoteAddress) else {
+            guard context.channel.remoteAddress?.isLoopback ?? false else {
                 self.respond(.forbidden, "shutdown is only accepted from localhost\n", head: head, context: context)
                 return
             }
@@ -81,11 +81,6 @@ final class AdminHandler: ChannelInboundHandler {
         default:
             self.respond(.notFound, "not found\n", head: head, context: context)
         }
-    }
-
-    static func isLoopback(_ address: SocketAddress?) -> Bool {
-        guard let ip = address?.ipAddress else { return false }
-        return ip.hasPrefix("127.") || ip == "::1" || ip == "::ffff:127.0.0.1"
     }
 
     private func respond(

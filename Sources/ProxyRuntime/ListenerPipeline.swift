@@ -173,9 +173,8 @@ struct ListenerPipeline: Sendable {
         if let tap = self.tap, tap.isActive, let channel = try? pipeline.context(handlerType: TCPAccountingHandler.self).channel,
             let connection = TapConnection.open(
                 hub: tap, direction: direction,
-                source: channel.remoteAddress.flatMap { address in
-                    address.ipAddress.flatMap { ip in address.port.map { HostPort(host: ip, port: $0) } }
-                }, destination: destination, tls: tls, sni: sni, now: channel.eventLoop.now)
+                source: channel.remoteAddress.flatMap(HostPort.init), destination: destination, tls: tls, sni: sni,
+                now: channel.eventLoop.now)
         {
             // After detection (which hands on the bytes it read from where it stands), before the relay.
             try pipeline.addHandler(TapConnectionHandler(connection))

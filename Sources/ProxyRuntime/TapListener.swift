@@ -21,7 +21,7 @@ enum TapListener {
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let loopback = Self.isLoopback(channel.remoteAddress)
+                    let loopback = channel.remoteAddress?.isLoopback ?? false
                     try channel.pipeline.syncOperations.addHandler(
                         TapFirstByte { context, tls in
                             let pipeline = context.pipeline.syncOperations
@@ -58,11 +58,6 @@ enum TapListener {
                 try stream.pipeline.syncOperations.addHandler(TapServerStream(hub: hub, authorized: authorized, logger: logger))
             }
         }
-    }
-
-    static func isLoopback(_ address: SocketAddress?) -> Bool {
-        guard let ip = address?.ipAddress else { return false }
-        return ip == "::1" || ip.hasPrefix("127.") || ip.hasPrefix("::ffff:127.")
     }
 }
 

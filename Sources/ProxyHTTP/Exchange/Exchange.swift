@@ -74,8 +74,7 @@ public final class Exchange {
     public var routeLabels: [MetricLabel] { self.path.labels }
     /// The client's address, when the connection has one (not for a Unix socket).
     public var source: HostPort? {
-        guard let peer = self.connection.peer, let ip = peer.ipAddress, let port = peer.port else { return nil }
-        return HostPort(host: ip, port: port)
+        self.connection.peer.flatMap(HostPort.init)
     }
     /// The destination Service's own labels (`dst_namespace`, `dst_service`) as discovery gives them, for a request
     /// answered before any endpoint was chosen (tap matches `--to svc/…` on them). Empty when discovery has none.
