@@ -47,7 +47,7 @@ extension HTTP1ServerHandler {
         self.flushResponse()
         switch self.machine.exchangeFinished(requestComplete: requestComplete, now: self.connection.eventLoop.now) {
         case .close:
-            self.closeChannel()
+            self.closeAfterWrites()
         case .discard:
             // The response went out before the request ended: the rest of it is read and dropped.
             self.pump()

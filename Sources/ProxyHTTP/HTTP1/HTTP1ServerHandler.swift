@@ -245,6 +245,23 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, RemovableChannelHandler, E
         self.closeChannel()
     }
 
+    /// Closes once what was written has left: closing with writes still queued (a slow reader's socket is full)
+    /// would drop the end of the response. A reader that never takes it is closed anyway after the header read
+    /// timeout, so it holds nothing for long.
+    func closeAfterWrites() {
+        guard let context = self.context else { return }
+        self.timer?.cancel()
+        self.timer = nil
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let deadline = context.eventLoop.scheduleTask(in: self.machine.headerReadTimeout) { bound.value.close(promise: nil) }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(capacity: 0)), promise: written)
+        written.futureResult.whenComplete { _ in
+            deadline.cancel()
+            bound.value.close(promise: nil)
+        }
+    }
+
     func closeChannel() {
         self.timer?.cancel()
         self.timer = nil
