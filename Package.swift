@@ -221,7 +221,9 @@ let package = Package(
                 "Demo",
                 "ProxyCore",
                 "ProxyRuntime",
+                "SwiftletAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -239,6 +241,16 @@ let package = Package(
             name: "swiftlet",
             dependencies: [
                 "CLI"
+            ]
+        ),
+        .testTarget(
+            name: "CLITests",
+            dependencies: [
+                "CLI",
+                "Controller",
+                "SwiftletAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
         .testTarget(

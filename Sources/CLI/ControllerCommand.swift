@@ -88,6 +88,9 @@ struct ControllerCommand: AsyncCommand {
     )
     var destinationPlaintext = false
 
+    @Option(help: "The tap API's listen address (`swiftlet viz tap`; it answers this host only), or `off`.")
+    var tapAddr = "127.0.0.1:8089"
+
     @Option(help: "Injector webhook listen address (HTTPS), or `off`.")
     var injectorAddr = "off"
 
@@ -127,6 +130,7 @@ struct ControllerCommand: AsyncCommand {
         }
         (config.destinationHost, config.destinationPort) = try Self.address(self.destinationAddr, option: "--destination-addr")
         (config.adminHost, config.adminPort) = try Self.address(self.adminAddr, option: "--admin-addr")
+        config.tapListen = self.tapAddr == "off" ? nil : try Self.address(self.tapAddr, option: "--tap-addr")
         config.identity = MeshIdentity(trustDomain: self.identityTrustDomain, controlPlaneNamespace: self.controlPlaneNamespace)
         config.clusterDomain = self.clusterDomain
         config.destinationPlaintext = self.destinationPlaintext

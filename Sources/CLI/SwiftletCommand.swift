@@ -12,7 +12,7 @@ public struct SwiftletCommand: ParsableCommand {
         subcommands: [
             InstallCommand.self, UninstallCommand.self, UpgradeCommand.self, InjectCommand.self, UninjectCommand.self, CheckCommand.self,
             ControllerCommand.self, IdentityCommand.self, DemoCommand.self, VersionCommand.self, CompletionCommand.self,
-            DiagnosticsCommand.self,
+            DiagnosticsCommand.self, VizCommand.self,
             DemoAppCommand.self, ProxyCommand.self, TLSHandshakesCommand.self,
         ]
     )

@@ -16,6 +16,8 @@ public struct ControllerConfig: Sendable {
     public var destinationPort = 8086
     public var adminHost = "0.0.0.0"
     public var adminPort = 9990
+    /// The tap API's listener (`TapAPIServer`); `nil` runs none. Loopback: it answers this host only.
+    public var tapListen: (host: String, port: Int)? = ("127.0.0.1", 8089)
     public var identity = MeshIdentity()
     public var clusterDomain = "cluster.local"
     /// The Identity API's listener; `nil` runs no identity service.

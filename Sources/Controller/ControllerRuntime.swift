@@ -36,9 +36,15 @@ public enum ControllerRuntime {
             ],
             authority: config.destinationPlaintext ? nil : identity?.authority
         )
+        let tapService = try TapService(index: index, identity: config.identity, authority: identity?.authority, logger: logger)
+        var tap: TapAPIServer? = nil
+        if let listen = config.tapListen {
+            tap = try await TapAPIServer.bind(host: listen.host, port: listen.port, service: tapService, logger: logger)
+        }
         let installer = identity.map { identity in
             IssuerInstaller(
-                authority: identity.authority, server: identity.server, alsoRenewed: [destination.certificate].compactMap { $0 },
+                authority: identity.authority, server: identity.server,
+                alsoRenewed: [destination.certificate, tapService.certificate].compactMap { $0 },
                 metrics: metrics,
                 logger: logger
             )
@@ -74,7 +80,7 @@ public enum ControllerRuntime {
         }
         let announcer = ReadyAnnouncer(
             source: source, destination: destination, identity: identity?.server, injectorPort: injector?.port, adminPort: admin.port,
-            logger: logger
+            tapPort: tap?.port, logger: logger
         )
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: source), .init(service: destination)]
         if let identity {
@@ -82,6 +88,7 @@ public enum ControllerRuntime {
             if let watcher { services.append(.init(service: watcher)) }
         }
         if let injector { services.append(.init(service: injector)) }
+        if let tap { services.append(.init(service: tap)) }
         services.append(.init(service: announcer, successTerminationBehavior: .ignore))
         var configuration = ServiceGroupConfiguration(
             services: services,
@@ -199,6 +206,7 @@ struct ReadyAnnouncer: Service {
     let identity: IdentityServer?
     let injectorPort: Int?
     let adminPort: Int
+    let tapPort: Int?
     let logger: Logger
 
     func run() async throws {
@@ -210,7 +218,7 @@ struct ReadyAnnouncer: Service {
             metadata: [
                 "destination": "\(port)", "destination_tls": "\(self.destination.certificate == nil ? "off" : "mtls")",
                 "identity": "\(identityPort.map(String.init) ?? "off")", "injector": "\(self.injectorPort.map(String.init) ?? "off")",
-                "admin": "\(self.adminPort)",
+                "admin": "\(self.adminPort)", "tap": "\(self.tapPort.map(String.init) ?? "off")",
             ]
         )
     }

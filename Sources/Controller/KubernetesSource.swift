@@ -253,10 +253,15 @@ public struct KubernetesSource: Service {
                 owner = WorkloadSpec.Owner(kind: "Deployment", name: String(reference.name.dropLast(hash.count + 1)))
             }
         }
+        let meshed = labels[MeshLabels.controlPlaneNamespace] != nil
+        // The proxy (a native sidecar: an init container) names its tap port; pods injected before it did use 4190.
+        let proxyPorts = ((pod.spec?.initContainers ?? []) + (pod.spec?.containers ?? [])).flatMap { $0.ports ?? [] }
+        let tapPort = proxyPorts.first { $0.name == ProxyInjector.tapPortName }?.containerPort ?? (meshed ? 4190 : nil)
         return WorkloadSpec(
             key: ObjectKey(namespace: pod.metadata.namespace ?? "default", name: name), labels: labels,
             serviceAccount: pod.spec?.serviceAccountName ?? "default", address: ip, ports: ports,
-            meshed: labels[MeshLabels.controlPlaneNamespace] != nil, owner: owner
+            meshed: meshed, owner: owner, tapPort: tapPort,
+            tapDisabled: pod.metadata.annotations?[WorkloadSpec.disableTapAnnotation] == "true"
         )
     }
 

@@ -133,7 +133,7 @@ public enum ManifestParser {
     }
 
     private static func workload(_ root: Node.Mapping, _ document: Node, _ reader: FieldReader) throws -> WorkloadSpec {
-        let (key, labels, _) = try Self.metadata(root, document, reader)
+        let (key, labels, metadata) = try Self.metadata(root, document, reader)
         let spec = try reader.mapping(root, "spec", in: document)
         let specNode = root["spec"]!
         let address = try reader.string(spec, "address", in: specNode)
@@ -167,9 +167,13 @@ public enum ManifestParser {
             }
             owner = WorkloadSpec.Owner(kind: kind, name: try reader.string(mapping, "name", in: node))
         }
+        // Where its proxy's tap server listens: local proxies have no fixed port, so the Workload says it.
+        let tapPort = try spec["tapPort"].map { _ in try reader.port(spec, "tapPort", in: specNode) }
+        let annotations = try reader.stringMap(metadata, "annotations") ?? [:]
         return WorkloadSpec(
             key: key, labels: labels, serviceAccount: try reader.optionalDNSLabel(spec, "serviceAccount") ?? "default",
-            address: address, ports: ports, meshed: meshed, owner: owner
+            address: address, ports: ports, meshed: meshed, owner: owner, tapPort: tapPort,
+            tapDisabled: annotations[WorkloadSpec.disableTapAnnotation] == "true"
         )
     }
 }

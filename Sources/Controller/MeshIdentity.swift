@@ -43,6 +43,12 @@ extension MeshIdentity {
         self.dnsName(serviceAccount: "identity", namespace: self.controlPlaneNamespace)
     }
 
+    /// The tap service's name (Linkerd's `tap.linkerd-viz.serviceaccount…`): the one client, besides loopback, that a
+    /// proxy's tap server answers (`SWIFTLET_PROXY_TAP_SVC_NAME`).
+    public var tapServiceName: String {
+        self.dnsName(serviceAccount: "tap", namespace: self.controlPlaneNamespace)
+    }
+
     /// The name the Destination API answers to; proxies check it in the certificate it presents.
     public var destinationServiceName: String {
         self.dnsName(serviceAccount: "destination", namespace: self.controlPlaneNamespace)

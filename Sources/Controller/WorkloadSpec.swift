@@ -36,10 +36,18 @@ public struct WorkloadSpec: Hashable, Sendable {
     /// Whether a proxy runs beside it (its endpoints then carry an identity).
     public var meshed: Bool
     public var owner: Owner?
+    /// Where its proxy's tap server listens, on `address` (a pod: the proxy container's port `swiftlet-tap`, 4190;
+    /// a local Workload: `spec.tapPort`); `nil` when none is known.
+    public var tapPort: Int?
+    /// The annotation `viz.swiftlet.io/disable-tap: "true"`: its proxy serves no tap, and tap says so by name.
+    public var tapDisabled: Bool
+
+    /// The annotation that turns a workload's tap off (the injector sets `SWIFTLET_PROXY_TAP_DISABLED` from it).
+    public static let disableTapAnnotation = "viz.swiftlet.io/disable-tap"
 
     public init(
         key: ObjectKey, labels: [String: String], serviceAccount: String = "default", address: String,
-        ports: [Port] = [], meshed: Bool = true, owner: Owner? = nil
+        ports: [Port] = [], meshed: Bool = true, owner: Owner? = nil, tapPort: Int? = nil, tapDisabled: Bool = false
     ) {
         self.key = key
         self.labels = labels
@@ -48,6 +56,8 @@ public struct WorkloadSpec: Hashable, Sendable {
         self.ports = ports
         self.meshed = meshed
         self.owner = owner
+        self.tapPort = tapPort
+        self.tapDisabled = tapDisabled
     }
 
     /// Whether `selector` (non-empty) selects this workload.

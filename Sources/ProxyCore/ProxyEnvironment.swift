@@ -47,7 +47,7 @@ public enum ProxyEnvironment {
         Variable(
             name: "SWIFTLET_PROXY_TAP_SVC_NAME", defaultValue: "",
             summary: "The tap service's identity, the one client besides loopback that may tap "
-                + "(`swiftlet-tap.swiftlet.serviceaccount.identity.swiftlet.cluster.local`). Empty: loopback only."
+                + "(`tap.swiftlet.serviceaccount.identity.swiftlet.cluster.local`). Empty: loopback only."
         ) { config, value throws(ConfigError) in config.tapServiceName = value },
         Variable(
             name: "SWIFTLET_PROXY_TAP_REDACT_HEADERS", defaultValue: "authorization,cookie,set-cookie,proxy-authorization",

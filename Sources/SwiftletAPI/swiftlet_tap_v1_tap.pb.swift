@@ -1333,6 +1333,9 @@ public nonisolated struct Swiftlet_Tap_V1_TapByResourceRequest: Sendable {
 
   public var tcp: Bool = false
 
+  /// Only the target's pods with these labels (-l): `key=value` pairs, comma separated, all of them required.
+  public var labelSelector: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3283,7 +3286,7 @@ nonisolated extension Swiftlet_Tap_V1_Resource: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Swiftlet_Tap_V1_TapByResourceRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TapByResourceRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}target\0\u{1}to\0\u{1}match\0\u{3}max_rps\0\u{1}extract\0\u{1}tcp\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}target\0\u{1}to\0\u{1}match\0\u{3}max_rps\0\u{1}extract\0\u{1}tcp\0\u{3}label_selector\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3297,6 +3300,7 @@ nonisolated extension Swiftlet_Tap_V1_TapByResourceRequest: SwiftProtobuf.Messag
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.maxRps) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._extract) }()
       case 6: try { try decoder.decodeSingularBoolField(value: &self.tcp) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.labelSelector) }()
       default: break
       }
     }
@@ -3325,6 +3329,9 @@ nonisolated extension Swiftlet_Tap_V1_TapByResourceRequest: SwiftProtobuf.Messag
     if self.tcp != false {
       try visitor.visitSingularBoolField(value: self.tcp, fieldNumber: 6)
     }
+    if !self.labelSelector.isEmpty {
+      try visitor.visitSingularStringField(value: self.labelSelector, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3335,6 +3342,7 @@ nonisolated extension Swiftlet_Tap_V1_TapByResourceRequest: SwiftProtobuf.Messag
     if lhs.maxRps != rhs.maxRps {return false}
     if lhs._extract != rhs._extract {return false}
     if lhs.tcp != rhs.tcp {return false}
+    if lhs.labelSelector != rhs.labelSelector {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -75,6 +75,22 @@ import Testing
             return
         }
         #expect(workload.owner == .init(kind: "StatefulSet", name: "db"))
+        #expect(workload.tapPort == nil && !workload.tapDisabled, "a local proxy's tap port is declared, not guessed")
+        // Where its proxy's tap server listens, and the annotation that turns tap off.
+        let tapped = try ManifestParser.parse(
+            text.replacingOccurrences(of: "  serviceAccount: web\n", with: "  serviceAccount: web\n  tapPort: 4190\n")
+                .replacingOccurrences(
+                    of: "  labels: {app: web}\n", with: "  labels: {app: web}\n  annotations: {viz.swiftlet.io/disable-tap: \"true\"}\n"),
+            file: "w.yaml")
+        guard case .workload(let declared)? = tapped.first else {
+            Issue.record("no workload")
+            return
+        }
+        #expect(declared.tapPort == 4190 && declared.tapDisabled)
+        #expect(throws: ManifestError.self) {
+            try ManifestParser.parse(
+                text.replacingOccurrences(of: "  serviceAccount: web\n", with: "  serviceAccount: web\n  tapPort: 0\n"), file: "w.yaml")
+        }
         #expect(throws: ManifestError.self) {
             try ManifestParser.parse(
                 text.replacingOccurrences(of: "  serviceAccount: web\n", with: "  serviceAccount: web\n  owner: {kind: Pod, name: x}\n"),

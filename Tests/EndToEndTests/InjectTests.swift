@@ -107,6 +107,13 @@ extension TimingSensitiveTests {
             #expect(environment["SWIFTLET_PROXY_OPAQUE_PORTS"] == "5432")
             #expect(environment["SWIFTLET_PROXY_IDENTITY_TRUST_ANCHORS"] == (try String(contentsOfFile: anchors, encoding: .utf8)))
             #expect(environment["SWIFTLET_PROXY_WORKLOAD"] == "db")
+            // Tap: served to the tap service's identity (and loopback), on the port the tap service finds by name.
+            #expect(environment["SWIFTLET_PROXY_TAP_SVC_NAME"] == "tap.swiftlet.serviceaccount.identity.swiftlet.cluster.local")
+            #expect(environment["SWIFTLET_PROXY_TAP_LISTEN_ADDR"] == "0.0.0.0:4190" && environment["SWIFTLET_PROXY_TAP_DISABLED"] == nil)
+            let ports = (proxy["ports"] as? [[String: Any]] ?? []).map {
+                "\($0["name"] as? String ?? "")=\($0["containerPort"] as? Int ?? 0)"
+            }
+            #expect(ports == ["swiftlet-proxy=4143", "swiftlet-admin=4191", "swiftlet-tap=4190"])
             #expect(field(initContainer, "securityContext", "capabilities", "add") as? [String] == ["NET_ADMIN", "NET_RAW"])
             let arguments = initContainer["args"] as? [String] ?? []
             #expect(arguments.first == "init")

@@ -187,6 +187,7 @@ final class ControllerProcess: @unchecked Sendable {
     let adminPort: Int
     let identityPort: Int?
     let injectorPort: Int?
+    let tapPort: Int?
 
     static var binary: String {
         for candidate in [".build/debug/swiftlet", ".build/release/swiftlet"] {
@@ -216,7 +217,8 @@ final class ControllerProcess: @unchecked Sendable {
         let child = try ChildProcess(
             Self.binary,
             ["controller"] + source + [
-                "--destination-addr", "127.0.0.1:\(destinationPort)", "--admin-addr", "127.0.0.1:0", "--identity-addr",
+                "--destination-addr", "127.0.0.1:\(destinationPort)", "--admin-addr", "127.0.0.1:0", "--tap-addr", "127.0.0.1:0",
+                "--identity-addr",
                 "127.0.0.1:\(identityPort)",
             ] + (meshedDiscovery ? [] : ["--destination-plaintext"]) + extra,
             name: "swiftlet controller"
@@ -231,12 +233,13 @@ final class ControllerProcess: @unchecked Sendable {
         }
         return ControllerProcess(
             child: child, destinationPort: try port("destination"), adminPort: try port("admin"), identityPort: try? port("identity"),
-            injectorPort: try? port("injector")
+            injectorPort: try? port("injector"), tapPort: try? port("tap")
         )
     }
 
-    private init(child: ChildProcess, destinationPort: Int, adminPort: Int, identityPort: Int?, injectorPort: Int?) {
+    private init(child: ChildProcess, destinationPort: Int, adminPort: Int, identityPort: Int?, injectorPort: Int?, tapPort: Int?) {
         self.child = child
+        self.tapPort = tapPort
         self.injectorPort = injectorPort
         self.destinationPort = destinationPort
         self.adminPort = adminPort

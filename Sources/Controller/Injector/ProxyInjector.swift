@@ -14,6 +14,9 @@ public struct ProxyInjector: Sendable {
     public static let proxyContainerName = "swiftlet-proxy"
     public static let initContainerName = "swiftlet-init"
     public static let tokenVolumeName = "swiftlet-identity-token"
+    /// The proxy's tap port and its name, by which the tap service finds it in a pod.
+    public static let tapPortName = "swiftlet-tap"
+    public static let tapPort = 4190
     public static let xtablesVolumeName = "swiftlet-init-xtables-lock"
     public static let tokenAudience = "identity.swiftlet.io"
     public static let tokenDirectory = "/var/run/secrets/tokens"
@@ -135,7 +138,9 @@ public struct ProxyInjector: Sendable {
         if let namespace { labels.append((MeshLabels.workloadNamespace, namespace)) }
         if let owner { labels.append((Self.ownerLabel(kind: owner.kind), owner.name)) }
         let initContainer = self.initContainer(rules)
-        let proxy = self.proxyContainer(workload: owner?.name ?? template["metadata"]?["name"]?.string ?? "", opaquePorts: opaque)
+        let proxy = self.proxyContainer(
+            workload: owner?.name ?? template["metadata"]?["name"]?.string ?? "", opaquePorts: opaque,
+            tapDisabled: annotations?[WorkloadSpec.disableTapAnnotation]?.string == "true")
         let volumes = """
             - name: \(Self.tokenVolumeName)
               projected:
@@ -194,7 +199,7 @@ public struct ProxyInjector: Sendable {
 
     /// The proxy as a native sidecar (`restartPolicy: Always` in `initContainers`): started before the app's
     /// containers, which wait for its startup probe, and stopped after them, so a Job's pod still completes.
-    func proxyContainer(workload: String, opaquePorts: [ProxyInitRules.PortRange]) -> String {
+    func proxyContainer(workload: String, opaquePorts: [ProxyInitRules.PortRange], tapDisabled: Bool = false) -> String {
         let domain = self.values.clusterDomain
         let namespace = self.values.controlPlaneNamespace
         var environment: [(String, String)] = [
@@ -217,6 +222,16 @@ public struct ProxyInjector: Sendable {
         if !opaquePorts.isEmpty {
             environment.append(("SWIFTLET_PROXY_OPAQUE_PORTS", opaquePorts.map(\.description).joined(separator: ",")))
         }
+        // Tap: served to the tap service's identity only (and loopback), unless the pod turns it off.
+        let identity = MeshIdentity(trustDomain: self.values.trustDomain, controlPlaneNamespace: namespace)
+        var tapPort = ""
+        if tapDisabled {
+            environment.append(("SWIFTLET_PROXY_TAP_DISABLED", "true"))
+        } else {
+            environment.append(("SWIFTLET_PROXY_TAP_LISTEN_ADDR", "0.0.0.0:\(Self.tapPort)"))
+            environment.append(("SWIFTLET_PROXY_TAP_SVC_NAME", identity.tapServiceName))
+            tapPort = "\n- name: \(Self.tapPortName)\n  containerPort: \(Self.tapPort)"
+        }
         let env = environment.map { "- name: \($0.0)\n  value: \(q($0.1))\n" }.joined()
         return """
             name: \(Self.proxyContainerName)
@@ -227,7 +242,7 @@ public struct ProxyInjector: Sendable {
             - name: swiftlet-proxy
               containerPort: 4143
             - name: swiftlet-admin
-              containerPort: 4191
+              containerPort: 4191\(tapPort)
             env:
             - name: SWIFTLET_PROXY_NAMESPACE
               valueFrom:
