@@ -70,7 +70,8 @@ public struct DemoRunner: Service {
             "controller", self.options.selfExecutable,
             [
                 "controller", "--manifests", manifests, "--destination-addr", "\(topology.controllerHost):\(topology.controllerPort)",
-                "--admin-addr", "127.0.0.1:\(topology.controllerAdminPort)", "--log-level", "warning",
+                "--admin-addr", "127.0.0.1:\(topology.controllerAdminPort)", "--tap-addr", "127.0.0.1:\(topology.controllerTapPort)",
+                "--log-level", "warning",
                 // The anchor and issuer are made inside the controller; only the anchor's certificate comes out.
                 "--identity-addr", "\(topology.controllerHost):\(topology.identityPort)", "--identity-trust-anchors-out", anchorsFile,
                 "--identity-tokens", tokens.controllerDirectory,
@@ -87,6 +88,7 @@ public struct DemoRunner: Service {
                 "SWIFTLET_PROXY_WORKER_THREADS": "1",
                 "SWIFTLET_PROXY_SHUTDOWN_GRACE_PERIOD": "2s",
                 "SWIFTLET_PROXY_LOG": "warning",
+                "SWIFTLET_PROXY_TAP_SVC_NAME": DemoTopology.tapIdentity,
                 "SWIFTLET_PROXY_IDENTITY_ADDR": "\(topology.controllerHost):\(topology.identityPort)",
                 "SWIFTLET_PROXY_IDENTITY_LOCAL_NAME": DemoTopology.identity(of: instance),
                 "SWIFTLET_PROXY_IDENTITY_TRUST_ANCHORS": anchors,
@@ -156,6 +158,8 @@ public struct DemoRunner: Service {
                 ("files", "\(directory)/{manifests,logs} (edits apply live)"),
                 ("admin", admin + "; controller :\(topology.controllerAdminPort)"),
                 ("proxy", proxyBinary),
+                ("tap", "swiftlet viz tap deploy/web -n \(DemoTopology.namespace) --tap-addr 127.0.0.1:\(topology.controllerTapPort)"),
+                ("top", "swiftlet viz top deploy/web -n \(DemoTopology.namespace) --tap-addr 127.0.0.1:\(topology.controllerTapPort)"),
             ]
         )
         let plan =

@@ -26,6 +26,9 @@ struct DemoTopology: Sendable {
     static let trustDomain = "cluster.local"
 
     /// The identity of an instance's proxy: its role is its service account.
+    /// The tap service's identity, the one client (besides loopback) a proxy's tap server answers.
+    static let tapIdentity = "tap.\(controlPlaneNamespace).serviceaccount.identity.\(controlPlaneNamespace).\(trustDomain)"
+
     static func identity(of instance: Instance) -> String {
         "\(instance.role.rawValue).\(Self.namespace).serviceaccount.identity.\(Self.controlPlaneNamespace).\(Self.trustDomain)"
     }
@@ -34,6 +37,8 @@ struct DemoTopology: Sendable {
     var controllerHost: String
     var controllerPort: Int
     var controllerAdminPort: Int
+    /// The controller's tap API, on loopback (where `swiftlet viz tap` runs).
+    var controllerTapPort: Int = 0
     /// The controller's Identity API (on the same host as the Destination API).
     var identityPort: Int
     /// The pods' network, with `--netns`.
@@ -62,7 +67,9 @@ struct DemoTopology: Sendable {
                     latencyMilliseconds: latency
                 )
             },
-            controllerHost: "127.0.0.1", controllerPort: try freePort(), controllerAdminPort: try freePort(), identityPort: try freePort()
+            controllerHost: "127.0.0.1", controllerPort: try freePort(), controllerAdminPort: try freePort(),
+            controllerTapPort: try freePort(),
+            identityPort: try freePort()
         )
     }
 
@@ -77,7 +84,7 @@ struct DemoTopology: Sendable {
                 )
             },
             controllerHost: network.gateway, controllerPort: try freePort(), controllerAdminPort: try freePort(),
-            identityPort: try freePort(),
+            controllerTapPort: try freePort(), identityPort: try freePort(),
             network: network
         )
     }
@@ -121,6 +128,8 @@ struct DemoTopology: Sendable {
                   ports:
                   - name: \(instance.role == .emoji ? "grpc" : "http")
                     port: \(port)
+                  # Where its proxy's tap server listens (swiftlet viz tap).
+                  tapPort: \(instance.tapPort)
 
                 """
         }

@@ -62,12 +62,24 @@ public struct ProtobufWriter {
     }
 
     /// A nested message, present even when empty (a message field that is set is always on the wire).
+    ///
+    /// Written in place, behind a one-byte length filled in afterwards: no buffer of its own per nested message (a
+    /// tap event has a dozen). A body of 128 bytes or more, rare, is moved up to make room for its longer length.
     public mutating func writeMessage(_ field: Int, _ body: (inout ProtobufWriter) -> Void) {
-        var nested = ProtobufWriter(allocator: ByteBufferAllocator())
-        body(&nested)
         self.writeTag(field, .lengthDelimited)
-        self.writeVarint(UInt64(nested.buffer.readableBytes))
-        self.buffer.writeImmutableBuffer(nested.buffer)
+        let lengthAt = self.buffer.writerIndex
+        self.buffer.writeInteger(UInt8(0))
+        let start = self.buffer.writerIndex
+        body(&self)
+        let length = self.buffer.writerIndex - start
+        if length < 0x80 {
+            self.buffer.setInteger(UInt8(length), at: lengthAt)
+        } else {
+            let bytes = self.buffer.getBytes(at: start, length: length) ?? []
+            self.buffer.moveWriterIndex(to: lengthAt)
+            self.writeVarint(UInt64(length))
+            self.buffer.writeBytes(bytes)
+        }
     }
 
     /// A `fixed32` member of a `oneof` (on the wire even when 0).

@@ -13,6 +13,10 @@ public final class TapServerStream: ChannelInboundHandler {
     public typealias OutboundOut = HTTP2Frame.FramePayload
 
     public static let observePath = "/swiftlet.tap.v1.Tap/Observe"
+    /// How long the first queued event waits for others before they are written together: one DATA frame and one
+    /// write per batch instead of three per request keeps a tap of every request cheap for the proxy (bench/proxy
+    /// --tap); a person watching a tap does not see 50 ms.
+    static let batchInterval = TimeAmount.milliseconds(50)
 
     let hub: TapHub
     /// The client may tap (the tap service's identity, or loopback); else UNAUTHENTICATED.
@@ -88,7 +92,7 @@ public final class TapServerStream: ChannelInboundHandler {
     private func start(_ request: TapObserveRequest, context: ChannelHandlerContext) {
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loop = context.eventLoop
-        let stream = self.hub.open(request) { loop.execute { bound.value.drain() } }
+        let stream = self.hub.open(request) { loop.scheduleTask(in: Self.batchInterval) { bound.value.drain() } }
         self.phase = .streaming(stream)
         let headers: HPACKHeaders = [":status": "200", "content-type": "application/grpc"]
         context.writeAndFlush(Self.wrapOutboundOut(.headers(.init(headers: headers))), promise: nil)
@@ -105,9 +109,15 @@ public final class TapServerStream: ChannelInboundHandler {
         guard let context = self.context, case .streaming(let stream) = self.phase else { return }
         guard context.channel.isWritable else { return }
         let (events, complete) = stream.drain()
-        for event in events {
-            let framed = GRPCMessageDeframer.frame(event, allocator: context.channel.allocator)
-            context.write(Self.wrapOutboundOut(.data(.init(data: .byteBuffer(framed)))), promise: nil)
+        if !events.isEmpty {
+            // Every queued event as gRPC messages in one DATA frame.
+            var batch = context.channel.allocator.buffer(capacity: events.reduce(0) { $0 + 5 + $1.readableBytes })
+            for event in events {
+                batch.writeInteger(UInt8(0))
+                batch.writeInteger(UInt32(event.readableBytes))
+                batch.writeImmutableBuffer(event)
+            }
+            context.write(Self.wrapOutboundOut(.data(.init(data: .byteBuffer(batch)))), promise: nil)
         }
         if complete {
             self.phase = .done

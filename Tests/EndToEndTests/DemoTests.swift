@@ -75,6 +75,15 @@ extension TimingSensitiveTests {
             #expect(Self.children(of: demo.pid).count == 13, "\(Self.children(of: demo.pid))")
             let proxyLine = try await demo.waitForLine(containing: "  proxy    ")
             #expect(proxyLine.hasSuffix("/swiftlet-proxy"), "the shipped proxy, named: \(proxyLine)")
+            // The tap command it prints works against it as printed.
+            let tapLine = try await demo.waitForLine(containing: "swiftlet viz tap ")
+            let tapCommand = try #require(tapLine.range(of: "swiftlet viz tap ").map { tapLine[$0.lowerBound...] }, "\(tapLine)")
+            let tap = try ChildProcess(
+                ControllerProcess.binary, tapCommand.split(separator: " ").dropFirst().map(String.init), name: "swiftlet viz tap")
+            let response = try await tap.waitForLine(containing: "rsp ")
+            #expect(response.contains(":status=") && response.contains("tls=true"), "\(response)")
+            tap.stop()
+            #expect(demo.text.contains("swiftlet viz top deploy/web -n emojivoto --tap-addr 127.0.0.1:"), "whole, on one line")
             let files = try await demo.waitForLine(containing: "  files    ")
             let directory = try #require(files.split(separator: " ").first { $0.hasPrefix("/") }.map { String($0.prefix { $0 != "{" }) })
             let route = directory + "manifests/route-voting.yaml"

@@ -65,7 +65,8 @@ import Testing
             apiVersion: swiftlet.io/v1alpha1
             kind: Workload
             metadata: {name: \(name), namespace: demo, labels: {app: \(app)}\(annotations)}
-            spec: {serviceAccount: \(app), address: \(address), ports: [{name: http, port: \(port)}], tapPort: \(tapPort), meshed: \(meshed)}
+            spec:
+              {serviceAccount: \(app), address: \(address), ports: [{name: http, port: \(port)}], tapPort: \(tapPort), meshed: \(meshed)}
 
             """
         }
@@ -166,7 +167,9 @@ import Testing
         let mesh = try await TapMesh()
         let tap = try mesh.viz(["tap", "deploy/bot", "--to", "deploy/web", "--path", "/bytes/", "--method", "GET", "-o", "wide"])
         defer { tap.stop() }
-        try await mesh.bot.waitForMetric("tap_streams")
+        let json = try mesh.viz(["tap", "deploy/bot", "--path", "/bytes/10", "-o", "json"])
+        defer { json.stop() }
+        for _ in 0..<250 where try await mesh.bot.metric("tap_streams") < 2 { try await Task.sleep(for: .milliseconds(20)) }
         for path in ["/other", "/bytes/10", "/bytes/20"] { _ = try await mesh.get(path) }
         _ = try await tap.waitForLine(where: { $0.hasPrefix("end ") && $0.contains("response-length=20B") }, describedAs: "the second end")
         let requests = Self.lines(tap, "req")
@@ -175,6 +178,14 @@ import Testing
         #expect(Self.field(first, "proxy") == "out", "the bot's proxy sees them outbound")
         #expect(Self.field(first, "src_res") == "deploy/bot" && Self.field(first, "src_ns") == "demo", "\(first)")
         #expect(Self.field(first, "dst_res") == "deploy/web" && Self.field(first, "dst_ns") == "demo", "\(first)")
+        // -o json: each event as JSON, the request's headers included.
+        let line = try await json.waitForLine(containing: "requestInit")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let request = (object["event"] as? [String: Any])?["http"] as? [String: Any]
+        let initEvent = try #require(request?["requestInit"] as? [String: Any], "\(line)")
+        #expect(initEvent["path"] as? String == "/bytes/10")
+        #expect("\(initEvent["headers"] ?? "")".lowercased().contains("user-agent"), "headers asked for with json: \(line)")
+        #expect(object["proxy"] as? String == "demo/bot-0")
     }
 
     @Test(.enabled(if: E2E.available("curl", "python3")))
@@ -234,7 +245,8 @@ import Testing
         func screen() async throws -> [Substring] {
             try await run("tmux", ["capture-pane", "-p", "-t", session]).output.split(separator: "\n", omittingEmptySubsequences: false)
         }
-        func row(_ lines: [Substring]) -> Substring? { lines.first { $0.contains("/bytes/100") } }
+        // The bot's row (its path may be shortened to fit 80 columns).
+        func row(_ lines: [Substring]) -> Substring? { lines.first { $0.hasPrefix("bot-0") && $0.contains("/bytes/") } }
         var lines: [Substring] = []
         for _ in 0..<50 where row(lines).map({ $0.split(separator: " ").contains("3") }) != true {
             try await Task.sleep(for: .milliseconds(200))

@@ -1,10 +1,11 @@
 """A tap client with grpcio: `tap_client.py HOST:PORT '<ObserveRequest as JSON>' [--stop-reading-after N]
-[--tls CA LEAF CHAIN KEY SERVER_NAME]` (mTLS: the anchors, our certificate, its chain and key, and the proxy's
+[--tls CA LEAF CHAIN KEY SERVER_NAME] [--quiet]` (mTLS: the anchors, our certificate, its chain and key, and the proxy's
 identity as the server name).
 
 Prints `EVENT <json>` per TapEvent as it arrives, then `END <grpc status code name> <details>`. With
 --stop-reading-after it reads N events and then stops reading (the stream stays open) until its stdin closes: a
-consumer that fell behind.
+consumer that fell behind. With --quiet it prints no events, only `READ <n>` every thousand (bench/proxy's tap row:
+a consumer that costs its own core little).
 """
 import sys
 
@@ -18,9 +19,12 @@ target, request_json = sys.argv[1], sys.argv[2]
 options = sys.argv[3:]
 stop_after = None
 tls = None
+quiet = False
 while options:
     if options[0] == "--stop-reading-after":
         stop_after, options = int(options[1]), options[2:]
+    elif options[0] == "--quiet":
+        quiet, options = True, options[1:]
     elif options[0] == "--tls":
         tls, options = options[1:6], options[6:]
     else:
@@ -39,8 +43,11 @@ print("OPEN", flush=True)
 try:
     read = 0
     for event in stub.Observe(request):
-        print("EVENT " + to_json(event), flush=True)
         read += 1
+        if not quiet:
+            print("EVENT " + to_json(event), flush=True)
+        elif read % 1000 == 0:
+            print(f"READ {read}", flush=True)
         if stop_after is not None and read >= stop_after:
             print("STOPPED", flush=True)
             sys.stdin.read()

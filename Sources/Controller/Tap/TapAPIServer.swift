@@ -159,7 +159,8 @@ public struct TapAPIServer: Service {
             }
         let message = error.message.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
         let text =
-            #"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"\#(message)","reason":"\#(reason)","code":\#(error.status)}"#
+            #"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","# + #""message":"\#(message)","reason":"\#(reason)","#
+            + #""code":\#(error.status)}"#
         let headers = HTTPHeaders([
             ("content-type", "application/json"), ("content-length", String(text.utf8.count)), ("connection", "close"),
         ])

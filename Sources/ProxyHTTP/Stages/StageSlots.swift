@@ -14,6 +14,9 @@ public struct StageSlots {
             // Only the typed subscript stores under `key`: what is there is a `Value`.
             if let first = self.first, first.key == key { return unsafeDowncast(first.value, to: Value.self) }
             if let second = self.second, second.key == key { return unsafeDowncast(second.value, to: Value.self) }
+            // Asked on every hook of every stage that keeps state, mostly of exchanges that keep none: no iterator
+            // (and no retain of the array) for the usual empty overflow.
+            if self.more.isEmpty { return nil }
             for entry in self.more where entry.key == key { return unsafeDowncast(entry.value, to: Value.self) }
             return nil
         }
