@@ -54,6 +54,28 @@ public struct ProtobufWriter {
         self.buffer.writeString(value)
     }
 
+    /// Two strings as one field (`no_identity:` and the reason), without joining them first.
+    public mutating func write(_ field: Int, string first: String, _ second: String) {
+        guard !first.isEmpty || !second.isEmpty else { return }
+        self.writeTag(field, .lengthDelimited)
+        self.writeVarint(UInt64(first.utf8.count + second.utf8.count))
+        self.buffer.writeString(first)
+        self.buffer.writeString(second)
+    }
+
+    /// Room for `bytes` more, so that a message of a known rough size grows its buffer once.
+    public mutating func reserveCapacity(_ bytes: Int) {
+        self.buffer.reserveCapacity(self.buffer.writerIndex + bytes)
+    }
+
+    /// A part of a string, written without making a `String` of it.
+    public mutating func write(_ field: Int, string value: Substring) {
+        guard !value.isEmpty else { return }
+        self.writeTag(field, .lengthDelimited)
+        self.writeVarint(UInt64(value.utf8.count))
+        self.buffer.writeSubstring(value)
+    }
+
     public mutating func write(_ field: Int, bytes value: some Collection<UInt8>) {
         guard !value.isEmpty else { return }
         self.writeTag(field, .lengthDelimited)

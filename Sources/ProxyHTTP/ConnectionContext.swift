@@ -22,7 +22,11 @@ public final class ConnectionContext {
     let exchangeConfiguration: ExchangeStateMachine.Configuration
 
     /// The client's address, read when the server handler is added (tap reports it).
-    public internal(set) var peer: SocketAddress?
+    public internal(set) var peer: SocketAddress? {
+        didSet { self.peerHostPort = nil }
+    }
+    /// `peer` as tap names it, made on the first tapped request and kept for the connection's others.
+    var peerHostPort: HostPort?
 
     /// The last authority's chain: keep-alive connections mostly repeat it.
     private var lastChain: (authority: String?, chain: StageChain)?

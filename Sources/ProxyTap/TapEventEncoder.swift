@@ -16,30 +16,51 @@ public struct TapEventEncoder: Sendable {
         tls: TLSLabel
     ) {
         var writer = ProtobufWriter()
+        writer.reserveCapacity(512)
         if let source { writer.writeMessage(1) { Self.address(source, into: &$0) } }
         if let destination { writer.writeMessage(2) { Self.address(destination, into: &$0) } }
-        let (state, clientID, serverID): (String, String?, String?) =
+        let (clientID, serverID): (String?, String?) =
             switch tls {
-            case .established(let client, let server): ("true", client, server)
-            case .noIdentity(let reason): ("no_identity:\(reason)", nil, nil)
+            case .established(let client, let server): (client, server)
+            case .noIdentity: (nil, nil)
             }
-        var destinationMeta = destinationLabels.map {
-            (key: $0.name.hasPrefix("dst_") ? String($0.name.dropFirst(4)) : $0.name, value: $0.value)
+        // Written straight from the labels: no array of pairs, no new strings (a tapped request pays for this).
+        func state(_ writer: inout ProtobufWriter, _ field: Int) {
+            switch tls {
+            case .established: writer.write(field, string: "true")
+            case .noIdentity(let reason): writer.write(field, string: "no_identity:", reason)
+            }
         }
-        var sourceMeta: [(key: String, value: String)] = []
+        func entry(_ writer: inout ProtobufWriter, _ key: Substring, _ value: (inout ProtobufWriter) -> Void) {
+            writer.writeMessage(1) { entry in
+                entry.write(1, string: key)
+                value(&entry)
+            }
+        }
+        writer.writeMessage(4) { meta in
+            for label in destinationLabels {
+                let key = label.name.hasPrefix("dst_") ? label.name.dropFirst(4) : Substring(label.name)
+                entry(&meta, key) { $0.write(2, string: label.value) }
+            }
+            if direction != .inbound {
+                entry(&meta, "tls") { state(&$0, 2) }
+                if let serverID { entry(&meta, "server_id") { $0.write(2, string: serverID) } }
+            }
+        }
         if direction == .inbound {
-            sourceMeta.append(("tls", state))
-            if let clientID { sourceMeta.append(("client_id", clientID)) }
-        } else {
-            destinationMeta.append(("tls", state))
-            if let serverID { destinationMeta.append(("server_id", serverID)) }
+            writer.writeMessage(5) { meta in
+                entry(&meta, "tls") { state(&$0, 2) }
+                if let clientID { entry(&meta, "client_id") { $0.write(2, string: clientID) } }
+            }
         }
-        writer.writeMessage(4) { Self.labels(destinationMeta, into: &$0) }
-        if !sourceMeta.isEmpty { writer.writeMessage(5) { Self.labels(sourceMeta, into: &$0) } }
         writer.write(6, varint: direction == .inbound ? 1 : 2)
-        if !routeLabels.isEmpty { writer.writeMessage(7) { Self.labels(routeLabels.map { ($0.name, $0.value) }, into: &$0) } }
+        if !routeLabels.isEmpty {
+            writer.writeMessage(7) { meta in
+                for label in routeLabels { entry(&meta, Substring(label.name)) { $0.write(2, string: label.value) } }
+            }
+        }
         writer.writeMessage(10) { tlsMessage in
-            tlsMessage.write(1, string: state)
+            state(&tlsMessage, 1)
             tlsMessage.write(2, string: clientID ?? "")
             tlsMessage.write(3, string: serverID ?? "")
         }
@@ -62,16 +83,6 @@ public struct TapEventEncoder: Sendable {
             }
         }
         writer.write(2, varint: UInt64(address.port))
-    }
-
-    /// A `map<string, string>`: one entry message (key 1, value 2) per label, field 1.
-    static func labels(_ labels: [(key: String, value: String)], into writer: inout ProtobufWriter) {
-        for (key, value) in labels {
-            writer.writeMessage(1) { entry in
-                entry.write(1, string: key)
-                entry.write(2, string: value)
-            }
-        }
     }
 
     // MARK: events
@@ -100,7 +111,8 @@ public struct TapEventEncoder: Sendable {
         self.http(1) { event in
             id.write(into: &event)
             event.writeMessage(2) { Self.registeredOrNot(method, TapMatch.registeredMethods, into: &$0) }
-            event.writeMessage(3) { Self.registeredOrNot(scheme.lowercased(), TapMatch.registeredSchemes, into: &$0) }
+            let lower = scheme == "http" || scheme == "https" ? scheme : scheme.lowercased()
+            event.writeMessage(3) { Self.registeredOrNot(lower, TapMatch.registeredSchemes, into: &$0) }
             event.write(4, string: authority)
             event.write(5, string: path)
             if let headers { event.writeMessage(6) { Self.headers(headers, into: &$0) } }
@@ -171,6 +183,7 @@ public struct TapEventEncoder: Sendable {
 
     private func http(_ kind: Int, _ body: (inout ProtobufWriter) -> Void) -> ByteBuffer {
         var writer = ProtobufWriter()
+        writer.reserveCapacity(self.shared.readableBytes + 160)
         writer.append(self.shared)
         writer.writeMessage(3) { $0.writeMessage(kind, body) }
         return writer.buffer

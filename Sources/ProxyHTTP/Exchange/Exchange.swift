@@ -74,7 +74,10 @@ public final class Exchange {
     public var routeLabels: [MetricLabel] { self.path.labels }
     /// The client's address, when the connection has one (not for a Unix socket).
     public var source: HostPort? {
-        self.connection.peer.flatMap(HostPort.init)
+        if let known = self.connection.peerHostPort { return known }
+        let made = self.connection.peer.flatMap(HostPort.init)
+        self.connection.peerHostPort = made
+        return made
     }
     /// The destination Service's own labels (`dst_namespace`, `dst_service`) as discovery gives them, for a request
     /// answered before any endpoint was chosen (tap matches `--to svc/…` on them). Empty when discovery has none.
