@@ -83,8 +83,7 @@ final class AdminRequestHandler: ChannelInboundHandler {
                 let pair = item.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ") }
                 query[pair[0].removingPercentEncoding ?? pair[0]] = pair.count > 1 ? pair[1].removingPercentEncoding ?? pair[1] : ""
             }
-            let remote = context.channel.remoteAddress?.ipAddress
-            let loopback = remote.map { $0 == "::1" || $0.hasPrefix("127.") || $0.hasPrefix("::ffff:127.") } ?? false
+            let loopback = context.channel.remoteAddress?.isLoopbackClient ?? false
             let response = self.route(AdminHTTPServer.Request(method: head.method, path: path, query: query, fromLoopback: loopback))
             var headers = HTTPHeaders()
             headers.add(name: "content-type", value: response.contentType)

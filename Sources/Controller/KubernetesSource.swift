@@ -256,7 +256,7 @@ public struct KubernetesSource: Service {
         let meshed = labels[MeshLabels.controlPlaneNamespace] != nil
         // The proxy (a native sidecar: an init container) names its tap port; pods injected before it did use 4190.
         let proxyPorts = ((pod.spec?.initContainers ?? []) + (pod.spec?.containers ?? [])).flatMap { $0.ports ?? [] }
-        let tapPort = proxyPorts.first { $0.name == ProxyInjector.tapPortName }?.containerPort ?? (meshed ? 4190 : nil)
+        let tapPort = proxyPorts.first { $0.name == ProxyInjector.tapPortName }?.containerPort ?? (meshed ? ProxyInjector.tapPort : nil)
         return WorkloadSpec(
             key: ObjectKey(namespace: pod.metadata.namespace ?? "default", name: name), labels: labels,
             serviceAccount: pod.spec?.serviceAccountName ?? "default", address: ip, ports: ports,

@@ -93,17 +93,17 @@ import Testing
             ).output
         }
 
-        /// `swiftlet viz …` against this mesh's controller.
+        /// `swiftlet viz …` against this mesh's controller: running, or run to its end.
         func viz(_ arguments: [String]) throws -> ChildProcess {
-            try ChildProcess(
-                ControllerProcess.binary,
-                ["viz"] + arguments + ["-n", "demo", "--tap-addr", "127.0.0.1:\(self.mesh.controller.tapPort ?? 0)"], name: "swiftlet viz")
+            try ChildProcess(ControllerProcess.binary, self.against(arguments), name: "swiftlet viz")
         }
 
         func vizOnce(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-            try await run(
-                ControllerProcess.binary,
-                ["viz"] + arguments + ["-n", "demo", "--tap-addr", "127.0.0.1:\(self.mesh.controller.tapPort ?? 0)"])
+            try await run(ControllerProcess.binary, self.against(arguments))
+        }
+
+        private func against(_ arguments: [String]) -> [String] {
+            ["viz"] + arguments + ["-n", "demo", "--tap-addr", "127.0.0.1:\(self.mesh.controller.tapPort ?? 0)"]
         }
     }
 

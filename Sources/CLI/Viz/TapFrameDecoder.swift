@@ -8,6 +8,8 @@ struct TapFrameDecoder {
     static let maximumFrame = 4 << 20
 
     mutating func append(_ chunk: ByteBuffer) {
+        // What was read goes once per chunk, not once per event: a chunk holds many events.
+        self.buffer.discardReadBytes()
         var chunk = chunk
         self.buffer.writeBuffer(&chunk)
     }
@@ -29,7 +31,6 @@ struct TapFrameDecoder {
         guard self.buffer.writerIndex - index >= Int(length) else { return nil }
         let bytes = self.buffer.getBytes(at: index, length: Int(length)) ?? []
         self.buffer.moveReaderIndex(to: index + Int(length))
-        self.buffer.discardReadBytes()
         do {
             return try Swiftlet_Tap_V1_TapByResourceEvent(serializedBytes: bytes)
         } catch {

@@ -58,8 +58,7 @@ public struct TapAPIServer: Service {
     func serve(_ connection: Connection) async {
         let channel = connection.channel
         let deadline = channel.eventLoop.scheduleTask(in: Self.requestTimeout) { channel.close(promise: nil) }
-        let remote = channel.remoteAddress?.ipAddress
-        let loopback = remote.map { $0 == "::1" || $0.hasPrefix("127.") || $0.hasPrefix("::ffff:127.") } ?? false
+        let loopback = channel.remoteAddress?.isLoopbackClient ?? false
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var head: HTTPRequestHead?
