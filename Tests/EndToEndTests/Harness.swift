@@ -276,39 +276,106 @@ final class ChildProcess: @unchecked Sendable {
 
 /// Runs a command to completion without blocking the test's thread.
 @discardableResult
-func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], input: Data? = nil) async throws -> (
-    status: Int32, output: String
-) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: E2E.which(executable) ?? executable)
-    process.arguments = arguments
+/// Runs a command to its end and returns its status and its output (stdout and stderr together).
+///
+/// Spawned with `posix_spawn` and reaped with `waitpid`, not with `Foundation.Process`: Process learns that a child
+/// ended when a socket it hands the child closes, and a child that starts a daemon (`tmux new-session` starts the
+/// tmux server) hands the socket on, so Process waits for the daemon instead (swift-corelibs-foundation #4795; a CI
+/// run hung on it). The child gets no descriptor but its three. A command still running after `timeout` is killed
+/// and the call throws with what it printed, so a hang is a failure that says where, not a stalled run.
+func run(
+    _ executable: String, _ arguments: [String], environment: [String: String] = [:], input: Data? = nil,
+    timeout: Duration = .seconds(180)
+) async throws -> (status: Int32, output: String) {
+    let path = E2E.which(executable) ?? executable
     var env = ProcessInfo.processInfo.environment
     for (key, value) in environment { env[key] = value }
-    process.environment = env
-    let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("out-\(UUID().uuidString)")
-    _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
-    let handle = try FileHandle(forWritingTo: outputFile)
-    process.standardOutput = handle
-    process.standardError = handle
-    let exit = ExitLatch()
-    process.terminationHandler = { _ in exit.open() }
-    if let input {
-        let pipe = Pipe()
-        process.standardInput = pipe
-        try process.run()
-        pipe.fileHandleForWriting.write(input)
-        try pipe.fileHandleForWriting.close()
+    let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("out-\(UUID().uuidString)").path
+    defer { unlink(outputPath) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    var inputPipe: [Int32] = [-1, -1]
+    if input != nil {
+        guard pipe(&inputPipe) == 0 else { throw RunFailure("pipe: errno \(errno)") }
+        for end in inputPipe { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        posix_spawn_file_actions_adddup2(&actions, inputPipe[0], 0)
     } else {
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     }
-    await exit.wait()
-    try handle.close()
+    posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    guard let closeFrom = SpawnCloseFrom.function else { throw RunFailure("this libc has no posix_spawn_file_actions_addclosefrom_np") }
+    _ = closeFrom(&actions, 3)
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { for pointer in argv + envp { free(pointer) } }
+    var spawnedPID: pid_t = 0
+    let spawned = posix_spawn(&spawnedPID, path, &actions, nil, argv, envp)
+    let pid = spawnedPID
+    if let input {
+        close(inputPipe[0])
+        if spawned == 0 {
+            input.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let written = write(inputPipe[1], bytes.baseAddress! + offset, bytes.count - offset)
+                    if written < 0, errno == EINTR { continue }
+                    guard written > 0 else { break }
+                    offset += written
+                }
+            }
+        }
+        close(inputPipe[1])
+    }
+    guard spawned == 0 else { throw RunFailure("\(executable): cannot be started (\(String(cString: strerror(spawned))))") }
+    let exited = ExitLatch()
+    let waitStatus = Mutex<Int32>(0)
+    Thread.detachNewThread {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1, errno == EINTR {}
+        waitStatus.withLock { $0 = status }
+        exited.open()
+    }
+    let timedOut = await withTaskGroup(of: Bool.self) { group in
+        group.addTask {
+            await exited.wait()
+            return false
+        }
+        group.addTask {
+            guard (try? await Task.sleep(for: timeout)) != nil else { return false }
+            kill(pid, SIGKILL)
+            return true
+        }
+        let first = await group.next() ?? false
+        group.cancelAll()
+        return first
+    }
     // Decoded leniently: a tool's output may hold bytes that are not UTF-8 (openssl s_client's session dump), and
     // a strict decoding would lose all of it.
-    let output = (try? Data(contentsOf: outputFile)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-    try? FileManager.default.removeItem(at: outputFile)
-    return (process.terminationStatus, output)
+    let output = FileManager.default.contents(atPath: outputPath).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    if timedOut {
+        throw RunFailure("\(([executable] + arguments).joined(separator: " ")) did not end within \(timeout); it printed: \(output)")
+    }
+    let status = waitStatus.withLock { $0 }
+    // As Foundation.Process's terminationStatus: the exit code, or the signal that ended it.
+    return (status & 0x7f == 0 ? (status >> 8) & 0xff : status & 0x7f, output)
+}
+
+/// glibc's (2.34+) `posix_spawn_file_actions_addclosefrom_np`, which Swift's Glibc module does not declare (a GNU
+/// extension).
+enum SpawnCloseFrom {
+    typealias Function = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    static let function: Function? = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map {
+        unsafeBitCast($0, to: Function.self)
+    }
+}
+
+/// A command that could not be run, or did not end in time.
+struct RunFailure: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) { self.description = description }
 }
 
 /// Opens once, when a process has exited; waiting is not cut short by task cancellation, so a status is only read

@@ -239,7 +239,16 @@ import Testing
         ]
         let started = try await run("tmux", ["new-session", "-d", "-s", session, "-x", "80", "-y", "24", command.joined(separator: " ")])
         #expect(started.status == 0, "\(started.output)")
-        defer { Task { _ = try? await run("tmux", ["kill-session", "-t", session]) } }
+        do {
+            try await Self.checkTop(mesh, session: session)
+        } catch {
+            _ = try? await run("tmux", ["kill-session", "-t", session])
+            throw error
+        }
+    }
+
+    /// The table in tmux's window: rows counted in place, the header kept at the top, and `q` quitting.
+    private static func checkTop(_ mesh: TapMesh, session: String) async throws {
         try await mesh.web.waitForMetric("tap_streams")
         for _ in 0..<3 { _ = try await mesh.get("/bytes/100") }
         func screen() async throws -> [Substring] {
@@ -271,5 +280,6 @@ import Testing
             if alive { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(!alive, "q quits top (and its tmux window closes)")
+        if alive { _ = try? await run("tmux", ["kill-session", "-t", session]) }
     }
 }
