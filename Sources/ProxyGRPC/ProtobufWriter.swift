@@ -6,13 +6,23 @@ import NIOCore
 /// Fields are written in the order the caller gives, which callers keep ascending as protoc-generated code does, so
 /// the bytes equal swift-protobuf's (the tests compare them). Proto3 rules: `write…` skips a default value;
 /// `write…Always` is for members of a `oneof`, which are on the wire even when they hold the default.
-public struct ProtobufWriter {
-    public private(set) var buffer: ByteBuffer
+public struct ProtobufWriter: Sendable {
+    /// The message so far. An array, not a `ByteBuffer`: every `ByteBuffer` write checks capacity and copies through
+    /// a generic slice (over a hundred instructions for one byte), which made a tapped request's events cost more
+    /// than the request (bench/proxy --instructions --tap); array appends are a bounds check and a store.
+    public var bytes: [UInt8]
 
-    public init(allocator: ByteBufferAllocator = ByteBufferAllocator()) {
-        self.buffer = allocator.buffer(capacity: 64)
+    @inlinable
+    public init(capacity: Int = 64) {
+        self.bytes = []
+        self.bytes.reserveCapacity(capacity)
     }
 
+    /// The message as a buffer to send.
+    @inlinable
+    public var buffer: ByteBuffer { ByteBuffer(bytes: self.bytes) }
+
+    @usableFromInline
     enum WireType: UInt64 {
         case varint = 0
         case fixed64 = 1
@@ -20,111 +30,128 @@ public struct ProtobufWriter {
         case fixed32 = 5
     }
 
+    @inlinable @inline(__always)
     mutating func writeTag(_ field: Int, _ type: WireType) {
         self.writeVarint(UInt64(field) << 3 | type.rawValue)
     }
 
+    @inlinable @inline(__always)
     public mutating func writeVarint(_ value: UInt64) {
+        if value < 0x80 {
+            self.bytes.append(UInt8(value))
+            return
+        }
         var value = value
         while value >= 0x80 {
-            self.buffer.writeInteger(UInt8(truncatingIfNeeded: value) | 0x80)
+            self.bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
             value >>= 7
         }
-        self.buffer.writeInteger(UInt8(value))
+        self.bytes.append(UInt8(value))
     }
 
+    @inlinable
     public mutating func write(_ field: Int, varint value: UInt64) {
         guard value != 0 else { return }
         self.writeAlways(field, varint: value)
     }
 
+    @inlinable
     public mutating func writeAlways(_ field: Int, varint value: UInt64) {
         self.writeTag(field, .varint)
         self.writeVarint(value)
     }
 
+    @inlinable
     public mutating func write(_ field: Int, bool value: Bool) {
         self.write(field, varint: value ? 1 : 0)
     }
 
+    @inlinable
     public mutating func write(_ field: Int, string value: String) {
         guard !value.isEmpty else { return }
         self.writeTag(field, .lengthDelimited)
         self.writeVarint(UInt64(value.utf8.count))
-        self.buffer.writeString(value)
+        self.bytes.append(contentsOf: value.utf8)
     }
 
     /// Two strings as one field (`no_identity:` and the reason), without joining them first.
+    @inlinable
     public mutating func write(_ field: Int, string first: String, _ second: String) {
         guard !first.isEmpty || !second.isEmpty else { return }
         self.writeTag(field, .lengthDelimited)
         self.writeVarint(UInt64(first.utf8.count + second.utf8.count))
-        self.buffer.writeString(first)
-        self.buffer.writeString(second)
+        self.bytes.append(contentsOf: first.utf8)
+        self.bytes.append(contentsOf: second.utf8)
     }
 
-    /// Room for `bytes` more, so that a message of a known rough size grows its buffer once.
+    /// Room for `bytes` more, so that a message of a known rough size grows its storage once.
+    @inlinable
     public mutating func reserveCapacity(_ bytes: Int) {
-        self.buffer.reserveCapacity(self.buffer.writerIndex + bytes)
+        self.bytes.reserveCapacity(self.bytes.count + bytes)
     }
 
     /// A part of a string, written without making a `String` of it.
+    @inlinable
     public mutating func write(_ field: Int, string value: Substring) {
         guard !value.isEmpty else { return }
         self.writeTag(field, .lengthDelimited)
         self.writeVarint(UInt64(value.utf8.count))
-        self.buffer.writeSubstring(value)
+        self.bytes.append(contentsOf: value.utf8)
     }
 
+    @inlinable
     public mutating func write(_ field: Int, bytes value: some Collection<UInt8>) {
         guard !value.isEmpty else { return }
         self.writeTag(field, .lengthDelimited)
         self.writeVarint(UInt64(value.count))
-        self.buffer.writeBytes(value)
+        self.bytes.append(contentsOf: value)
     }
 
     /// A nested message, present even when empty (a message field that is set is always on the wire).
     ///
-    /// Written in place, behind a one-byte length filled in afterwards: no buffer of its own per nested message (a
+    /// Written in place, behind a one-byte length filled in afterwards: no storage of its own per nested message (a
     /// tap event has a dozen). A body of 128 bytes or more, rare, is moved up to make room for its longer length.
+    @inlinable
     public mutating func writeMessage(_ field: Int, _ body: (inout ProtobufWriter) -> Void) {
         self.writeTag(field, .lengthDelimited)
-        let lengthAt = self.buffer.writerIndex
-        self.buffer.writeInteger(UInt8(0))
-        let start = self.buffer.writerIndex
+        let lengthAt = self.bytes.count
+        self.bytes.append(0)
         body(&self)
-        let length = self.buffer.writerIndex - start
+        let length = self.bytes.count - lengthAt - 1
         if length < 0x80 {
-            self.buffer.setInteger(UInt8(length), at: lengthAt)
+            self.bytes[lengthAt] = UInt8(length)
         } else {
-            let bytes = self.buffer.getBytes(at: start, length: length) ?? []
-            self.buffer.moveWriterIndex(to: lengthAt)
-            self.writeVarint(UInt64(length))
-            self.buffer.writeBytes(bytes)
+            var prefix = ProtobufWriter(capacity: 10)
+            prefix.writeVarint(UInt64(length))
+            self.bytes.replaceSubrange(lengthAt..<lengthAt + 1, with: prefix.bytes)
         }
     }
 
     /// A `fixed32` member of a `oneof` (on the wire even when 0).
+    @inlinable
     public mutating func writeAlways(_ field: Int, fixed32 value: UInt32) {
         self.writeTag(field, .fixed32)
-        self.buffer.writeInteger(value, endianness: .little)
+        for shift in stride(from: 0, to: 32, by: 8) { self.bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
     }
 
+    @inlinable
     public mutating func write(_ field: Int, fixed64 value: UInt64) {
         guard value != 0 else { return }
         self.writeTag(field, .fixed64)
-        self.buffer.writeInteger(value, endianness: .little)
+        for shift in stride(from: 0, to: 64, by: 8) { self.bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
     }
 
     /// A nested message already encoded.
+    @inlinable
     public mutating func write(_ field: Int, message: ByteBuffer) {
         self.writeTag(field, .lengthDelimited)
         self.writeVarint(UInt64(message.readableBytes))
-        self.buffer.writeImmutableBuffer(message)
+        self.bytes.append(contentsOf: message.readableBytesView)
     }
 
     /// Bytes already encoded as fields of this message (fields may come in any order on the wire).
-    public mutating func append(_ fields: ByteBuffer) {
-        self.buffer.writeImmutableBuffer(fields)
+    @inlinable
+    public mutating func append(_ fields: [UInt8]) {
+        self.bytes.append(contentsOf: fields)
     }
 }

@@ -27,6 +27,9 @@ public final class ConnectionContext {
     }
     /// `peer` as tap names it, made on the first tapped request and kept for the connection's others.
     var peerHostPort: HostPort?
+    /// What a stage keeps from one request of the connection for the next (tap: the encoded part its events share,
+    /// which the requests of a connection to one endpoint have in common).
+    public var stageMemo: AnyObject?
 
     /// The last authority's chain: keep-alive connections mostly repeat it.
     private var lastChain: (authority: String?, chain: StageChain)?

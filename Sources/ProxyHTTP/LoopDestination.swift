@@ -13,6 +13,14 @@ public final class LoopDestination {
         self.entry = entry
     }
 
+    /// The Service's own labels (`dst_namespace`, `dst_service`) as discovery gives them, before any endpoint is
+    /// chosen: tap matches `--to svc/…` on them for a request the proxy answered itself and for an opaque
+    /// connection. Empty while discovery has none.
+    public var serviceLabels: [MetricLabel] {
+        guard case .endpoints(let endpoints) = self.entry.current, let first = endpoints.first else { return [] }
+        return first.labels.filter { $0.name == "dst_namespace" || $0.name == "dst_service" }
+    }
+
     /// Takes in what discovery published since the last request (one atomic load when nothing changed).
     public func refresh(now: UInt64) {
         let version = self.entry.version

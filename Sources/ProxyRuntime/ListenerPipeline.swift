@@ -170,18 +170,20 @@ struct ListenerPipeline: Sendable {
     ) throws {
         let metrics = resources.metrics
         let direction = self.direction
+        let discoveryKey = self.router.discoveryKey(direction: direction, authority: nil, connectionDestination: destination)
+        let discovered = discoveryKey.flatMap { resources.destination(for: $0) }
         if let tap = self.tap, tap.isActive, let channel = try? pipeline.context(handlerType: TCPAccountingHandler.self).channel,
             let connection = TapConnection.open(
                 hub: tap, direction: direction,
-                source: channel.remoteAddress.flatMap(HostPort.init), destination: destination, tls: tls, sni: sni,
-                now: channel.eventLoop.now)
+                source: channel.remoteAddress.flatMap(HostPort.init), destination: destination,
+                destinationLabels: discovered?.serviceLabels ?? [],
+                tls: tls, sni: sni, now: channel.eventLoop.now)
         {
             // After detection (which hands on the bytes it read from where it stands), before the relay.
             try pipeline.addHandler(TapConnectionHandler(connection))
         }
         let onFailure: (ProxyError) -> Void = { error in metrics.recordTCPError(direction, error.code) }
-        let discoveryKey = self.router.discoveryKey(direction: direction, authority: nil, connectionDestination: destination)
-        guard let key = discoveryKey, let balanced = resources.destination(for: key) else {
+        guard let key = discoveryKey, let balanced = discovered else {
             let upstreamMetrics = metrics.tcpMetrics(
                 for: TCPLabels(direction: direction, peer: .dst, targetAddress: destination.description, tls: tls)
             )

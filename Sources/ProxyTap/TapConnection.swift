@@ -11,18 +11,20 @@ public final class TapConnection: Sendable {
 
     /// The taps that take this connection, or `nil` when none does (the usual case: no tap asks for TCP).
     public static func open(
-        hub: TapHub, direction: TrafficDirection, source: HostPort?, destination: HostPort?, tls: TLSLabel, sni: String?, now: NIODeadline
+        hub: TapHub, direction: TrafficDirection, source: HostPort?, destination: HostPort?, destinationLabels: [MetricLabel] = [],
+        tls: TLSLabel, sni: String?, now: NIODeadline
     ) -> TapConnection? {
         guard hub.isActive else { return nil }
-        let subject = TapSubject(direction: direction, source: source, destination: destination, http: nil)
+        let subject = TapSubject(
+            direction: direction, source: source, destination: destination, destinationLabels: destinationLabels, http: nil)
         let streams = hub.open.filter {
             $0.request.tcp && $0.request.match.matches(subject) && $0.admit(now: Int64(truncatingIfNeeded: now.uptimeNanoseconds))
         }
         guard !streams.isEmpty else { return nil }
         let encoder = TapEventEncoder(
-            direction: direction, source: source, destination: destination, destinationLabels: [], routeLabels: [], tls: tls)
+            direction: direction, source: source, destination: destination, destinationLabels: destinationLabels, routeLabels: [], tls: tls)
         let connection = TapConnection(streams: streams, encoder: encoder, id: hub.nextID(), opened: now)
-        for stream in streams { stream.emit(encoder.tcpOpen(connection.id, sni: sni)) }
+        for stream in streams { stream.emit { encoder.tcpOpen(connection.id, sni: sni, into: &$0) } }
         return connection
     }
 
@@ -35,9 +37,9 @@ public final class TapConnection: Sendable {
 
     /// The connection ended: `received` bytes came from the client, `sent` went to it.
     public func close(now: NIODeadline, received: Int, sent: Int) {
-        let event = self.encoder.tcpClose(self.id, nanoseconds: (now - self.opened).nanoseconds, bytesReceived: received, bytesSent: sent)
+        let nanoseconds = (now - self.opened).nanoseconds
         for stream in self.streams {
-            stream.emit(event)
+            stream.emit { self.encoder.tcpClose(self.id, nanoseconds: nanoseconds, bytesReceived: received, bytesSent: sent, into: &$0) }
             stream.ended()
         }
     }

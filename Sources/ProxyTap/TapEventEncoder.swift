@@ -5,16 +5,50 @@ import ProxyGRPC
 /// `TapEvent`s encoded by hand (proto/swiftlet/tap/v1/tap.proto; field numbers below are that file's). What the
 /// events of one tapped request share — addresses, labels, direction, TLS — is encoded once (`TapEventEncoder`);
 /// each event appends its own part. Protobuf allows fields in any order, so shared part plus event is one message.
-public struct TapEventEncoder: Sendable {
+public final class TapEventEncoder: Sendable {
     /// The shared fields: source (1), destination (2), destination_meta (4), source_meta (5), proxy_direction (6),
     /// route_meta (7), tls (10).
-    public let shared: ByteBuffer
+    public let shared: [UInt8]
+    /// What the shared part was made from: a request with the same is given the same encoder (TapStage keeps the
+    /// last), which is most requests of a connection, and saves encoding a dozen labels again per request.
+    public let inputs: Inputs
 
-    public init(
+    public struct Inputs: Equatable, Sendable {
+        public var direction: TrafficDirection
+        public var source: HostPort?
+        public var destination: HostPort?
+        public var destinationLabels: [MetricLabel]
+        public var routeLabels: [MetricLabel]
+        public var tls: TLSLabel
+
+        public init(
+            direction: TrafficDirection, source: HostPort?, destination: HostPort?, destinationLabels: [MetricLabel],
+            routeLabels: [MetricLabel], tls: TLSLabel
+        ) {
+            self.direction = direction
+            self.source = source
+            self.destination = destination
+            self.destinationLabels = destinationLabels
+            self.routeLabels = routeLabels
+            self.tls = tls
+        }
+    }
+
+    public convenience init(
         direction: TrafficDirection, source: HostPort?, destination: HostPort?, destinationLabels: [MetricLabel],
         routeLabels: [MetricLabel],
         tls: TLSLabel
     ) {
+        self.init(
+            Inputs(
+                direction: direction, source: source, destination: destination, destinationLabels: destinationLabels,
+                routeLabels: routeLabels, tls: tls))
+    }
+
+    public init(_ inputs: Inputs) {
+        self.inputs = inputs
+        let (direction, source, destination, tls) = (inputs.direction, inputs.source, inputs.destination, inputs.tls)
+        let (destinationLabels, routeLabels) = (inputs.destinationLabels, inputs.routeLabels)
         var writer = ProtobufWriter()
         writer.reserveCapacity(512)
         if let source { writer.writeMessage(1) { Self.address(source, into: &$0) } }
@@ -64,7 +98,7 @@ public struct TapEventEncoder: Sendable {
             tlsMessage.write(2, string: clientID ?? "")
             tlsMessage.write(3, string: serverID ?? "")
         }
-        self.shared = writer.buffer
+        self.shared = writer.bytes
     }
 
     /// `TcpAddress { IPAddress ip = 1; uint32 port = 2 }`; a host that is not an IP address (it cannot be, from a
@@ -106,9 +140,10 @@ public struct TapEventEncoder: Sendable {
     }
 
     public func requestInit(
-        _ id: StreamID, method: String, scheme: String, authority: String, path: String, headers: [(name: String, value: String)]?
-    ) -> ByteBuffer {
-        self.http(1) { event in
+        _ id: StreamID, method: String, scheme: String, authority: String, path: String, headers: [(name: String, value: String)]?,
+        into writer: inout ProtobufWriter
+    ) {
+        self.http(1, into: &writer) { event in
             id.write(into: &event)
             event.writeMessage(2) { Self.registeredOrNot(method, TapMatch.registeredMethods, into: &$0) }
             let lower = scheme == "http" || scheme == "https" ? scheme : scheme.lowercased()
@@ -121,9 +156,10 @@ public struct TapEventEncoder: Sendable {
 
     /// `proxyAnswered`: why the proxy answered the request itself, when it did.
     public func responseInit(
-        _ id: StreamID, sinceRequestInit: Int64, status: Int, headers: [(name: String, value: String)]?, proxyAnswered: String?
-    ) -> ByteBuffer {
-        self.http(2) { event in
+        _ id: StreamID, sinceRequestInit: Int64, status: Int, headers: [(name: String, value: String)]?, proxyAnswered: String?,
+        into writer: inout ProtobufWriter
+    ) {
+        self.http(2, into: &writer) { event in
             id.write(into: &event)
             event.writeMessage(2) { Self.duration(sinceRequestInit, into: &$0) }
             event.write(3, varint: UInt64(status))
@@ -142,9 +178,9 @@ public struct TapEventEncoder: Sendable {
 
     public func responseEnd(
         _ id: StreamID, sinceRequestInit: Int64, sinceResponseInit: Int64, responseBytes: Int, end: End,
-        trailers: [(name: String, value: String)]?
-    ) -> ByteBuffer {
-        self.http(3) { event in
+        trailers: [(name: String, value: String)]?, into writer: inout ProtobufWriter
+    ) {
+        self.http(3, into: &writer) { event in
             id.write(into: &event)
             event.writeMessage(2) { Self.duration(sinceRequestInit, into: &$0) }
             event.writeMessage(3) { Self.duration(sinceResponseInit, into: &$0) }
@@ -158,15 +194,17 @@ public struct TapEventEncoder: Sendable {
         }
     }
 
-    public func tcpOpen(_ id: StreamID, sni: String?) -> ByteBuffer {
-        self.tcp(1) { event in
+    public func tcpOpen(_ id: StreamID, sni: String?, into writer: inout ProtobufWriter) {
+        self.tcp(1, into: &writer) { event in
             id.write(into: &event)
             event.write(2, string: sni ?? "")
         }
     }
 
-    public func tcpClose(_ id: StreamID, nanoseconds: Int64, bytesReceived: Int, bytesSent: Int) -> ByteBuffer {
-        self.tcp(2) { event in
+    public func tcpClose(
+        _ id: StreamID, nanoseconds: Int64, bytesReceived: Int, bytesSent: Int, into writer: inout ProtobufWriter
+    ) {
+        self.tcp(2, into: &writer) { event in
             id.write(into: &event)
             event.writeMessage(2) { Self.duration(nanoseconds, into: &$0) }
             event.write(3, varint: UInt64(bytesReceived))
@@ -175,25 +213,18 @@ public struct TapEventEncoder: Sendable {
     }
 
     /// `TapEvent { dropped: Dropped { events } }`: alone, it belongs to no request.
-    public static func dropped(_ events: Int) -> ByteBuffer {
-        var writer = ProtobufWriter()
+    public static func dropped(_ events: Int, into writer: inout ProtobufWriter) {
         writer.writeMessage(9) { $0.write(1, varint: UInt64(events)) }
-        return writer.buffer
     }
 
-    private func http(_ kind: Int, _ body: (inout ProtobufWriter) -> Void) -> ByteBuffer {
-        var writer = ProtobufWriter()
-        writer.reserveCapacity(self.shared.readableBytes + 160)
+    private func http(_ kind: Int, into writer: inout ProtobufWriter, _ body: (inout ProtobufWriter) -> Void) {
         writer.append(self.shared)
         writer.writeMessage(3) { $0.writeMessage(kind, body) }
-        return writer.buffer
     }
 
-    private func tcp(_ kind: Int, _ body: (inout ProtobufWriter) -> Void) -> ByteBuffer {
-        var writer = ProtobufWriter()
+    private func tcp(_ kind: Int, into writer: inout ProtobufWriter, _ body: (inout ProtobufWriter) -> Void) {
         writer.append(self.shared)
         writer.writeMessage(8) { $0.writeMessage(kind, body) }
-        return writer.buffer
     }
 
     /// `google.protobuf.Duration { int64 seconds = 1; int32 nanos = 2 }`.

@@ -110,13 +110,9 @@ public final class TapServerStream: ChannelInboundHandler {
         guard context.channel.isWritable else { return }
         let (events, complete) = stream.drain()
         if !events.isEmpty {
-            // Every queued event as gRPC messages in one DATA frame.
-            var batch = context.channel.allocator.buffer(capacity: events.reduce(0) { $0 + 5 + $1.readableBytes })
-            for event in events {
-                batch.writeInteger(UInt8(0))
-                batch.writeInteger(UInt32(event.readableBytes))
-                batch.writeImmutableBuffer(event)
-            }
+            // Every queued event, framed as gRPC messages already, in one DATA frame.
+            var batch = context.channel.allocator.buffer(capacity: events.count)
+            batch.writeBytes(events)
             context.write(Self.wrapOutboundOut(.data(.init(data: .byteBuffer(batch)))), promise: nil)
         }
         if complete {

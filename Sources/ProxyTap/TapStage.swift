@@ -13,6 +13,13 @@ import ProxyHTTP
 public final class TapStage: HTTPStage {
     let hub: TapHub
     let slot = StageSlot<TapRecord>()
+    /// A connection's last tapped request's encoder, reused while its requests share what it was made from
+    /// (addresses, labels, TLS), as the requests of one connection to one endpoint do.
+    final class EncoderMemo {
+        let encoder: TapEventEncoder
+
+        init(_ encoder: TapEventEncoder) { self.encoder = encoder }
+    }
 
     public init(hub: TapHub) {
         self.hub = hub
@@ -45,10 +52,12 @@ public final class TapStage: HTTPStage {
         let now = exchange.now
         record.responseAt = now
         for stream in record.streams {
-            stream.emit(
+            let headers = stream.request.headers ? self.hub.extract(head.fields) : nil
+            stream.emit {
                 encoder.responseInit(
-                    record.id, sinceRequestInit: (now - exchange.startedAt).nanoseconds, status: head.status,
-                    headers: stream.request.headers ? self.hub.extract(head.fields) : nil, proxyAnswered: nil))
+                    record.id, sinceRequestInit: (now - exchange.startedAt).nanoseconds, status: head.status, headers: headers,
+                    proxyAnswered: nil, into: &$0)
+            }
         }
         return .pass
     }
@@ -66,11 +75,11 @@ public final class TapStage: HTTPStage {
             record.responseAt = now
             let answered = exchange.proxyAnswered
             for stream in record.streams {
-                stream.emit(
+                stream.emit {
                     encoder.responseInit(
                         record.id, sinceRequestInit: sinceRequest, status: exchange.responseStatus,
-                        headers: stream.request.headers ? [] : nil,
-                        proxyAnswered: answered))
+                        headers: stream.request.headers ? [] : nil, proxyAnswered: answered, into: &$0)
+                }
             }
         }
         let end: TapEventEncoder.End =
@@ -84,11 +93,13 @@ public final class TapStage: HTTPStage {
             }
         let sinceResponse = record.responseAt.map { (now - $0).nanoseconds } ?? 0
         for stream in record.streams {
-            stream.emit(
+            let trailers = stream.request.headers ? exchange.responseTrailers.map { self.hub.extract($0) } : nil
+            let bytes = exchange.responseBytes
+            stream.emit {
                 encoder.responseEnd(
-                    record.id, sinceRequestInit: sinceRequest, sinceResponseInit: sinceResponse, responseBytes: exchange.responseBytes,
-                    end: end,
-                    trailers: stream.request.headers ? exchange.responseTrailers.map { self.hub.extract($0) } : nil))
+                    record.id, sinceRequestInit: sinceRequest, sinceResponseInit: sinceResponse, responseBytes: bytes, end: end,
+                    trailers: trailers, into: &$0)
+            }
             stream.ended()
         }
         exchange.slots[self.slot] = nil
@@ -110,16 +121,25 @@ public final class TapStage: HTTPStage {
             exchange.slots[self.slot] = nil
             return
         }
-        let encoder = TapEventEncoder(
+        let inputs = TapEventEncoder.Inputs(
             direction: exchange.direction, source: subject.source, destination: destination, destinationLabels: labels,
             routeLabels: subject.routeLabels, tls: tls)
+        let encoder: TapEventEncoder
+        if let memo = exchange.connectionMemo as? EncoderMemo, memo.encoder.inputs == inputs {
+            encoder = memo.encoder
+        } else {
+            encoder = TapEventEncoder(inputs)
+            exchange.connectionMemo = EncoderMemo(encoder)
+        }
         record.encoder = encoder
         record.id = self.hub.nextID()
         for stream in record.streams {
-            stream.emit(
+            let headers = stream.request.headers ? self.hub.extract(request.fields) : nil
+            stream.emit {
                 encoder.requestInit(
-                    record.id, method: request.method, scheme: scheme, authority: authority, path: request.path,
-                    headers: stream.request.headers ? self.hub.extract(request.fields) : nil))
+                    record.id, method: request.method, scheme: scheme, authority: authority, path: request.path, headers: headers,
+                    into: &$0)
+            }
         }
     }
 }

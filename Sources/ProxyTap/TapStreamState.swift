@@ -1,7 +1,12 @@
+import ProxyGRPC
+
 /// One open tap's bookkeeping, pure (the clock is given): how many requests it may still take, its one-second rate
 /// window, and its bounded queue of encoded events, with the drops it must report. `TapStream` keeps it under a
 /// lock, shared by the event loops whose requests it taps.
-public struct TapStreamState<Event> {
+///
+/// The queue is the bytes the reader will send: each event is encoded straight into it as a gRPC message (a flag
+/// byte, a 4-byte length, the event), so an event costs no buffer of its own and the reader writes the batch as it is.
+public struct TapStreamState: Sendable {
     /// Requests (and connections) it may still take.
     public private(set) var remaining: Int
     /// Taken and not ended: the stream ends when none is left and `remaining` is 0.
@@ -10,7 +15,12 @@ public struct TapStreamState<Event> {
     private var windowStart: Int64?
     private var inWindow = 0
     let capacity: Int
-    public private(set) var queue: [Event] = []
+    /// The queued events, framed as gRPC messages.
+    public private(set) var queue = ProtobufWriter(capacity: 0)
+    /// Events in `queue`.
+    public private(set) var queued = 0
+    /// The size of the last batch drained: the next queue starts that large, so that it rarely grows (and copies).
+    private var lastDrained = 0
     /// Dropped since the last report.
     public private(set) var droppedPending = 0
     /// Dropped over the stream's life.
@@ -48,23 +58,37 @@ public struct TapStreamState<Event> {
         case dropped
     }
 
-    /// Queues an event, or drops it when the queue is full. A drop is reported by a `dropped(count)` event queued
-    /// ahead of the next event there is room for.
-    public mutating func enqueue(_ event: Event, dropped: (Int) -> Event) -> Enqueued {
+    /// Queues an event (`encode` writes it), or drops it when the queue is full. A drop is reported by an event
+    /// `dropped` writes, with the count, queued ahead of the next event there is room for.
+    public mutating func enqueue(
+        _ encode: (inout ProtobufWriter) -> Void, dropped: (Int, inout ProtobufWriter) -> Void
+    ) -> Enqueued {
         guard !self.isCancelled else { return .dropped }
         let needed = self.droppedPending > 0 ? 2 : 1
-        guard self.queue.count + needed <= self.capacity else {
+        guard self.queued + needed <= self.capacity else {
             self.droppedPending += 1
             self.droppedTotal += 1
             return .dropped
         }
-        let wasEmpty = self.queue.isEmpty
+        let wasEmpty = self.queued == 0
         if self.droppedPending > 0 {
-            self.queue.append(dropped(self.droppedPending))
+            let count = self.droppedPending
+            self.frame { dropped(count, &$0) }
             self.droppedPending = 0
         }
-        self.queue.append(event)
+        self.frame(encode)
         return wasEmpty ? .wake : .queued
+    }
+
+    /// One gRPC message: not compressed, its length (big-endian), then what `encode` writes.
+    private mutating func frame(_ encode: (inout ProtobufWriter) -> Void) {
+        if self.queue.bytes.capacity == 0 { self.queue.reserveCapacity(max(self.lastDrained, 4096)) }
+        for _ in 0..<5 { self.queue.bytes.append(0) }
+        let start = self.queue.bytes.count
+        encode(&self.queue)
+        let length = UInt32(self.queue.bytes.count - start)
+        for index in 0..<4 { self.queue.bytes[start - 4 + index] = UInt8(truncatingIfNeeded: length >> UInt32(24 - 8 * index)) }
+        self.queued += 1
     }
 
     /// A tapped request (or connection) ended: its last event is queued.
@@ -72,10 +96,14 @@ public struct TapStreamState<Event> {
         self.open = max(self.open - 1, 0)
     }
 
-    /// Everything queued, for the reader to write; the queue is empty after.
-    public mutating func drain() -> [Event] {
-        defer { self.queue.removeAll(keepingCapacity: true) }
-        return self.queue
+    /// Everything queued, framed, for the reader to write; the queue is empty after.
+    public mutating func drain() -> [UInt8] {
+        defer {
+            self.lastDrained = self.queue.bytes.count
+            self.queue = ProtobufWriter(capacity: 0)
+            self.queued = 0
+        }
+        return self.queue.bytes
     }
 
     /// Every request it will take was taken and has ended: once drained, the stream ends.
@@ -83,6 +111,7 @@ public struct TapStreamState<Event> {
 
     public mutating func cancel() {
         self.isCancelled = true
-        self.queue.removeAll()
+        self.queue = ProtobufWriter(capacity: 0)
+        self.queued = 0
     }
 }

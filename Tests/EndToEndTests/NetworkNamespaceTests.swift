@@ -210,6 +210,27 @@ extension TimingSensitiveTests {
                 _ = try await controller.waitForLine(containing: "swiftlet controller ready")
                 let proxyA = try await a.startProxy(["SWIFTLET_PROXY_DESTINATION_ADDR": "127.0.0.1:8086"])
                 let proxyB = try await b.startProxy()
+                // A tap of opaque connections to the Service (by its labels, which an opaque connection has from
+                // discovery before any endpoint is chosen), in a's namespace where the tap port is loopback.
+                let tap = try ChildProcess(
+                    E2E.which("ip")!,
+                    a.exec([
+                        E2E.python, "-u", E2E.fixtures.appendingPathComponent("tap_client.py").path, "127.0.0.1:\(proxyA.tapPort)",
+                        #"{"limit": 1, "tcp": true, "match": {"destination_label": {"key": "service", "value": "db"}}}"#,
+                    ]),
+                    name: "tap-in-a")
+                var tapOpen = false
+                for _ in 0..<250 where !tapOpen {
+                    tapOpen = Metrics.sum(try await a.metrics(), "tap_streams", []) >= 1
+                    if !tapOpen { try await Task.sleep(for: .milliseconds(20)) }
+                }
+                #expect(tapOpen, "\(tap.text)")
+                // The Service known to a's proxy before the first connection.
+                let warm = try await a.run([
+                    "curl", "-sS", "--max-time", "5", "-o", "/dev/null", "-w", "%header{x-served-by}", "http://10.96.0.10:5432/ok",
+                ])
+                #expect(warm.status == 0, "\(warm.output)")
+                let warmedFirst = warm.output.trimmingCharacters(in: .whitespacesAndNewlines) == "8080" ? 1 : 0
 
                 // 5432 is an opaque port: each connection is relayed as bytes, so the choice is per connection. Forty
                 // connections open at once, each held for a moment: the balancer counts open connections, so they spread.
@@ -231,11 +252,17 @@ extension TimingSensitiveTests {
                 let metrics = try await a.metrics()
                 #expect(
                     Metrics.sum(metrics, "tcp_open_total", ["direction=\"outbound\"", "peer=\"dst\"", "target_addr=\"\(b.address):8080\""])
-                        == Double(first))
+                        == Double(first + warmedFirst))
                 #expect(
                     Metrics.sum(metrics, "tcp_open_total", ["direction=\"outbound\"", "peer=\"dst\"", "target_addr=\"10.96.0.10:5432\""])
                         == 0)
-                withExtendedLifetime((servers, controller, proxyA, proxyB)) {}
+                _ = try await tap.waitForLine(containing: "END ")
+                let opened = try TapServerTests.events(tap).compactMap { $0["tcp"] as? [String: Any] }
+                #expect(opened.count == 2, "one connection, open and close: \(tap.text)")
+                let meta = try TapServerTests.events(tap).first?["destination_meta"] as? [String: Any]
+                let labels = meta?["labels"] as? [String: String] ?? [:]
+                #expect(labels["service"] == "db" && labels["namespace"] != nil, "the Service's labels: \(tap.text)")
+                withExtendedLifetime((servers, controller, proxyA, proxyB, tap)) {}
             } catch {
                 await cleanup()
                 throw error

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import ProxyCore
+import ProxyGRPC
 import ProxyTap
 import Testing
 
@@ -15,8 +16,8 @@ import Testing
         return result.output
     }
 
-    static func decode(_ events: [ByteBuffer]) async throws -> [[String: Any]] {
-        let hex = events.map { $0.readableBytesView.map { String(format: "%02x", $0) }.joined() }.joined(separator: "\n")
+    static func decode(_ events: [[UInt8]]) async throws -> [[String: Any]] {
+        let hex = events.map { $0.map { String(format: "%02x", $0) }.joined() }.joined(separator: "\n")
         let output = try await Self.python(["decode", "TapEvent"], input: hex + "\n")
         return try output.split(separator: "\n").map { line in
             try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
@@ -71,19 +72,34 @@ import Testing
         var headers = HTTPFields()
         headers.add("Authorization", "Bearer secret")
         headers.add("x-trace", "abc")
+        func event(_ encode: (inout ProtobufWriter) -> Void) -> [UInt8] {
+            var writer = ProtobufWriter()
+            encode(&writer)
+            return writer.bytes
+        }
+        let inbound = TapEventEncoder(
+            direction: .inbound, source: HostPort(host: "10.244.1.7", port: 1), destination: HostPort(host: "127.0.0.1", port: 80),
+            destinationLabels: [], routeLabels: [],
+            tls: .established(clientID: "web.emojivoto.serviceaccount.identity.x", serverID: nil))
         let events = [
-            outbound.requestInit(
-                id, method: "POST", scheme: "http", authority: "voting:8080", path: "/api/vote", headers: hub.extract(headers)),
-            outbound.responseInit(id, sinceRequestInit: 1_500_000, status: 503, headers: nil, proxyAnswered: "fault"),
-            outbound.responseEnd(
-                id, sinceRequestInit: 2_000_000_123, sinceResponseInit: 500_000, responseBytes: 1234, end: .grpcStatus(0), trailers: nil),
-            outbound.responseEnd(id, sinceRequestInit: 1, sinceResponseInit: 0, responseBytes: 0, end: .reset(8), trailers: nil),
-            TapEventEncoder(
-                direction: .inbound, source: HostPort(host: "10.244.1.7", port: 1), destination: HostPort(host: "127.0.0.1", port: 80),
-                destinationLabels: [], routeLabels: [],
-                tls: .established(clientID: "web.emojivoto.serviceaccount.identity.x", serverID: nil)
-            ).tcpClose(id, nanoseconds: 3_000_000_000, bytesReceived: 10, bytesSent: 20),
-            TapEventEncoder.dropped(17),
+            event {
+                outbound.requestInit(
+                    id, method: "POST", scheme: "http", authority: "voting:8080", path: "/api/vote", headers: hub.extract(headers),
+                    into: &$0)
+            },
+            event { outbound.responseInit(id, sinceRequestInit: 1_500_000, status: 503, headers: nil, proxyAnswered: "fault", into: &$0) },
+            event {
+                outbound.responseEnd(
+                    id, sinceRequestInit: 2_000_000_123, sinceResponseInit: 500_000, responseBytes: 1234, end: .grpcStatus(0),
+                    trailers: nil,
+                    into: &$0)
+            },
+            event {
+                outbound.responseEnd(
+                    id, sinceRequestInit: 1, sinceResponseInit: 0, responseBytes: 0, end: .reset(8), trailers: nil, into: &$0)
+            },
+            event { inbound.tcpClose(id, nanoseconds: 3_000_000_000, bytesReceived: 10, bytesSent: 20, into: &$0) },
+            event { TapEventEncoder.dropped(17, into: &$0) },
         ]
         let decoded = try await Self.decode(events)
         func json(_ value: Any?) -> String {

@@ -1,3 +1,4 @@
+import ProxyGRPC
 import ProxyTap
 import Testing
 
@@ -6,7 +7,7 @@ import Testing
     static let second: Int64 = 1_000_000_000
 
     @Test func theLimitCountsRequestsAndTheStreamEndsWhenTheyHave() {
-        var state = TapStreamState<String>(limit: 2, maxPerSecond: 0, capacity: 10)
+        var state = TapStreamState(limit: 2, maxPerSecond: 0, capacity: 10)
         let taken = [state.admit(now: 0), state.admit(now: 0), state.admit(now: 0)]
         #expect(taken == [true, true, false], "a third request is not taken")
         #expect(!state.isComplete, "two requests are still open")
@@ -16,7 +17,7 @@ import Testing
     }
 
     @Test func maxRPSIsPerOneSecondWindow() {
-        var state = TapStreamState<String>(limit: 100, maxPerSecond: 2, capacity: 10)
+        var state = TapStreamState(limit: 100, maxPerSecond: 2, capacity: 10)
         let taken = [
             state.admit(now: 0), state.admit(now: Self.second / 2), state.admit(now: Self.second - 1), state.admit(now: Self.second),
         ]
@@ -24,25 +25,53 @@ import Testing
         #expect(state.remaining == 97)
     }
 
+    /// Events as text, so the queue's bytes read back as what was queued.
+    static func enqueue(_ text: String, into state: inout TapStreamState) -> TapStreamState.Enqueued {
+        state.enqueue(
+            { $0.bytes.append(contentsOf: text.utf8) },
+            dropped: { count, writer in writer.bytes.append(contentsOf: "dropped \(count)".utf8) })
+    }
+
+    /// The queue's gRPC messages (a flag byte, a big-endian length, the message), as text.
+    static func messages(_ bytes: [UInt8]) -> [String] {
+        var messages: [String] = []
+        var rest = bytes[...]
+        while rest.count >= 5 {
+            let flag = rest.first
+            let length = rest.dropFirst().prefix(4).reduce(0) { $0 << 8 | Int($1) }
+            guard flag == 0, rest.count >= 5 + length else { return messages + ["malformed"] }
+            messages.append(String(decoding: rest.dropFirst(5).prefix(length), as: UTF8.self))
+            rest = rest.dropFirst(5 + length)
+        }
+        return rest.isEmpty ? messages : messages + ["trailing bytes"]
+    }
+
     @Test func aFullQueueDropsCountsAndSaysSoBeforeTheNextEvent() {
-        var state = TapStreamState<String>(limit: 100, maxPerSecond: 0, capacity: 3)
-        let dropped: (Int) -> String = { "dropped \($0)" }
-        let results = ["a", "b", "c", "d", "e"].map { state.enqueue($0, dropped: dropped) }
+        var state = TapStreamState(limit: 100, maxPerSecond: 0, capacity: 3)
+        let results = ["a", "b", "c", "d", "e"].map { Self.enqueue($0, into: &state) }
         #expect(results == [.wake, .queued, .queued, .dropped, .dropped])
-        let first = state.drain()
+        let first = Self.messages(state.drain())
         #expect(first == ["a", "b", "c"])
-        let next = state.enqueue("f", dropped: dropped)
+        let next = Self.enqueue("f", into: &state)
         #expect(next == .wake)
-        let second = state.drain()
+        let second = Self.messages(state.drain())
         #expect(second == ["dropped 2", "f"], "the reader learns of the two it missed, in place")
         #expect(state.droppedTotal == 2 && state.droppedPending == 0)
     }
 
+    @Test func aMessageOfMoreThanAByteOfLengthIsFramedWhole() {
+        var state = TapStreamState(limit: 100, maxPerSecond: 0, capacity: 3)
+        let long = String(repeating: "x", count: 70_000)
+        _ = Self.enqueue(long, into: &state)
+        _ = Self.enqueue("y", into: &state)
+        #expect(Self.messages(state.drain()) == [long, "y"])
+    }
+
     @Test func aCancelledStreamTakesNothing() {
-        var state = TapStreamState<String>(limit: 5, maxPerSecond: 0, capacity: 3)
+        var state = TapStreamState(limit: 5, maxPerSecond: 0, capacity: 3)
         state.cancel()
         let taken = state.admit(now: 0)
-        let queued = state.enqueue("a", dropped: { "\($0)" })
+        let queued = Self.enqueue("a", into: &state)
         #expect(!taken && queued == .dropped)
     }
 }

@@ -82,10 +82,13 @@ public final class Exchange {
     /// The destination Service's own labels (`dst_namespace`, `dst_service`) as discovery gives them, for a request
     /// answered before any endpoint was chosen (tap matches `--to svc/…` on them). Empty when discovery has none.
     public var serviceLabels: [MetricLabel] {
-        guard case .discovered(let destination, _)? = self.path.balancer?.source,
-            case .endpoints(let endpoints) = destination.entry.current, let first = endpoints.first
-        else { return [] }
-        return first.labels.filter { $0.name == "dst_namespace" || $0.name == "dst_service" }
+        guard case .discovered(let destination, _)? = self.path.balancer?.source else { return [] }
+        return destination.serviceLabels
+    }
+    /// What a stage kept on the connection from an earlier request (`ConnectionContext.stageMemo`).
+    public var connectionMemo: AnyObject? {
+        get { self.connection.stageMemo }
+        set { self.connection.stageMemo = newValue }
     }
     /// When the request arrived.
     public var startedAt: NIODeadline { self.started }
