@@ -32,6 +32,19 @@ public final class TapEventEncoder: Sendable {
             self.routeLabels = routeLabels
             self.tls = tls
         }
+
+        /// What a request's `subject` and `tls` share with the events of another.
+        public init(_ subject: TapSubject, tls: TLSLabel) {
+            self.init(
+                direction: subject.direction, source: subject.source, destination: subject.destination,
+                destinationLabels: subject.destinationLabels, routeLabels: subject.routeLabels, tls: tls)
+        }
+
+        /// These are what `subject` and `tls` would make: compared field by field, without making them.
+        public func describe(_ subject: TapSubject, tls: TLSLabel) -> Bool {
+            self.direction == subject.direction && self.source == subject.source && self.destination == subject.destination
+                && self.tls == tls && self.destinationLabels == subject.destinationLabels && self.routeLabels == subject.routeLabels
+        }
     }
 
     public convenience init(

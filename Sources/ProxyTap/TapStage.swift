@@ -108,12 +108,14 @@ public final class TapStage: HTTPStage {
     /// Which open taps take this request, now that its destination is known; their request init events.
     private func decide(_ record: TapRecord, _ exchange: Exchange, destination: HostPort?, labels: [MetricLabel], tls: TLSLabel) {
         record.decided = true
-        let request = exchange.request
-        let scheme = request.scheme ?? (exchange.connectionTLS == .passthrough ? "https" : "http")
-        let authority = request.authority ?? ""
+        // The head's fields read one by one: a copy of the whole head (its header list too) costs more than tap's match.
+        let method = exchange.request.method
+        let path = exchange.request.path
+        let scheme = exchange.request.scheme ?? (exchange.connectionTLS == .passthrough ? "https" : "http")
+        let authority = exchange.request.authority ?? ""
         let subject = TapSubject(
             direction: exchange.direction, source: exchange.source, destination: destination, destinationLabels: labels,
-            routeLabels: exchange.routeLabels, http: .init(scheme: scheme, method: request.method, authority: authority, path: request.path)
+            routeLabels: exchange.routeLabels, http: .init(scheme: scheme, method: method, authority: authority, path: path)
         )
         let now = exchange.now.uptimeNanoseconds
         record.streams = self.hub.open.filter { $0.request.match.matches(subject) && $0.admit(now: Int64(truncatingIfNeeded: now)) }
@@ -121,24 +123,20 @@ public final class TapStage: HTTPStage {
             exchange.slots[self.slot] = nil
             return
         }
-        let inputs = TapEventEncoder.Inputs(
-            direction: exchange.direction, source: subject.source, destination: destination, destinationLabels: labels,
-            routeLabels: subject.routeLabels, tls: tls)
         let encoder: TapEventEncoder
-        if let memo = exchange.connectionMemo as? EncoderMemo, memo.encoder.inputs == inputs {
+        if let memo = exchange.connectionMemo as? EncoderMemo, memo.encoder.inputs.describe(subject, tls: tls) {
             encoder = memo.encoder
         } else {
-            encoder = TapEventEncoder(inputs)
+            encoder = TapEventEncoder(TapEventEncoder.Inputs(subject, tls: tls))
             exchange.connectionMemo = EncoderMemo(encoder)
         }
         record.encoder = encoder
         record.id = self.hub.nextID()
         for stream in record.streams {
-            let headers = stream.request.headers ? self.hub.extract(request.fields) : nil
+            let headers = stream.request.headers ? self.hub.extract(exchange.request.fields) : nil
             stream.emit {
                 encoder.requestInit(
-                    record.id, method: request.method, scheme: scheme, authority: authority, path: request.path, headers: headers,
-                    into: &$0)
+                    record.id, method: method, scheme: scheme, authority: authority, path: path, headers: headers, into: &$0)
             }
         }
     }

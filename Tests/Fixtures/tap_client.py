@@ -4,8 +4,8 @@ identity as the server name).
 
 Prints `EVENT <json>` per TapEvent as it arrives, then `END <grpc status code name> <details>`. With
 --stop-reading-after it reads N events and then stops reading (the stream stays open) until its stdin closes: a
-consumer that fell behind. With --quiet it prints no events, only `READ <n>` every thousand (bench/proxy's tap row:
-a consumer that costs its own core little).
+consumer that fell behind. With --quiet it prints no events, only `READ <n>` every thousand (a consumer
+that costs its own core little).
 """
 import sys
 
