@@ -39,14 +39,17 @@ public final class TapStage: HTTPStage {
         return .proceed
     }
 
+    // Each hook looks at the hub's one atomic before the exchange's slots: with no tap open that is all a request
+    // pays (and when the last tap closed mid-request, its streams take nothing more anyway).
+
     public func attemptStarted(_ endpoint: ChosenEndpoint, _ exchange: Exchange) {
-        guard let record = exchange.slots[self.slot], !record.decided else { return }
+        guard self.hub.isActive, let record = exchange.slots[self.slot], !record.decided else { return }
         self.decide(
             record, exchange, destination: endpoint.target.endpoint, labels: endpoint.labels, tls: exchange.tlsLabel(endpoint.target))
     }
 
     public func response(_ head: inout HTTPResponseHead, _ exchange: Exchange) -> StageVerdict {
-        guard let record = exchange.slots[self.slot], record.decided, record.responseAt == nil, !record.streams.isEmpty,
+        guard self.hub.isActive, let record = exchange.slots[self.slot], record.decided, record.responseAt == nil, !record.streams.isEmpty,
             let encoder = record.encoder
         else { return .pass }
         let now = exchange.now
@@ -63,7 +66,7 @@ public final class TapStage: HTTPStage {
     }
 
     public func finished(_ exchange: Exchange) {
-        guard let record = exchange.slots[self.slot] else { return }
+        guard self.hub.isActive, let record = exchange.slots[self.slot] else { return }
         if !record.decided {
             // No attempt went out: the proxy answered (or the client left) before choosing an endpoint.
             self.decide(record, exchange, destination: nil, labels: exchange.serviceLabels, tls: exchange.connectionTLS)
