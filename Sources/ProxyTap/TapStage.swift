@@ -10,7 +10,7 @@ import ProxyHTTP
 /// balancer chose, its labels and identity), or at the end for a request the proxy answered itself (a fault, a
 /// timeout, no endpoints) — so destination labels and the route can be matched on. Tap is first in the chain, so it
 /// sees the request as the client sent it and the response as the client got it (after retries).
-public final class TapStage: HTTPStage {
+public final class TapStage: IdleStage {
     let hub: TapHub
     let slot = StageSlot<TapRecord>()
     /// A connection's last tapped request's encoder, reused while its requests share what it was made from
@@ -33,6 +33,9 @@ public final class TapStage: HTTPStage {
         var decided = false
         var responseAt: NIODeadline?
     }
+
+    /// No tap is open: the exchange skips this stage, every hook of it, for the whole request.
+    public var isIdle: Bool { !self.hub.isActive }
 
     public func request(_ exchange: Exchange) -> StageDecision {
         if self.hub.isActive { exchange.slots[self.slot] = TapRecord() }

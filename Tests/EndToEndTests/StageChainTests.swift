@@ -113,4 +113,66 @@ struct StageChainTests {
         }
         try await group.shutdownGracefully()
     }
+
+    /// A first stage that can sit requests out, counting the hooks it is called for.
+    final class SometimesIdleStage: IdleStage, Sendable {
+        let idle = Atomic<Bool>(true)
+        let hooks = Atomic<Int>(0)
+
+        var isIdle: Bool { self.idle.load(ordering: .relaxed) }
+
+        func request(_ exchange: Exchange) -> StageDecision {
+            self.hooks.add(1, ordering: .relaxed)
+            return .proceed
+        }
+
+        func attemptStarted(_ endpoint: ChosenEndpoint, _ exchange: Exchange) { self.hooks.add(1, ordering: .relaxed) }
+
+        func response(_ head: inout HTTPResponseHead, _ exchange: Exchange) -> StageVerdict {
+            self.hooks.add(1, ordering: .relaxed)
+            return .pass
+        }
+
+        func finished(_ exchange: Exchange) { self.hooks.add(1, ordering: .relaxed) }
+    }
+
+    /// An idle first stage (tap while no one taps) is skipped for the whole request, hooks and all, and the request
+    /// is served as without it; once it is not idle, it sees each request's request, attempt, response and end.
+    @Test func anIdleFirstStageIsSkippedForTheWholeRequestAndSeesEverythingOnceAwake() async throws {
+        let upstream = try await FixtureProcess.start("upstream.py")
+        let stage = SometimesIdleStage()
+        var config = ProxyConfig()
+        config.inboundListen = HostPort(host: "127.0.0.1", port: 0)
+        config.outboundListen = HostPort(host: "127.0.0.1", port: 0)
+        config.adminListen = HostPort(host: "127.0.0.1", port: 0)
+        config.inboundForward = HostPort(host: "127.0.0.1", port: upstream.port)
+        config.tapListen = nil  // no tap stage ahead of the test's
+        config.workerThreads = 1
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var proxy = ProxyService(config: config, environment: [:], group: group, logger: Logger(label: "stage-test"))
+        proxy.chainBuilder = StageChainBuilder.standard.prepending { _ in [stage] }
+        let (ready, readyContinuation) = AsyncStream.makeStream(of: ProxyService.BoundAddresses.self)
+        proxy.onReady = { readyContinuation.yield($0) }
+        let services = ServiceGroup(configuration: .init(services: [proxy], logger: Logger(label: "stage-test")))
+
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await services.run() }
+            var addresses = ready.makeAsyncIterator()
+            guard let bound = await addresses.next(), let port = bound.inbound.port else { throw HarnessError("the proxy did not start") }
+            let url = "http://127.0.0.1:\(port)"
+
+            let idle = try await run("curl", ["-sS", "\(url)/one", "\(url)/two"])
+            #expect(idle.output == "ok /oneok /two", "\(idle.output)")
+            #expect(stage.hooks.load(ordering: .relaxed) == 0, "an idle stage is called for nothing")
+
+            stage.idle.store(false, ordering: .relaxed)
+            let awake = try await run("curl", ["-sS", "\(url)/three"])
+            #expect(awake.output == "ok /three", "\(awake.output)")
+            #expect(stage.hooks.load(ordering: .relaxed) == 4, "request, attempt, response and end")
+
+            await services.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        try await group.shutdownGracefully()
+    }
 }

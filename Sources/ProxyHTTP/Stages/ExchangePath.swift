@@ -8,9 +8,20 @@ struct ExchangePath {
     /// The next stage to ask: its level and its place in that level's chain.
     private var level = 0
     private var index = 0
+    /// Where the first chain starts for this exchange: 1 when its first stage sat the request out (`IdleStage`).
+    private var start = 0
 
     init(_ chain: StageChain?) {
         self.levels = (chain, nil, nil)
+        if let head = chain?.idleHead, head.isIdle {
+            self.start = 1
+            self.index = 1
+        }
+    }
+
+    /// The stages of `level` this exchange goes through.
+    private func stages(_ chain: StageChain, _ level: Int) -> ArraySlice<any HTTPStage> {
+        level == 0 && self.start > 0 ? chain.stages[self.start...] : chain.stages[...]
     }
 
     private func chain(_ level: Int) -> StageChain? {
@@ -71,7 +82,7 @@ struct ExchangePath {
     func forEach(_ body: (any HTTPStage) -> Void) {
         for level in 0..<3 {
             guard let chain = self.chain(level) else { return }
-            for stage in chain.stages { body(stage) }
+            for stage in self.stages(chain, level) { body(stage) }
         }
     }
 
@@ -79,7 +90,7 @@ struct ExchangePath {
     func forEachReversed(_ body: (any HTTPStage) -> Void) {
         for level in stride(from: 2, through: 0, by: -1) {
             guard let chain = self.chain(level) else { continue }
-            for stage in chain.stages.reversed() { body(stage) }
+            for stage in self.stages(chain, level).reversed() { body(stage) }
         }
     }
 
@@ -87,7 +98,7 @@ struct ExchangePath {
     func verdict(_ ask: (any HTTPStage) -> StageVerdict) -> StageVerdict {
         for level in stride(from: 2, through: 0, by: -1) {
             guard let chain = self.chain(level) else { continue }
-            for stage in chain.stages.reversed() {
+            for stage in self.stages(chain, level).reversed() {
                 let verdict = ask(stage)
                 if verdict != .pass { return verdict }
             }

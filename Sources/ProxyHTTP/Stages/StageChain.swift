@@ -12,6 +12,8 @@ public final class StageChain {
     /// What the chain is, for tap: a rule's route (`route_*`, `parent_*`), a backend (`backend_*`); none for a
     /// destination's.
     let labels: [MetricLabel]
+    /// The first stage, when it can sit requests out (`IdleStage`).
+    let idleHead: (any IdleStage)?
 
     init(_ stages: [any HTTPStage], balancer: Balancer?, labels: [MetricLabel] = []) {
         self.stages = stages
@@ -19,6 +21,7 @@ public final class StageChain {
         self.labels = labels
         self.replaysRequests = stages.contains { $0.replaysRequests }
         self.timesAttempts = stages.contains { $0.timesAttempts }
+        self.idleHead = stages.first as? any IdleStage
     }
 
     /// Discovery dropped the destination the balancer follows: the chain is built anew.
