@@ -63,30 +63,41 @@ struct StageChainTests {
         }
     }
 
-    @Test func stagesDefinedOutsideTheProxyAddAFieldAnswer429AndRetryWithTheBody() async throws {
-        let upstream = try await FixtureProcess.start("upstream.py")
-        let seen = Seen()
+    /// Runs a proxy in this process in front of `upstream` with `chainBuilder` (and tap's stage when `tap`), and
+    /// `body` with its inbound URL; then shuts it down.
+    static func withProxy(
+        _ chainBuilder: StageChainBuilder, tap: Bool, upstream: Int, _ body: (String) async throws -> Void
+    ) async throws {
         var config = ProxyConfig()
         config.inboundListen = HostPort(host: "127.0.0.1", port: 0)
         config.outboundListen = HostPort(host: "127.0.0.1", port: 0)
         config.adminListen = HostPort(host: "127.0.0.1", port: 0)
-        config.tapListen = HostPort(host: "127.0.0.1", port: 0)
-        config.inboundForward = HostPort(host: "127.0.0.1", port: upstream.port)
+        config.tapListen = tap ? HostPort(host: "127.0.0.1", port: 0) : nil
+        config.inboundForward = HostPort(host: "127.0.0.1", port: upstream)
         config.workerThreads = 1
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var proxy = ProxyService(config: config, environment: [:], group: group, logger: Logger(label: "stage-test"))
-        // The one line: the standard stages, then the test's.
-        proxy.chainBuilder = .standard(then: { _ in [AddFieldStage(), LimitStage(), RetryStage(seen: seen)] })
+        proxy.chainBuilder = chainBuilder
         let (ready, readyContinuation) = AsyncStream.makeStream(of: ProxyService.BoundAddresses.self)
         proxy.onReady = { readyContinuation.yield($0) }
         let services = ServiceGroup(configuration: .init(services: [proxy], logger: Logger(label: "stage-test")))
-
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await services.run() }
             var addresses = ready.makeAsyncIterator()
             guard let bound = await addresses.next(), let port = bound.inbound.port else { throw HarnessError("the proxy did not start") }
-            let url = "http://127.0.0.1:\(port)"
+            try await body("http://127.0.0.1:\(port)")
+            await services.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        try await group.shutdownGracefully()
+    }
 
+    @Test func stagesDefinedOutsideTheProxyAddAFieldAnswer429AndRetryWithTheBody() async throws {
+        let upstream = try await FixtureProcess.start("upstream.py")
+        let seen = Seen()
+        // The one line: the standard stages, then the test's.
+        let builder = StageChainBuilder.standard(then: { _ in [AddFieldStage(), LimitStage(), RetryStage(seen: seen)] })
+        try await Self.withProxy(builder, tap: true, upstream: upstream.port) { url in
             // A field added by a stage reaches the application.
             let headers = try await run("curl", ["-sS", "\(url)/headers"])
             #expect(headers.output.contains("x-stage: added by a stage"), "\(headers.output)")
@@ -107,11 +118,7 @@ struct StageChainTests {
             // The same connection goes on serving after all three.
             let after = try await run("curl", ["-sS", "\(url)/after", "\(url)/limited/y", "\(url)/again"])
             #expect(after.output == "ok /afterslow down\n\nok /again", "\(after.output)")
-
-            await services.triggerGracefulShutdown()
-            try await tasks.waitForAll()
         }
-        try await group.shutdownGracefully()
     }
 
     /// A first stage that can sit requests out, counting the hooks it is called for.
@@ -141,26 +148,8 @@ struct StageChainTests {
     @Test func anIdleFirstStageIsSkippedForTheWholeRequestAndSeesEverythingOnceAwake() async throws {
         let upstream = try await FixtureProcess.start("upstream.py")
         let stage = SometimesIdleStage()
-        var config = ProxyConfig()
-        config.inboundListen = HostPort(host: "127.0.0.1", port: 0)
-        config.outboundListen = HostPort(host: "127.0.0.1", port: 0)
-        config.adminListen = HostPort(host: "127.0.0.1", port: 0)
-        config.inboundForward = HostPort(host: "127.0.0.1", port: upstream.port)
-        config.tapListen = nil  // no tap stage ahead of the test's
-        config.workerThreads = 1
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        var proxy = ProxyService(config: config, environment: [:], group: group, logger: Logger(label: "stage-test"))
-        proxy.chainBuilder = StageChainBuilder.standard.prepending { _ in [stage] }
-        let (ready, readyContinuation) = AsyncStream.makeStream(of: ProxyService.BoundAddresses.self)
-        proxy.onReady = { readyContinuation.yield($0) }
-        let services = ServiceGroup(configuration: .init(services: [proxy], logger: Logger(label: "stage-test")))
-
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await services.run() }
-            var addresses = ready.makeAsyncIterator()
-            guard let bound = await addresses.next(), let port = bound.inbound.port else { throw HarnessError("the proxy did not start") }
-            let url = "http://127.0.0.1:\(port)"
-
+        // No tap stage ahead of the test's.
+        try await Self.withProxy(StageChainBuilder.standard.prepending { _ in [stage] }, tap: false, upstream: upstream.port) { url in
             let idle = try await run("curl", ["-sS", "\(url)/one", "\(url)/two"])
             #expect(idle.output == "ok /oneok /two", "\(idle.output)")
             #expect(stage.hooks.load(ordering: .relaxed) == 0, "an idle stage is called for nothing")
@@ -169,10 +158,6 @@ struct StageChainTests {
             let awake = try await run("curl", ["-sS", "\(url)/three"])
             #expect(awake.output == "ok /three", "\(awake.output)")
             #expect(stage.hooks.load(ordering: .relaxed) == 4, "request, attempt, response and end")
-
-            await services.triggerGracefulShutdown()
-            try await tasks.waitForAll()
         }
-        try await group.shutdownGracefully()
     }
 }
