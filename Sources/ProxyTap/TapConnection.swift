@@ -18,7 +18,7 @@ public final class TapConnection: Sendable {
         let subject = TapSubject(
             direction: direction, source: source, destination: destination, destinationLabels: destinationLabels, http: nil)
         let streams = hub.open.filter {
-            $0.request.tcp && $0.request.match.matches(subject) && $0.admit(now: Int64(truncatingIfNeeded: now.uptimeNanoseconds))
+            $0.request.tcp && $0.match.matches(subject) && $0.admit(now: Int64(truncatingIfNeeded: now.uptimeNanoseconds))
         }
         guard !streams.isEmpty else { return nil }
         let encoder = TapEventEncoder(

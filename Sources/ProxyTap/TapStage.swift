@@ -57,12 +57,12 @@ public final class TapStage: IdleStage {
         else { return .pass }
         let now = exchange.now
         record.responseAt = now
+        // Everything an event needs read before the loop: the closures below capture plain values only.
+        let (id, since, status) = (record.id, (now - exchange.startedAt).nanoseconds, head.status)
         for stream in record.streams {
-            let headers = stream.request.headers ? self.hub.extract(head.fields) : nil
+            let headers = stream.wantsHeaders ? self.hub.extract(head.fields) : nil
             stream.emit {
-                encoder.responseInit(
-                    record.id, sinceRequestInit: (now - exchange.startedAt).nanoseconds, status: head.status, headers: headers,
-                    proxyAnswered: nil, into: &$0)
+                encoder.responseInit(id, sinceRequestInit: since, status: status, headers: headers, proxyAnswered: nil, into: &$0)
             }
         }
         return .pass
@@ -77,14 +77,15 @@ public final class TapStage: IdleStage {
         guard let encoder = record.encoder, !record.streams.isEmpty else { return }
         let now = exchange.now
         let sinceRequest = (now - exchange.startedAt).nanoseconds
+        let id = record.id
         if record.responseAt == nil, exchange.responseStatus > 0 {
             record.responseAt = now
-            let answered = exchange.proxyAnswered
+            let (answered, status) = (exchange.proxyAnswered, exchange.responseStatus)
             for stream in record.streams {
+                let headers: [(name: String, value: String)]? = stream.wantsHeaders ? [] : nil
                 stream.emit {
                     encoder.responseInit(
-                        record.id, sinceRequestInit: sinceRequest, status: exchange.responseStatus,
-                        headers: stream.request.headers ? [] : nil, proxyAnswered: answered, into: &$0)
+                        id, sinceRequestInit: sinceRequest, status: status, headers: headers, proxyAnswered: answered, into: &$0)
                 }
             }
         }
@@ -98,12 +99,12 @@ public final class TapStage: IdleStage {
                 .plain
             }
         let sinceResponse = record.responseAt.map { (now - $0).nanoseconds } ?? 0
+        let bytes = exchange.responseBytes
         for stream in record.streams {
-            let trailers = stream.request.headers ? exchange.responseTrailers.map { self.hub.extract($0) } : nil
-            let bytes = exchange.responseBytes
+            let trailers = stream.wantsHeaders ? exchange.responseTrailers.map { self.hub.extract($0) } : nil
             stream.emit {
                 encoder.responseEnd(
-                    record.id, sinceRequestInit: sinceRequest, sinceResponseInit: sinceResponse, responseBytes: bytes, end: end,
+                    id, sinceRequestInit: sinceRequest, sinceResponseInit: sinceResponse, responseBytes: bytes, end: end,
                     trailers: trailers, into: &$0)
             }
             stream.ended()
@@ -124,7 +125,7 @@ public final class TapStage: IdleStage {
             routeLabels: exchange.routeLabels, http: .init(scheme: scheme, method: method, authority: authority, path: path)
         )
         let now = exchange.now.uptimeNanoseconds
-        record.streams = self.hub.open.filter { $0.request.match.matches(subject) && $0.admit(now: Int64(truncatingIfNeeded: now)) }
+        record.streams = self.hub.open.filter { $0.match.matches(subject) && $0.admit(now: Int64(truncatingIfNeeded: now)) }
         guard !record.streams.isEmpty else {
             exchange.slots[self.slot] = nil
             return
@@ -138,11 +139,12 @@ public final class TapStage: IdleStage {
         }
         record.encoder = encoder
         record.id = self.hub.nextID()
+        let id = record.id
         for stream in record.streams {
-            let headers = stream.request.headers ? self.hub.extract(exchange.request.fields) : nil
+            let headers = stream.wantsHeaders ? self.hub.extract(exchange.request.fields) : nil
             stream.emit {
                 encoder.requestInit(
-                    record.id, method: method, scheme: scheme, authority: authority, path: path, headers: headers, into: &$0)
+                    id, method: method, scheme: scheme, authority: authority, path: path, headers: headers, into: &$0)
             }
         }
     }

@@ -6,6 +6,10 @@ import ProxyGRPC
 /// and how to wake its reader. Taking the lock happens only for requests a tap looks at.
 public final class TapStream: Sendable {
     public let request: TapObserveRequest
+    /// The request asked for headers (read per event; kept apart so that reading it copies nothing).
+    public let wantsHeaders: Bool
+    /// The request's match, kept apart for the same reason.
+    public let match: TapMatch
     /// A lock-box rather than `Mutex`: an event is encoded into the queue under the lock by a closure that reads
     /// the request, which `Mutex.withLock`'s `sending` rules refuse.
     private let state: NIOLockedValueBox<TapStreamState>
@@ -15,6 +19,8 @@ public final class TapStream: Sendable {
 
     init(request: TapObserveRequest, capacity: Int, hub: TapHub, wake: @escaping @Sendable () -> Void) {
         self.request = request
+        self.wantsHeaders = request.headers
+        self.match = request.match
         self.state = NIOLockedValueBox(TapStreamState(limit: request.limit, maxPerSecond: request.maxRPS, capacity: capacity))
         self.hub = hub
         self.wake = wake
