@@ -21,8 +21,7 @@ public final class TapConnection: Sendable {
             $0.request.tcp && $0.match.matches(subject) && $0.admit(now: Int64(truncatingIfNeeded: now.uptimeNanoseconds))
         }
         guard !streams.isEmpty else { return nil }
-        let encoder = TapEventEncoder(
-            direction: direction, source: source, destination: destination, destinationLabels: destinationLabels, routeLabels: [], tls: tls)
+        let encoder = TapEventEncoder(.init(subject, tls: tls))
         let connection = TapConnection(streams: streams, encoder: encoder, id: hub.nextID(), opened: now)
         for stream in streams { stream.emit { encoder.tcpOpen(connection.id, sni: sni, into: &$0) } }
         return connection

@@ -47,17 +47,6 @@ public final class TapEventEncoder: Sendable {
         }
     }
 
-    public convenience init(
-        direction: TrafficDirection, source: HostPort?, destination: HostPort?, destinationLabels: [MetricLabel],
-        routeLabels: [MetricLabel],
-        tls: TLSLabel
-    ) {
-        self.init(
-            Inputs(
-                direction: direction, source: source, destination: destination, destinationLabels: destinationLabels,
-                routeLabels: routeLabels, tls: tls))
-    }
-
     public init(_ inputs: Inputs) {
         self.inputs = inputs
         let (direction, source, destination, tls) = (inputs.direction, inputs.source, inputs.destination, inputs.tls)

@@ -42,8 +42,9 @@ public final class TapStage: IdleStage {
         return .proceed
     }
 
-    // Each hook looks at the hub's one atomic before the exchange's slots: with no tap open that is all a request
-    // pays (and when the last tap closed mid-request, its streams take nothing more anyway).
+    // A request that started with no tap open never reaches these (`isIdle`). Each hook still looks at the hub
+    // first: when the last tap closed mid-request, its streams are gone and nothing is encoded for them (or counted
+    // dropped).
 
     public func attemptStarted(_ endpoint: ChosenEndpoint, _ exchange: Exchange) {
         guard self.hub.isActive, let record = exchange.slots[self.slot], !record.decided else { return }

@@ -63,11 +63,12 @@ import Testing
     func eventsWrittenByTheProxyReadAsTheProtoSays() async throws {
         let hub = TapHub()
         let outbound = TapEventEncoder(
-            direction: .outbound, source: HostPort(host: "10.244.1.7", port: 41234), destination: HostPort(host: "fd00::17", port: 8080),
-            destinationLabels: [MetricLabel("dst_deployment", "voting"), MetricLabel("dst_namespace", "emojivoto")],
-            routeLabels: [MetricLabel("route_name", "split"), MetricLabel("backend_name", "voting-v2")],
-            tls: .established(clientID: nil, serverID: "voting.emojivoto.serviceaccount.identity.swiftlet.cluster.local")
-        )
+            .init(
+                direction: .outbound, source: HostPort(host: "10.244.1.7", port: 41234),
+                destination: HostPort(host: "fd00::17", port: 8080),
+                destinationLabels: [MetricLabel("dst_deployment", "voting"), MetricLabel("dst_namespace", "emojivoto")],
+                routeLabels: [MetricLabel("route_name", "split"), MetricLabel("backend_name", "voting-v2")],
+                tls: .established(clientID: nil, serverID: "voting.emojivoto.serviceaccount.identity.swiftlet.cluster.local")))
         let id = TapEventEncoder.StreamID(base: 7, stream: 42)
         var headers = HTTPFields()
         headers.add("Authorization", "Bearer secret")
@@ -78,9 +79,10 @@ import Testing
             return writer.bytes
         }
         let inbound = TapEventEncoder(
-            direction: .inbound, source: HostPort(host: "10.244.1.7", port: 1), destination: HostPort(host: "127.0.0.1", port: 80),
-            destinationLabels: [], routeLabels: [],
-            tls: .established(clientID: "web.emojivoto.serviceaccount.identity.x", serverID: nil))
+            .init(
+                direction: .inbound, source: HostPort(host: "10.244.1.7", port: 1), destination: HostPort(host: "127.0.0.1", port: 80),
+                destinationLabels: [], routeLabels: [],
+                tls: .established(clientID: "web.emojivoto.serviceaccount.identity.x", serverID: nil)))
         let events = [
             event {
                 outbound.requestInit(
