@@ -88,8 +88,20 @@ struct ControllerCommand: AsyncCommand {
     )
     var destinationPlaintext = false
 
-    @Option(help: "The tap API's listen address (`swiftlet viz tap`; it answers this host only), or `off`.")
+    @Option(help: "The tap API's listen address (`swiftlet viz tap`; it answers this host only, unless --tap-certificate), or `off`.")
     var tapAddr = "127.0.0.1:8089"
+
+    @Option(
+        help: """
+            With --kubernetes: the tap API's serving certificate (PEM), which makes it the API server's aggregated API \
+            tap.swiftlet.io: HTTPS, answering only the API server's front proxy, each user's tap authorized by a \
+            SubjectAccessReview.
+            """
+    )
+    var tapCertificate: String?
+
+    @Option(help: "The tap API's private key (PEM), with --tap-certificate.")
+    var tapKey: String?
 
     @Option(help: "Injector webhook listen address (HTTPS), or `off`.")
     var injectorAddr = "off"
@@ -131,6 +143,16 @@ struct ControllerCommand: AsyncCommand {
         (config.destinationHost, config.destinationPort) = try Self.address(self.destinationAddr, option: "--destination-addr")
         (config.adminHost, config.adminPort) = try Self.address(self.adminAddr, option: "--admin-addr")
         config.tapListen = self.tapAddr == "off" ? nil : try Self.address(self.tapAddr, option: "--tap-addr")
+        switch (self.tapCertificate, self.tapKey) {
+        case (let certificate?, let key?):
+            guard case .kubernetes = config.source else {
+                throw ValidationError(
+                    "--tap-certificate serves the tap API to a Kubernetes API server: it needs --kubernetes or --kubeconfig")
+            }
+            config.tapServing = (certificate, key)
+        case (nil, nil): break
+        default: throw ValidationError("--tap-certificate and --tap-key go together")
+        }
         config.identity = MeshIdentity(trustDomain: self.identityTrustDomain, controlPlaneNamespace: self.controlPlaneNamespace)
         config.clusterDomain = self.clusterDomain
         config.destinationPlaintext = self.destinationPlaintext

@@ -18,6 +18,9 @@ public struct ControllerConfig: Sendable {
     public var adminPort = 9990
     /// The tap API's listener (`TapAPIServer`); `nil` runs none. Loopback: it answers this host only.
     public var tapListen: (host: String, port: Int)? = ("127.0.0.1", 8089)
+    /// On Kubernetes: the tap API's serving certificate and key (files), which make it the aggregated API
+    /// `tap.swiftlet.io` (TLS, the API server's front proxy only, each user authorized by a SubjectAccessReview).
+    public var tapServing: (certificate: String, key: String)?
     public var identity = MeshIdentity()
     public var clusterDomain = "cluster.local"
     /// The Identity API's listener; `nil` runs no identity service.

@@ -39,7 +39,17 @@ public enum ControllerRuntime {
         let tapService = try TapService(index: index, identity: config.identity, authority: identity?.authority, logger: logger)
         var tap: TapAPIServer? = nil
         if let listen = config.tapListen {
-            tap = try await TapAPIServer.bind(host: listen.host, port: listen.port, service: tapService, logger: logger)
+            var aggregated: TapAggregatedAPI? = nil
+            if let serving = config.tapServing, let client {
+                let made = try TapAggregatedAPI(client: client, certificate: serving.certificate, key: serving.key, logger: logger)
+                // Read once before serving; a failure is retried by the server's run (and said), connections refused till then.
+                do { try await made.refresh() } catch {
+                    logger.warning("tap API: the front proxy's configuration", metadata: ["error": "\(error)"])
+                }
+                aggregated = made
+            }
+            tap = try await TapAPIServer.bind(
+                host: listen.host, port: listen.port, service: tapService, aggregated: aggregated, logger: logger)
         }
         let installer = identity.map { identity in
             IssuerInstaller(

@@ -144,6 +144,30 @@ public final class KubernetesClient: Sendable {
         }
     }
 
+    /// POSTs `body` (of `contentType`) and hands each piece of the answer's body to `receive` as it arrives, until the
+    /// server ends it or `receive` throws: an aggregated API's stream (a tap). A refusal is a `.status` error with the
+    /// API's `Status` message (403 above all).
+    public func stream(
+        _ path: String, body: [UInt8], contentType: String, accept: String, receive: (ByteBuffer) async throws -> Void
+    ) async throws {
+        var request = self.request(.POST, path, query: [], body: nil)
+        request.headers.replaceOrAdd(name: "Accept", value: accept)
+        request.headers.add(name: "Content-Type", value: contentType)
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response: HTTPClientResponse
+        do {
+            response = try await self.http.execute(request, deadline: .distantFuture)
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            throw KubernetesError(.transport, "cannot POST \(path) to \(self.config.server)", cause: error)
+        }
+        guard response.status == .ok else {
+            let body = try? await response.body.collect(upTo: 1 << 20)
+            throw self.failure(status: Int(response.status.code), body: body, what: "POST \(path)")
+        }
+        for try await chunk in response.body { try await receive(chunk) }
+    }
+
     // MARK: plumbing
 
     private static func selectors(_ labels: String?, _ fields: String?) -> [(String, String)] {

@@ -191,6 +191,7 @@ extension TimingSensitiveTests {
                 ["apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": all],
                 ["apiGroups": ["admissionregistration.k8s.io"], "resources": ["mutatingwebhookconfigurations"], "verbs": all],
                 ["apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": all],
+                ["apiGroups": ["apiregistration.k8s.io"], "resources": ["apiservices"], "verbs": all],
                 [
                     "apiGroups": ["discovery.k8s.io", "gateway.networking.k8s.io", "gateway.networking.x-k8s.io", "policy.swiftlet.io"],
                     "resources": ["*"],
@@ -198,7 +199,13 @@ extension TimingSensitiveTests {
                 ],
                 ["apiGroups": ["apps"], "resources": ["deployments"], "verbs": complete ? all : ["get", "list", "watch"]],
             ]
-            if complete { rules.append(["apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]]) }
+            if complete {
+                rules += [
+                    ["apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]],
+                    ["apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]],
+                    ["apiGroups": ["tap.swiftlet.io"], "resources": ["*"], "verbs": ["watch"]],
+                ]
+            }
             return [
                 ["apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": ["name": "installer"], "rules": rules],
                 [
@@ -232,9 +239,12 @@ extension TimingSensitiveTests {
             Self.expectFailure(denied, "can grant the controller what it needs", hint: "cluster-admin")
             #expect(
                 denied.output.contains("create authentication.k8s.io/tokenreviews (ClusterRole swiftlet-controller)"), "\(denied.output)")
+            #expect(
+                denied.output.contains("watch tap.swiftlet.io/* (ClusterRole swiftlet-tap-admin)"),
+                "who may tap is granted too: \(denied.output)")
             #expect(!denied.output.contains("list pods"), "Jane holds what she may read: \(denied.output)")
 
-            // Applied as Jane, the install fails exactly where check said: the ClusterRole (RBAC's escalation check)
+            // Applied as Jane, the install fails exactly where check said: the ClusterRoles (RBAC's escalation check)
             // and the Deployment.
             let documents = try installObjects(try await InstallTests.swiftlet(["install", "-o", "json", "--ha"]))
             var refused: [String] = []
@@ -242,7 +252,7 @@ extension TimingSensitiveTests {
                 let (status, _) = try await api.create(document, token: "jane-token")
                 if status >= 300 { refused.append("\(document["kind"] ?? "") \(status)") }
             }
-            #expect(refused == ["ClusterRole 403", "ClusterRoleBinding 404", "Deployment 403"], "\(refused)")
+            #expect(refused == ["ClusterRole 403", "ClusterRoleBinding 404", "ClusterRole 403", "Deployment 403"], "\(refused)")
 
             // Given what check said was missing, check passes and every document of the install applies as Jane.
             try await api.apply(Self.installerRole(complete: true))

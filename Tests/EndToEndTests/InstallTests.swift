@@ -86,20 +86,29 @@ extension TimingSensitiveTests {
             #expect(field(objects.object("Service", "swiftlet-dst"), "spec", "ports", "0", "port") as? Int == 8086)
             #expect(field(objects.object("Service", "swiftlet-identity"), "spec", "ports", "0", "port") as? Int == 8080)
             #expect(field(objects.object("Service", "swiftlet-injector"), "spec", "ports", "0", "targetPort") as? Int == 8443)
-            // Least privilege: the controller writes nothing but TokenReviews cluster-wide.
+            // Least privilege: the controller writes nothing but reviews cluster-wide (tokens for identity, access for tap).
             let rules = field(objects.object("ClusterRole", "swiftlet-controller"), "rules") as? [[String: Any]] ?? []
             let verbs = Set(rules.flatMap { $0["verbs"] as? [String] ?? [] })
             #expect(verbs == ["get", "list", "watch", "create"])
             #expect(
                 rules.filter { ($0["verbs"] as? [String])?.contains("create") == true }.flatMap { $0["resources"] as? [String] ?? [] } == [
-                    "tokenreviews"
+                    "tokenreviews", "subjectaccessreviews",
                 ])
+            // Tap: an aggregated API, and a role for who may tap (watch on <kind>/tap in its group, nothing else).
+            let apiService = objects.object("APIService", "v1alpha1.tap.swiftlet.io")
+            #expect(field(apiService, "spec", "service", "name") as? String == "swiftlet-tap")
+            #expect(field(objects.object("Service", "swiftlet-tap"), "spec", "ports", "0", "targetPort") as? Int == 8089)
+            let tapRules = field(objects.object("ClusterRole", "swiftlet-tap-admin"), "rules") as? [[String: Any]] ?? []
+            #expect(
+                tapRules.count == 1 && tapRules[0]["apiGroups"] as? [String] == ["tap.swiftlet.io"]
+                    && tapRules[0]["verbs"] as? [String] == ["watch"])
             try Self.checkCredentials(objects)
-            // Exactly two private keys leave `install`: the issuer's and the injector's; the anchor's was dropped.
+            // Exactly three private keys leave `install`: the issuer's, the injector's and the tap API's; the anchor's was dropped.
             #expect(yaml.components(separatedBy: "PRIVATE KEY-----").count - 1 == 0, "keys are base64 in Secrets, never in clear text")
             let keys = [
                 decodedData(objects.object("Secret", "swiftlet-identity-issuer"), "tls.key"),
                 decodedData(objects.object("Secret", "swiftlet-injector-tls"), "tls.key"),
+                decodedData(objects.object("Secret", "swiftlet-tap-tls"), "tls.key"),
             ]
             #expect(keys.allSatisfy { $0.contains("PRIVATE KEY") })
         }
@@ -117,15 +126,24 @@ extension TimingSensitiveTests {
             #expect(issuerKey.publicKey == issuer.publicKey)
             #expect(anchors.contains { $0.subject == issuer.issuer && $0.publicKey.isValidSignature(issuer.signature, for: issuer) })
 
+            // Each caBundle the API server is given verifies its serving certificate for the name it dials: the
+            // webhook's (the injector) and the APIService's (the tap API).
             let webhook = objects.object("MutatingWebhookConfiguration", "swiftlet-proxy-injector")
-            let bundle = try #require(
-                (field(webhook, "webhooks", "0", "clientConfig", "caBundle") as? String).flatMap { Data(base64Encoded: $0) })
+            try Self.checkServing(
+                field(webhook, "webhooks", "0", "clientConfig", "caBundle"), objects.object("Secret", "swiftlet-injector-tls"),
+                "swiftlet-injector.swiftlet.svc")
+            let apiService = objects.object("APIService", "v1alpha1.tap.swiftlet.io")
+            try Self.checkServing(
+                field(apiService, "spec", "caBundle"), objects.object("Secret", "swiftlet-tap-tls"), "swiftlet-tap.swiftlet.svc")
+        }
+
+        static func checkServing(_ caBundle: Any?, _ secret: [String: Any]?, _ name: String) throws {
+            let bundle = try #require((caBundle as? String).flatMap { Data(base64Encoded: $0) })
             let ca = try Certificate(pemEncoded: String(decoding: bundle, as: UTF8.self))
-            let injectorSecret = objects.object("Secret", "swiftlet-injector-tls")
-            let serving = try Certificate(pemEncoded: decodedData(injectorSecret, "tls.crt"))
+            let serving = try Certificate(pemEncoded: decodedData(secret, "tls.crt"))
             #expect(ca.publicKey.isValidSignature(serving.signature, for: serving))
-            #expect(try serving.extensions.subjectAlternativeNames?.contains(.dnsName("swiftlet-injector.swiftlet.svc")) == true)
-            #expect(try Certificate.PrivateKey(pemEncoded: decodedData(injectorSecret, "tls.key")).publicKey == serving.publicKey)
+            #expect(try serving.extensions.subjectAlternativeNames?.contains(.dnsName(name)) == true)
+            #expect(try Certificate.PrivateKey(pemEncoded: decodedData(secret, "tls.key")).publicKey == serving.publicKey)
         }
 
         @Test("install with the user's anchors and issuer carries exactly them; an issuer under another anchor is refused")
@@ -191,7 +209,7 @@ extension TimingSensitiveTests {
         }
 
         @Test(
-            "upgrade reads the cluster's values, anchors, issuer and injector certificate back and keeps them",
+            "upgrade reads the cluster's values, anchors, issuer, injector and tap certificates back and keeps them",
             .enabled(if: E2E.available("openssl", "curl")))
         func upgradeKeepsCredentials() async throws {
             let api = try await KubeAPIServer.start()
@@ -205,6 +223,7 @@ extension TimingSensitiveTests {
                 try await Self.swiftlet(["upgrade", "-o", "json", "--kubeconfig", api.kubeconfig.path, "--set", "proxy.logLevel=debug"]))
             for (kind, name) in [
                 ("ConfigMap", "swiftlet-identity-trust-roots"), ("Secret", "swiftlet-identity-issuer"), ("Secret", "swiftlet-injector-tls"),
+                ("Secret", "swiftlet-tap-tls"),
             ] {
                 #expect(
                     field(upgraded.object(kind, name), "data") as? NSDictionary == field(installed.object(kind, name), "data")

@@ -46,6 +46,7 @@ final class KubeAPIServer: Sendable {
             ]
         )
         guard made.status == 0 else { throw HarnessError("openssl could not make the API server's certificate: \(made.output)") }
+        let frontProxy = try await Self.frontProxyCredentials(in: directory)
         let token = "admin-\(UUID().uuidString)"
         let port = E2E.freePort()
         let command =
@@ -53,7 +54,8 @@ final class KubeAPIServer: Sendable {
                 E2E.python, E2E.fixtures.appendingPathComponent("kube_apiserver.py").path, "--port", "\(port)", "--tls-cert",
                 certificate.path,
                 "--tls-key", key.path, "--token", token, "--bookmark-seconds", "\(bookmarkSeconds)", "--history", "\(history)",
-                "--version", version, "--gateway-api", gatewayAPI,
+                "--version", version, "--gateway-api", gatewayAPI, "--requestheader-client-ca-file", frontProxy.ca.path,
+                "--proxy-client-cert-file", frontProxy.certificate.path, "--proxy-client-key-file", frontProxy.key.path,
             ]
         let process = try ChildProcess(command[0], Array(command.dropFirst()), name: "kube-apiserver")
         _ = try await process.waitForLine(containing: "listening")
@@ -61,6 +63,38 @@ final class KubeAPIServer: Sendable {
         try Self.writeKubeconfig(kubeconfig, port: port, certificate: certificate, token: token)
         return KubeAPIServer(
             process: process, port: port, token: token, directory: directory, kubeconfig: kubeconfig, caFile: certificate, prefix: prefix)
+    }
+
+    /// The aggregation layer's credentials, as kubeadm makes them: a front-proxy CA (what aggregated API servers
+    /// trust, published in kube-system/extension-apiserver-authentication) and the client certificate the API server
+    /// presents to them, `CN=front-proxy-client`.
+    private static func frontProxyCredentials(in directory: URL) async throws -> (ca: URL, certificate: URL, key: URL) {
+        let (ca, caKey) = (directory.appendingPathComponent("front-proxy-ca.crt"), directory.appendingPathComponent("front-proxy-ca.key"))
+        let (certificate, key) = (
+            directory.appendingPathComponent("front-proxy-client.crt"), directory.appendingPathComponent("front-proxy-client.key")
+        )
+        let request = directory.appendingPathComponent("front-proxy-client.csr")
+        let steps: [[String]] = [
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj",
+                "/CN=front-proxy-ca",
+                "-keyout", caKey.path, "-out", ca.path,
+            ],
+            [
+                "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=front-proxy-client",
+                "-keyout",
+                key.path, "-out", request.path,
+            ],
+            [
+                "x509", "-req", "-in", request.path, "-CA", ca.path, "-CAkey", caKey.path, "-CAcreateserial", "-days", "1", "-out",
+                certificate.path, "-extfile", "/dev/stdin",
+            ],
+        ]
+        for (index, step) in steps.enumerated() {
+            let made = try await run("openssl", step, input: index == 2 ? Data("extendedKeyUsage=clientAuth\n".utf8) : nil)
+            guard made.status == 0 else { throw HarnessError("openssl could not make the front proxy's credentials: \(made.output)") }
+        }
+        return (ca, certificate, key)
     }
 
     /// A kubeconfig for another identity of this server (a token given to `registerUsers` or `registerTokens`).

@@ -32,6 +32,15 @@ What it keeps of the real API:
   bindings (bootstrap `cluster-admin` for `system:masters`), `resourceNames` included (a list or watch with
   `fieldSelector=metadata.name=X` is authorized as X), with RBAC's escalation check on roles and bindings;
   SelfSubjectAccessReview and SubjectAccessReview answered by the same rules;
+- the aggregation layer: an APIService with a `service` serves its group/version from that Service (its ready
+  endpoints, as `--enable-aggregator-routing` does; 503 `service unavailable` without one): the request is
+  authorized here by its RequestInfo (`/apis/G/V/watch/namespaces/NS/deployments/web/tap` is verb `watch` on
+  `deployments/tap`), then proxied over TLS checked against `caBundle` for `SERVICE.NAMESPACE.svc`, with the front
+  proxy's client certificate (`--proxy-client-cert-file`) and the user in `X-Remote-User`/`-Group`/`-Extra-*`
+  (the caller's credentials removed), its answer streamed back; `/apis` lists the group, `/apis/G` is answered
+  from the APIServices; kube-system/extension-apiserver-authentication holds `--requestheader-client-ca-file` and
+  the header names, readable through the bootstrap Role `extension-apiserver-authentication-reader`, and the
+  ClusterRole `system:auth-delegator` grants reviews;
 - TokenReview for the tokens registered with `/_test/tokens`, checking audiences and that the ServiceAccount exists;
 - mutating admission for Pods: each MutatingWebhookConfiguration webhook whose rules, namespaceSelector,
   objectSelector and CEL matchConditions (cel-python) match gets an AdmissionReview v1 as the real server sends it
@@ -58,7 +67,7 @@ Test controls, outside the real API's paths (admin token only):
 - `GET /_test/admission`: every webhook call so far, in order;
 - `GET /_test/protocols`: how many TLS connections chose each protocol by ALPN (`h2`, `http/1.1`).
 """
-import argparse, base64, collections, copy, gzip, ipaddress, json, os, re, socket, ssl, sys, threading, time, uuid
+import argparse, base64, collections, copy, gzip, ipaddress, json, os, re, select, socket, ssl, sys, threading, time, uuid
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit, parse_qs
@@ -133,6 +142,7 @@ BUILTIN = [
     Kind("ValidatingWebhookConfiguration", "admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", False, generation=True),
     Kind("CustomResourceDefinition", "apiextensions.k8s.io", "v1", "customresourcedefinitions", False, generation=True, status=True),
     Kind("PodDisruptionBudget", "policy", "v1", "poddisruptionbudgets", True, generation=True, status=True),
+    Kind("APIService", "apiregistration.k8s.io", "v1", "apiservices", False, status=True),
 ]
 BUILTIN_BY_PATH = {(k.group, k.version, k.plural): k for k in BUILTIN}
 BUILTIN_BY_KIND = {k.kind: k for k in BUILTIN}
@@ -579,6 +589,18 @@ def validate_builtin(kind, obj):
     if kind.kind == "Pod":
         if not (obj.get("spec") or {}).get("containers"):
             causes.append(("spec.containers", "Required value"))
+    if kind.kind == "APIService":
+        spec = obj.get("spec") or {}
+        expected = f'{spec.get("version", "")}.{spec.get("group", "")}'
+        if name != expected:
+            causes.append(("metadata.name", f'Invalid value: "{name}": must be `spec.version+"."+spec.group`: "{expected}"'))
+        if not 0 < (spec.get("groupPriorityMinimum") or 0) <= 20000:
+            causes.append(("spec.groupPriorityMinimum", f'Invalid value: {go_value(spec.get("groupPriorityMinimum") or 0)}: must be positive and less than 20000'))
+        if not 0 < (spec.get("versionPriority") or 0) <= 1000:
+            causes.append(("spec.versionPriority", f'Invalid value: {go_value(spec.get("versionPriority") or 0)}: must be positive and less than 1000'))
+        service = spec.get("service")
+        if service is not None and not spec.get("insecureSkipTLSVerify") and not spec.get("caBundle"):
+            causes.append(("spec.caBundle", "Required value: if insecureSkipTLSVerify is not true, caBundle must be set"))
     return causes
 
 
@@ -862,6 +884,15 @@ BOOTSTRAP_RBAC = [
     {"kind": "ClusterRoleBinding", "apiVersion": "rbac.authorization.k8s.io/v1", "metadata": {"name": "system:discovery", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
      "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:discovery"},
      "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:authenticated"}]},
+    {"kind": "ClusterRole", "apiVersion": "rbac.authorization.k8s.io/v1", "metadata": {"name": "system:auth-delegator", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+     "rules": [{"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
+               {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]},
+]
+# Made once kube-system exists: what an aggregated API server reads to trust the front proxy.
+BOOTSTRAP_KUBE_SYSTEM = [
+    {"kind": "Role", "apiVersion": "rbac.authorization.k8s.io/v1",
+     "metadata": {"name": "extension-apiserver-authentication-reader", "namespace": "kube-system", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+     "rules": [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["extension-apiserver-authentication"], "verbs": ["get", "list", "watch"]}]},
 ]
 
 
@@ -1753,6 +1784,52 @@ def route(path):
     return group, version, namespace, rest[0], rest[1] if len(rest) > 1 else None, rest[2] if len(rest) > 2 else None
 
 
+SPECIAL_VERBS = {"proxy", "watch"}
+
+
+def request_info(method, path, query):
+    """kube-apiserver's RequestInfo of a resource request (k8s.io/apiserver's requestinfo.go): (verb, group, namespace,
+    resource, subresource, name), or None for a non-resource one (`/apis/{group}/{version}` is discovery)."""
+    parts = path.strip("/").split("/")
+    if parts[:1] == ["api"] and len(parts) >= 3:
+        group, rest = "", parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 4:
+        group, rest = parts[1], parts[3:]
+    else:
+        return None
+    verb = {"POST": "create", "GET": "get", "HEAD": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method, "")
+    if rest[0] in SPECIAL_VERBS:
+        if len(rest) < 2:
+            return None
+        verb, rest = rest[0], rest[1:]
+    namespace = ""
+    if rest[0] == "namespaces" and len(rest) > 1:
+        namespace = rest[1]
+        if len(rest) > 2 and rest[2] not in ("status", "finalize"):
+            rest = rest[2:]
+    resource = rest[0]
+    name = rest[1] if len(rest) >= 2 else ""
+    subresource = rest[2] if len(rest) >= 3 and verb != "proxy" else ""
+    if not name and verb == "get":
+        verb = "watch" if query.get("watch") in ("1", "true") else "list"
+    if not name and verb == "delete":
+        verb = "deletecollection"
+    return verb, group, namespace, resource, subresource, name
+
+
+def extension_authentication(options):
+    """kube-system/extension-apiserver-authentication as kube-apiserver publishes it: how an aggregated API server
+    recognises the front proxy (its client CA and allowed names) and reads the user from its headers."""
+    with open(options.requestheader_client_ca_file) as f:
+        ca = f.read()
+    names = [n for n in options.requestheader_allowed_names.split(",") if n]
+    return {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "extension-apiserver-authentication", "namespace": "kube-system"},
+            "data": {"requestheader-allowed-names": compact_json(names), "requestheader-client-ca-file": ca,
+                     "requestheader-extra-headers-prefix": compact_json(["X-Remote-Extra-"]),
+                     "requestheader-group-headers": compact_json(["X-Remote-Group"]),
+                     "requestheader-username-headers": compact_json(["X-Remote-User"])}}
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -1881,6 +1958,9 @@ class Handler(BaseHTTPRequestHandler):
                 if not user.masters:
                     raise APIError(403, status(403, "Forbidden", "test controls are for the admin"))
                 return self.test_control(method, url.path)
+            apiservice = self.aggregated(url.path)
+            if apiservice is not None:
+                return self.aggregate(user, method, url, apiservice)
             if method == "GET" and url.path in ("/version", "/api", "/apis", "/healthz", "/readyz", "/livez"):
                 allowed, _ = self.api.rbac.authorize(user, "get", path=url.path)
                 if not allowed:
@@ -1955,6 +2035,191 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         self.dispatch("DELETE")
 
+    # -- the aggregation layer (kube-aggregator)
+
+    def aggregated(self, path):
+        """The APIService that serves `path` from a Service (`/apis/{group}/{version}/…`), or None. `/apis/{group}`
+        of an aggregated group is answered here, as the aggregator does, from its APIServices."""
+        parts = path.strip("/").split("/")
+        if parts[:1] != ["apis"] or len(parts) < 2:
+            return None
+        apiservices = BUILTIN_BY_KIND["APIService"]
+        with self.store.lock:
+            served = [a for a in self.store.table(apiservices).values()
+                      if (a.get("spec") or {}).get("group") == parts[1] and (a.get("spec") or {}).get("service")]
+        if len(parts) == 2 and served:
+            return {"group": served}
+        for apiservice in served:
+            if len(parts) >= 3 and apiservice["spec"].get("version") == parts[2]:
+                return apiservice
+        return None
+
+    def service_endpoint(self, namespace, name, port):
+        """A ready endpoint (address, port) of the Service's `port`, as the aggregator routes to endpoints (kube-apiserver
+        --enable-aggregator-routing: this server has no cluster IPs to route through); None when there is none."""
+        with self.store.lock:
+            service = self.store.get(BUILTIN_BY_KIND["Service"], namespace, name)
+            if service is None:
+                return None
+            ports = [p for p in (service.get("spec") or {}).get("ports") or [] if p.get("port") == port]
+            if not ports:
+                return None
+            slices = [s for (ns, _), s in self.store.table(BUILTIN_BY_KIND["EndpointSlice"]).items()
+                      if ns == namespace and (s["metadata"].get("labels") or {}).get("kubernetes.io/service-name") == name]
+        for endpoint_slice in sorted(slices, key=lambda s: s["metadata"]["name"]):
+            numbers = [p.get("port") for p in endpoint_slice.get("ports") or [] if (p.get("name") or "") == (ports[0].get("name") or "")]
+            for endpoint in endpoint_slice.get("endpoints") or []:
+                if numbers and (endpoint.get("conditions") or {}).get("ready") is not False and endpoint.get("addresses"):
+                    return endpoint["addresses"][0], numbers[0]
+        return None
+
+    def aggregate(self, user, method, url, apiservice):
+        """A request for an aggregated API: authorized here (its RequestInfo, as for any resource), then proxied to
+        the APIService's Service over TLS checked against `caBundle` for `{service}.{namespace}.svc`, presenting the
+        front proxy's client certificate, with the user in X-Remote-User/-Group/-Extra-* and without the caller's
+        credentials. The answer streams back as it comes (a watch, a tap)."""
+        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        info = request_info(method, url.path, query)
+        if info is None:
+            verb = method.lower()
+            allowed, _ = self.api.rbac.authorize(user, verb, path=url.path)
+            if not allowed:
+                raise APIError(403, status(403, "Forbidden", f'forbidden: User "{user.name}" cannot {verb} path "{url.path}"', {}))
+        else:
+            verb, group, namespace, resource, subresource, name = info
+            allowed, _ = self.api.rbac.authorize(user, verb, group, resource, subresource, namespace or None, name or None)
+            if not allowed:
+                raise self.api.rbac.forbidden(user, verb, resource, group, namespace or None, name or None, subresource)
+        if "group" in apiservice:
+            group = apiservice["group"][0]["spec"]["group"]
+            versions = [{"groupVersion": f'{group}/{a["spec"]["version"]}', "version": a["spec"]["version"]}
+                        for a in sorted(apiservice["group"], key=lambda a: -(a["spec"].get("versionPriority") or 0))]
+            return self.send_body(200, {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": versions, "preferredVersion": versions[0]})
+        spec = apiservice["spec"]
+        ref = spec["service"]
+        body = self.read_raw()
+        endpoint = self.service_endpoint(ref.get("namespace"), ref.get("name"), ref.get("port") or 443)
+        if endpoint is None:
+            return self.send_body(503, "service unavailable\n", "text/plain; charset=utf-8")
+        options = self.server.options
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if spec.get("insecureSkipTLSVerify"):
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        else:
+            context.load_verify_locations(cadata=base64.b64decode(spec["caBundle"]).decode())
+        if options.proxy_client_cert_file:
+            context.load_cert_chain(options.proxy_client_cert_file, options.proxy_client_key_file)
+        context.set_alpn_protocols(["http/1.1"])
+        try:
+            upstream = context.wrap_socket(socket.create_connection(endpoint, timeout=30), server_hostname=f'{ref["name"]}.{ref["namespace"]}.svc')
+        except ConnectionRefusedError:
+            return self.send_body(503, f"dial tcp {endpoint[0]}:{endpoint[1]}: connect: connection refused\n", "text/plain; charset=utf-8")
+        except (OSError, ssl.SSLError) as error:
+            return self.send_body(503, f"{error}\n", "text/plain; charset=utf-8")
+        with upstream:
+            dropped = {"authorization", "host", "connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "upgrade"}
+            lines = [f"{method} {self.path} HTTP/1.1", f"Host: {endpoint[0]}:{endpoint[1]}"]
+            for name, value in self.headers.items():
+                lowered = name.lower()
+                if lowered in dropped or lowered.startswith("impersonate-") or lowered.startswith("x-remote-"):
+                    continue
+                lines.append(f"{name}: {value}")
+            lines.append(f"X-Remote-User: {user.name}")
+            lines += [f"X-Remote-Group: {g}" for g in user.groups]
+            for key, values in (user.extra or {}).items():
+                lines += [f"X-Remote-Extra-{urllib.request.quote(key, safe='')}: {v}" for v in values]
+            lines += [f"X-Forwarded-For: {self.client_address[0]}", f"Content-Length: {len(body)}", "Connection: close"]
+            upstream.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+            self.relay(upstream)
+        self.close_connection = True
+
+    def relay(self, upstream):
+        """The backend's answer to the caller as it arrives; ends when either side does."""
+        buffer = bytearray()
+
+        def more():
+            while True:
+                readable = upstream.pending() > 0
+                if not readable:
+                    ready, _, _ = select.select([upstream, self.connection], [], [], 5)
+                    if self.connection in ready and self.caller_gone():
+                        raise ConnectionResetError("the caller left")
+                    readable = upstream in ready
+                if readable:
+                    data = upstream.recv(65536)
+                    buffer.extend(data)
+                    return bool(data)
+
+        while b"\r\n\r\n" not in buffer:
+            if not more():
+                return self.send_body(503, "the backend closed the connection\n", "text/plain; charset=utf-8")
+        head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
+        buffer[:] = rest
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        code = int(status_line.split(" ")[1])
+        headers = [tuple(h.split(": ", 1)) for h in header_lines if ": " in h]
+        names = {n.lower() for n, _ in headers}
+        chunked = any(n.lower() == "transfer-encoding" and "chunked" in v for n, v in headers)
+        length = next((int(v) for n, v in headers if n.lower() == "content-length"), None)
+        self.send_response_only(code)
+        self.send_header("Audit-Id", str(uuid.uuid4()))
+        if "cache-control" not in names:
+            self.send_header("Cache-Control", "no-cache, private")
+        for name, value in headers:
+            if name.lower() not in ("connection", "keep-alive", "transfer-encoding", "content-length", "date"):
+                self.send_header(name, value)
+        self.send_header("X-Kubernetes-Pf-Flowschema-Uid", FLOWSCHEMA_UID)
+        self.send_header("X-Kubernetes-Pf-Prioritylevel-Uid", PRIORITY_LEVEL_UID)
+        self.send_header("Date", self.date_time_string())
+        try:
+            if length is not None and not chunked:
+                self.send_header("Content-Length", str(length))
+                self.end_headers()
+                while len(buffer) < length and more():
+                    pass
+                self.wfile.write(bytes(buffer[:length]))
+                return
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.flush()
+            while True:
+                if chunked:
+                    while buffer.find(b"\r\n") < 0:
+                        if not more():
+                            return
+                    end = buffer.find(b"\r\n")
+                    size = int(bytes(buffer[:end]).split(b";")[0].strip() or b"0", 16)
+                    while len(buffer) < end + size + 4:
+                        if not more():
+                            return
+                    data = bytes(buffer[end + 2:end + 2 + size])
+                    del buffer[:end + size + 4]
+                    if size == 0:
+                        break
+                else:
+                    if not buffer and not more():
+                        break
+                    data, buffer[:] = bytes(buffer), b""
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        except (ConnectionResetError, BrokenPipeError, OSError):
+            pass
+
+    def caller_gone(self):
+        """Whether the caller closed its side (it sends nothing more while a response streams)."""
+        timeout = self.connection.gettimeout()
+        try:
+            self.connection.settimeout(0.2)
+            return self.connection.recv(1) == b""
+        except (socket.timeout, ssl.SSLWantReadError, BlockingIOError):
+            return False
+        except OSError:
+            return True
+        finally:
+            self.connection.settimeout(timeout)
+
     # -- discovery
 
     def discovery(self, path):
@@ -1981,6 +2246,14 @@ class Handler(BaseHTTPRequestHandler):
                     versions = groups.setdefault(kind.group, [])
                     if kind.version not in versions:
                         versions.append(kind.version)
+            with self.store.lock:
+                apiservices = list(self.store.table(BUILTIN_BY_KIND["APIService"]).values())
+            for apiservice in sorted(apiservices, key=lambda a: -((a.get("spec") or {}).get("versionPriority") or 0)):
+                spec = apiservice.get("spec") or {}
+                if spec.get("service") and spec.get("group"):
+                    versions = groups.setdefault(spec["group"], [])
+                    if spec.get("version") not in versions:
+                        versions.append(spec.get("version"))
             body = {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
                 {"name": name, "versions": [{"groupVersion": f"{name}/{v}", "version": v} for v in versions],
                  "preferredVersion": {"groupVersion": f"{name}/{versions[0]}", "version": versions[0]}} for name, versions in groups.items()]}
@@ -2462,6 +2735,10 @@ def make_server(options):
         api.create(admin, BUILTIN_BY_KIND[obj["kind"]], None, obj, {}, "kube-apiserver", [])
     for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
         api.create(admin, BUILTIN_BY_KIND["Namespace"], None, {"metadata": {"name": name}}, {}, "kube-apiserver", [])
+    for obj in BOOTSTRAP_KUBE_SYSTEM:
+        api.create(admin, BUILTIN_BY_KIND[obj["kind"]], "kube-system", obj, {}, "kube-apiserver", [])
+    if options.requestheader_client_ca_file:
+        api.create(admin, BUILTIN_BY_KIND["ConfigMap"], "kube-system", extension_authentication(options), {}, "kube-apiserver", [])
     if options.gateway_api != "none":
         for crd in load_gateway_api(options.gateway_api):
             api.create(admin, BUILTIN_BY_KIND["CustomResourceDefinition"], None, crd, {}, "kubectl", [])
@@ -2490,6 +2767,11 @@ def options_parser():
     parser.add_argument("--load", help="a JSON file of objects to create before serving")
     parser.add_argument("--restore", help="a JSON file {resourceVersion, objects} to serve as they are (no bootstrap)")
     parser.add_argument("--version", default="1.31.4", help="the Kubernetes version /version reports")
+    # The aggregation layer, as kube-apiserver's flags of the same names configure it.
+    parser.add_argument("--requestheader-client-ca-file", help="the CA aggregated API servers trust the front proxy's certificate by")
+    parser.add_argument("--requestheader-allowed-names", default="front-proxy-client")
+    parser.add_argument("--proxy-client-cert-file", help="the certificate the API server presents to aggregated API servers")
+    parser.add_argument("--proxy-client-key-file")
     return parser
 
 

@@ -40,6 +40,15 @@ struct InstallFootprint {
         "ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings", "Role": "roles", "RoleBinding": "rolebindings",
         "ConfigMap": "configmaps", "Secret": "secrets", "Service": "services", "Deployment": "deployments",
         "PodDisruptionBudget": "poddisruptionbudgets", "MutatingWebhookConfiguration": "mutatingwebhookconfigurations",
+        "APIService": "apiservices",
+    ]
+
+    /// Roles Kubernetes itself makes that install binds: binding one needs what it grants (or `bind`), as a role
+    /// install makes does.
+    static let bootstrapRoles: [String: [Permission]] = [
+        "extension-apiserver-authentication-reader": ["get", "list", "watch"].map {
+            Permission(verb: $0, group: "", resource: "configmaps", namespace: "kube-system", name: "extension-apiserver-authentication")
+        }
     ]
 
     init(documents: [String]) throws {
@@ -55,6 +64,11 @@ struct InstallFootprint {
             let namespace = metadata?["namespace"]?.string
             let name = metadata?["name"]?.string ?? ""
             self.creates.append(Permission(verb: "create", group: group, resource: resource, namespace: namespace))
+            if kind == "RoleBinding" || kind == "ClusterRoleBinding", let role = document["roleRef"]?.mapping?["name"]?.string,
+                let permissions = Self.bootstrapRoles[role]
+            {
+                self.grants.append(Grant(kind: "Role", name: role, namespace: namespace, permissions: permissions))
+            }
             guard kind == "ClusterRole" || kind == "Role", case .sequence(let rules)? = document["rules"] else { continue }
             var permissions: [Permission] = []
             for rule in rules {

@@ -199,8 +199,19 @@ struct UpgradeCommand: AsyncCommand {
             issuerKeyPEM: try await data(.secrets, "swiftlet-identity-issuer", "tls.key", base64: true),
             injectorCertificatePEM: try await data(.secrets, "swiftlet-injector-tls", "tls.crt", base64: true),
             injectorKeyPEM: try await data(.secrets, "swiftlet-injector-tls", "tls.key", base64: true),
-            injectorCAPEM: try await data(.secrets, "swiftlet-injector-tls", "ca.crt", base64: true)
+            injectorCAPEM: try await data(.secrets, "swiftlet-injector-tls", "ca.crt", base64: true),
+            tap: try await Self.tapCredentials(values: values) { key in try await data(.secrets, "swiftlet-tap-tls", key, base64: true) }
         )
         return (values, credentials)
+    }
+
+    /// The tap API's certificate as installed; a fresh one when the install predates it (or its Secret is gone).
+    static func tapCredentials(values: MeshValues, read: (String) async throws -> String) async throws -> ServingCredentials {
+        do {
+            return ServingCredentials(
+                certificatePEM: try await read("tls.crt"), keyPEM: try await read("tls.key"), caPEM: try await read("ca.crt"))
+        } catch {
+            return try InstallCredentials.serving(service: "swiftlet-tap", values: values)
+        }
     }
 }

@@ -17,10 +17,14 @@ struct InstallCredentials: Hashable {
     var injectorCertificatePEM: String
     var injectorKeyPEM: String
     var injectorCAPEM: String
+    /// The tap API's serving certificate (the API server's aggregation layer checks it against the APIService's
+    /// `caBundle`, this CA).
+    var tap: ServingCredentials
 
     /// Stand-ins for reading install's documents where their certificates do not matter (check --pre's review).
     static let placeholder = InstallCredentials(
-        trustAnchorsPEM: "", issuerCertificatePEM: "", issuerKeyPEM: "", injectorCertificatePEM: "", injectorKeyPEM: "", injectorCAPEM: ""
+        trustAnchorsPEM: "", issuerCertificatePEM: "", issuerKeyPEM: "", injectorCertificatePEM: "", injectorKeyPEM: "", injectorCAPEM: "",
+        tap: ServingCredentials(certificatePEM: "", keyPEM: "", caPEM: "")
     )
 
     static let anchorValidity: TimeInterval = 10 * 365 * 24 * 3600
@@ -37,11 +41,12 @@ struct InstallCredentials: Hashable {
             commonName: "identity.swiftlet.\(values.trustDomain)", key: issuerKey, issuer: (anchor, anchorKey),
             validity: Self.issuerValidity, now: now
         )
-        let injector = try Self.injector(values: values, now: now)
+        let injector = try Self.serving(service: "swiftlet-injector", values: values, now: now)
         return InstallCredentials(
             trustAnchorsPEM: try IssuerCredentials.pem([anchor]), issuerCertificatePEM: try IssuerCredentials.pem([issuer]),
             issuerKeyPEM: try issuerKey.serializeAsPEM().pemString + "\n",
-            injectorCertificatePEM: injector.certificate, injectorKeyPEM: injector.key, injectorCAPEM: injector.ca
+            injectorCertificatePEM: injector.certificatePEM, injectorKeyPEM: injector.keyPEM, injectorCAPEM: injector.caPEM,
+            tap: try Self.serving(service: "swiftlet-tap", values: values, now: now)
         )
     }
 
@@ -54,24 +59,26 @@ struct InstallCredentials: Hashable {
         guard loaded.chain.allSatisfy({ $0.notValidAfter > now }) else {
             throw InstallError("\(issuerCertificate): the issuer expired on \(loaded.issuerNotValidAfter)")
         }
-        let injector = try Self.injector(values: values, now: now)
+        let injector = try Self.serving(service: "swiftlet-injector", values: values, now: now)
         return InstallCredentials(
             trustAnchorsPEM: try IssuerCredentials.pem(loaded.trustAnchors), issuerCertificatePEM: try IssuerCredentials.pem(loaded.chain),
             issuerKeyPEM: try String(contentsOfFile: issuerKey, encoding: .utf8),
-            injectorCertificatePEM: injector.certificate, injectorKeyPEM: injector.key, injectorCAPEM: injector.ca
+            injectorCertificatePEM: injector.certificatePEM, injectorKeyPEM: injector.keyPEM, injectorCAPEM: injector.caPEM,
+            tap: try Self.serving(service: "swiftlet-tap", values: values, now: now)
         )
     }
 
-    /// The injector's serving certificate, for the names the API server dials (`swiftlet-injector.<ns>.svc`),
-    /// signed by a CA of its own whose key is dropped here: the webhook's `caBundle` trusts only this certificate.
-    static func injector(values: MeshValues, now: Date = Date()) throws -> (certificate: String, key: String, ca: String) {
+    /// A serving certificate for the names the API server dials (`<service>.<ns>.svc`: the injector webhook, the tap
+    /// API), signed by a CA of its own whose key is dropped here: the `caBundle` the API server is given trusts only
+    /// this certificate.
+    static func serving(service name: String, values: MeshValues, now: Date = Date()) throws -> ServingCredentials {
         let caKey = Certificate.PrivateKey(P256.Signing.PrivateKey())
         let ca = try IssuerCredentials.makeCA(
-            commonName: "swiftlet-injector-ca.\(values.controlPlaneNamespace)", key: caKey, issuer: nil, validity: Self.issuerValidity,
+            commonName: "\(name)-ca.\(values.controlPlaneNamespace)", key: caKey, issuer: nil, validity: Self.issuerValidity,
             now: now
         )
         let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
-        let service = "swiftlet-injector.\(values.controlPlaneNamespace).svc"
+        let service = "\(name).\(values.controlPlaneNamespace).svc"
         let extensions = try Certificate.Extensions {
             Critical(BasicConstraints.notCertificateAuthority)
             Critical(KeyUsage(digitalSignature: true))
@@ -86,8 +93,17 @@ struct InstallCredentials: Hashable {
             subject: try DistinguishedName { CommonName(service) }, signatureAlgorithm: .ecdsaWithSHA256,
             extensions: extensions, issuerPrivateKey: caKey
         )
-        return (try IssuerCredentials.pem([leaf]), try key.serializeAsPEM().pemString + "\n", try IssuerCredentials.pem([ca]))
+        return ServingCredentials(
+            certificatePEM: try IssuerCredentials.pem([leaf]), keyPEM: try key.serializeAsPEM().pemString + "\n",
+            caPEM: try IssuerCredentials.pem([ca]))
     }
+}
+
+/// A serving certificate, its key and the CA that signed it, as PEM.
+struct ServingCredentials: Hashable {
+    var certificatePEM: String
+    var keyPEM: String
+    var caPEM: String
 }
 
 /// A refused install, upgrade or inject: what is wrong, said once.

@@ -19,13 +19,16 @@ struct InstallManifest {
     var documents: [String] {
         var documents = [
             self.namespaceDocument, FaultInjectionCRD.document, self.serviceAccount, self.clusterRole, self.clusterRoleBinding,
-            self.role, self.roleBinding, self.configMap, self.trustRoots, self.issuerSecret, self.injectorSecret,
+            self.role, self.roleBinding, self.authReaderBinding, self.tapAdminRole, self.configMap, self.trustRoots, self.issuerSecret,
+            self.injectorSecret, self.tapSecret,
             self.service(name: "swiftlet-dst", port: 8086, targetPort: 8086, portName: "grpc"),
             self.service(name: "swiftlet-identity", port: 8080, targetPort: 8080, portName: "grpc"),
             self.service(name: "swiftlet-injector", port: 443, targetPort: 8443, portName: "https"),
+            self.service(name: "swiftlet-tap", port: 443, targetPort: 8089, portName: "https"),
             self.deployment,
         ]
         if self.values.ha { documents.append(self.podDisruptionBudget) }
+        documents.append(self.tapAPIService)
         documents.append(self.webhook)
         return documents
     }
@@ -35,6 +38,10 @@ struct InstallManifest {
     static func uninstallDocuments(namespace: String) -> [String] {
         [
             "apiVersion: admissionregistration.k8s.io/v1\nkind: MutatingWebhookConfiguration\nmetadata:\n  name: swiftlet-proxy-injector\n",
+            "apiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata:\n  name: v1alpha1.tap.swiftlet.io\n",
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: swiftlet-tap-admin\n",
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: swiftlet-controller-auth-reader\n"
+                + "  namespace: kube-system\n",
             "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: swiftlet-controller\n",
             "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: swiftlet-controller\n",
             "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: faultinjections.policy.swiftlet.io\n",
@@ -105,6 +112,74 @@ struct InstallManifest {
         - apiGroups: [authentication.k8s.io]
           resources: [tokenreviews]
           verbs: [create]
+        - apiGroups: [authorization.k8s.io]
+          resources: [subjectaccessreviews]
+          verbs: [create]
+
+        """
+    }
+
+    /// What an aggregated API server reads to trust the API server's front proxy (kube-system's
+    /// extension-apiserver-authentication), through the Role Kubernetes bootstraps for it.
+    var authReaderBinding: String {
+        """
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: RoleBinding
+        metadata:
+          name: swiftlet-controller-auth-reader
+          namespace: kube-system
+          labels:
+        \(self.labels)
+        roleRef:
+          apiGroup: rbac.authorization.k8s.io
+          kind: Role
+          name: extension-apiserver-authentication-reader
+        subjects:
+        - kind: ServiceAccount
+          name: swiftlet-controller
+          namespace: \(q(self.namespace))
+
+        """
+    }
+
+    /// Who may tap: bind users to it (`kubectl create clusterrolebinding NAME --clusterrole=swiftlet-tap-admin
+    /// --user=NAME`, or a RoleBinding for one namespace). The API server checks `watch` on `<kind>/tap` in
+    /// tap.swiftlet.io before it forwards a tap, and the tap API asks again for the user it is given.
+    var tapAdminRole: String {
+        """
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRole
+        metadata:
+          name: \(TapAggregatedAPI.adminRole)
+          labels:
+        \(self.labels)
+        rules:
+        - apiGroups: [\(TapAPIPath.group)]
+          resources: ["*"]
+          verbs: [watch]
+
+        """
+    }
+
+    /// The tap API as the API server's `tap.swiftlet.io/v1alpha1`: users reach it with their own credentials.
+    var tapAPIService: String {
+        """
+        apiVersion: apiregistration.k8s.io/v1
+        kind: APIService
+        metadata:
+          name: \(TapAPIPath.version).\(TapAPIPath.group)
+          labels:
+        \(self.labels)
+        spec:
+          group: \(TapAPIPath.group)
+          version: \(TapAPIPath.version)
+          groupPriorityMinimum: 1000
+          versionPriority: 100
+          service:
+            name: swiftlet-tap
+            namespace: \(q(self.namespace))
+            port: 443
+          caBundle: \(base64(self.credentials.tap.caPEM))
 
         """
     }
@@ -240,6 +315,24 @@ struct InstallManifest {
         """
     }
 
+    var tapSecret: String {
+        """
+        apiVersion: v1
+        kind: Secret
+        type: kubernetes.io/tls
+        metadata:
+          name: swiftlet-tap-tls
+          namespace: \(q(self.namespace))
+          labels:
+        \(self.labels)
+        data:
+          tls.crt: \(base64(self.credentials.tap.certificatePEM))
+          tls.key: \(base64(self.credentials.tap.keyPEM))
+          ca.crt: \(base64(self.credentials.tap.caPEM))
+
+        """
+    }
+
     func service(name: String, port: Int, targetPort: Int, portName: String) -> String {
         """
         apiVersion: v1
@@ -311,6 +404,9 @@ struct InstallManifest {
                     - --identity-trust-roots-configmap=swiftlet-identity-trust-roots
                     - --injector-certificate=\(mount)/injector/tls.crt
                     - --injector-key=\(mount)/injector/tls.key
+                    - --tap-addr=0.0.0.0:8089
+                    - --tap-certificate=\(mount)/tap/tls.crt
+                    - --tap-key=\(mount)/tap/tls.key
                     - --values=\(mount)/config/values.yaml
                     - --log-level=\(self.values.controllerLogLevel)
                     ports:
@@ -320,6 +416,8 @@ struct InstallManifest {
                       containerPort: 8080
                     - name: https-injector
                       containerPort: 8443
+                    - name: https-tap
+                      containerPort: 8089
                     - name: admin
                       containerPort: 9990
                     readinessProbe:
@@ -348,6 +446,9 @@ struct InstallManifest {
                     - name: injector-tls
                       mountPath: \(mount)/injector
                       readOnly: true
+                    - name: tap-tls
+                      mountPath: \(mount)/tap
+                      readOnly: true
                     - name: config
                       mountPath: \(mount)/config
                       readOnly: true
@@ -355,6 +456,9 @@ struct InstallManifest {
                   - name: injector-tls
                     secret:
                       secretName: swiftlet-injector-tls
+                  - name: tap-tls
+                    secret:
+                      secretName: swiftlet-tap-tls
                   - name: config
                     configMap:
                       name: swiftlet-config

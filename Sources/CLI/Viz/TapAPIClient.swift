@@ -1,21 +1,79 @@
 import AsyncHTTPClient
 import Controller
 import Foundation
+import Kubernetes
 import NIOCore
 import SwiftletAPI
+
+/// Where the tap API is: the controller's on this machine (local mode), or the Kubernetes API server's aggregated
+/// `tap.swiftlet.io`, reached with the user's own kubeconfig credentials (RBAC decides).
+enum TapEndpoint: Sendable {
+    case local(address: String)
+    case kubernetes(KubernetesConfig)
+}
 
 /// Reads a tap from the tap API: one POST, then events until the caller stops or the stream ends.
 enum TapAPIClient {
     /// Streams the events of `request` to `handle`; returns when the stream ends (every pod's tap ended), or —
     /// `untilCancelled` — when the task is cancelled (Ctrl-C: the user's way to stop a tap, not a failure).
     static func stream(
-        _ request: Swiftlet_Tap_V1_TapByResourceRequest, address: String, untilCancelled: Bool = false,
+        _ request: Swiftlet_Tap_V1_TapByResourceRequest, endpoint: TapEndpoint, untilCancelled: Bool = false,
         handle: (Swiftlet_Tap_V1_TapByResourceEvent) async throws -> Void
     ) async throws {
         do {
-            try await Self.stream(request, address: address, handle: handle)
+            switch endpoint {
+            case .local(let address): try await Self.stream(request, address: address, handle: handle)
+            case .kubernetes(let config): try await Self.stream(request, kubernetes: config, handle: handle)
+            }
         } catch  where untilCancelled && Task.isCancelled {
             return
+        }
+    }
+
+    private static func stream(
+        _ request: Swiftlet_Tap_V1_TapByResourceRequest, kubernetes config: KubernetesConfig,
+        handle: (Swiftlet_Tap_V1_TapByResourceEvent) async throws -> Void
+    ) async throws {
+        let client = try KubernetesClient(config: config)
+        let path = TapAPIPath.path(for: request.target)
+        do {
+            var decoder = TapFrameDecoder()
+            try await client.stream(
+                path, body: try request.serializedBytes(), contentType: "application/x-protobuf", accept: TapAPIServer.contentType
+            ) { chunk in
+                decoder.append(chunk)
+                while let event = try decoder.next() { try await handle(event) }
+            }
+            try? await client.shutdown()
+        } catch let error as KubernetesError {
+            try? await client.shutdown()
+            throw CommandFailure(Self.message(error, path: path, server: config.server))
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    /// What a refused or failed tap through the API server means, and what to do.
+    static func message(_ error: KubernetesError, path: String, server: String) -> String {
+        var said = error.message
+        if said.hasPrefix("POST \(path): ") { said.removeFirst("POST \(path): ".count) }
+        said = said.trimmingCharacters(in: .whitespacesAndNewlines)
+        switch error.status {
+        case 403?:
+            if said.contains(TapAggregatedAPI.adminRole) { return said }
+            let user = said.range(of: #"User "[^"]*""#, options: .regularExpression).map { String(said[$0].dropFirst(6).dropLast()) }
+            return said + "\n" + TapAggregatedAPI.hint(user: user)
+        case 404?:
+            return "the API server at \(server) does not serve \(TapAPIPath.group)/\(TapAPIPath.version) (\(said)): is Swiftlet installed "
+                + "with its tap API? `swiftlet install` prints its APIService v1alpha1.\(TapAPIPath.group)"
+        case 503?:
+            return "the tap API (APIService v1alpha1.\(TapAPIPath.group)) is unavailable (\(said)): is swiftlet-controller running? "
+                + "`kubectl get apiservice v1alpha1.\(TapAPIPath.group)` says why"
+        case let status?:
+            return "the tap API answered \(status): \(said)"
+        case nil:
+            return "cannot reach the Kubernetes API server at \(server): \(error)"
         }
     }
 
@@ -51,7 +109,7 @@ enum TapAPIClient {
             throw CommandFailure(
                 "the tap API does not answer at \(url.split(separator: "/").prefix(2).joined(separator: "//")) "
                     + "(\(DiagnosticsCommand.reason(error))): is `swiftlet controller` (or `swiftlet demo`) running, "
-                    + "and is --tap-addr its tap address? On a cluster, kubectl port-forward its port 8089 first")
+                    + "and is --tap-addr its tap address? (Without --tap-addr, a kubeconfig taps through its cluster's API server.)")
         }
         guard response.status == .ok else {
             let body = try await response.body.collect(upTo: 1 << 20)

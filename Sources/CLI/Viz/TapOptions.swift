@@ -1,5 +1,6 @@
 import ArgumentParser
 import Controller
+import Kubernetes
 import SwiftletAPI
 
 /// What `viz tap` and `viz top` share: the target, Linkerd's filters, and where the tap API is.
@@ -37,8 +38,30 @@ struct TapOptions: ParsableArguments {
     @Flag(help: "Opaque TCP connections too (open and close events).")
     var tcp = false
 
-    @Option(help: "The tap API's address: the controller's --tap-addr (local mode), or its port 8089 forwarded here.")
-    var tapAddr = "127.0.0.1:8089"
+    @Option(
+        help: """
+            The tap API of a local controller (its --tap-addr). Without it, a kubeconfig (--kubeconfig, $KUBECONFIG, \
+            ~/.kube/config or in-cluster) taps through that cluster's API server; with none, 127.0.0.1:8089.
+            """)
+    var tapAddr: String?
+
+    @Option(help: "The kubeconfig to tap a cluster with (default: $KUBECONFIG, then ~/.kube/config).")
+    var kubeconfig: String?
+
+    @Option(help: "The kubeconfig's context (default: its current context).")
+    var context: String?
+
+    /// Where the tap API is, as kubectl finds a cluster; a local controller when told or when there is no cluster.
+    func endpoint() throws -> TapEndpoint {
+        if let tapAddr = self.tapAddr { return .local(address: tapAddr) }
+        do throws(KubernetesError) {
+            return .kubernetes(try KubernetesConfig.resolve(kubeconfig: self.kubeconfig, context: self.context))
+        } catch  where self.kubeconfig == nil && self.context == nil && error.code == .configuration {
+            return .local(address: "127.0.0.1:8089")
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+    }
 
     func validate() throws {
         _ = try self.resource()

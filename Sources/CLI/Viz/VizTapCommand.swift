@@ -28,11 +28,11 @@ struct VizTapCommand: AsyncCommand {
 
     func execute() async throws {
         let request = try self.options.request(headers: self.output == "json")
-        let (address, output) = (self.options.tapAddr, self.output)
+        let (endpoint, output) = (try self.options.endpoint(), self.output)
         try await withGracefulShutdownOnSignals {
             var printed = 0
             var notices: [String] = []
-            try await TapAPIClient.stream(request, address: address, untilCancelled: true) { event in
+            try await TapAPIClient.stream(request, endpoint: endpoint, untilCancelled: true) { event in
                 if let notice = TapEventLine.notice(event) {
                     notices.append(notice)
                     FileHandle.standardError.write(Data((notice + "\n").utf8))

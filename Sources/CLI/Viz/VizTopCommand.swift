@@ -22,7 +22,7 @@ struct VizTopCommand: AsyncCommand {
 
     func execute() async throws {
         let request = try self.options.request(headers: false)
-        let address = self.options.tapAddr
+        let endpoint = try self.options.endpoint()
         let title = "swiftlet viz top " + self.options.target.joined(separator: " ") + " -n \(self.options.namespace)"
         try await withGracefulShutdownOnSignals {
             let screen = TopScreen(interactive: isatty(1) == 1 && isatty(0) == 1)
@@ -31,7 +31,7 @@ struct VizTopCommand: AsyncCommand {
             let table = SharedTopTable()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    try await TapAPIClient.stream(request, address: address, untilCancelled: true) { event in
+                    try await TapAPIClient.stream(request, endpoint: endpoint, untilCancelled: true) { event in
                         if let notice = TapEventLine.notice(event) {
                             table.state.withLock { $0.notice = notice }
                         } else {
