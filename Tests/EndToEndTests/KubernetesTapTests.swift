@@ -9,7 +9,7 @@ import Testing
 @Suite(.enabled(if: E2E.available("openssl", "curl", "python3")))
 struct KubernetesTapTests {
     @Test(
-        "a user bound to swiftlet-tap-admin taps through the API server; one without gets 403 and the hint; the tap API answers the front proxy only"
+        "a user bound to swiftlet-tap-admin taps through the API server; one without gets 403 and the hint; only the front proxy gets in"
     )
     func tapThroughTheAggregationLayer() async throws {
         let api = try await KubeAPIServer.start()

@@ -135,7 +135,8 @@ public final class TapAggregatedAPI: Sendable {
             }
             ?? "--user=YOU"
         return "Tapping needs the ClusterRole \(Self.adminRole) (or a Role granting watch on <kind>/tap in \(TapAPIPath.group)); "
-            + "an admin grants it with: kubectl create clusterrolebinding \(Self.bindingName(user))-tap --clusterrole=\(Self.adminRole) \(subject)"
+            + "an admin grants it with: kubectl create clusterrolebinding \(Self.bindingName(user))-tap "
+            + "--clusterrole=\(Self.adminRole) \(subject)"
     }
 
     static func bindingName(_ user: String?) -> String {

@@ -51,7 +51,8 @@ public struct TapFrontProxy: Sendable, Equatable {
             guard let commonName, self.allowedNames.contains(commonName) else {
                 throw TapError(
                     .unauthenticated,
-                    "the client certificate (CN \(commonName ?? "none")) is not the API server's front proxy (\(self.allowedNames.joined(separator: ", ")))"
+                    "the client certificate (CN \(commonName ?? "none")) is not the API server's front proxy "
+                        + "(\(self.allowedNames.joined(separator: ", ")))"
                 )
             }
         }
