@@ -23,7 +23,8 @@ public final class TapConnection: Sendable {
         guard !streams.isEmpty else { return nil }
         let encoder = TapEventEncoder(.init(subject, tls: tls))
         let connection = TapConnection(streams: streams, encoder: encoder, id: hub.nextID(), opened: now)
-        for stream in streams { stream.emit { encoder.tcpOpen(connection.id, sni: sni, into: &$0) } }
+        let event = encoder.tcpOpen(connection.id, sni: sni)
+        for stream in streams { stream.emit(event) }
         return connection
     }
 
@@ -37,10 +38,8 @@ public final class TapConnection: Sendable {
     /// The connection ended: `received` bytes came from the client, `sent` went to it.
     public func close(now: NIODeadline, received: Int, sent: Int) {
         let nanoseconds = (now - self.opened).nanoseconds
-        for stream in self.streams {
-            stream.emit { self.encoder.tcpClose(self.id, nanoseconds: nanoseconds, bytesReceived: received, bytesSent: sent, into: &$0) }
-            stream.ended()
-        }
+        let event = self.encoder.tcpClose(self.id, nanoseconds: nanoseconds, bytesReceived: received, bytesSent: sent)
+        for stream in self.streams { stream.emit(event, ending: true) }
     }
 }
 

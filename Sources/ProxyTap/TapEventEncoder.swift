@@ -133,41 +133,42 @@ public final class TapEventEncoder: Sendable {
             self.stream = stream
         }
 
-        func write(into writer: inout ProtobufWriter) {
-            writer.writeMessage(1) { id in
-                id.write(1, varint: UInt64(self.base))
-                id.write(2, varint: self.stream)
-            }
+        /// `id = 1`, the first field of every HTTP and TCP event.
+        var size: Int {
+            ProtobufSize.messageField(1, body: ProtobufSize.varintField(1, UInt64(self.base)) + ProtobufSize.varintField(2, self.stream))
+        }
+
+        func write(to cursor: inout ProtobufCursor) {
+            cursor.message(1, body: ProtobufSize.varintField(1, UInt64(self.base)) + ProtobufSize.varintField(2, self.stream))
+            cursor.write(1, varint: UInt64(self.base))
+            cursor.write(2, varint: self.stream)
         }
     }
 
+    public typealias Headers = [(name: String, value: String)]
+
+    // MARK: events
+
     public func requestInit(
-        _ id: StreamID, method: String, scheme: String, authority: String, path: String, headers: [(name: String, value: String)]?,
-        into writer: inout ProtobufWriter
-    ) {
-        self.http(1, into: &writer) { event in
-            id.write(into: &event)
-            event.writeMessage(2) { Self.registeredOrNot(method, TapMatch.registeredMethods, into: &$0) }
-            let lower = scheme == "http" || scheme == "https" ? scheme : scheme.lowercased()
-            event.writeMessage(3) { Self.registeredOrNot(lower, TapMatch.registeredSchemes, into: &$0) }
-            event.write(4, string: authority)
-            event.write(5, string: path)
-            if let headers { event.writeMessage(6) { Self.headers(headers, into: &$0) } }
-        }
+        _ id: StreamID, method: String, scheme: String, authority: String, path: String, headers: Headers?
+    ) -> TapEvent {
+        let lower = scheme == "http" || scheme == "https" ? scheme : scheme.lowercased()
+        return TapEvent(
+            shared: self.shared, id: id,
+            content: .requestInit(
+                method: .init(method, TapMatch.registeredMethods), scheme: .init(lower, TapMatch.registeredSchemes), authority: authority,
+                path: path, headers: headers))
     }
 
     /// `proxyAnswered`: why the proxy answered the request itself, when it did.
     public func responseInit(
-        _ id: StreamID, sinceRequestInit: Int64, status: Int, headers: [(name: String, value: String)]?, proxyAnswered: String?,
-        into writer: inout ProtobufWriter
-    ) {
-        self.http(2, into: &writer) { event in
-            id.write(into: &event)
-            event.writeMessage(2) { Self.duration(sinceRequestInit, into: &$0) }
-            event.write(3, varint: UInt64(status))
-            if let headers { event.writeMessage(4) { Self.headers(headers, into: &$0) } }
-            event.write(5, string: proxyAnswered ?? "")
-        }
+        _ id: StreamID, sinceRequestInit: Int64, status: Int, headers: Headers?, proxyAnswered: String?
+    ) -> TapEvent {
+        TapEvent(
+            shared: self.shared, id: id,
+            content: .responseInit(
+                sinceRequestInit: Duration(nanoseconds: sinceRequestInit), status: status, headers: headers,
+                proxyAnswered: proxyAnswered ?? ""))
     }
 
     /// How a response stream ended, beyond its bytes.
@@ -179,77 +180,76 @@ public final class TapEventEncoder: Sendable {
     }
 
     public func responseEnd(
-        _ id: StreamID, sinceRequestInit: Int64, sinceResponseInit: Int64, responseBytes: Int, end: End,
-        trailers: [(name: String, value: String)]?, into writer: inout ProtobufWriter
-    ) {
-        self.http(3, into: &writer) { event in
-            id.write(into: &event)
-            event.writeMessage(2) { Self.duration(sinceRequestInit, into: &$0) }
-            event.writeMessage(3) { Self.duration(sinceResponseInit, into: &$0) }
-            event.write(4, varint: UInt64(responseBytes))
-            switch end {
-            case .plain: break
-            case .grpcStatus(let code): event.writeMessage(5) { $0.writeAlways(1, varint: UInt64(code)) }
-            case .reset(let code): event.writeMessage(5) { $0.writeAlways(2, varint: UInt64(code)) }
-            }
-            if let trailers { event.writeMessage(6) { Self.headers(trailers, into: &$0) } }
-        }
+        _ id: StreamID, sinceRequestInit: Int64, sinceResponseInit: Int64, responseBytes: Int, end: End, trailers: Headers?
+    ) -> TapEvent {
+        TapEvent(
+            shared: self.shared, id: id,
+            content: .responseEnd(
+                sinceRequestInit: Duration(nanoseconds: sinceRequestInit), sinceResponseInit: Duration(nanoseconds: sinceResponseInit),
+                responseBytes: responseBytes, end: end,
+                trailers: trailers))
     }
 
-    public func tcpOpen(_ id: StreamID, sni: String?, into writer: inout ProtobufWriter) {
-        self.tcp(1, into: &writer) { event in
-            id.write(into: &event)
-            event.write(2, string: sni ?? "")
-        }
+    public func tcpOpen(_ id: StreamID, sni: String?) -> TapEvent {
+        TapEvent(shared: self.shared, id: id, content: .tcpOpen(sni: sni ?? ""))
     }
 
-    public func tcpClose(
-        _ id: StreamID, nanoseconds: Int64, bytesReceived: Int, bytesSent: Int, into writer: inout ProtobufWriter
-    ) {
-        self.tcp(2, into: &writer) { event in
-            id.write(into: &event)
-            event.writeMessage(2) { Self.duration(nanoseconds, into: &$0) }
-            event.write(3, varint: UInt64(bytesReceived))
-            event.write(4, varint: UInt64(bytesSent))
-        }
+    public func tcpClose(_ id: StreamID, nanoseconds: Int64, bytesReceived: Int, bytesSent: Int) -> TapEvent {
+        TapEvent(
+            shared: self.shared, id: id,
+            content: .tcpClose(duration: Duration(nanoseconds: nanoseconds), received: bytesReceived, sent: bytesSent))
     }
 
     /// `TapEvent { dropped: Dropped { events } }`: alone, it belongs to no request.
-    public static func dropped(_ events: Int, into writer: inout ProtobufWriter) {
-        writer.writeMessage(9) { $0.write(1, varint: UInt64(events)) }
-    }
+    public struct Dropped: TapEventMessage {
+        public let events: Int
 
-    private func http(_ kind: Int, into writer: inout ProtobufWriter, _ body: (inout ProtobufWriter) -> Void) {
-        writer.append(self.shared)
-        writer.writeMessage(3) { $0.writeMessage(kind, body) }
-    }
+        public init(_ events: Int) { self.events = events }
 
-    private func tcp(_ kind: Int, into writer: inout ProtobufWriter, _ body: (inout ProtobufWriter) -> Void) {
-        writer.append(self.shared)
-        writer.writeMessage(8) { $0.writeMessage(kind, body) }
-    }
+        public var size: Int { ProtobufSize.messageField(9, body: ProtobufSize.varintField(1, UInt64(self.events))) }
 
-    /// `google.protobuf.Duration { int64 seconds = 1; int32 nanos = 2 }`.
-    static func duration(_ nanoseconds: Int64, into writer: inout ProtobufWriter) {
-        let nanoseconds = max(nanoseconds, 0)
-        writer.write(1, varint: UInt64(nanoseconds / 1_000_000_000))
-        writer.write(2, varint: UInt64(nanoseconds % 1_000_000_000))
-    }
-
-    static func registeredOrNot(_ value: String, _ names: [String], into writer: inout ProtobufWriter) {
-        if let index = names.firstIndex(of: value) {
-            writer.writeAlways(1, varint: UInt64(index))
-        } else {
-            writer.write(2, string: value)
+        public func write(to cursor: inout ProtobufCursor) {
+            cursor.message(9, body: ProtobufSize.varintField(1, UInt64(self.events)))
+            cursor.write(1, varint: UInt64(self.events))
         }
     }
 
-    static func headers(_ headers: [(name: String, value: String)], into writer: inout ProtobufWriter) {
+    /// `google.protobuf.Duration { int64 seconds = 1; int32 nanos = 2 }`, split and sized once.
+    struct Duration {
+        let seconds: UInt64
+        let nanos: UInt64
+        let body: Int
+
+        init(nanoseconds: Int64) {
+            let nanoseconds = UInt64(max(nanoseconds, 0))
+            self.seconds = nanoseconds / 1_000_000_000
+            self.nanos = nanoseconds % 1_000_000_000
+            self.body = ProtobufSize.varintField(1, self.seconds) + ProtobufSize.varintField(2, self.nanos)
+        }
+
+        /// As the message field `field`.
+        func size(_ field: Int) -> Int { ProtobufSize.messageField(field, body: self.body) }
+
+        func write(_ field: Int, to cursor: inout ProtobufCursor) {
+            cursor.message(field, body: self.body)
+            cursor.write(1, varint: self.seconds)
+            cursor.write(2, varint: self.nanos)
+        }
+    }
+
+    /// `HttpHeaders { repeated Header headers = 1 }`, `Header { string name = 1; bytes value = 2 }`: its body.
+    static func headersBody(_ headers: Headers) -> Int {
+        headers.reduce(0) {
+            $0 + ProtobufSize.messageField(1, body: ProtobufSize.stringField(1, $1.name) + ProtobufSize.stringField(2, $1.value))
+        }
+    }
+
+    static func writeHeaders(_ field: Int, _ headers: Headers, to cursor: inout ProtobufCursor) {
+        cursor.message(field, body: Self.headersBody(headers))
         for (name, value) in headers {
-            writer.writeMessage(1) { header in
-                header.write(1, string: name)
-                header.write(2, bytes: Array(value.utf8))
-            }
+            cursor.message(1, body: ProtobufSize.stringField(1, name) + ProtobufSize.stringField(2, value))
+            cursor.write(1, string: name)
+            cursor.write(2, string: value)
         }
     }
 }

@@ -109,18 +109,16 @@ public final class TapServerStream: ChannelInboundHandler {
         guard let context = self.context, case .streaming(let stream) = self.phase else { return }
         guard context.channel.isWritable else { return }
         let (events, complete) = stream.drain()
-        if !events.isEmpty {
+        if events.readableBytes > 0 {
             // Every queued event, framed as gRPC messages already, in one DATA frame.
-            var batch = context.channel.allocator.buffer(capacity: events.count)
-            batch.writeBytes(events)
-            context.write(Self.wrapOutboundOut(.data(.init(data: .byteBuffer(batch)))), promise: nil)
+            context.write(Self.wrapOutboundOut(.data(.init(data: .byteBuffer(events)))), promise: nil)
         }
         if complete {
             self.phase = .done
             stream.cancel()
             let trailers: HPACKHeaders = ["grpc-status": "0"]
             context.writeAndFlush(Self.wrapOutboundOut(.headers(.init(headers: trailers, endStream: true))), promise: nil)
-        } else if !events.isEmpty {
+        } else if events.readableBytes > 0 {
             context.flush()
         }
     }

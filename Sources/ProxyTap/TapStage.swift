@@ -60,10 +60,14 @@ public final class TapStage: IdleStage {
         record.responseAt = now
         // Everything an event needs read before the loop: the closures below capture plain values only.
         let (id, since, status) = (record.id, (now - exchange.startedAt).nanoseconds, head.status)
+        let event = encoder.responseInit(id, sinceRequestInit: since, status: status, headers: nil, proxyAnswered: nil)
         for stream in record.streams {
-            let headers = stream.wantsHeaders ? self.hub.extract(head.fields) : nil
-            stream.emit {
-                encoder.responseInit(id, sinceRequestInit: since, status: status, headers: headers, proxyAnswered: nil, into: &$0)
+            if stream.wantsHeaders {
+                stream.emit(
+                    encoder.responseInit(
+                        id, sinceRequestInit: since, status: status, headers: self.hub.extract(head.fields), proxyAnswered: nil))
+            } else {
+                stream.emit(event)
             }
         }
         return .pass
@@ -83,11 +87,10 @@ public final class TapStage: IdleStage {
             record.responseAt = now
             let (answered, status) = (exchange.proxyAnswered, exchange.responseStatus)
             for stream in record.streams {
-                let headers: [(name: String, value: String)]? = stream.wantsHeaders ? [] : nil
-                stream.emit {
+                stream.emit(
                     encoder.responseInit(
-                        id, sinceRequestInit: sinceRequest, status: status, headers: headers, proxyAnswered: answered, into: &$0)
-                }
+                        id, sinceRequestInit: sinceRequest, status: status, headers: stream.wantsHeaders ? [] : nil, proxyAnswered: answered
+                    ))
             }
         }
         let end: TapEventEncoder.End =
@@ -101,14 +104,17 @@ public final class TapStage: IdleStage {
             }
         let sinceResponse = record.responseAt.map { (now - $0).nanoseconds } ?? 0
         let bytes = exchange.responseBytes
+        let event = encoder.responseEnd(
+            id, sinceRequestInit: sinceRequest, sinceResponseInit: sinceResponse, responseBytes: bytes, end: end, trailers: nil)
         for stream in record.streams {
-            let trailers = stream.wantsHeaders ? exchange.responseTrailers.map { self.hub.extract($0) } : nil
-            stream.emit {
-                encoder.responseEnd(
-                    id, sinceRequestInit: sinceRequest, sinceResponseInit: sinceResponse, responseBytes: bytes, end: end,
-                    trailers: trailers, into: &$0)
+            if stream.wantsHeaders {
+                stream.emit(
+                    encoder.responseEnd(
+                        id, sinceRequestInit: sinceRequest, sinceResponseInit: sinceResponse, responseBytes: bytes, end: end,
+                        trailers: exchange.responseTrailers.map { self.hub.extract($0) }), ending: true)
+            } else {
+                stream.emit(event, ending: true)
             }
-            stream.ended()
         }
         exchange.slots[self.slot] = nil
     }
@@ -125,8 +131,13 @@ public final class TapStage: IdleStage {
             direction: exchange.direction, source: exchange.source, destination: destination, destinationLabels: labels,
             routeLabels: exchange.routeLabels, http: .init(scheme: scheme, method: method, authority: authority, path: path)
         )
-        let now = exchange.now.uptimeNanoseconds
-        record.streams = self.hub.open.filter { $0.match.matches(subject) && $0.admit(now: Int64(truncatingIfNeeded: now)) }
+        let now = Int64(truncatingIfNeeded: exchange.now.uptimeNanoseconds)
+        let open = self.hub.open
+        // One tap open is the usual case: its array is taken as it is when it takes the request (no new array).
+        record.streams =
+            open.count == 1
+            ? (open[0].match.matches(subject) && open[0].admit(now: now) ? open : [])
+            : open.filter { $0.match.matches(subject) && $0.admit(now: now) }
         guard !record.streams.isEmpty else {
             exchange.slots[self.slot] = nil
             return
@@ -141,11 +152,15 @@ public final class TapStage: IdleStage {
         record.encoder = encoder
         record.id = self.hub.nextID()
         let id = record.id
+        let event = encoder.requestInit(id, method: method, scheme: scheme, authority: authority, path: path, headers: nil)
         for stream in record.streams {
-            let headers = stream.wantsHeaders ? self.hub.extract(exchange.request.fields) : nil
-            stream.emit {
-                encoder.requestInit(
-                    id, method: method, scheme: scheme, authority: authority, path: path, headers: headers, into: &$0)
+            if stream.wantsHeaders {
+                stream.emit(
+                    encoder.requestInit(
+                        id, method: method, scheme: scheme, authority: authority, path: path,
+                        headers: self.hub.extract(exchange.request.fields)))
+            } else {
+                stream.emit(event)
             }
         }
     }

@@ -10,8 +10,8 @@ public final class TapStream: Sendable {
     public let wantsHeaders: Bool
     /// The request's match, kept apart for the same reason.
     public let match: TapMatch
-    /// A lock-box rather than `Mutex`: an event is encoded into the queue under the lock by a closure that reads
-    /// the request, which `Mutex.withLock`'s `sending` rules refuse.
+    /// A lock-box rather than `Mutex`: an event is written into the queue under the lock, which `Mutex.withLock`'s
+    /// `sending` rules make awkward.
     private let state: NIOLockedValueBox<TapStreamState>
     /// Told, outside the lock, when events wait in a queue that was empty: the reader drains it on its own loop.
     private let wake: @Sendable () -> Void
@@ -31,27 +31,31 @@ public final class TapStream: Sendable {
         self.state.withLockedValue { $0.admit(now: now) }
     }
 
-    /// Queues one event, `encode` writing it into the queue (or counts it dropped, the queue being full).
-    public func emit(_ encode: (inout ProtobufWriter) -> Void) {
-        let result = self.state.withLockedValue { $0.enqueue(encode, dropped: TapEventEncoder.dropped) }
+    /// Queues one event of `size` bytes, which `write` writes (or counts it dropped, the queue being full);
+    /// `ending`: it is its request's last, which ends the request in the same turn of the lock.
+    public func emit(size: Int, ending: Bool = false, _ write: (inout ProtobufCursor) -> Void) {
+        let (result, complete) = self.state.withLockedValue { state in
+            let result = state.enqueue(size: size, write)
+            guard ending else { return (result, false) }
+            state.ended()
+            return (result, state.isComplete && state.queued == 0)
+        }
         switch result {
         case .wake: self.wake()
         case .queued: break
-        case .dropped: self.hub.countDropped()
+        case .dropped:
+            self.hub.countDropped()
+            if complete { self.wake() }
         }
     }
 
-    /// A tapped request ended (its last event was emitted): the reader may end the stream.
-    public func ended() {
-        let complete = self.state.withLockedValue {
-            $0.ended()
-            return $0.isComplete && $0.queued == 0
-        }
-        if complete { self.wake() }
+    /// Queues `event` (as `emit(size:ending:_:)`).
+    public func emit(_ event: borrowing TapEvent, ending: Bool = false) {
+        self.emit(size: event.size, ending: ending) { event.write(to: &$0) }
     }
 
     /// What the reader writes now, and whether the stream is over after it.
-    public func drain() -> (events: [UInt8], complete: Bool) {
+    public func drain() -> (events: ByteBuffer, complete: Bool) {
         self.state.withLockedValue { state in
             let events = state.drain()
             return (events, state.isComplete)

@@ -1,3 +1,4 @@
+import NIOCore
 import ProxyGRPC
 
 /// One open tap's bookkeeping, pure (the clock is given): how many requests it may still take, its one-second rate
@@ -15,8 +16,8 @@ public struct TapStreamState: Sendable {
     private var windowStart: Int64?
     private var inWindow = 0
     let capacity: Int
-    /// The queued events, framed as gRPC messages.
-    public private(set) var queue = ProtobufWriter(capacity: 0)
+    /// The queued events, framed as gRPC messages: what the reader writes as it is.
+    public private(set) var queue = ByteBuffer()
     /// Events in `queue`.
     public private(set) var queued = 0
     /// The size of the last batch drained: the next queue starts that large, so that it rarely grows (and copies).
@@ -58,11 +59,9 @@ public struct TapStreamState: Sendable {
         case dropped
     }
 
-    /// Queues an event (`encode` writes it), or drops it when the queue is full. A drop is reported by an event
-    /// `dropped` writes, with the count, queued ahead of the next event there is room for.
-    public mutating func enqueue(
-        _ encode: (inout ProtobufWriter) -> Void, dropped: (Int, inout ProtobufWriter) -> Void
-    ) -> Enqueued {
+    /// Queues an event of `size` bytes, which `write` writes, or drops it when the queue is full. A drop is reported
+    /// by a `Dropped` event with the count, queued ahead of the next event there is room for.
+    public mutating func enqueue(size: Int, _ write: (inout ProtobufCursor) -> Void) -> Enqueued {
         guard !self.isCancelled else { return .dropped }
         let needed = self.droppedPending > 0 ? 2 : 1
         guard self.queued + needed <= self.capacity else {
@@ -72,22 +71,32 @@ public struct TapStreamState: Sendable {
         }
         let wasEmpty = self.queued == 0
         if self.droppedPending > 0 {
-            let count = self.droppedPending
-            self.frame { dropped(count, &$0) }
+            let dropped = TapEventEncoder.Dropped(self.droppedPending)
+            self.frame(size: dropped.size) { dropped.write(to: &$0) }
             self.droppedPending = 0
         }
-        self.frame(encode)
+        self.frame(size: size, write)
         return wasEmpty ? .wake : .queued
     }
 
-    /// One gRPC message: not compressed, its length (big-endian), then what `encode` writes.
-    private mutating func frame(_ encode: (inout ProtobufWriter) -> Void) {
-        if self.queue.bytes.capacity == 0 { self.queue.reserveCapacity(max(self.lastDrained, 4096)) }
-        for _ in 0..<5 { self.queue.bytes.append(0) }
-        let start = self.queue.bytes.count
-        encode(&self.queue)
-        let length = UInt32(self.queue.bytes.count - start)
-        for index in 0..<4 { self.queue.bytes[start - 4 + index] = UInt8(truncatingIfNeeded: length >> UInt32(24 - 8 * index)) }
+    /// Queues `event` (a drop as `enqueue(size:_:)`).
+    public mutating func enqueue(_ event: some TapEventMessage) -> Enqueued {
+        self.enqueue(size: event.size) { event.write(to: &$0) }
+    }
+
+    /// One gRPC message: not compressed, its length (big-endian), then the event, written into room made for
+    /// exactly that.
+    private mutating func frame(size: Int, _ write: (inout ProtobufCursor) -> Void) {
+        if self.queue.capacity == 0 { self.queue = ByteBufferAllocator().buffer(capacity: max(self.lastDrained, 4096)) }
+        self.queue.writeWithUnsafeMutableBytes(minimumWritableBytes: size + 5) { room in
+            let start = room.baseAddress!
+            var cursor = ProtobufCursor(start)
+            cursor.byte(0)
+            cursor.bigEndian(UInt32(size))
+            write(&cursor)
+            precondition(cursor.pointer == start + size + 5, "a tap event wrote other than its size")
+            return size + 5
+        }
         self.queued += 1
     }
 
@@ -97,13 +106,13 @@ public struct TapStreamState: Sendable {
     }
 
     /// Everything queued, framed, for the reader to write; the queue is empty after.
-    public mutating func drain() -> [UInt8] {
+    public mutating func drain() -> ByteBuffer {
         defer {
-            self.lastDrained = self.queue.bytes.count
-            self.queue = ProtobufWriter(capacity: 0)
+            self.lastDrained = self.queue.readableBytes
+            self.queue = ByteBuffer()
             self.queued = 0
         }
-        return self.queue.bytes
+        return self.queue
     }
 
     /// Every request it will take was taken and has ended: once drained, the stream ends.
@@ -111,7 +120,7 @@ public struct TapStreamState: Sendable {
 
     public mutating func cancel() {
         self.isCancelled = true
-        self.queue = ProtobufWriter(capacity: 0)
+        self.queue = ByteBuffer()
         self.queued = 0
     }
 }

@@ -73,35 +73,22 @@ import Testing
         var headers = HTTPFields()
         headers.add("Authorization", "Bearer secret")
         headers.add("x-trace", "abc")
-        func event(_ encode: (inout ProtobufWriter) -> Void) -> [UInt8] {
-            var writer = ProtobufWriter()
-            encode(&writer)
-            return writer.bytes
-        }
         let inbound = TapEventEncoder(
             .init(
                 direction: .inbound, source: HostPort(host: "10.244.1.7", port: 1), destination: HostPort(host: "127.0.0.1", port: 80),
                 destinationLabels: [], routeLabels: [],
                 tls: .established(clientID: "web.emojivoto.serviceaccount.identity.x", serverID: nil)))
         let events = [
-            event {
-                outbound.requestInit(
-                    id, method: "POST", scheme: "http", authority: "voting:8080", path: "/api/vote", headers: hub.extract(headers),
-                    into: &$0)
-            },
-            event { outbound.responseInit(id, sinceRequestInit: 1_500_000, status: 503, headers: nil, proxyAnswered: "fault", into: &$0) },
-            event {
-                outbound.responseEnd(
-                    id, sinceRequestInit: 2_000_000_123, sinceResponseInit: 500_000, responseBytes: 1234, end: .grpcStatus(0),
-                    trailers: nil,
-                    into: &$0)
-            },
-            event {
-                outbound.responseEnd(
-                    id, sinceRequestInit: 1, sinceResponseInit: 0, responseBytes: 0, end: .reset(8), trailers: nil, into: &$0)
-            },
-            event { inbound.tcpClose(id, nanoseconds: 3_000_000_000, bytesReceived: 10, bytesSent: 20, into: &$0) },
-            event { TapEventEncoder.dropped(17, into: &$0) },
+            outbound.requestInit(
+                id, method: "POST", scheme: "http", authority: "voting:8080", path: "/api/vote", headers: hub.extract(headers)
+            ).bytes,
+            outbound.responseInit(id, sinceRequestInit: 1_500_000, status: 503, headers: nil, proxyAnswered: "fault").bytes,
+            outbound.responseEnd(
+                id, sinceRequestInit: 2_000_000_123, sinceResponseInit: 500_000, responseBytes: 1234, end: .grpcStatus(0), trailers: nil
+            ).bytes,
+            outbound.responseEnd(id, sinceRequestInit: 1, sinceResponseInit: 0, responseBytes: 0, end: .reset(8), trailers: nil).bytes,
+            inbound.tcpClose(id, nanoseconds: 3_000_000_000, bytesReceived: 10, bytesSent: 20).bytes,
+            TapEventEncoder.Dropped(17).bytes,
         ]
         let decoded = try await Self.decode(events)
         func json(_ value: Any?) -> String {

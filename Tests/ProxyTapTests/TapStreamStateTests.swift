@@ -1,3 +1,4 @@
+import NIOCore
 import ProxyGRPC
 import ProxyTap
 import Testing
@@ -25,17 +26,21 @@ import Testing
         #expect(state.remaining == 97)
     }
 
-    /// Events as text, so the queue's bytes read back as what was queued.
+    /// An event that is its text, so the queue's bytes read back as what was queued.
+    struct Text: TapEventMessage {
+        let text: String
+        var size: Int { self.text.utf8.count }
+        func write(to cursor: inout ProtobufCursor) { cursor.raw(Array(self.text.utf8)) }
+    }
+
     static func enqueue(_ text: String, into state: inout TapStreamState) -> TapStreamState.Enqueued {
-        state.enqueue(
-            { $0.bytes.append(contentsOf: text.utf8) },
-            dropped: { count, writer in writer.bytes.append(contentsOf: "dropped \(count)".utf8) })
+        state.enqueue(Text(text: text))
     }
 
     /// The queue's gRPC messages (a flag byte, a big-endian length, the message), as text.
-    static func messages(_ bytes: [UInt8]) -> [String] {
+    static func messages(_ buffer: ByteBuffer) -> [String] {
         var messages: [String] = []
-        var rest = bytes[...]
+        var rest = Array(buffer.readableBytesView)[...]
         while rest.count >= 5 {
             let flag = rest.first
             let length = rest.dropFirst().prefix(4).reduce(0) { $0 << 8 | Int($1) }
@@ -55,7 +60,8 @@ import Testing
         let next = Self.enqueue("f", into: &state)
         #expect(next == .wake)
         let second = Self.messages(state.drain())
-        #expect(second == ["dropped 2", "f"], "the reader learns of the two it missed, in place")
+        let dropped = String(decoding: TapEventEncoder.Dropped(2).bytes, as: UTF8.self)
+        #expect(second == [dropped, "f"], "the reader learns of the two it missed (a Dropped event), in place")
         #expect(state.droppedTotal == 2 && state.droppedPending == 0)
     }
 

@@ -65,7 +65,11 @@ struct ExchangePath {
 
     /// The labels of the chains reached: the route's and the backend's (tap's `route_meta`).
     var labels: [MetricLabel] {
-        (self.levels.1?.labels ?? []) + (self.levels.2?.labels ?? [])
+        // Most requests have labels from one level only: that array as it is, not a new one.
+        let (route, backend) = (self.levels.1?.labels ?? [], self.levels.2?.labels ?? [])
+        if backend.isEmpty { return route }
+        if route.isEmpty { return backend }
+        return route + backend
     }
 
     /// Some chain on the path may retry: the body is kept.
