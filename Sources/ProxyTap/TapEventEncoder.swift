@@ -13,6 +13,14 @@ public final class TapEventEncoder: Sendable {
     /// last), which is most requests of a connection, and saves encoding a dozen labels again per request.
     public let inputs: Inputs
 
+    /// Whether a request to `destination` with these labels and TLS would make the same shared part as these
+    /// inputs, on the same connection (whose direction and source are the same for all its requests): compared in
+    /// place, field by field, without making the request's inputs.
+    func shares(destination: HostPort?, destinationLabels: [MetricLabel], routeLabels: [MetricLabel], tls: TLSLabel) -> Bool {
+        self.inputs.destination == destination && self.inputs.destinationLabels == destinationLabels
+            && self.inputs.routeLabels == routeLabels && self.inputs.tls == tls
+    }
+
     public struct Inputs: Equatable, Sendable {
         public var direction: TrafficDirection
         public var source: HostPort?
@@ -40,11 +48,6 @@ public final class TapEventEncoder: Sendable {
                 destinationLabels: subject.destinationLabels, routeLabels: subject.routeLabels, tls: tls)
         }
 
-        /// These are what `subject` and `tls` would make: compared field by field, without making them.
-        public func describe(_ subject: TapSubject, tls: TLSLabel) -> Bool {
-            self.direction == subject.direction && self.source == subject.source && self.destination == subject.destination
-                && self.tls == tls && self.destinationLabels == subject.destinationLabels && self.routeLabels == subject.routeLabels
-        }
     }
 
     public init(_ inputs: Inputs) {
@@ -125,21 +128,25 @@ public final class TapEventEncoder: Sendable {
 
     /// The request's id: the process's random base, and a number unique within it.
     public struct StreamID: Hashable, Sendable {
-        public var base: UInt32
-        public var stream: UInt64
+        public let base: UInt32
+        public let stream: UInt64
+        /// Its message's body size, computed once for the request's three events.
+        let body: Int
 
         public init(base: UInt32, stream: UInt64) {
             self.base = base
             self.stream = stream
+            self.body = ProtobufSize.varintField(1, UInt64(base)) + ProtobufSize.varintField(2, stream)
         }
 
         /// `id = 1`, the first field of every HTTP and TCP event.
         var size: Int {
-            ProtobufSize.messageField(1, body: ProtobufSize.varintField(1, UInt64(self.base)) + ProtobufSize.varintField(2, self.stream))
+            @inline(__always) get { ProtobufSize.messageField(1, body: self.body) }
         }
 
+        @inline(__always)
         func write(to cursor: inout ProtobufCursor) {
-            cursor.message(1, body: ProtobufSize.varintField(1, UInt64(self.base)) + ProtobufSize.varintField(2, self.stream))
+            cursor.message(1, body: self.body)
             cursor.write(1, varint: UInt64(self.base))
             cursor.write(2, varint: self.stream)
         }
@@ -154,10 +161,8 @@ public final class TapEventEncoder: Sendable {
     ) -> TapEvent {
         let lower = scheme == "http" || scheme == "https" ? scheme : scheme.lowercased()
         return TapEvent(
-            shared: self.shared, id: id,
-            content: .requestInit(
-                method: .init(method, TapMatch.registeredMethods), scheme: .init(lower, TapMatch.registeredSchemes), authority: authority,
-                path: path, headers: headers))
+            .requestInit, shared: self.shared, id: id, method: .init(method, TapMatch.registeredMethods),
+            scheme: .init(lower, TapMatch.registeredSchemes), first: authority, second: path, headers: headers)
     }
 
     /// `proxyAnswered`: why the proxy answered the request itself, when it did.
@@ -165,10 +170,8 @@ public final class TapEventEncoder: Sendable {
         _ id: StreamID, sinceRequestInit: Int64, status: Int, headers: Headers?, proxyAnswered: String?
     ) -> TapEvent {
         TapEvent(
-            shared: self.shared, id: id,
-            content: .responseInit(
-                sinceRequestInit: Duration(nanoseconds: sinceRequestInit), status: status, headers: headers,
-                proxyAnswered: proxyAnswered ?? ""))
+            .responseInit, shared: self.shared, id: id, first: proxyAnswered ?? "", since: Duration(nanoseconds: sinceRequestInit),
+            number: UInt64(status), headers: headers)
     }
 
     /// How a response stream ended, beyond its bytes.
@@ -183,21 +186,18 @@ public final class TapEventEncoder: Sendable {
         _ id: StreamID, sinceRequestInit: Int64, sinceResponseInit: Int64, responseBytes: Int, end: End, trailers: Headers?
     ) -> TapEvent {
         TapEvent(
-            shared: self.shared, id: id,
-            content: .responseEnd(
-                sinceRequestInit: Duration(nanoseconds: sinceRequestInit), sinceResponseInit: Duration(nanoseconds: sinceResponseInit),
-                responseBytes: responseBytes, end: end,
-                trailers: trailers))
+            .responseEnd, shared: self.shared, id: id, since: Duration(nanoseconds: sinceRequestInit),
+            sinceResponse: Duration(nanoseconds: sinceResponseInit), number: UInt64(responseBytes), end: end, headers: trailers)
     }
 
     public func tcpOpen(_ id: StreamID, sni: String?) -> TapEvent {
-        TapEvent(shared: self.shared, id: id, content: .tcpOpen(sni: sni ?? ""))
+        TapEvent(.tcpOpen, shared: self.shared, id: id, first: sni ?? "")
     }
 
     public func tcpClose(_ id: StreamID, nanoseconds: Int64, bytesReceived: Int, bytesSent: Int) -> TapEvent {
         TapEvent(
-            shared: self.shared, id: id,
-            content: .tcpClose(duration: Duration(nanoseconds: nanoseconds), received: bytesReceived, sent: bytesSent))
+            .tcpClose, shared: self.shared, id: id, since: Duration(nanoseconds: nanoseconds), number: UInt64(bytesReceived),
+            sent: UInt64(bytesSent))
     }
 
     /// `TapEvent { dropped: Dropped { events } }`: alone, it belongs to no request.
@@ -220,6 +220,9 @@ public final class TapEventEncoder: Sendable {
         let nanos: UInt64
         let body: Int
 
+        static let zero = Duration(nanoseconds: 0)
+
+        @inline(__always)
         init(nanoseconds: Int64) {
             let nanoseconds = UInt64(max(nanoseconds, 0))
             self.seconds = nanoseconds / 1_000_000_000
@@ -228,8 +231,10 @@ public final class TapEventEncoder: Sendable {
         }
 
         /// As the message field `field`.
+        @inline(__always)
         func size(_ field: Int) -> Int { ProtobufSize.messageField(field, body: self.body) }
 
+        @inline(__always)
         func write(_ field: Int, to cursor: inout ProtobufCursor) {
             cursor.message(field, body: self.body)
             cursor.write(1, varint: self.seconds)

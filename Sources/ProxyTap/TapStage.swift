@@ -127,26 +127,39 @@ public final class TapStage: IdleStage {
         let path = exchange.request.path
         let scheme = exchange.request.scheme ?? (exchange.connectionTLS == .passthrough ? "https" : "http")
         let authority = exchange.request.authority ?? ""
-        let subject = TapSubject(
-            direction: exchange.direction, source: exchange.source, destination: destination, destinationLabels: labels,
-            routeLabels: exchange.routeLabels, http: .init(scheme: scheme, method: method, authority: authority, path: path)
-        )
+        let (direction, source, routeLabels) = (exchange.direction, exchange.source, exchange.routeLabels)
         let now = Int64(truncatingIfNeeded: exchange.now.uptimeNanoseconds)
+        // The subject a match is evaluated on, made only for a tap that has a match (`viz tap deploy/web` has none).
+        var subject: TapSubject? = nil
+        func takes(_ stream: TapStream) -> Bool {
+            if !stream.matchesEverything {
+                let made =
+                    subject
+                    ?? TapSubject(
+                        direction: direction, source: source, destination: destination, destinationLabels: labels, routeLabels: routeLabels,
+                        http: .init(scheme: scheme, method: method, authority: authority, path: path))
+                subject = made
+                guard stream.match.matches(made) else { return false }
+            }
+            return stream.admit(now: now)
+        }
         let open = self.hub.open
         // One tap open is the usual case: its array is taken as it is when it takes the request (no new array).
-        record.streams =
-            open.count == 1
-            ? (open[0].match.matches(subject) && open[0].admit(now: now) ? open : [])
-            : open.filter { $0.match.matches(subject) && $0.admit(now: now) }
+        record.streams = open.count == 1 ? (takes(open[0]) ? open : []) : open.filter(takes)
         guard !record.streams.isEmpty else {
             exchange.slots[self.slot] = nil
             return
         }
         let encoder: TapEventEncoder
-        if let memo = exchange.connectionMemo as? EncoderMemo, memo.encoder.inputs.describe(subject, tls: tls) {
+        if let memo = exchange.connectionMemo as? EncoderMemo,
+            memo.encoder.shares(destination: destination, destinationLabels: labels, routeLabels: routeLabels, tls: tls)
+        {
             encoder = memo.encoder
         } else {
-            encoder = TapEventEncoder(TapEventEncoder.Inputs(subject, tls: tls))
+            encoder = TapEventEncoder(
+                .init(
+                    direction: direction, source: source, destination: destination, destinationLabels: labels, routeLabels: routeLabels,
+                    tls: tls))
             exchange.connectionMemo = EncoderMemo(encoder)
         }
         record.encoder = encoder

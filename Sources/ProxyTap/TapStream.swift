@@ -10,6 +10,8 @@ public final class TapStream: Sendable {
     public let wantsHeaders: Bool
     /// The request's match, kept apart for the same reason.
     public let match: TapMatch
+    /// It has no match (every request): nothing to evaluate, no subject to make.
+    public let matchesEverything: Bool
     /// A lock-box rather than `Mutex`: an event is written into the queue under the lock, which `Mutex.withLock`'s
     /// `sending` rules make awkward.
     private let state: NIOLockedValueBox<TapStreamState>
@@ -21,6 +23,7 @@ public final class TapStream: Sendable {
         self.request = request
         self.wantsHeaders = request.headers
         self.match = request.match
+        self.matchesEverything = request.match == .everything
         self.state = NIOLockedValueBox(TapStreamState(limit: request.limit, maxPerSecond: request.maxRPS, capacity: capacity))
         self.hub = hub
         self.wake = wake

@@ -114,8 +114,9 @@ import Testing
         // Step a millisecond at a time: each retry leaves within its ceiling (25, 50, 100, 200 ms).
         for _ in 0..<1000 where downstream.status == nil {
             harness.advance(.milliseconds(1))
-            if harness.upstreams.attempts.count > seen {
-                seen = harness.upstreams.attempts.count
+            // Full jitter can make a backoff shorter than the step: two attempts in one step are two gaps (one of 0).
+            while harness.upstreams.attempts.count > seen {
+                seen += 1
                 times.append(harness.loop.now.uptimeNanoseconds.toInt)
             }
         }
