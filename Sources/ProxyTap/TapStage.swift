@@ -13,12 +13,12 @@ import ProxyHTTP
 public final class TapStage: IdleStage {
     let hub: TapHub
     let slot = StageSlot<TapRecord>()
-    /// A connection's last tapped request's encoder, reused while its requests share what it was made from
-    /// (addresses, labels, TLS), as the requests of one connection to one endpoint do.
-    final class EncoderMemo {
-        let encoder: TapEventEncoder
-
-        init(_ encoder: TapEventEncoder) { self.encoder = encoder }
+    /// What a connection keeps for its next tapped request: the last encoder, reused while its requests share what
+    /// it was made from (addresses, labels, TLS), as the requests of one connection to one endpoint do; and the last
+    /// request's record, emptied, so that a connection's requests one after another allocate none.
+    final class ConnectionMemo {
+        var encoder: TapEventEncoder?
+        var spare: TapRecord?
     }
 
     public init(hub: TapHub) {
@@ -32,14 +32,42 @@ public final class TapStage: IdleStage {
         var id = TapEventEncoder.StreamID(base: 0, stream: 0)
         var decided = false
         var responseAt: NIODeadline?
+
+        /// Empty again, for the connection's next request.
+        func reset() {
+            self.streams = []
+            self.encoder = nil
+            self.decided = false
+            self.responseAt = nil
+        }
     }
 
     /// No tap is open: the exchange skips this stage, every hook of it, for the whole request.
     public var isIdle: Bool { !self.hub.isActive }
 
     public func request(_ exchange: Exchange) -> StageDecision {
-        if self.hub.isActive { exchange.slots[self.slot] = TapRecord() }
+        guard self.hub.isActive else { return .proceed }
+        let memo: ConnectionMemo
+        if let known = exchange.connectionMemo as? ConnectionMemo {
+            memo = known
+        } else {
+            memo = ConnectionMemo()
+            exchange.connectionMemo = memo
+        }
+        if let spare = memo.spare {
+            memo.spare = nil
+            exchange.slots[self.slot] = spare
+        } else {
+            exchange.slots[self.slot] = TapRecord()
+        }
         return .proceed
+    }
+
+    /// The request is done with its record: emptied, it waits on the connection for the next request.
+    private func release(_ record: TapRecord, _ exchange: Exchange) {
+        exchange.slots[self.slot] = nil
+        record.reset()
+        if let memo = exchange.connectionMemo as? ConnectionMemo, memo.spare == nil { memo.spare = record }
     }
 
     // A request that started with no tap open never reaches these (`isIdle`). Each hook still looks at the hub
@@ -116,7 +144,7 @@ public final class TapStage: IdleStage {
                 stream.emit(event, ending: true)
             }
         }
-        exchange.slots[self.slot] = nil
+        self.release(record, exchange)
     }
 
     /// Which open taps take this request, now that its destination is known; their request init events.
@@ -147,20 +175,19 @@ public final class TapStage: IdleStage {
         // One tap open is the usual case: its array is taken as it is when it takes the request (no new array).
         record.streams = open.count == 1 ? (takes(open[0]) ? open : []) : open.filter(takes)
         guard !record.streams.isEmpty else {
-            exchange.slots[self.slot] = nil
+            self.release(record, exchange)
             return
         }
+        let memo = exchange.connectionMemo as? ConnectionMemo
         let encoder: TapEventEncoder
-        if let memo = exchange.connectionMemo as? EncoderMemo,
-            memo.encoder.shares(destination: destination, destinationLabels: labels, routeLabels: routeLabels, tls: tls)
-        {
-            encoder = memo.encoder
+        if let last = memo?.encoder, last.shares(destination: destination, destinationLabels: labels, routeLabels: routeLabels, tls: tls) {
+            encoder = last
         } else {
             encoder = TapEventEncoder(
                 .init(
                     direction: direction, source: source, destination: destination, destinationLabels: labels, routeLabels: routeLabels,
                     tls: tls))
-            exchange.connectionMemo = EncoderMemo(encoder)
+            memo?.encoder = encoder
         }
         record.encoder = encoder
         record.id = self.hub.nextID()
