@@ -13,12 +13,12 @@ public final class TapEventEncoder: Sendable {
     /// last), which is most requests of a connection, and saves encoding a dozen labels again per request.
     public let inputs: Inputs
 
-    /// Whether a request to `destination` with these labels and TLS would make the same shared part as these
-    /// inputs, on the same connection (whose direction and source are the same for all its requests): compared in
-    /// place, field by field, without making the request's inputs.
-    func shares(destination: HostPort?, destinationLabels: [MetricLabel], routeLabels: [MetricLabel], tls: TLSLabel) -> Bool {
+    /// Whether a request to `destination` with these labels would make the same shared part as these inputs, on the
+    /// same connection (whose direction, source and own TLS are the same for all its requests) and to the same server
+    /// identity (the caller compares that): compared in place, field by field, without making the request's inputs.
+    func shares(destination: HostPort?, destinationLabels: [MetricLabel], routeLabels: [MetricLabel]) -> Bool {
         self.inputs.destination == destination && self.inputs.destinationLabels == destinationLabels
-            && self.inputs.routeLabels == routeLabels && self.inputs.tls == tls
+            && self.inputs.routeLabels == routeLabels
     }
 
     public struct Inputs: Equatable, Sendable {

@@ -18,7 +18,11 @@ public final class TapStage: IdleStage {
     /// request's record, emptied, so that a connection's requests one after another allocate none.
     final class ConnectionMemo {
         var encoder: TapEventEncoder?
+        /// The server identity `encoder` was made for (an attempt's endpoint's); `nil`: the connection's own TLS.
+        var serverID: String?
         var spare: TapRecord?
+        /// The scheme of a request that names none (HTTP/1.1): `https` when the connection's TLS passes through.
+        var defaultScheme: String?
     }
 
     public init(hub: TapHub) {
@@ -63,6 +67,14 @@ public final class TapStage: IdleStage {
         return .proceed
     }
 
+    /// `http`, or `https` on a connection whose TLS passes through: the connection's, worked out once.
+    private static func defaultScheme(_ exchange: Exchange, _ memo: ConnectionMemo?) -> String {
+        if let known = memo?.defaultScheme { return known }
+        let scheme = exchange.connectionTLS == .passthrough ? "https" : "http"
+        memo?.defaultScheme = scheme
+        return scheme
+    }
+
     /// The request is done with its record: emptied, it waits on the connection for the next request.
     private func release(_ record: TapRecord, _ exchange: Exchange) {
         exchange.slots[self.slot] = nil
@@ -76,8 +88,7 @@ public final class TapStage: IdleStage {
 
     public func attemptStarted(_ endpoint: ChosenEndpoint, _ exchange: Exchange) {
         guard self.hub.isActive, let record = exchange.slots[self.slot], !record.decided else { return }
-        self.decide(
-            record, exchange, destination: endpoint.target.endpoint, labels: endpoint.labels, tls: exchange.tlsLabel(endpoint.target))
+        self.decide(record, exchange, destination: endpoint.target.endpoint, labels: endpoint.labels, serverID: endpoint.target.identity)
     }
 
     public func response(_ head: inout HTTPResponseHead, _ exchange: Exchange) -> StageVerdict {
@@ -105,7 +116,7 @@ public final class TapStage: IdleStage {
         guard self.hub.isActive, let record = exchange.slots[self.slot] else { return }
         if !record.decided {
             // No attempt went out: the proxy answered (or the client left) before choosing an endpoint.
-            self.decide(record, exchange, destination: nil, labels: exchange.serviceLabels, tls: exchange.connectionTLS)
+            self.decide(record, exchange, destination: nil, labels: exchange.serviceLabels, serverID: nil)
         }
         guard let encoder = record.encoder, !record.streams.isEmpty else { return }
         let now = exchange.now
@@ -148,15 +159,19 @@ public final class TapStage: IdleStage {
     }
 
     /// Which open taps take this request, now that its destination is known; their request init events.
-    private func decide(_ record: TapRecord, _ exchange: Exchange, destination: HostPort?, labels: [MetricLabel], tls: TLSLabel) {
+    /// `serverID`: the identity of the endpoint the attempt goes to, when it has one (its TLS is then mTLS to it);
+    /// `nil`: the connection's own TLS.
+    private func decide(_ record: TapRecord, _ exchange: Exchange, destination: HostPort?, labels: [MetricLabel], serverID: String?) {
         record.decided = true
+        let memo = exchange.connectionMemo as? ConnectionMemo
         // The head's fields read one by one: a copy of the whole head (its header list too) costs more than tap's match.
         let method = exchange.request.method
         let path = exchange.request.path
-        let scheme = exchange.request.scheme ?? (exchange.connectionTLS == .passthrough ? "https" : "http")
+        let scheme = exchange.request.scheme ?? Self.defaultScheme(exchange, memo)
         let authority = exchange.request.authority ?? ""
         let (direction, source, routeLabels) = (exchange.direction, exchange.source, exchange.routeLabels)
-        let now = Int64(truncatingIfNeeded: exchange.now.uptimeNanoseconds)
+        // The request's start, not a clock read: the rate window counts requests by when they came.
+        let now = Int64(truncatingIfNeeded: exchange.startedAt.uptimeNanoseconds)
         // The subject a match is evaluated on, made only for a tap that has a match (`viz tap deploy/web` has none).
         var subject: TapSubject? = nil
         func takes(_ stream: TapStream) -> Bool {
@@ -178,16 +193,19 @@ public final class TapStage: IdleStage {
             self.release(record, exchange)
             return
         }
-        let memo = exchange.connectionMemo as? ConnectionMemo
         let encoder: TapEventEncoder
-        if let last = memo?.encoder, last.shares(destination: destination, destinationLabels: labels, routeLabels: routeLabels, tls: tls) {
+        if let memo, let last = memo.encoder, memo.serverID == serverID,
+            last.shares(destination: destination, destinationLabels: labels, routeLabels: routeLabels)
+        {
             encoder = last
         } else {
+            let tls = serverID.map { TLSLabel.established(clientID: nil, serverID: $0) } ?? exchange.connectionTLS
             encoder = TapEventEncoder(
                 .init(
                     direction: direction, source: source, destination: destination, destinationLabels: labels, routeLabels: routeLabels,
                     tls: tls))
             memo?.encoder = encoder
+            memo?.serverID = serverID
         }
         record.encoder = encoder
         record.id = self.hub.nextID()
