@@ -99,17 +99,9 @@ public final class KubernetesClient: Sendable {
             ("timeoutSeconds", String(timeoutSeconds)),
         ]
         let request = self.request(.GET, resource.path(), query: query, body: nil)
-        let response: HTTPClientResponse
-        do {
-            response = try await self.http.execute(request, timeout: .seconds(Int64(timeoutSeconds) + 30))
-        } catch {
-            if Task.isCancelled { throw CancellationError() }
-            throw KubernetesError(.transport, "cannot watch \(resource)", cause: error)
-        }
-        guard response.status == .ok else {
-            let body = try? await response.body.collect(upTo: 1 << 20)
-            throw self.failure(status: Int(response.status.code), body: body, what: "watch \(resource)")
-        }
+        let response = try await self.open(
+            request, deadline: .now() + .seconds(Int64(timeoutSeconds) + 30), what: "watch \(resource)", failing: "cannot watch \(resource)"
+        )
         var pending = ByteBuffer()
         let decoder = JSONDecoder()
         do {
@@ -154,17 +146,8 @@ public final class KubernetesClient: Sendable {
         request.headers.replaceOrAdd(name: "Accept", value: accept)
         request.headers.add(name: "Content-Type", value: contentType)
         request.body = .bytes(ByteBuffer(bytes: body))
-        let response: HTTPClientResponse
-        do {
-            response = try await self.http.execute(request, deadline: .distantFuture)
-        } catch {
-            if Task.isCancelled { throw CancellationError() }
-            throw KubernetesError(.transport, "cannot POST \(path) to \(self.config.server)", cause: error)
-        }
-        guard response.status == .ok else {
-            let body = try? await response.body.collect(upTo: 1 << 20)
-            throw self.failure(status: Int(response.status.code), body: body, what: "POST \(path)")
-        }
+        let response = try await self.open(
+            request, deadline: .distantFuture, what: "POST \(path)", failing: "cannot POST \(path) to \(self.config.server)")
         for try await chunk in response.body { try await receive(chunk) }
     }
 
@@ -220,10 +203,29 @@ public final class KubernetesClient: Sendable {
         return collected
     }
 
+    /// A request whose answer streams (a watch, an aggregated API's stream): the response once its head says 200.
+    private func open(_ request: HTTPClientRequest, deadline: NIODeadline, what: String, failing: String) async throws -> HTTPClientResponse
+    {
+        let response: HTTPClientResponse
+        do {
+            response = try await self.http.execute(request, deadline: deadline)
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            throw KubernetesError(.transport, failing, cause: error)
+        }
+        guard response.status == .ok else {
+            let body = try? await response.body.collect(upTo: 1 << 20)
+            throw self.failure(status: Int(response.status.code), body: body, what: what)
+        }
+        return response
+    }
+
     private func failure(status: Int, body: ByteBuffer?, what: String) -> KubernetesError {
-        let message = body.flatMap { try? JSONDecoder().decode(APIStatus.self, from: $0) }?.message ?? body.map { String(buffer: $0) } ?? ""
+        let said = body.flatMap { try? JSONDecoder().decode(APIStatus.self, from: $0) }?.message ?? body.map { String(buffer: $0) } ?? ""
         let code: KubernetesError.Code = status == 410 ? .gone : .status
-        return KubernetesError(code, "\(what): \(message)", status: status)
+        var error = KubernetesError(code, "\(what): \(said)", status: status)
+        error.apiMessage = said.trimmingCharacters(in: .whitespacesAndNewlines)
+        return error
     }
 
     private func decode<T: Decodable>(_ type: T.Type, _ body: ByteBuffer, what: String) throws(KubernetesError) -> T {

@@ -21,6 +21,9 @@ public struct KubernetesError: Error, CustomStringConvertible, Sendable {
     public var message: String
     /// The HTTP status, when the API answered.
     public var status: Int?
+    /// What the API itself said (its `Status` message, or the body), when it answered: for a caller that words its
+    /// own error around it.
+    public var apiMessage: String?
     public var cause: (any Error)?
 
     public init(_ code: Code, _ message: String, status: Int? = nil, cause: (any Error)? = nil) {

@@ -47,7 +47,7 @@ enum TapAPIClient {
             try? await client.shutdown()
         } catch let error as KubernetesError {
             try? await client.shutdown()
-            throw CommandFailure(Self.message(error, path: path, server: config.server))
+            throw CommandFailure(Self.message(error, server: config.server))
         } catch {
             try? await client.shutdown()
             throw error
@@ -55,10 +55,8 @@ enum TapAPIClient {
     }
 
     /// What a refused or failed tap through the API server means, and what to do.
-    static func message(_ error: KubernetesError, path: String, server: String) -> String {
-        var said = error.message
-        if said.hasPrefix("POST \(path): ") { said.removeFirst("POST \(path): ".count) }
-        said = said.trimmingCharacters(in: .whitespacesAndNewlines)
+    static func message(_ error: KubernetesError, server: String) -> String {
+        let said = error.apiMessage ?? error.message
         switch error.status {
         case 403?:
             if said.contains(TapAggregatedAPI.adminRole) { return said }

@@ -72,16 +72,17 @@ public final class TapAggregatedAPI: Sendable {
         self.logger.info("tap API: the API server's front proxy is trusted", metadata: ["allowed names": "\(front.allowedNames)"])
     }
 
-    /// Keeps the configuration and the serving certificate current until cancelled.
+    /// Keeps the configuration and the serving certificate current until cancelled. The first read is the
+    /// caller's, before serving (`refresh`); this one reads again after each interval.
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.reloader.run() }
             group.addTask {
                 while !Task.isCancelled {
+                    try await Task.sleep(for: Self.refreshInterval)
                     do { try await self.refresh() } catch {
                         self.logger.warning("tap API: the front proxy's configuration", metadata: ["error": "\(error)"])
                     }
-                    try await Task.sleep(for: Self.refreshInterval)
                 }
             }
         }
