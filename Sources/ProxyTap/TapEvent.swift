@@ -36,7 +36,17 @@ public struct TapEvent: TapEventMessage {
             self.body = index.map { ProtobufSize.varintAlways(1, UInt64($0)) } ?? ProtobufSize.stringField(2, text)
         }
 
-        static let none = Name("", [])
+        /// No name (events other than request init). Made in place, not a `static let`: a default argument read
+        /// from a global checked its lazy initialization on every event.
+        static var none: Name {
+            @inline(__always) get { Name(index: nil, text: "", body: 0) }
+        }
+
+        private init(index: Int?, text: String, body: Int) {
+            self.index = index
+            self.text = text
+            self.body = body
+        }
 
         @inline(__always)
         func write(_ field: Int, to cursor: inout ProtobufCursor) {

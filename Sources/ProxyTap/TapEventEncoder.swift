@@ -159,10 +159,27 @@ public final class TapEventEncoder: Sendable {
     public func requestInit(
         _ id: StreamID, method: String, scheme: String, authority: String, path: String, headers: Headers?
     ) -> TapEvent {
-        let lower = scheme == "http" || scheme == "https" ? scheme : scheme.lowercased()
-        return TapEvent(
-            .requestInit, shared: self.shared, id: id, method: .init(method, TapMatch.registeredMethods),
-            scheme: .init(lower, TapMatch.registeredSchemes), first: authority, second: path, headers: headers)
+        self.requestInit(
+            id, method: Self.method(method), scheme: Self.scheme(scheme), authority: authority, path: path, headers: headers)
+    }
+
+    /// As `requestInit(_:method:scheme:authority:path:headers:)`, with the method and scheme looked up already (tap
+    /// keeps a connection's last: its requests mostly share them).
+    func requestInit(
+        _ id: StreamID, method: TapEvent.Name, scheme: TapEvent.Name, authority: String, path: String, headers: Headers?
+    ) -> TapEvent {
+        TapEvent(
+            .requestInit, shared: self.shared, id: id, method: method, scheme: scheme, first: authority, second: path, headers: headers)
+    }
+
+    /// A method as an event carries it: its index when registered.
+    static func method(_ method: String) -> TapEvent.Name {
+        TapEvent.Name(method, TapMatch.registeredMethods)
+    }
+
+    /// A scheme as an event carries it: lower case, its index when registered.
+    static func scheme(_ scheme: String) -> TapEvent.Name {
+        TapEvent.Name(scheme == "http" || scheme == "https" ? scheme : scheme.lowercased(), TapMatch.registeredSchemes)
     }
 
     /// `proxyAnswered`: why the proxy answered the request itself, when it did.
@@ -220,7 +237,16 @@ public final class TapEventEncoder: Sendable {
         let nanos: UInt64
         let body: Int
 
-        static let zero = Duration(nanoseconds: 0)
+        /// Made in place rather than a `static let`, as `TapEvent.Name.none`.
+        static var zero: Duration {
+            @inline(__always) get { Duration(seconds: 0, nanos: 0, body: 0) }
+        }
+
+        private init(seconds: UInt64, nanos: UInt64, body: Int) {
+            self.seconds = seconds
+            self.nanos = nanos
+            self.body = body
+        }
 
         @inline(__always)
         init(nanoseconds: Int64) {

@@ -15,8 +15,8 @@ public final class TapServerStream: ChannelInboundHandler {
     public static let observePath = "/swiftlet.tap.v1.Tap/Observe"
     /// How long the first queued event waits for others before they are written together: one DATA frame and one
     /// write per batch instead of three per request keeps a tap of every request cheap for the proxy (bench/proxy
-    /// --tap); a person watching a tap does not see 50 ms.
-    static let batchInterval = TimeAmount.milliseconds(50)
+    /// --tap); a person watching a tap does not see 100 ms.
+    static let batchInterval = TimeAmount.milliseconds(100)
 
     let hub: TapHub
     /// The client may tap (the tap service's identity, or loopback); else UNAUTHENTICATED.

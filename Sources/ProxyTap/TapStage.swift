@@ -23,6 +23,25 @@ public final class TapStage: IdleStage {
         var spare: TapRecord?
         /// The scheme of a request that names none (HTTP/1.1): `https` when the connection's TLS passes through.
         var defaultScheme: String?
+        /// The last request's method and scheme as events carry them: the next request's, mostly.
+        var method: TapEvent.Name?
+        var scheme: TapEvent.Name?
+
+        /// `method` as an event carries it, looked up only when it is not the last request's.
+        func name(method: String) -> TapEvent.Name {
+            if let last = self.method, last.text == method { return last }
+            let name = TapEventEncoder.method(method)
+            self.method = name
+            return name
+        }
+
+        /// `scheme` as an event carries it, likewise.
+        func name(scheme: String) -> TapEvent.Name {
+            if let last = self.scheme, last.text == scheme { return last }
+            let name = TapEventEncoder.scheme(scheme)
+            self.scheme = name
+            return name
+        }
     }
 
     public init(hub: TapHub) {
@@ -163,36 +182,24 @@ public final class TapStage: IdleStage {
     /// `nil`: the connection's own TLS.
     private func decide(_ record: TapRecord, _ exchange: Exchange, destination: HostPort?, labels: [MetricLabel], serverID: String?) {
         record.decided = true
-        let memo = exchange.connectionMemo as? ConnectionMemo
-        // The head's fields read one by one: a copy of the whole head (its header list too) costs more than tap's match.
-        let method = exchange.request.method
-        let path = exchange.request.path
-        let scheme = exchange.request.scheme ?? Self.defaultScheme(exchange, memo)
-        let authority = exchange.request.authority ?? ""
-        let (direction, source, routeLabels) = (exchange.direction, exchange.source, exchange.routeLabels)
         // The request's start, not a clock read: the rate window counts requests by when they came.
         let now = Int64(truncatingIfNeeded: exchange.startedAt.uptimeNanoseconds)
-        // The subject a match is evaluated on, made only for a tap that has a match (`viz tap deploy/web` has none).
-        var subject: TapSubject? = nil
-        func takes(_ stream: TapStream) -> Bool {
-            if !stream.matchesEverything {
-                let made =
-                    subject
-                    ?? TapSubject(
-                        direction: direction, source: source, destination: destination, destinationLabels: labels, routeLabels: routeLabels,
-                        http: .init(scheme: scheme, method: method, authority: authority, path: path))
-                subject = made
-                guard stream.match.matches(made) else { return false }
-            }
-            return stream.admit(now: now)
-        }
         let open = self.hub.open
-        // One tap open is the usual case: its array is taken as it is when it takes the request (no new array).
-        record.streams = open.count == 1 ? (takes(open[0]) ? open : []) : open.filter(takes)
-        guard !record.streams.isEmpty else {
+        // One tap of every request (`viz tap deploy/web`) is the usual case: no subject to make, nothing to match,
+        // and its array taken as it is (no new array).
+        let streams =
+            if open.count == 1, open[0].matchesEverything {
+                open[0].admit(now: now) ? open : []
+            } else {
+                Self.taking(open, exchange, destination: destination, labels: labels, now: now)
+            }
+        guard !streams.isEmpty else {
             self.release(record, exchange)
             return
         }
+        record.streams = streams
+        let memo = exchange.connectionMemo as? ConnectionMemo
+        let routeLabels = exchange.routeLabels
         let encoder: TapEventEncoder
         if let memo, let last = memo.encoder, memo.serverID == serverID,
             last.shares(destination: destination, destinationLabels: labels, routeLabels: routeLabels)
@@ -202,24 +209,56 @@ public final class TapStage: IdleStage {
             let tls = serverID.map { TLSLabel.established(clientID: nil, serverID: $0) } ?? exchange.connectionTLS
             encoder = TapEventEncoder(
                 .init(
-                    direction: direction, source: source, destination: destination, destinationLabels: labels, routeLabels: routeLabels,
-                    tls: tls))
+                    direction: exchange.direction, source: exchange.source, destination: destination, destinationLabels: labels,
+                    routeLabels: routeLabels, tls: tls))
             memo?.encoder = encoder
             memo?.serverID = serverID
         }
         record.encoder = encoder
         record.id = self.hub.nextID()
         let id = record.id
-        let event = encoder.requestInit(id, method: method, scheme: scheme, authority: authority, path: path, headers: nil)
-        for stream in record.streams {
+        // The head's fields read one by one: a copy of the whole head (its header list too) costs more than tap's match.
+        let method = exchange.request.method
+        let scheme = exchange.request.scheme ?? Self.defaultScheme(exchange, memo)
+        let (path, authority) = (exchange.request.path, exchange.request.authority ?? "")
+        let (methodName, schemeName) =
+            if let memo { (memo.name(method: method), memo.name(scheme: scheme)) } else {
+                (TapEventEncoder.method(method), TapEventEncoder.scheme(scheme))
+            }
+        let event = encoder.requestInit(id, method: methodName, scheme: schemeName, authority: authority, path: path, headers: nil)
+        for stream in streams {
             if stream.wantsHeaders {
                 stream.emit(
                     encoder.requestInit(
-                        id, method: method, scheme: scheme, authority: authority, path: path,
+                        id, method: methodName, scheme: schemeName, authority: authority, path: path,
                         headers: self.hub.extract(exchange.request.fields)))
             } else {
                 stream.emit(event)
             }
+        }
+    }
+
+    /// The open taps that take a request, with their matches evaluated on a subject made once (only when some tap
+    /// has a match), each admitting by its limit and rate.
+    @inline(never)
+    private static func taking(_ open: [TapStream], _ exchange: Exchange, destination: HostPort?, labels: [MetricLabel], now: Int64)
+        -> [TapStream]
+    {
+        var subject: TapSubject? = nil
+        return open.filter { stream in
+            if !stream.matchesEverything {
+                let made =
+                    subject
+                    ?? TapSubject(
+                        direction: exchange.direction, source: exchange.source, destination: destination, destinationLabels: labels,
+                        routeLabels: exchange.routeLabels,
+                        http: .init(
+                            scheme: exchange.request.scheme ?? (exchange.connectionTLS == .passthrough ? "https" : "http"),
+                            method: exchange.request.method, authority: exchange.request.authority ?? "", path: exchange.request.path))
+                subject = made
+                guard stream.match.matches(made) else { return false }
+            }
+            return stream.admit(now: now)
         }
     }
 }

@@ -62,6 +62,35 @@ public struct TapStreamState: Sendable {
     /// Queues an event of `size` bytes, which `write` writes, or drops it when the queue is full. A drop is reported
     /// by a `Dropped` event with the count, queued ahead of the next event there is room for.
     public mutating func enqueue(size: Int, _ write: (inout ProtobufCursor) -> Void) -> Enqueued {
+        let result = self.accept()
+        guard result != .dropped else { return result }
+        var cursor = self.room(size)
+        let end = cursor.pointer + size
+        write(&cursor)
+        self.commit(cursor, end: end, size: size)
+        return result
+    }
+
+    /// Queues `event` (a drop as `enqueue(size:_:)`), written in place: no closure, which would copy the event
+    /// into its context.
+    public mutating func enqueue(_ event: borrowing TapEvent) -> Enqueued {
+        let result = self.accept()
+        guard result != .dropped else { return result }
+        let size = event.size
+        var cursor = self.room(size)
+        let end = cursor.pointer + size
+        event.write(to: &cursor)
+        self.commit(cursor, end: end, size: size)
+        return result
+    }
+
+    /// Queues `event` (a drop as `enqueue(size:_:)`).
+    public mutating func enqueue(_ event: some TapEventMessage) -> Enqueued {
+        self.enqueue(size: event.size) { event.write(to: &$0) }
+    }
+
+    /// Whether one more event fits, counting it dropped when not; a pending report of drops is queued first.
+    private mutating func accept() -> Enqueued {
         guard !self.isCancelled else { return .dropped }
         let needed = self.droppedPending > 0 ? 2 : 1
         guard self.queued + needed <= self.capacity else {
@@ -72,31 +101,34 @@ public struct TapStreamState: Sendable {
         let wasEmpty = self.queued == 0
         if self.droppedPending > 0 {
             let dropped = TapEventEncoder.Dropped(self.droppedPending)
-            self.frame(size: dropped.size) { dropped.write(to: &$0) }
+            var cursor = self.room(dropped.size)
+            let end = cursor.pointer + dropped.size
+            dropped.write(to: &cursor)
+            self.commit(cursor, end: end, size: dropped.size)
             self.droppedPending = 0
         }
-        self.frame(size: size, write)
         return wasEmpty ? .wake : .queued
     }
 
-    /// Queues `event` (a drop as `enqueue(size:_:)`).
-    public mutating func enqueue(_ event: some TapEventMessage) -> Enqueued {
-        self.enqueue(size: event.size) { event.write(to: &$0) }
+    /// Room for one gRPC message of `size` bytes at the queue's end, its prefix written (not compressed, the length
+    /// big-endian): a cursor for the event's bytes, which `commit` then takes.
+    private mutating func room(_ size: Int) -> ProtobufCursor {
+        if self.queue.capacity == 0 { self.queue = ByteBufferAllocator().buffer(capacity: max(self.lastDrained, 4096)) }
+        if self.queue.writableBytes < size + 5 { self.queue.reserveCapacity(minimumWritableBytes: size + 5) }
+        // The storage's pointer, offset by hand (`writeWithUnsafeMutableBytes` slices and rebases a buffer pointer
+        // per call) and used past the closure: the queue is this state's alone, made unique by that call, and is
+        // not touched again until `commit` moves its writer index.
+        let start = self.queue.withVeryUnsafeMutableBytes { $0.baseAddress! } + self.queue.writerIndex
+        var cursor = ProtobufCursor(start)
+        cursor.byte(0)
+        cursor.bigEndian(UInt32(size))
+        return cursor
     }
 
-    /// One gRPC message: not compressed, its length (big-endian), then the event, written into room made for
-    /// exactly that.
-    private mutating func frame(size: Int, _ write: (inout ProtobufCursor) -> Void) {
-        if self.queue.capacity == 0 { self.queue = ByteBufferAllocator().buffer(capacity: max(self.lastDrained, 4096)) }
-        self.queue.writeWithUnsafeMutableBytes(minimumWritableBytes: size + 5) { room in
-            let start = room.baseAddress!
-            var cursor = ProtobufCursor(start)
-            cursor.byte(0)
-            cursor.bigEndian(UInt32(size))
-            write(&cursor)
-            precondition(cursor.pointer == start + size + 5, "a tap event wrote other than its size")
-            return size + 5
-        }
+    /// The message of `size` bytes `room` made room for is written (the cursor is at `end`): it is queued.
+    private mutating func commit(_ cursor: ProtobufCursor, end: UnsafeMutableRawPointer, size: Int) {
+        precondition(cursor.pointer == end, "a tap event wrote other than its size")
+        self.queue.moveWriterIndex(forwardBy: size + 5)
         self.queued += 1
     }
 
