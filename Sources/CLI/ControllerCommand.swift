@@ -1,5 +1,6 @@
 import ArgumentParser
 import Controller
+import Foundation
 import Kubernetes
 import Logging
 import ProxyCore
@@ -103,6 +104,16 @@ struct ControllerCommand: AsyncCommand {
     @Option(help: "The tap API's private key (PEM), with --tap-certificate.")
     var tapKey: String?
 
+    @Option(
+        help: """
+            Local mode: run the system's `prometheus` on this address (e.g. 127.0.0.1:9090), scraping every Workload's \
+            proxy (spec.adminPort) and the controller every 10 s: what `swiftlet viz stat` and the dashboard read.
+            """)
+    var prometheus: String?
+
+    @Option(help: "With --prometheus: its configuration, targets, log and data (default: a new temporary directory).")
+    var prometheusDir: String?
+
     @Option(help: "Injector webhook listen address (HTTPS), or `off`.")
     var injectorAddr = "off"
 
@@ -152,6 +163,20 @@ struct ControllerCommand: AsyncCommand {
             config.tapServing = (certificate, key)
         case (nil, nil): break
         default: throw ValidationError("--tap-certificate and --tap-key go together")
+        }
+        if let prometheus {
+            guard case .directory = config.source else {
+                throw ValidationError(
+                    "--prometheus is local mode's (with --manifests); on Kubernetes `swiftlet viz install` deploys Prometheus")
+            }
+            guard let binary = LocalPrometheus.Configuration.findBinary() else {
+                throw CommandFailure("--prometheus: no `prometheus` on PATH (Debian: apt-get install prometheus)")
+            }
+            let (host, port) = try Self.address(prometheus, option: "--prometheus")
+            let directory = self.prometheusDir ?? NSTemporaryDirectory() + "swiftlet-prometheus-\(getpid())"
+            config.prometheus = LocalPrometheus.Configuration(binary: binary, host: host, port: port, directory: directory)
+        } else if self.prometheusDir != nil {
+            throw ValidationError("--prometheus-dir goes with --prometheus")
         }
         config.identity = MeshIdentity(trustDomain: self.identityTrustDomain, controlPlaneNamespace: self.controlPlaneNamespace)
         config.clusterDomain = self.clusterDomain

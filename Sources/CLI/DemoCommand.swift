@@ -1,4 +1,5 @@
 import ArgumentParser
+import Controller
 import Demo
 import Foundation
 import Logging
@@ -35,6 +36,7 @@ struct DemoCommand: AsyncCommand {
         )
         options.requestsPerSecond = self.rps
         options.networkNamespaces = self.netns
+        options.prometheus = LocalPrometheus.Configuration.findBinary() != nil
         let runner = DemoRunner(options: options, logger: logger)
         let group = ServiceGroup(
             configuration: .init(

@@ -41,6 +41,8 @@ public struct ControllerConfig: Sendable {
     public var injector: InjectorConfig?
     /// The installed mesh's values (ConfigMap `swiftlet-config`): what the injector builds proxies from.
     public var values = MeshValues(version: SwiftletVersion.current)
+    /// Local mode: the system's Prometheus, run beside the controller and kept pointed at every proxy.
+    public var prometheus: LocalPrometheus.Configuration?
     /// How long workload certificates are valid.
     public var certificateLifetime: Double = 24 * 3600
 

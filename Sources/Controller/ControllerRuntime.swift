@@ -99,6 +99,14 @@ public enum ControllerRuntime {
         }
         if let injector { services.append(.init(service: injector)) }
         if let tap { services.append(.init(service: tap)) }
+        if let prometheus = config.prometheus {
+            let host = config.adminHost == "0.0.0.0" || config.adminHost == "::" ? "127.0.0.1" : config.adminHost
+            services.append(
+                .init(
+                    service: LocalPrometheus(
+                        configuration: prometheus, index: index, controllerAdmin: "\(host):\(admin.port)",
+                        controlPlaneNamespace: config.identity.controlPlaneNamespace, logger: logger)))
+        }
         services.append(.init(service: announcer, successTerminationBehavior: .ignore))
         var configuration = ServiceGroupConfiguration(
             services: services,

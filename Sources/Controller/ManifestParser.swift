@@ -169,10 +169,12 @@ public enum ManifestParser {
         }
         // Where its proxy's tap server listens: local proxies have no fixed port, so the Workload says it.
         let tapPort = try spec["tapPort"].map { _ in try reader.port(spec, "tapPort", in: specNode) }
+        // Its proxy's admin server, which local mode's Prometheus scrapes, likewise.
+        let adminPort = try spec["adminPort"].map { _ in try reader.port(spec, "adminPort", in: specNode) }
         let annotations = try reader.stringMap(metadata, "annotations") ?? [:]
         return WorkloadSpec(
             key: key, labels: labels, serviceAccount: try reader.optionalDNSLabel(spec, "serviceAccount") ?? "default",
-            address: address, ports: ports, meshed: meshed, owner: owner, tapPort: tapPort,
+            address: address, ports: ports, meshed: meshed, owner: owner, tapPort: tapPort, adminPort: adminPort,
             tapDisabled: annotations[WorkloadSpec.disableTapAnnotation] == "true"
         )
     }

@@ -39,6 +39,9 @@ public struct WorkloadSpec: Hashable, Sendable {
     /// Where its proxy's tap server listens, on `address` (a pod: the proxy container's port `swiftlet-tap`, 4190;
     /// a local Workload: `spec.tapPort`); `nil` when none is known.
     public var tapPort: Int?
+    /// Where its proxy's admin server (`/metrics`) listens, on `address`: a local Workload's `spec.adminPort`, which
+    /// local mode's Prometheus scrapes (`PrometheusTargets`); on Kubernetes Prometheus finds pods itself.
+    public var adminPort: Int?
     /// The annotation `viz.swiftlet.io/disable-tap: "true"`: its proxy serves no tap, and tap says so by name.
     public var tapDisabled: Bool
 
@@ -47,7 +50,8 @@ public struct WorkloadSpec: Hashable, Sendable {
 
     public init(
         key: ObjectKey, labels: [String: String], serviceAccount: String = "default", address: String,
-        ports: [Port] = [], meshed: Bool = true, owner: Owner? = nil, tapPort: Int? = nil, tapDisabled: Bool = false
+        ports: [Port] = [], meshed: Bool = true, owner: Owner? = nil, tapPort: Int? = nil, adminPort: Int? = nil,
+        tapDisabled: Bool = false
     ) {
         self.key = key
         self.labels = labels
@@ -57,6 +61,7 @@ public struct WorkloadSpec: Hashable, Sendable {
         self.meshed = meshed
         self.owner = owner
         self.tapPort = tapPort
+        self.adminPort = adminPort
         self.tapDisabled = tapDisabled
     }
 

@@ -16,6 +16,8 @@ public struct DemoRunner: Service {
         public var proxyCommand: [String]
         /// Each instance in a network namespace of its own, with iptables capture and a transparent proxy.
         public var networkNamespaces = false
+        /// The controller runs the system's Prometheus (`swiftlet controller --prometheus`): there is one to run.
+        public var prometheus = false
 
         public init(duration: Duration?, selfExecutable: String, proxyCommand: [String]) {
             self.duration = duration
@@ -76,6 +78,8 @@ public struct DemoRunner: Service {
                 "--identity-addr", "\(topology.controllerHost):\(topology.identityPort)", "--identity-trust-anchors-out", anchorsFile,
                 "--identity-tokens", tokens.controllerDirectory,
             ]
+                + (self.options.prometheus
+                    ? ["--prometheus", "127.0.0.1:\(topology.prometheusPort)", "--prometheus-dir", directory + "/prometheus"] : [])
         )
         try await children.waitForPort(topology.controllerPort, host: topology.controllerHost, of: "controller")
         try await children.waitForPort(topology.identityPort, host: topology.controllerHost, of: "controller")
@@ -160,6 +164,9 @@ public struct DemoRunner: Service {
                 ("proxy", proxyBinary),
                 ("tap", "swiftlet viz tap deploy/web -n \(DemoTopology.namespace) --tap-addr 127.0.0.1:\(topology.controllerTapPort)"),
                 ("top", "swiftlet viz top deploy/web -n \(DemoTopology.namespace) --tap-addr 127.0.0.1:\(topology.controllerTapPort)"),
+                self.options.prometheus
+                    ? ("metrics", "Prometheus http://127.0.0.1:\(topology.prometheusPort) (scrapes every proxy every 10 s)")
+                    : ("metrics", "no `prometheus` on PATH: apt-get install prometheus, and the demo runs it (for viz stat)"),
             ]
         )
         let plan =

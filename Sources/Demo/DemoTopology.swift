@@ -39,6 +39,8 @@ struct DemoTopology: Sendable {
     var controllerAdminPort: Int
     /// The controller's tap API, on loopback (where `swiftlet viz tap` runs).
     var controllerTapPort: Int = 0
+    /// Where the controller runs Prometheus (loopback), when there is a `prometheus` to run.
+    var prometheusPort: Int = 0
     /// The controller's Identity API (on the same host as the Destination API).
     var identityPort: Int
     /// The pods' network, with `--netns`.
@@ -68,7 +70,7 @@ struct DemoTopology: Sendable {
                 )
             },
             controllerHost: "127.0.0.1", controllerPort: try freePort(), controllerAdminPort: try freePort(),
-            controllerTapPort: try freePort(),
+            controllerTapPort: try freePort(), prometheusPort: try freePort(),
             identityPort: try freePort()
         )
     }
@@ -84,7 +86,7 @@ struct DemoTopology: Sendable {
                 )
             },
             controllerHost: network.gateway, controllerPort: try freePort(), controllerAdminPort: try freePort(),
-            controllerTapPort: try freePort(), identityPort: try freePort(),
+            controllerTapPort: try freePort(), prometheusPort: try freePort(), identityPort: try freePort(),
             network: network
         )
     }
@@ -130,6 +132,8 @@ struct DemoTopology: Sendable {
                     port: \(port)
                   # Where its proxy's tap server listens (swiftlet viz tap).
                   tapPort: \(instance.tapPort)
+                  # Its proxy's /metrics, which Prometheus scrapes (swiftlet viz stat).
+                  adminPort: \(instance.adminPort)
 
                 """
         }

@@ -5,6 +5,11 @@ extension TimingSensitiveTests {
     /// `swiftlet demo` as a newcomer runs it.
     @Suite(.serialized) struct DemoTests {
         /// Processes the demo with process id `demo` started, found by the marker it puts in their environment.
+        /// Whether the demo's controller runs Prometheus (it does when there is one on PATH).
+        static let prometheus = E2E.which("prometheus") != nil
+        /// A controller, six proxies, five services and the load generator; and Prometheus when there is one.
+        static let expectedChildren = 13 + (Self.prometheus ? 1 : 0)
+
         static func children(of demo: Int32) -> [String] {
             let marker = "SWIFTLET_DEMO_ID=\(demo)"
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
@@ -71,8 +76,11 @@ extension TimingSensitiveTests {
         @Test func theHeaderTellsWhatRunsAndWhatBecameOfAnEditAndClosingTheTerminalEndsEverything() async throws {
             let demo = try ChildProcess(ControllerProcess.binary, ["demo"], name: "swiftlet demo")
             _ = try await demo.waitForLine(containing: "P99", timeout: .seconds(120))
-            // A controller, six proxies, five services (voting-v2 among them) and the load generator.
-            #expect(Self.children(of: demo.pid).count == 13, "\(Self.children(of: demo.pid))")
+            // A controller (and its Prometheus), six proxies, five services (voting-v2 among them) and the load generator.
+            #expect(Self.children(of: demo.pid).count == Self.expectedChildren, "\(Self.children(of: demo.pid))")
+            let metrics = try await demo.waitForLine(containing: "  metrics  ")
+            #expect(
+                metrics.contains(Self.prometheus ? "Prometheus http://127.0.0.1:" : "no `prometheus` on PATH"), "\(metrics)")
             let proxyLine = try await demo.waitForLine(containing: "  proxy    ")
             #expect(proxyLine.hasSuffix("/swiftlet-proxy"), "the shipped proxy, named: \(proxyLine)")
             // The tap command it prints works against it as printed.
@@ -109,7 +117,7 @@ extension TimingSensitiveTests {
         @Test func aDemoKilledOutrightLeavesNoProcessBehind() async throws {
             let demo = try ChildProcess(ControllerProcess.binary, ["demo"], name: "swiftlet demo")
             _ = try await demo.waitForLine(containing: "P99", timeout: .seconds(120))
-            #expect(Self.children(of: demo.pid).count == 13)
+            #expect(Self.children(of: demo.pid).count == Self.expectedChildren, "\(Self.children(of: demo.pid))")
             demo.signal(SIGKILL)
             _ = try await demo.waitForExit(timeout: .seconds(30))
             try await Self.expectChildrenGone(of: demo.pid)
