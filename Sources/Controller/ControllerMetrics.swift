@@ -92,6 +92,30 @@ public final class ControllerMetrics: Sendable {
     func issuerReloaded() -> UInt64 { self.issuerReloads.add(1, ordering: .relaxed).newValue }
     func issuerReloadFailed() { self.issuerReloadFailures.add(1, ordering: .relaxed) }
 
+    /// One series per pod (local Workload) the controller knows, as kube-state-metrics' `kube_pod_info`: its
+    /// namespace, name, owner (labelled as Prometheus labels the proxies' series: `deployment`, `k8s_job`, …) and
+    /// whether a proxy runs beside it. `viz stat`'s MESHED column counts them; the controller job is scraped with
+    /// `honor_labels` so that these labels stay as they are.
+    static func podInfo(_ workloads: some Collection<WorkloadSpec>) -> String {
+        var text =
+            "# HELP controller_pod_info Pods known, with their owner and whether they are meshed.\n# TYPE controller_pod_info gauge\n"
+        func quoted(_ value: String) -> String {
+            "\""
+                + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                .replacingOccurrences(of: "\n", with: "\\n") + "\""
+        }
+        for workload in workloads.sorted(by: { ($0.key.namespace, $0.key.name) < ($1.key.namespace, $1.key.name) }) {
+            var labels = "namespace=\(quoted(workload.key.namespace)),pod=\(quoted(workload.key.name))"
+            if let owner = workload.owner {
+                let kind = owner.kind == "Job" ? "k8s_job" : owner.kind.lowercased()
+                labels += ",\(kind)=\(quoted(owner.name))"
+            }
+            labels += ",meshed=\"\(workload.meshed)\""
+            text += "controller_pod_info{\(labels)} 1\n"
+        }
+        return text
+    }
+
     public func render(index: ClusterIndex, processLines: String = "") -> String {
         let snapshot = index.snapshot
         var text = ""
@@ -108,6 +132,7 @@ public final class ControllerMetrics: Sendable {
         text += "controller_services \(snapshot.services.count)\n"
         text += "# HELP controller_workloads Workloads known.\n# TYPE controller_workloads gauge\n"
         text += "controller_workloads \(snapshot.workloads.count)\n"
+        text += Self.podInfo(snapshot.workloads.values)
         text += "# HELP destination_streams Open Destination.Get and Destination.Watch streams.\n# TYPE destination_streams gauge\n"
         text += "destination_streams \(self.destinationStreams.load(ordering: .relaxed))\n"
         text +=

@@ -167,6 +167,12 @@ public struct DemoRunner: Service {
                 self.options.prometheus
                     ? ("metrics", "Prometheus http://127.0.0.1:\(topology.prometheusPort) (scrapes every proxy every 10 s)")
                     : ("metrics", "no `prometheus` on PATH: apt-get install prometheus, and the demo runs it (for viz stat)"),
+                (
+                    "stat",
+                    "swiftlet viz stat deploy -n \(DemoTopology.namespace)"
+                        + (topology.prometheusPort == DemoTopology.defaultPrometheusPort || !self.options.prometheus
+                            ? "" : " --prometheus-url http://127.0.0.1:\(topology.prometheusPort)")
+                ),
             ]
         )
         let plan =

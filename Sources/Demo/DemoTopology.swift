@@ -70,7 +70,7 @@ struct DemoTopology: Sendable {
                 )
             },
             controllerHost: "127.0.0.1", controllerPort: try freePort(), controllerAdminPort: try freePort(),
-            controllerTapPort: try freePort(), prometheusPort: try freePort(),
+            controllerTapPort: try freePort(), prometheusPort: try Self.prometheusPort(),
             identityPort: try freePort()
         )
     }
@@ -86,7 +86,7 @@ struct DemoTopology: Sendable {
                 )
             },
             controllerHost: network.gateway, controllerPort: try freePort(), controllerAdminPort: try freePort(),
-            controllerTapPort: try freePort(), prometheusPort: try freePort(), identityPort: try freePort(),
+            controllerTapPort: try freePort(), prometheusPort: try Self.prometheusPort(), identityPort: try freePort(),
             network: network
         )
     }
@@ -109,13 +109,18 @@ struct DemoTopology: Sendable {
         var files: [String: String] = [:]
         files["services.yaml"] = self.servicesFile(retries: retries)
         files["route-voting.yaml"] = Self.votingRoute(v1: 90, v2: 10)
-        for instance in self.instances where instance.role != .voteBot {
+        for instance in self.instances {
             // On loopback the workload is reached through its proxy's inbound port; in a pod at its own address
-            // and application port, which iptables hands to the proxy.
+            // and application port, which iptables hands to the proxy. The load generator serves nothing: no port,
+            // but its proxy is tapped and scraped like the others (its outbound side is the web Service's traffic).
             let (address, port, comment) =
                 self.network == nil
                 ? ("127.0.0.1", instance.inboundPort, "Loopback mode: the workload is reached through its proxy's inbound port.")
                 : (instance.address, instance.appPort, "The pod's address and the application's port (iptables hands it to the proxy).")
+            let ports =
+                instance.role == .voteBot
+                ? "ports: []  # it serves nothing"
+                : "ports:\n  - name: \(instance.role == .emoji ? "grpc" : "http")\n    port: \(port)"
             files["\(instance.name).yaml"] = """
                 apiVersion: swiftlet.io/v1alpha1
                 kind: Workload
@@ -127,9 +132,7 @@ struct DemoTopology: Sendable {
                   serviceAccount: \(instance.role.rawValue)
                   # \(comment)
                   address: \(address)
-                  ports:
-                  - name: \(instance.role == .emoji ? "grpc" : "http")
-                    port: \(port)
+                  \(ports)
                   # Where its proxy's tap server listens (swiftlet viz tap).
                   tapPort: \(instance.tapPort)
                   # Its proxy's /metrics, which Prometheus scrapes (swiftlet viz stat).
@@ -207,6 +210,17 @@ struct DemoTopology: Sendable {
             if Self.canBind(port) { return port }
         }
         throw DemoError("cannot find a free port below \(upper)")
+    }
+
+    /// Prometheus's own port, 9090, when it is free: what `swiftlet viz stat` reads without being told, so the
+    /// command the demo prints is the plain one; another port otherwise.
+    static let defaultPrometheusPort = 9090
+
+    static func prometheusPort() throws -> Int {
+        if Self.handedOut.withLock({ $0.insert(Self.defaultPrometheusPort).inserted }), Self.canBind(Self.defaultPrometheusPort) {
+            return Self.defaultPrometheusPort
+        }
+        return try Self.freePort()
     }
 
     private static let handedOut = Mutex<Set<Int>>([])

@@ -92,6 +92,31 @@ extension TimingSensitiveTests {
             #expect(response.contains(":status=") && response.contains("tls=true"), "\(response)")
             tap.stop()
             #expect(demo.text.contains("swiftlet viz top deploy/web -n emojivoto --tap-addr 127.0.0.1:"), "whole, on one line")
+            if Self.prometheus {
+                // The stat command it prints works as printed, once Prometheus has two scrapes of the load.
+                // Wrapped (Prometheus on a port other than 9090, the command with --prometheus-url) on lines indented
+                // under it.
+                _ = try await demo.waitForLine(containing: "swiftlet viz stat ")
+                let screen = demo.text.split(separator: "\n", omittingEmptySubsequences: false)
+                let at = try #require(screen.firstIndex { $0.contains("swiftlet viz stat ") })
+                let continued = screen[(at + 1)...].prefix { $0.hasPrefix(String(repeating: " ", count: 11)) }
+                let statCommand = ([screen[at]] + continued).joined(separator: " ")
+                let words = try #require(statCommand.range(of: "swiftlet viz stat ").map { statCommand[$0.upperBound...] })
+                let arguments = ["viz", "stat"] + words.split(separator: " ").map(String.init)
+                var table = ""
+                let deadline = ContinuousClock.now + .seconds(90)
+                while ContinuousClock.now < deadline {
+                    table = try await run(ControllerProcess.binary, arguments).output
+                    if let web = table.split(separator: "\n").first(where: { $0.hasPrefix("web ") }), web.contains("rps") { break }
+                    try await Task.sleep(for: .seconds(2))
+                }
+                let rows = table.split(separator: "\n").map { $0.split(separator: " ") }
+                #expect(rows.first?.first == "NAME", "\(table)")
+                #expect(rows.contains { $0.first == "web" && $0[1] == "1/1" && $0[3].hasSuffix("rps") }, "\(table)")
+                #expect(rows.contains { $0.first == "voting" && $0[1] == "2/2" }, "\(table)")
+                #expect(
+                    rows.contains { $0.first == "vote-bot" && $0[1] == "1/1" }, "the load generator, meshed, no inbound traffic: \(table)")
+            }
             let files = try await demo.waitForLine(containing: "  files    ")
             let directory = try #require(files.split(separator: " ").first { $0.hasPrefix("/") }.map { String($0.prefix { $0 != "{" }) })
             let route = directory + "manifests/route-voting.yaml"

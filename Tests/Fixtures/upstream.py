@@ -9,6 +9,7 @@ GET  /headers      answers with the request headers as text
 GET  /close-next   answers, then meets the next request on the same connection with a close and no answer
                    (a keep-alive connection the server dropped just as the proxy reused it)
 GET  /delay/MS     answers after MS milliseconds
+GET  /status/N     answers with status N
 GET|POST /fail-once/KEY   the first request for KEY gets a 503, later ones "ok /fail-once/KEY <body length>"
 anything else      200 "ok <path>"
 Every answer carries `x-served-by: <port>`.
@@ -42,6 +43,9 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/delay/"):
             time.sleep(int(path.split("/")[2]) / 1000)
             self.reply(200, b"ok\n")
+            return
+        if path.startswith("/status/"):
+            self.reply(int(path.split("/")[2]), b"status\n")
             return
         if path.startswith("/bytes/"):
             total = int(path.split("/")[2])

@@ -54,6 +54,8 @@ public struct LocalPrometheus: Service {
         let directory = self.configuration.directory
         try FileManager.default.createDirectory(atPath: directory + "/targets", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
+        // The generation first: a change landing while the file is written is then seen as one on the next turn.
+        var generation = self.index.generation
         var written = self.writeTargets(previous: nil)
         let config = directory + "/prometheus.yml"
         try PrometheusScrapeConfig.local(
@@ -71,7 +73,6 @@ public struct LocalPrometheus: Service {
         self.logger.info(
             "prometheus started",
             metadata: ["address": "http://\(self.configuration.host):\(self.configuration.port)", "directory": "\(directory)"])
-        var generation = self.index.generation
         var reported = false
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }

@@ -75,9 +75,11 @@ public enum PrometheusScrapeConfig {
           evaluation_interval: \(Self.scrapeIntervalSeconds)s
         scrape_configs:
         - job_name: \(Self.controllerJob)
+          # Its series describe other objects (controller_pod_info's namespace and pod): their labels are kept as they are.
+          honor_labels: true
           static_configs:
           - targets: ["\(controllerAdmin)"]
-            labels: {component: controller, namespace: "\(controlPlaneNamespace)"}
+            labels: {component: controller, control_plane_ns: "\(controlPlaneNamespace)"}
         - job_name: \(Self.proxyJob)
           file_sd_configs:
           - files: ["\(targetsFile)"]

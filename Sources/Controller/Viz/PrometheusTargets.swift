@@ -46,7 +46,7 @@ public enum PrometheusTargets {
 
     /// A Kubernetes label's name as Prometheus's discovery writes it in a label name: every character other than a
     /// letter, a digit or `_` becomes `_` (`swiftlet.io/proxy-deployment` → `swiftlet_io_proxy_deployment`).
-    static func sanitized(_ name: String) -> String {
+    public static func sanitized(_ name: String) -> String {
         String(
             name.unicodeScalars.map { scalar -> Character in
                 scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "_")
