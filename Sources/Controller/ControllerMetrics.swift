@@ -93,8 +93,9 @@ public final class ControllerMetrics: Sendable {
     func issuerReloadFailed() { self.issuerReloadFailures.add(1, ordering: .relaxed) }
 
     /// One series per pod (local Workload) the controller knows, as kube-state-metrics' `kube_pod_info`: its
-    /// namespace, name, owner (labelled as Prometheus labels the proxies' series: `deployment`, `k8s_job`, …) and
-    /// whether a proxy runs beside it. `viz stat`'s MESHED column counts them; the controller job is scraped with
+    /// namespace, name, owner (labelled as Prometheus labels the proxies' series: `deployment`, `k8s_job`, …), service
+    /// account (whose identity its proxy presents: `viz edges` names a client by it) and whether a proxy runs beside
+    /// it. `viz stat`'s MESHED column counts them; the controller job is scraped with
     /// `honor_labels` so that these labels stay as they are.
     static func podInfo(_ workloads: some Collection<WorkloadSpec>) -> String {
         var text =
@@ -110,7 +111,7 @@ public final class ControllerMetrics: Sendable {
                 let kind = owner.kind == "Job" ? "k8s_job" : owner.kind.lowercased()
                 labels += ",\(kind)=\(quoted(owner.name))"
             }
-            labels += ",meshed=\"\(workload.meshed)\""
+            labels += ",serviceaccount=\(quoted(workload.serviceAccount)),meshed=\"\(workload.meshed)\""
             text += "controller_pod_info{\(labels)} 1\n"
         }
         return text

@@ -8,15 +8,18 @@ import Testing
         let query = StatQuery(resource: .deployment, name: nil, namespace: "emojivoto", window: 60)
         #expect(
             query.requests
-                == #"sum(increase(response_total{direction="inbound", namespace="emojivoto", deployment!=""}[60s])) by (namespace, deployment, classification, tls)"#
+                == #"sum(increase(response_total{direction="inbound", namespace="emojivoto", deployment!=""}[60s])) "#
+                + #"by (namespace, deployment, classification, tls)"#
         )
         #expect(
             query.latency(0.95)
-                == #"histogram_quantile(0.95, sum(irate(response_latency_ms_bucket{direction="inbound", namespace="emojivoto", deployment!=""}[60s])) by (le, namespace, deployment))"#
+                == #"histogram_quantile(0.95, sum(irate(response_latency_ms_bucket{direction="inbound", "#
+                + #"namespace="emojivoto", deployment!=""}[60s])) by (le, namespace, deployment))"#
         )
         #expect(
             query.openConnections
-                == #"sum(tcp_open_connections{direction="inbound", peer="src", namespace="emojivoto", deployment!=""}) by (namespace, deployment)"#
+                == #"sum(tcp_open_connections{direction="inbound", peer="src", namespace="emojivoto", "#
+                + #"deployment!=""}) by (namespace, deployment)"#
         )
         #expect(query.meshed == #"count(controller_pod_info{namespace="emojivoto", deployment!=""}) by (namespace, deployment, meshed)"#)
     }
@@ -25,7 +28,8 @@ import Testing
         let query = StatQuery(resource: .service, name: "voting", namespace: nil, window: 30)
         #expect(
             query.requests
-                == #"sum(increase(response_total{direction="outbound", dst_service="voting"}[30s])) by (dst_namespace, dst_service, classification, tls)"#
+                == #"sum(increase(response_total{direction="outbound", dst_service="voting"}[30s])) by "#
+                + #"(dst_namespace, dst_service, classification, tls)"#
         )
         #expect(query.meshed == nil)
     }
@@ -36,13 +40,17 @@ import Testing
             to: .init(resource: .service, name: "voting", namespace: "emojivoto"))
         #expect(
             query.requests
-                == #"sum(increase(response_total{direction="outbound", dst_namespace="emojivoto", dst_service="voting", namespace="emojivoto", deployment="web"}[60s])) by (namespace, deployment, classification, tls)"#
+                == #"sum(increase(response_total{direction="outbound", dst_namespace="emojivoto", "#
+                + #"dst_service="voting", namespace="emojivoto", deployment="web"}[60s])) by (namespace, "#
+                + #"deployment, classification, tls)"#
         )
         query.to = nil
         query.from = .init(resource: .deployment, name: "vote-bot", namespace: "emojivoto")
         #expect(
             query.requests
-                == #"sum(increase(response_total{direction="outbound", namespace="emojivoto", deployment="vote-bot", dst_namespace="emojivoto", dst_deployment="web"}[60s])) by (dst_namespace, dst_deployment, classification, tls)"#
+                == #"sum(increase(response_total{direction="outbound", namespace="emojivoto", "#
+                + #"deployment="vote-bot", dst_namespace="emojivoto", dst_deployment="web"}[60s])) by "#
+                + #"(dst_namespace, dst_deployment, classification, tls)"#
         )
     }
 

@@ -116,6 +116,19 @@ extension TimingSensitiveTests {
                 #expect(rows.contains { $0.first == "voting" && $0[1] == "2/2" }, "\(table)")
                 #expect(
                     rows.contains { $0.first == "vote-bot" && $0[1] == "1/1" }, "the load generator, meshed, no inbound traffic: \(table)")
+                // Who talks to whom, secured, with the identities at each end.
+                let edges = try await run(ControllerProcess.binary, ["viz", "edges"] + arguments.dropFirst(2) + ["-o", "wide"])
+                let edgeRows = edges.output.split(separator: "\n").map { $0.split(separator: " ") }
+                #expect(
+                    edgeRows.first == ["SRC", "DST", "SRC_NS", "DST_NS", "SECURED", "MSG", "CLIENT_ID", "SERVER_ID"], "\(edges.output)")
+                for (source, destination) in [("vote-bot", "web"), ("web", "emoji"), ("web", "voting")] {
+                    let found = edgeRows.contains {
+                        $0.count == 8 && $0[0] == source && $0[1] == destination && $0[4] == "√"
+                            && $0[6].hasPrefix("\(source).emojivoto.serviceaccount.")
+                            && $0[7].hasPrefix("\(destination).emojivoto.serviceaccount.")
+                    }
+                    #expect(found, "\(source) -> \(destination): \(edges.output)")
+                }
             }
             let files = try await demo.waitForLine(containing: "  files    ")
             let directory = try #require(files.split(separator: " ").first { $0.hasPrefix("/") }.map { String($0.prefix { $0 != "{" }) })

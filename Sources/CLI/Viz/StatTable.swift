@@ -58,7 +58,7 @@ enum StatTable {
             cells.enumerated().map { index, cell in
                 let pad = String(repeating: " ", count: widths[index] - cell.count)
                 return index < left ? cell + pad : pad + cell
-            }.joined(separator: "   ")
+            }.joined(separator: "   ").trimmingSuffix(while: { $0 == " " })
         }.joined(separator: "\n") + "\n"
     }
 
@@ -66,5 +66,14 @@ enum StatTable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(rows), as: UTF8.self) + "\n"
+    }
+}
+
+extension String {
+    /// Without the trailing characters that satisfy `predicate` (a left-aligned last column's padding).
+    fileprivate func trimmingSuffix(while predicate: (Character) -> Bool) -> String {
+        var end = self.endIndex
+        while end > self.startIndex, predicate(self[self.index(before: end)]) { end = self.index(before: end) }
+        return String(self[..<end])
     }
 }

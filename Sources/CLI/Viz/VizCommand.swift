@@ -4,7 +4,7 @@ import ArgumentParser
 struct VizCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "viz",
-        abstract: "Sees the mesh: golden metrics (stat) and live requests through the proxies (tap, top).",
-        subcommands: [VizStatCommand.self, VizTapCommand.self, VizTopCommand.self]
+        abstract: "Sees the mesh: golden metrics (stat), who talks to whom (edges) and live requests through the proxies (tap, top).",
+        subcommands: [VizStatCommand.self, VizEdgesCommand.self, VizTapCommand.self, VizTopCommand.self]
     )
 }

@@ -67,7 +67,8 @@ struct VizStatCommand: AsyncCommand {
         let least = 2 * PrometheusScrapeConfig.scrapeIntervalSeconds
         guard seconds >= least else {
             throw ValidationError(
-                "-t \(text): Prometheus scrapes every \(PrometheusScrapeConfig.scrapeIntervalSeconds)s; a window under \(least)s holds fewer than two scrapes"
+                "-t \(text): Prometheus scrapes every \(PrometheusScrapeConfig.scrapeIntervalSeconds)s; "
+                    + "a window under \(least)s holds fewer than two scrapes"
             )
         }
         return seconds
@@ -122,14 +123,14 @@ struct VizStatCommand: AsyncCommand {
         return queries
     }
 
-    var prometheus: PrometheusClient {
-        PrometheusClient(
-            base: self.prometheusUrl ?? ProcessInfo.processInfo.environment["SWIFTLET_PROMETHEUS_URL"] ?? "http://127.0.0.1:9090")
+    /// The Prometheus a viz command reads: `--prometheus-url`, else `$SWIFTLET_PROMETHEUS_URL`, else local mode's.
+    static func client(_ url: String?) -> PrometheusClient {
+        PrometheusClient(base: url ?? ProcessInfo.processInfo.environment["SWIFTLET_PROMETHEUS_URL"] ?? "http://127.0.0.1:9090")
     }
 
     func execute() async throws {
         let queries = try self.queries()
-        let client = self.prometheus
+        let client = Self.client(self.prometheusUrl)
         var rows: [StatRow] = []
         do {
             for query in queries { rows += try await Self.summary(query, client: client).rows }

@@ -105,7 +105,8 @@ public struct StatQuery: Sendable, Equatable {
     }
 
     public func latency(_ quantile: Double) -> String {
-        "histogram_quantile(\(quantile), sum(irate(response_latency_ms_bucket\(self.matchers(tcp: false))\(self.range))) by (le, \(self.groupBy)))"
+        "histogram_quantile(\(quantile), sum(irate(response_latency_ms_bucket\(self.matchers(tcp: false))\(self.range))) "
+            + "by (le, \(self.groupBy)))"
     }
 
     public var openConnections: String { "sum(tcp_open_connections\(self.matchers(tcp: true))) by (\(self.groupBy))" }
