@@ -84,11 +84,37 @@ struct LocalPrometheusTests {
             ])
         #expect(query.output.contains("\"deployment\":\"web\"") && query.output.contains("\"pod\":\"web-0\""), "\(query.output)")
 
+        // `viz check` finds it all in order; a proxy that stops is named, a warning (the rest still works).
+        let check = try await run(ControllerProcess.binary, ["viz", "check", "--prometheus-url", "http://127.0.0.1:\(port)"])
+        #expect(check.status == 0, "\(check.output)")
+        for line in [
+            "✔ Prometheus is reachable", "✔ Prometheus scrapes the controller", "✔ Prometheus scrapes the data plane's proxies",
+            "    note: 2 targets up", "✔ the controller's inventory of pods is present", "Status check results are ✔",
+        ] {
+            #expect(check.output.contains(line + "\n"), "\(line): \(check.output)")
+        }
+        voting.stop()
+        var warned = ""
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            warned = try await run(ControllerProcess.binary, ["viz", "check", "--prometheus-url", "http://127.0.0.1:\(port)"]).output
+            if warned.contains("‼ Prometheus scrapes the data plane's proxies") { break }
+            try await Task.sleep(for: .seconds(1))
+        }
+        #expect(warned.contains("‼ Prometheus scrapes the data plane's proxies\n    1 of 2 down: voting-0\n"), "\(warned)")
+        #expect(warned.contains("Status check results are ✔"), "a warning does not fail the check: \(warned)")
+
         // Prometheus goes with the controller.
         controller.child.signal(SIGTERM)
         _ = try await controller.child.waitForExit()
         stopped = true
         let gone = try await run("curl", ["-sS", "--max-time", "2", "http://127.0.0.1:\(port)/-/ready"])
         #expect(gone.status != 0, "Prometheus still answers after the controller stopped: \(gone.output)")
+        let failed = try await run(ControllerProcess.binary, ["viz", "check", "--prometheus-url", "http://127.0.0.1:\(port)"])
+        #expect(failed.status == 1, "\(failed.output)")
+        #expect(
+            failed.output.contains(
+                "× Prometheus is reachable\n    cannot reach Prometheus at http://127.0.0.1:\(port): connection refused\n"),
+            "\(failed.output)")
     }
 }
