@@ -15,25 +15,23 @@ struct VizChecks {
         guard reachable.samples != nil else { return CheckReport(categories: [category]) }
         category.checks.append(await self.scrapes(job: PrometheusScrapeConfig.controllerJob, what: "the controller"))
         category.checks.append(await self.scrapes(job: PrometheusScrapeConfig.proxyJob, what: "the data plane's proxies"))
-        let inventory = await self.check("the controller's inventory of pods is present") {
-            try await self.prometheus.query("count(controller_pod_info)")
-        }
         category.checks.append(
-            inventory.samples.map {
-                $0.isEmpty
-                    ? inventory.failed("no controller_pod_info series", .warning, hint: "MESHED shows 0/0 until the controller is scraped")
-                    : .init(description: inventory.description, result: .success)
-            } ?? inventory.check(hint: nil))
-        let traffic = await self.check("data plane proxies' request metrics are present") {
-            try await self.prometheus.query("count(request_total{job=\"\(PrometheusScrapeConfig.proxyJob)\"})")
-        }
+            await self.present(
+                "the controller's inventory of pods is present", query: "count(controller_pod_info)",
+                missing: "no controller_pod_info series", hint: "MESHED shows 0/0 until the controller is scraped"))
         category.checks.append(
-            traffic.samples.map {
-                $0.isEmpty
-                    ? traffic.failed("no proxy has counted a request yet", .warning, hint: "send some traffic through the mesh")
-                    : .init(description: traffic.description, result: .success)
-            } ?? traffic.check(hint: nil))
+            await self.present(
+                "data plane proxies' request metrics are present",
+                query: "count(request_total{job=\"\(PrometheusScrapeConfig.proxyJob)\"})",
+                missing: "no proxy has counted a request yet", hint: "send some traffic through the mesh"))
         return CheckReport(categories: [category])
+    }
+
+    /// Some series answer `query`; a warning (`missing`, `hint`) when none does, an error when it cannot be asked.
+    private func present(_ description: String, query: String, missing: String, hint: String) async -> CheckReport.Check {
+        let asked = await self.check(description) { try await self.prometheus.query(query) }
+        guard let samples = asked.samples else { return asked.check(hint: nil) }
+        return samples.isEmpty ? asked.failed(missing, .warning, hint: hint) : .init(description: description, result: .success)
     }
 
     /// A job's targets: all up, some down (a warning naming them), or none (an error).
