@@ -5,6 +5,18 @@ extension TimingSensitiveTests {
     /// `swiftlet demo` as a newcomer runs it.
     @Suite(.serialized) struct DemoTests {
         /// Processes the demo with process id `demo` started, found by the marker it puts in their environment.
+        /// What `swiftlet ARGUMENTS` prints once `ready` holds of it, or after 90 s (Prometheus fills as it scrapes).
+        static func output(of arguments: [String], until ready: (String) -> Bool) async throws -> String {
+            var output = ""
+            let deadline = ContinuousClock.now + .seconds(90)
+            while ContinuousClock.now < deadline {
+                output = try await run(ControllerProcess.binary, arguments).output
+                if ready(output) { break }
+                try await Task.sleep(for: .seconds(2))
+            }
+            return output
+        }
+
         /// Whether the demo's controller runs Prometheus (it does when there is one on PATH).
         static let prometheus = E2E.which("prometheus") != nil
         /// A controller, six proxies, five services and the load generator; and Prometheus when there is one.
@@ -103,12 +115,8 @@ extension TimingSensitiveTests {
                 let statCommand = ([screen[at]] + continued).joined(separator: " ")
                 let words = try #require(statCommand.range(of: "swiftlet viz stat ").map { statCommand[$0.upperBound...] })
                 let arguments = ["viz", "stat"] + words.split(separator: " ").map(String.init)
-                var table = ""
-                let deadline = ContinuousClock.now + .seconds(90)
-                while ContinuousClock.now < deadline {
-                    table = try await run(ControllerProcess.binary, arguments).output
-                    if let web = table.split(separator: "\n").first(where: { $0.hasPrefix("web ") }), web.contains("rps") { break }
-                    try await Task.sleep(for: .seconds(2))
+                let table = try await Self.output(of: arguments) { table in
+                    table.split(separator: "\n").contains { $0.hasPrefix("web ") && $0.contains("rps") }
                 }
                 let rows = table.split(separator: "\n").map { $0.split(separator: " ") }
                 #expect(rows.first?.first == "NAME", "\(table)")
@@ -116,19 +124,34 @@ extension TimingSensitiveTests {
                 #expect(rows.contains { $0.first == "voting" && $0[1] == "2/2" }, "\(table)")
                 #expect(
                     rows.contains { $0.first == "vote-bot" && $0[1] == "1/1" }, "the load generator, meshed, no inbound traffic: \(table)")
-                // Who talks to whom, secured, with the identities at each end.
-                let edges = try await run(ControllerProcess.binary, ["viz", "edges"] + arguments.dropFirst(2) + ["-o", "wide"])
-                let edgeRows = edges.output.split(separator: "\n").map { $0.split(separator: " ") }
-                #expect(
-                    edgeRows.first == ["SRC", "DST", "SRC_NS", "DST_NS", "SECURED", "MSG", "CLIENT_ID", "SERVER_ID"], "\(edges.output)")
-                for (source, destination) in [("vote-bot", "web"), ("web", "emoji"), ("web", "voting")] {
-                    let found = edgeRows.contains {
+                // Who talks to whom, secured, with the identities at each end (once two scrapes of each end are in).
+                let pairs = [("vote-bot", "web"), ("web", "emoji"), ("web", "voting")]
+                func edge(_ rows: [[Substring]], _ source: String, _ destination: String) -> Bool {
+                    rows.contains {
                         $0.count == 8 && $0[0] == source && $0[1] == destination && $0[4] == "√"
                             && $0[6].hasPrefix("\(source).emojivoto.serviceaccount.")
                             && $0[7].hasPrefix("\(destination).emojivoto.serviceaccount.")
                     }
-                    #expect(found, "\(source) -> \(destination): \(edges.output)")
                 }
+                let edges = try await Self.output(of: ["viz", "edges"] + arguments.dropFirst(2) + ["-o", "wide"]) { output in
+                    let rows = output.split(separator: "\n").map { $0.split(separator: " ") }
+                    return pairs.allSatisfy { edge(rows, $0.0, $0.1) }
+                }
+                let edgeRows = edges.split(separator: "\n").map { $0.split(separator: " ") }
+                #expect(edgeRows.first == ["SRC", "DST", "SRC_NS", "DST_NS", "SECURED", "MSG", "CLIENT_ID", "SERVER_ID"], "\(edges)")
+                for (source, destination) in pairs { #expect(edge(edgeRows, source, destination), "\(source) -> \(destination): \(edges)") }
+                // web's routes: the canary's HTTPRoute with both backends under it, emoji's default gRPC route.
+                let expected: [(Substring) -> Bool] = [
+                    { $0.contains("voting:8080") && $0.contains("voting-split") && $0.contains("HTTPRoute") },
+                    { $0.contains("├─► voting:8080") }, { $0.contains("└─► voting-v2:8080") },
+                    { $0.contains("emoji:8080") && $0.contains("[default]") },
+                ]
+                let outbound = try await Self.output(
+                    of: ["viz", "stat-outbound", "deploy/web", "-n", "emojivoto"] + arguments.dropFirst(5)
+                ) { output in expected.allSatisfy { line in output.split(separator: "\n").contains(where: line) } }
+                let routeLines = outbound.split(separator: "\n")
+                #expect(routeLines.first?.hasPrefix("NAME   SERVICE") == true, "\(outbound)")
+                for (index, line) in expected.enumerated() { #expect(routeLines.contains(where: line), "row \(index): \(outbound)") }
             }
             let files = try await demo.waitForLine(containing: "  files    ")
             let directory = try #require(files.split(separator: " ").first { $0.hasPrefix("/") }.map { String($0.prefix { $0 != "{" }) })

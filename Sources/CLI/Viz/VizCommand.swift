@@ -5,6 +5,9 @@ struct VizCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "viz",
         abstract: "Sees the mesh: golden metrics (stat), who talks to whom (edges) and live requests through the proxies (tap, top).",
-        subcommands: [VizCheckCommand.self, VizStatCommand.self, VizEdgesCommand.self, VizTapCommand.self, VizTopCommand.self]
+        subcommands: [
+            VizCheckCommand.self, VizStatCommand.self, VizStatOutboundCommand.self, VizEdgesCommand.self, VizTapCommand.self,
+            VizTopCommand.self,
+        ]
     )
 }
