@@ -62,7 +62,8 @@ enum StatTable {
         }.joined(separator: "\n") + "\n"
     }
 
-    static func json(_ rows: [StatRow]) throws -> String {
+    /// Any viz command's rows as JSON: sorted keys, indented.
+    static func json(_ rows: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(rows), as: UTF8.self) + "\n"

@@ -60,9 +60,7 @@ struct VizEdgesCommand: AsyncCommand {
         }
         let rows = summary.rows
         if self.output == "json" {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            print(try StatTable.json(rows), terminator: "")
             return
         }
         guard !rows.isEmpty else {
