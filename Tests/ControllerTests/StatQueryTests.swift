@@ -21,7 +21,10 @@ import Testing
                 == #"sum(tcp_open_connections{direction="inbound", peer="src", namespace="emojivoto", "#
                 + #"deployment!=""}) by (namespace, deployment)"#
         )
-        #expect(query.meshed == #"count(controller_pod_info{namespace="emojivoto", deployment!=""}) by (namespace, deployment, meshed)"#)
+        #expect(
+            query.meshed
+                == #"count(max(controller_pod_info{namespace="emojivoto", deployment!=""}) by (namespace, deployment, pod, meshed)) "#
+                + #"by (namespace, deployment, meshed)"#)
     }
 
     @Test func aServiceIsSeenFromItsClientsAndHasNoMeshedCount() {
@@ -58,7 +61,8 @@ import Testing
         #expect(StatQuery(resource: .job, name: nil, namespace: "ci", window: 60).requests.contains(#"k8s_job!="""#))
         let namespace = StatQuery(resource: .namespace, name: "shop", namespace: nil, window: 60)
         #expect(namespace.requests.contains(#"namespace="shop"}"#) && namespace.requests.hasSuffix("by (namespace, classification, tls)"))
-        #expect(namespace.meshed == #"count(controller_pod_info{namespace="shop"}) by (namespace, meshed)"#)
+        #expect(
+            namespace.meshed == #"count(max(controller_pod_info{namespace="shop"}) by (namespace, pod, meshed)) by (namespace, meshed)"#)
     }
 
     @Test func labelValuesAreEscapedAndSelectorsAdded() {

@@ -88,4 +88,37 @@ public enum PrometheusScrapeConfig {
 
         """
     }
+
+    /// The configuration of the Prometheus `swiftlet viz install` deploys: the same proxy job, its targets from
+    /// Kubernetes discovery, and the controller's pods by their `admin` port.
+    public static func kubernetes(controlPlaneNamespace: String) -> String {
+        """
+        # Written by swiftlet viz install: viz's Prometheus on Kubernetes.
+        global:
+          scrape_interval: \(Self.scrapeIntervalSeconds)s
+          scrape_timeout: \(Self.scrapeIntervalSeconds)s
+          evaluation_interval: \(Self.scrapeIntervalSeconds)s
+        scrape_configs:
+        - job_name: \(Self.controllerJob)
+          # Its series describe other objects (controller_pod_info's namespace and pod): their labels are kept as they are.
+          honor_labels: true
+          kubernetes_sd_configs:
+          - role: pod
+            namespaces:
+              names: ["\(controlPlaneNamespace)"]
+          relabel_configs:
+          - source_labels: [__meta_kubernetes_pod_label_swiftlet_io_control_plane_component, __meta_kubernetes_pod_container_port_name]
+            action: keep
+            regex: ^controller;admin$
+          - target_label: component
+            replacement: controller
+          - target_label: control_plane_ns
+            replacement: "\(controlPlaneNamespace)"
+        - job_name: \(Self.proxyJob)
+          kubernetes_sd_configs:
+          - role: pod
+        \(Self.proxyRelabelling(controlPlaneNamespace: controlPlaneNamespace))
+
+        """
+    }
 }

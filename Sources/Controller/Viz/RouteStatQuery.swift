@@ -41,11 +41,13 @@ public struct RouteStatQuery: Sendable, Equatable {
     public var retries: String { "sum(increase(\(self.selector("retry_requests_total"))\(self.range))) by (\(Self.route))" }
 
     public func latency(_ quantile: Double) -> String {
-        "histogram_quantile(\(quantile), sum(rate(\(self.selector("request_duration_seconds_bucket"))\(self.range))) by (le, \(Self.route)))"
+        "histogram_quantile(\(quantile), sum(rate(\(self.selector("request_duration_seconds_bucket"))\(self.range))) "
+            + "by (le, \(Self.route)))"
     }
 
     public var backendStatuses: String {
-        "sum(increase(\(self.selector("backend_response_statuses_total"))\(self.range))) by (\(Self.route), \(Self.backend), \(Self.outcome))"
+        "sum(increase(\(self.selector("backend_response_statuses_total"))\(self.range))) "
+            + "by (\(Self.route), \(Self.backend), \(Self.outcome))"
     }
 
     public var backendRequests: String {

@@ -126,7 +126,8 @@ public struct StatQuery: Sendable, Equatable {
             matchers.append("namespace=\"\(Self.escaped(name))\"")
         }
         let by = self.resource == .namespace ? "namespace" : "namespace, \(label)"
-        return "count(controller_pod_info{\(matchers.joined(separator: ", "))}) by (\(by), meshed)"
+        // Each controller replica exports every pod (HA runs three): one series per pod before counting.
+        return "count(max(controller_pod_info{\(matchers.joined(separator: ", "))}) by (\(by), pod, meshed)) by (\(by), meshed)"
     }
 
     /// A label value inside PromQL double quotes.
