@@ -27,6 +27,16 @@ struct VizInstallManifest {
         """
     }
 
+    /// `metadata:` of an object of this namespace (nil: a cluster-wide one), with viz's labels.
+    func metadata(_ name: String, namespaced: Bool = true) -> String {
+        """
+        metadata:
+          name: \(q(name))\(namespaced ? "\n  namespace: \(q(self.namespace))" : "")
+          labels:
+        \(self.labels)
+        """
+    }
+
     /// Where viz's commands and dashboard read metrics.
     var url: String { self.prometheusURL ?? "http://prometheus.\(self.namespace).svc:9090" }
 
@@ -47,11 +57,7 @@ struct VizInstallManifest {
         """
         apiVersion: v1
         kind: ConfigMap
-        metadata:
-          name: swiftlet-viz-config
-          namespace: \(q(self.namespace))
-          labels:
-        \(self.labels)
+        \(self.metadata("swiftlet-viz-config"))
         data:
           prometheusURL: \(q(self.url))
 
@@ -62,11 +68,7 @@ struct VizInstallManifest {
         """
         apiVersion: v1
         kind: ServiceAccount
-        metadata:
-          name: prometheus
-          namespace: \(q(self.namespace))
-          labels:
-        \(self.labels)
+        \(self.metadata("prometheus"))
 
         """
     }
@@ -76,10 +78,7 @@ struct VizInstallManifest {
         """
         apiVersion: rbac.authorization.k8s.io/v1
         kind: ClusterRole
-        metadata:
-          name: swiftlet-viz-prometheus
-          labels:
-        \(self.labels)
+        \(self.metadata("swiftlet-viz-prometheus", namespaced: false))
         rules:
         - apiGroups: [""]
           resources: [pods]
@@ -92,10 +91,7 @@ struct VizInstallManifest {
         """
         apiVersion: rbac.authorization.k8s.io/v1
         kind: ClusterRoleBinding
-        metadata:
-          name: swiftlet-viz-prometheus
-          labels:
-        \(self.labels)
+        \(self.metadata("swiftlet-viz-prometheus", namespaced: false))
         roleRef:
           apiGroup: rbac.authorization.k8s.io
           kind: ClusterRole
@@ -112,11 +108,7 @@ struct VizInstallManifest {
         """
         apiVersion: v1
         kind: ConfigMap
-        metadata:
-          name: prometheus-config
-          namespace: \(q(self.namespace))
-          labels:
-        \(self.labels)
+        \(self.metadata("prometheus-config"))
         data:
           prometheus.yml: \(block(PrometheusScrapeConfig.kubernetes(controlPlaneNamespace: self.controlPlaneNamespace), indent: 4))
         """
@@ -126,11 +118,7 @@ struct VizInstallManifest {
         """
         apiVersion: v1
         kind: Service
-        metadata:
-          name: prometheus
-          namespace: \(q(self.namespace))
-          labels:
-        \(self.labels)
+        \(self.metadata("prometheus"))
         spec:
           selector:
             swiftlet.io/viz-component: prometheus
@@ -146,11 +134,7 @@ struct VizInstallManifest {
         """
         apiVersion: apps/v1
         kind: Deployment
-        metadata:
-          name: prometheus
-          namespace: \(q(self.namespace))
-          labels:
-        \(self.labels)
+        \(self.metadata("prometheus"))
         spec:
           replicas: 1
           selector:

@@ -64,11 +64,10 @@ public enum PrometheusScrapeConfig {
         return rules.split(separator: "\n", omittingEmptySubsequences: false).map { margin + $0 }.joined(separator: "\n")
     }
 
-    /// Local mode's whole configuration: the proxies from `targetsFile` (file-based discovery, re-read by Prometheus
-    /// as the controller rewrites it), the controller at `controllerAdmin`.
-    public static func local(targetsFile: String, controllerAdmin: String, controlPlaneNamespace: String) -> String {
+    /// The global section and the start of the controller job, which both modes share.
+    static func header(writtenBy: String) -> String {
         """
-        # Written by swiftlet controller --prometheus: viz's Prometheus in local mode.
+        # Written by \(writtenBy).
         global:
           scrape_interval: \(Self.scrapeIntervalSeconds)s
           scrape_timeout: \(Self.scrapeIntervalSeconds)s
@@ -77,6 +76,14 @@ public enum PrometheusScrapeConfig {
         - job_name: \(Self.controllerJob)
           # Its series describe other objects (controller_pod_info's namespace and pod): their labels are kept as they are.
           honor_labels: true
+        """
+    }
+
+    /// Local mode's whole configuration: the proxies from `targetsFile` (file-based discovery, re-read by Prometheus
+    /// as the controller rewrites it), the controller at `controllerAdmin`.
+    public static func local(targetsFile: String, controllerAdmin: String, controlPlaneNamespace: String) -> String {
+        """
+        \(Self.header(writtenBy: "swiftlet controller --prometheus: viz's Prometheus in local mode"))
           static_configs:
           - targets: ["\(controllerAdmin)"]
             labels: {component: controller, control_plane_ns: "\(controlPlaneNamespace)"}
@@ -93,15 +100,7 @@ public enum PrometheusScrapeConfig {
     /// Kubernetes discovery, and the controller's pods by their `admin` port.
     public static func kubernetes(controlPlaneNamespace: String) -> String {
         """
-        # Written by swiftlet viz install: viz's Prometheus on Kubernetes.
-        global:
-          scrape_interval: \(Self.scrapeIntervalSeconds)s
-          scrape_timeout: \(Self.scrapeIntervalSeconds)s
-          evaluation_interval: \(Self.scrapeIntervalSeconds)s
-        scrape_configs:
-        - job_name: \(Self.controllerJob)
-          # Its series describe other objects (controller_pod_info's namespace and pod): their labels are kept as they are.
-          honor_labels: true
+        \(Self.header(writtenBy: "swiftlet viz install: viz's Prometheus on Kubernetes"))
           kubernetes_sd_configs:
           - role: pod
             namespaces:
