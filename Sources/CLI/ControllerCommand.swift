@@ -114,6 +114,12 @@ struct ControllerCommand: AsyncCommand {
     @Option(help: "With --prometheus: its configuration, targets, log and data (default: a new temporary directory).")
     var prometheusDir: String?
 
+    @Option(help: "The Prometheus the dashboard reads, when not --prometheus's (one's own).")
+    var prometheusUrl: String?
+
+    @Option(help: "Serve the dashboard (`swiftlet viz dashboard`) on this address, e.g. 127.0.0.1:50750 (loopback names only).")
+    var dashboard: String?
+
     @Option(help: "Injector webhook listen address (HTTPS), or `off`.")
     var injectorAddr = "off"
 
@@ -177,6 +183,13 @@ struct ControllerCommand: AsyncCommand {
             config.prometheus = LocalPrometheus.Configuration(binary: binary, host: host, port: port, directory: directory)
         } else if self.prometheusDir != nil {
             throw ValidationError("--prometheus-dir goes with --prometheus")
+        }
+        config.prometheusURL = self.prometheusUrl
+        if let dashboard {
+            guard self.prometheus != nil || self.prometheusUrl != nil else {
+                throw ValidationError("--dashboard reads Prometheus: give --prometheus (local mode) or --prometheus-url")
+            }
+            config.dashboard = try Self.address(dashboard, option: "--dashboard")
         }
         config.identity = MeshIdentity(trustDomain: self.identityTrustDomain, controlPlaneNamespace: self.controlPlaneNamespace)
         config.clusterDomain = self.clusterDomain

@@ -43,6 +43,10 @@ public struct ControllerConfig: Sendable {
     public var values = MeshValues(version: SwiftletVersion.current)
     /// Local mode: the system's Prometheus, run beside the controller and kept pointed at every proxy.
     public var prometheus: LocalPrometheus.Configuration?
+    /// The Prometheus the dashboard reads, when it is not `prometheus` (one's own).
+    public var prometheusURL: String?
+    /// The dashboard's listener (`DashboardServer`); `nil` runs none.
+    public var dashboard: (host: String, port: Int)?
     /// How long workload certificates are valid.
     public var certificateLifetime: Double = 24 * 3600
 

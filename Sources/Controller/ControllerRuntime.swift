@@ -99,6 +99,14 @@ public enum ControllerRuntime {
         }
         if let injector { services.append(.init(service: injector)) }
         if let tap { services.append(.init(service: tap)) }
+        if let dashboard = config.dashboard {
+            let url = config.prometheusURL ?? config.prometheus.map { "http://\($0.host):\($0.port)" } ?? "http://127.0.0.1:9090"
+            let server = try await DashboardServer.bind(
+                host: dashboard.host, port: dashboard.port, api: DashboardAPI(prometheus: PrometheusClient(base: url), index: index),
+                logger: logger)
+            logger.info("dashboard", metadata: ["address": "http://\(dashboard.host):\(server.port)", "prometheus": "\(url)"])
+            services.append(.init(service: server))
+        }
         if let prometheus = config.prometheus {
             let host = config.adminHost == "0.0.0.0" || config.adminHost == "::" ? "127.0.0.1" : config.adminHost
             services.append(

@@ -79,7 +79,10 @@ public struct DemoRunner: Service {
                 "--identity-tokens", tokens.controllerDirectory,
             ]
                 + (self.options.prometheus
-                    ? ["--prometheus", "127.0.0.1:\(topology.prometheusPort)", "--prometheus-dir", directory + "/prometheus"] : [])
+                    ? [
+                        "--prometheus", "127.0.0.1:\(topology.prometheusPort)", "--prometheus-dir", directory + "/prometheus",
+                        "--dashboard", "127.0.0.1:\(topology.dashboardPort)",
+                    ] : [])
         )
         try await children.waitForPort(topology.controllerPort, host: topology.controllerHost, of: "controller")
         try await children.waitForPort(topology.identityPort, host: topology.controllerHost, of: "controller")
@@ -173,6 +176,9 @@ public struct DemoRunner: Service {
                         + (topology.prometheusPort == DemoTopology.defaultPrometheusPort || !self.options.prometheus
                             ? "" : " --prometheus-url http://127.0.0.1:\(topology.prometheusPort)")
                 ),
+                self.options.prometheus
+                    ? ("dashboard", "http://127.0.0.1:\(topology.dashboardPort)  (swiftlet viz dashboard opens it)")
+                    : ("dashboard", "with Prometheus"),
             ]
         )
         let plan =

@@ -21,7 +21,7 @@ struct DemoScreen {
     func frame(clock: String, event: String?, table: String) -> String {
         var header = [Self.fit(self.title, clock: clock, width: self.width)]
         for (label, text) in self.lines + (event.map { [("event", $0)] } ?? []) {
-            header += Self.wrap(text, first: "  " + label.padding(toLength: 9, withPad: " ", startingAt: 0), indent: 11, width: self.width)
+            header += Self.wrap(text, first: "  " + label.padding(toLength: 10, withPad: " ", startingAt: 0), indent: 12, width: self.width)
         }
         let body = header + [""] + table.split(separator: "\n", omittingEmptySubsequences: false).map { String($0.prefix(self.width)) }
         guard self.isTerminal else {

@@ -41,6 +41,8 @@ struct DemoTopology: Sendable {
     var controllerTapPort: Int = 0
     /// Where the controller runs Prometheus (loopback), when there is a `prometheus` to run.
     var prometheusPort: Int = 0
+    /// Where the controller serves the dashboard (loopback).
+    var dashboardPort: Int = 0
     /// The controller's Identity API (on the same host as the Destination API).
     var identityPort: Int
     /// The pods' network, with `--netns`.
@@ -71,7 +73,7 @@ struct DemoTopology: Sendable {
             },
             controllerHost: "127.0.0.1", controllerPort: try freePort(), controllerAdminPort: try freePort(),
             controllerTapPort: try freePort(), prometheusPort: try Self.prometheusPort(),
-            identityPort: try freePort()
+            dashboardPort: try Self.preferred(Self.defaultDashboardPort), identityPort: try freePort()
         )
     }
 
@@ -86,7 +88,8 @@ struct DemoTopology: Sendable {
                 )
             },
             controllerHost: network.gateway, controllerPort: try freePort(), controllerAdminPort: try freePort(),
-            controllerTapPort: try freePort(), prometheusPort: try Self.prometheusPort(), identityPort: try freePort(),
+            controllerTapPort: try freePort(), prometheusPort: try Self.prometheusPort(),
+            dashboardPort: try Self.preferred(Self.defaultDashboardPort), identityPort: try freePort(),
             network: network
         )
     }
@@ -216,10 +219,14 @@ struct DemoTopology: Sendable {
     /// command the demo prints is the plain one; another port otherwise.
     static let defaultPrometheusPort = 9090
 
-    static func prometheusPort() throws -> Int {
-        if Self.handedOut.withLock({ $0.insert(Self.defaultPrometheusPort).inserted }), Self.canBind(Self.defaultPrometheusPort) {
-            return Self.defaultPrometheusPort
-        }
+    /// The dashboard's port as Linkerd's: what `swiftlet viz dashboard` opens without being told.
+    static let defaultDashboardPort = 50750
+
+    static func prometheusPort() throws -> Int { try Self.preferred(Self.defaultPrometheusPort) }
+
+    /// `port` when it is free, another otherwise.
+    static func preferred(_ port: Int) throws -> Int {
+        if Self.handedOut.withLock({ $0.insert(port).inserted }), Self.canBind(port) { return port }
         return try Self.freePort()
     }
 

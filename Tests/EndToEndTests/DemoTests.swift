@@ -111,7 +111,7 @@ extension TimingSensitiveTests {
                 _ = try await demo.waitForLine(containing: "swiftlet viz stat ")
                 let screen = demo.text.split(separator: "\n", omittingEmptySubsequences: false)
                 let at = try #require(screen.firstIndex { $0.contains("swiftlet viz stat ") })
-                let continued = screen[(at + 1)...].prefix { $0.hasPrefix(String(repeating: " ", count: 11)) }
+                let continued = screen[(at + 1)...].prefix { $0.hasPrefix(String(repeating: " ", count: 12)) }
                 let statCommand = ([screen[at]] + continued).joined(separator: " ")
                 let words = try #require(statCommand.range(of: "swiftlet viz stat ").map { statCommand[$0.upperBound...] })
                 let arguments = ["viz", "stat"] + words.split(separator: " ").map(String.init)

@@ -46,15 +46,9 @@ struct VizEdgesCommand: AsyncCommand {
     func execute() async throws {
         let query = try self.query()
         let client = VizStatCommand.client(self.prometheusUrl)
-        var summary = EdgesSummary(query: query)
+        let summary: EdgesSummary
         do {
-            async let from = client.query(query.outbound(side: "namespace"))
-            async let to = client.query(query.namespace == nil ? "vector(0) < 0" : query.outbound(side: "dst_namespace"))
-            async let clients = client.query(query.clients)
-            async let accounts = client.query(query.serviceAccounts)
-            summary.outbound = try await from + to
-            summary.clients = try await clients
-            summary.serviceAccounts = try await accounts
+            summary = try await EdgesSummary.fetch(query, client: client)
         } catch let error as VizError {
             throw CommandFailure(error.message)
         }

@@ -57,21 +57,13 @@ struct VizStatCommand: AsyncCommand {
         _ = try self.queries()
     }
 
-    /// The window in seconds: at least two scrapes (20 s), or a rate has one sample and means nothing.
+    /// The window in seconds (`StatWindow`), a usage error when it is not one.
     static func window(_ text: String) throws -> Int {
-        let units: [(String, Int)] = [("ms", 0), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
-        guard let (suffix, factor) = units.first(where: { text.hasSuffix($0.0) }), let number = Int(text.dropLast(suffix.count)),
-            number > 0
-        else { throw ValidationError("-t \(text): a duration such as 30s, 1m or 10m") }
-        let seconds = number * factor
-        let least = 2 * PrometheusScrapeConfig.scrapeIntervalSeconds
-        guard seconds >= least else {
-            throw ValidationError(
-                "-t \(text): Prometheus scrapes every \(PrometheusScrapeConfig.scrapeIntervalSeconds)s; "
-                    + "a window under \(least)s holds fewer than two scrapes"
-            )
+        do throws(VizError) {
+            return try StatWindow.seconds(text)
+        } catch {
+            throw ValidationError(error.message)
         }
-        return seconds
     }
 
     /// TYPE/NAME (`--to`, `--from`).
@@ -133,7 +125,7 @@ struct VizStatCommand: AsyncCommand {
         let client = Self.client(self.prometheusUrl)
         var rows: [StatRow] = []
         do {
-            for query in queries { rows += try await Self.summary(query, client: client).rows }
+            for query in queries { rows += try await StatSummary.fetch(query, client: client).rows }
         } catch let error as VizError {
             throw CommandFailure(error.message)
         }
@@ -151,30 +143,4 @@ struct VizStatCommand: AsyncCommand {
             terminator: "")
     }
 
-    static func optional(_ query: String?, client: PrometheusClient) async throws -> [PrometheusSample] {
-        guard let query else { return [] }
-        return try await client.query(query)
-    }
-
-    /// Every figure of `query`, its queries asked at once.
-    static func summary(_ query: StatQuery, client: PrometheusClient) async throws -> StatSummary {
-        async let requests = client.query(query.requests)
-        async let p50 = client.query(query.latency(0.5))
-        async let p95 = client.query(query.latency(0.95))
-        async let p99 = client.query(query.latency(0.99))
-        async let open = client.query(query.openConnections)
-        async let read = client.query(query.readBytes)
-        async let write = client.query(query.writeBytes)
-        async let meshed = Self.optional(query.meshed, client: client)
-        var summary = StatSummary(query: query)
-        summary.requests = try await requests
-        summary.p50 = try await p50
-        summary.p95 = try await p95
-        summary.p99 = try await p99
-        summary.openConnections = try await open
-        summary.readBytes = try await read
-        summary.writeBytes = try await write
-        summary.meshed = try await meshed
-        return summary
-    }
 }

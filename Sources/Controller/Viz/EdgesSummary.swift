@@ -56,4 +56,17 @@ public struct EdgesSummary: Sendable {
         }
         return edges.values.sorted()
     }
+
+    /// The edges of `query`, its queries asked of `client` at once.
+    public static func fetch(_ query: EdgesQuery, client: PrometheusClient) async throws -> EdgesSummary {
+        async let from = client.query(query.outbound(side: "namespace"))
+        async let to = client.query(query.namespace == nil ? "vector(0) < 0" : query.outbound(side: "dst_namespace"))
+        async let clients = client.query(query.clients)
+        async let accounts = client.query(query.serviceAccounts)
+        var summary = EdgesSummary(query: query)
+        summary.outbound = try await from + to
+        summary.clients = try await clients
+        summary.serviceAccounts = try await accounts
+        return summary
+    }
 }

@@ -118,4 +118,24 @@ public struct RouteStatSummary: Sendable {
                 })
         }
     }
+
+    /// The routes of `query`, its queries asked of `client` at once.
+    public static func fetch(_ query: RouteStatQuery, client: PrometheusClient) async throws -> RouteStatSummary {
+        async let statuses = client.query(query.statuses)
+        async let retries = client.query(query.retries)
+        async let p50 = client.query(query.latency(0.5))
+        async let p95 = client.query(query.latency(0.95))
+        async let p99 = client.query(query.latency(0.99))
+        async let backendRequests = client.query(query.backendRequests)
+        async let backendStatuses = client.query(query.backendStatuses)
+        async let b50 = client.query(query.backendLatency(0.5))
+        async let b95 = client.query(query.backendLatency(0.95))
+        async let b99 = client.query(query.backendLatency(0.99))
+        var summary = RouteStatSummary(query: query)
+        (summary.statuses, summary.retries) = (try await statuses, try await retries)
+        (summary.p50, summary.p95, summary.p99) = (try await p50, try await p95, try await p99)
+        (summary.backendRequests, summary.backendStatuses) = (try await backendRequests, try await backendStatuses)
+        (summary.backendP50, summary.backendP95, summary.backendP99) = (try await b50, try await b95, try await b99)
+        return summary
+    }
 }

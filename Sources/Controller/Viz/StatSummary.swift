@@ -84,4 +84,21 @@ public struct StatSummary: Sendable {
         apply(self.writeBytes) { $0.tcpWriteBytesRate = $1 / seconds }
         return rows.keys.sorted().compactMap { rows[$0] }
     }
+
+    /// Every figure of `query`, its queries asked of `client` at once (what `viz stat` and the dashboard show).
+    public static func fetch(_ query: StatQuery, client: PrometheusClient) async throws -> StatSummary {
+        async let requests = client.query(query.requests)
+        async let p50 = client.query(query.latency(0.5))
+        async let p95 = client.query(query.latency(0.95))
+        async let p99 = client.query(query.latency(0.99))
+        async let open = client.query(query.openConnections)
+        async let read = client.query(query.readBytes)
+        async let write = client.query(query.writeBytes)
+        async let meshed = client.query(query.meshed ?? "vector(0) < 0")
+        var summary = StatSummary(query: query)
+        (summary.requests, summary.p50, summary.p95, summary.p99) = (try await requests, try await p50, try await p95, try await p99)
+        (summary.openConnections, summary.readBytes, summary.writeBytes) = (try await open, try await read, try await write)
+        summary.meshed = try await meshed
+        return summary
+    }
 }
