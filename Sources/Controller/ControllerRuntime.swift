@@ -103,7 +103,7 @@ public enum ControllerRuntime {
             let url = config.prometheusURL ?? config.prometheus.map { "http://\($0.host):\($0.port)" } ?? "http://127.0.0.1:9090"
             let server = try await DashboardServer.bind(
                 host: dashboard.host, port: dashboard.port, api: DashboardAPI(prometheus: PrometheusClient(base: url), index: index),
-                logger: logger)
+                tap: tapService, logger: logger)
             logger.info("dashboard", metadata: ["address": "http://\(dashboard.host):\(server.port)", "prometheus": "\(url)"])
             services.append(.init(service: server))
         }

@@ -26,12 +26,14 @@ enum DashboardAssets {
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>Swiftlet</title>
+        <link rel="icon" href="data:,">
         <link rel="stylesheet" href="/app.css">
         <script src="/app.js" defer></script>
         </head>
         <body data-refreshes="0">
         <header>
           <h1><a href="#/">Swiftlet</a></h1>
+          <a href="#/tap">Tap</a>
           <label>Namespace <select id="namespace"><option value="">all</option></select></label>
           <label>Window <select id="window">
             <option>30s</option><option selected>1m</option><option>5m</option><option>15m</option>
@@ -68,9 +70,35 @@ enum DashboardAssets {
               </tr></thead>
               <tbody></tbody>
             </table>
+            <h3>Live calls <small id="live-state"></small></h3>
+            <table id="live">
+              <thead><tr><th>Direction</th><th>Peer</th><th>Method</th><th>Path</th><th>Count</th><th>Best</th><th>Worst</th><th>Last</th>
+                <th>Success</th></tr></thead>
+              <tbody></tbody>
+            </table>
             <h3>Inbound from / outbound to</h3>
             <table id="neighbours">
               <thead><tr><th>Direction</th><th>Workload</th><th>Secured</th><th>RPS</th><th>Success</th><th>P99</th></tr></thead>
+              <tbody></tbody>
+            </table>
+          </section>
+          <section id="tap" hidden>
+            <h2>Tap</h2>
+            <form id="tap-form">
+              <label>Kind <select name="kind"><option>deployment</option><option>pod</option>
+                <option>statefulset</option><option>daemonset</option><option>namespace</option></select></label>
+              <label>Name <input name="name" required></label>
+              <label>Namespace <input name="namespace" value="default" required></label>
+              <label>To <input name="to" placeholder="svc/voting"></label>
+              <label>Method <input name="method" size="6"></label>
+              <label>Path prefix <input name="path"></label>
+              <label>Max RPS <input name="max_rps" value="20" size="4"></label>
+              <button type="submit">Start</button> <button type="button" id="tap-stop">Stop</button>
+            </form>
+            <p id="tap-state"></p>
+            <table id="tap-events">
+              <thead><tr><th>Event</th><th>Direction</th><th>Source</th><th>Destination</th><th>Method / status</th><th>Path</th>
+                <th>Latency</th><th>TLS</th></tr></thead>
               <tbody></tbody>
             </table>
           </section>
@@ -312,10 +340,113 @@ enum DashboardAssets {
           }
         }
 
+        // A tap event's line (`viz tap -o wide`'s format): its kind, then key=value fields.
+        function parseLine(line) {
+          const [kind, ...rest] = line.split(" ");
+          const fields = { kind };
+          for (const token of rest) {
+            const at = token.indexOf("=");
+            if (at > 0) { fields[token.slice(0, at)] = token.slice(at + 1); }
+          }
+          return fields;
+        }
+
+        function micros(text) { return text ? Number(text.replace("µs", "")) / 1000 : null; }
+
+        // Live calls of a workload, top-like: requests grouped by direction, peer, method and path, updated as they come.
+        let live = null;
+        function stopLive() { if (live) { live.source.close(); live = null; } }
+
+        function startLive(namespace, name) {
+          const key = `${namespace}/${name}`;
+          if (live && live.key === key) { return; }
+          stopLive();
+          const source = new EventSource(`/api/v1/tap?${new URLSearchParams({ kind: "deployment", namespace, name, max_rps: "20" })}`);
+          live = { key, source, requests: new Map(), rows: new Map(), dirty: false };
+          $("#live-state").textContent = "(tapping…)";
+          const state = live;
+          source.onmessage = (message) => {
+            const event = parseLine(message.data);
+            if (event.kind === "req") {
+              const peer = event.proxy === "out" ? `→ ${event.dst_res || event.dst}` : `← ${event.src_res || event.src}`;
+              const path = (event[":path"] || "").split("?")[0];
+              state.requests.set(event.id, { direction: event.proxy, peer, method: event[":method"], path });
+            } else if (event.kind === "rsp" || event.kind === "end") {
+              const request = state.requests.get(event.id);
+              if (!request) { return; }
+              if (event.kind === "rsp") { request.latency = micros(event.latency); request.status = Number(event[":status"]); return; }
+              state.requests.delete(event.id);
+              const rowKey = `${request.direction} ${request.peer} ${request.method} ${request.path}`;
+              const row = state.rows.get(rowKey) || { ...request, count: 0, ok: 0, best: null, worst: null, last: null };
+              const failed = request.status >= 500 || (event["grpc-status"] && event["grpc-status"] !== "OK") || event["reset-error"];
+              row.count += 1;
+              if (!failed) { row.ok += 1; }
+              if (request.latency != null) {
+                row.best = row.best == null ? request.latency : Math.min(row.best, request.latency);
+                row.worst = row.worst == null ? request.latency : Math.max(row.worst, request.latency);
+                row.last = request.latency;
+              }
+              state.rows.set(rowKey, row);
+              state.dirty = true;
+            }
+          };
+          source.addEventListener("notice", (message) => { $("#live-state").textContent = `(${message.data})`; });
+          source.onerror = () => {
+            if (live === state) { $("#live-state").textContent = "(tap ended; it starts again on the next refresh)"; stopLive(); }
+          };
+        }
+
+        function drawLive() {
+          if (!live || !live.dirty) { return; }
+          live.dirty = false;
+          $("#live-state").textContent = "(live)";
+          const body = $("#live tbody");
+          body.replaceChildren();
+          const rows = [...live.rows.values()].sort((a, b) => b.count - a.count).slice(0, 50);
+          for (const row of rows) {
+            const tr = document.createElement("tr");
+            for (const text of [row.direction === "out" ? "outbound" : "inbound", row.peer, row.method, row.path, String(row.count),
+              ms(row.best), ms(row.worst), ms(row.last)]) { cell(tr, text); }
+            const success = row.ok / row.count;
+            cell(tr, pct(success), failing(success) ? "failing" : "");
+            body.appendChild(tr);
+          }
+        }
+
+        // The tap page: a query, and its events as they stream.
+        let tapSource = null;
+        function stopTap() { if (tapSource) { tapSource.close(); tapSource = null; $("#tap-state").textContent = "stopped"; } }
+
+        function startTap(form) {
+          stopTap();
+          const params = new URLSearchParams();
+          for (const [key, value] of new FormData(form)) { if (value) { params.set(key, value); } }
+          const body = $("#tap-events tbody");
+          body.replaceChildren();
+          tapSource = new EventSource(`/api/v1/tap?${params}`);
+          $("#tap-state").textContent = "tapping…";
+          tapSource.onmessage = (message) => {
+            const event = parseLine(message.data);
+            const tr = document.createElement("tr");
+            const what = event.kind === "req" ? event[":method"] : event.kind === "rsp" ? event[":status"]
+              : event["grpc-status"] || event["reset-error"] || `${event["response-length"] || ""}`;
+            for (const text of [event.kind, event.proxy, event.src_res || event.src, event.dst_res || event.dst, what || "",
+              event[":path"] || "", ms(micros(event.latency || event.duration)), event.tls]) { cell(tr, text || ""); }
+            body.prepend(tr);
+            while (body.rows.length > 200) { body.deleteRow(body.rows.length - 1); }
+          };
+          tapSource.addEventListener("notice", (message) => { $("#tap-state").textContent = message.data; });
+          tapSource.onerror = () => { $("#tap-state").textContent = "the tap ended"; tapSource.close(); tapSource = null; };
+        }
+
         async function refresh() {
           const route = location.hash.match(/^#\/workload\/([^/]+)\/([^/]+)$/);
-          $("#overview").hidden = Boolean(route);
+          const tapping = location.hash === "#/tap";
+          $("#overview").hidden = Boolean(route) || tapping;
           $("#workload").hidden = !route;
+          $("#tap").hidden = !tapping;
+          if (route) { startLive(decodeURIComponent(route[1]), decodeURIComponent(route[2])); } else { stopLive(); }
+          if (tapping) { return; }
           try {
             if (route) {
               await showWorkload(decodeURIComponent(route[1]), decodeURIComponent(route[2]));
@@ -332,6 +463,11 @@ enum DashboardAssets {
         }
 
         async function start() {
+          for (const control of ["#namespace", "#window"]) { $(control).addEventListener("change", refresh); }
+          window.addEventListener("hashchange", refresh);
+          $("#tap-form").addEventListener("submit", (event) => { event.preventDefault(); startTap(event.target); });
+          $("#tap-stop").addEventListener("click", stopTap);
+          document.body.dataset.ready = "true";
           try {
             const select = $("#namespace");
             for (const namespace of await api("namespaces", {})) {
@@ -342,10 +478,9 @@ enum DashboardAssets {
           } catch (error) {
             $("#status").textContent = `cannot read the mesh: ${error.message}`;
           }
-          for (const control of ["#namespace", "#window"]) { $(control).addEventListener("change", refresh); }
-          window.addEventListener("hashchange", refresh);
           await refresh();
           setInterval(refresh, REFRESH_MS);
+          setInterval(drawLive, 1000);
         }
 
         start();

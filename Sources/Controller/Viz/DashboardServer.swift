@@ -15,6 +15,8 @@ public struct DashboardServer: Service {
     typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
     let channel: NIOAsyncChannel<Connection, Never>
     let api: DashboardAPI
+    /// The controller's tap service, for the pages' live calls (`DashboardTap`); nil: none.
+    let tap: TapService?
     /// Host names answered besides the loopback ones (a port-forward's, a proxy's).
     let hosts: Set<String>
     let logger: Logger
@@ -24,7 +26,9 @@ public struct DashboardServer: Service {
     /// A request must arrive whole within this (its body is not read: the dashboard takes GETs only).
     static let requestTimeout = TimeAmount.seconds(10)
 
-    public static func bind(host: String, port: Int, api: DashboardAPI, hosts: Set<String> = [], logger: Logger) async throws
+    public static func bind(
+        host: String, port: Int, api: DashboardAPI, tap: TapService? = nil, hosts: Set<String> = [], logger: Logger
+    ) async throws
         -> DashboardServer
     {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -35,7 +39,7 @@ public struct DashboardServer: Service {
                     return try Connection(wrappingChannelSynchronously: child)
                 }
             }
-        return DashboardServer(channel: channel, api: api, hosts: hosts, logger: logger)
+        return DashboardServer(channel: channel, api: api, tap: tap, hosts: hosts, logger: logger)
     }
 
     public func run() async throws {
@@ -77,6 +81,12 @@ public struct DashboardServer: Service {
                 for try await part in inbound {
                     guard case .head(let head) = part else { continue }
                     deadline.cancel()
+                    if head.method == .GET, head.uri.hasPrefix("/api/v1/tap?") || head.uri == "/api/v1/tap",
+                        Self.isAllowed(host: head.headers.first(name: "host"), allowed: self.hosts)
+                    {
+                        try await self.stream(head, channel: channel, outbound)
+                        break
+                    }
                     let (status, type, body) = await self.respond(head)
                     var headers = HTTPHeaders([
                         ("content-type", type), ("content-length", String(body.utf8.count)), ("cache-control", "no-store"),
@@ -95,6 +105,54 @@ public struct DashboardServer: Service {
         }
     }
 
+    /// Live calls as server-sent events (`DashboardTap`) until the page goes, the tap ends, or its time is up.
+    func stream(_ head: HTTPRequestHead, channel: Channel, _ outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async throws {
+        let query = Self.query(head.uri)
+        let session: TapService.Session
+        do throws(TapError) {
+            guard let tap = self.tap else { throw TapError(.notTappable, "this controller runs no tap service") }
+            session = try tap.prepare(try DashboardTap.request(query))
+        } catch {
+            let body = DashboardAPI.error(error.message) + "\n"
+            let headers = HTTPHeaders([("content-type", "application/json"), ("content-length", String(body.utf8.count))])
+            try await outbound.write(
+                .head(HTTPResponseHead(version: head.version, status: .init(statusCode: error.status), headers: headers)))
+            try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body))))
+            try await outbound.write(.end(nil))
+            return
+        }
+        let headers = HTTPHeaders([
+            ("content-type", "text/event-stream"), ("cache-control", "no-store"), ("x-content-type-options", "nosniff"),
+        ])
+        try await outbound.write(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers)))
+        guard let tap = self.tap else { return }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // The page leaving closes the connection; that, the tap ending, or the time limit ends the stream.
+            group.addTask { try? await channel.closeFuture.get() }
+            group.addTask { try? await Task.sleep(for: .seconds(DashboardTap.maximumSeconds)) }
+            group.addTask {
+                try await tap.run(session) { event in
+                    guard let message = DashboardTap.message(event) else { return }
+                    try await outbound.write(.body(.byteBuffer(ByteBuffer(string: message))))
+                }
+            }
+            _ = try await group.next()
+            group.cancelAll()
+        }
+        try? await outbound.write(.end(nil))
+    }
+
+    /// The query's parameters, percent-decoded.
+    static func query(_ uri: String) -> [String: String] {
+        var query: [String: String] = [:]
+        let parts = uri.split(separator: "?", maxSplits: 1)
+        for item in parts.dropFirst().first?.split(separator: "&") ?? [] {
+            let pair = item.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ") }
+            query[pair[0].removingPercentEncoding ?? pair[0]] = pair.count > 1 ? pair[1].removingPercentEncoding ?? pair[1] : ""
+        }
+        return query
+    }
+
     func respond(_ head: HTTPRequestHead) async -> (HTTPResponseStatus, String, String) {
         guard Self.isAllowed(host: head.headers.first(name: "host"), allowed: self.hosts) else {
             let host = head.headers.first(name: "host") ?? ""
@@ -109,12 +167,7 @@ public struct DashboardServer: Service {
         let path = parts.first.map(String.init) ?? "/"
         if let asset = DashboardAssets.asset(path) { return (.ok, asset.type, asset.body) }
         guard path.hasPrefix("/api/") else { return (.notFound, "text/plain; charset=utf-8", "not found\n") }
-        var query: [String: String] = [:]
-        for item in parts.dropFirst().first?.split(separator: "&") ?? [] {
-            let pair = item.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ") }
-            query[pair[0].removingPercentEncoding ?? pair[0]] = pair.count > 1 ? pair[1].removingPercentEncoding ?? pair[1] : ""
-        }
-        let answer = await self.api.answer(path: path, query: query)
+        let answer = await self.api.answer(path: path, query: Self.query(head.uri))
         return (HTTPResponseStatus(statusCode: answer.status), "application/json", answer.body + "\n")
     }
 }

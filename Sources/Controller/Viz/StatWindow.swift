@@ -10,8 +10,8 @@ public enum StatWindow {
         guard seconds >= least else {
             throw VizError(
                 .invalidArgument,
-                "-t \(text): Prometheus scrapes every \(PrometheusScrapeConfig.scrapeIntervalSeconds)s; a window under \(least)s holds fewer "
-                    + "than two scrapes")
+                "-t \(text): Prometheus scrapes every \(PrometheusScrapeConfig.scrapeIntervalSeconds)s; "
+                    + "a window under \(least)s holds fewer than two scrapes")
         }
         return seconds
     }

@@ -1,4 +1,3 @@
-import Controller
 import SwiftProtobuf
 import SwiftletAPI
 
@@ -11,8 +10,8 @@ import SwiftletAPI
 /// gRPC ends carry `grpc-status=OK`, resets `reset-error=N`; a response the proxy made itself says
 /// `proxy-answered=fault` (or `timeout`, `circuit-open`, …). Wide adds where each end is (`src_res=deploy/web
 /// src_ns=shop dst_res=… dst_ns=…`) and the route and backend (`rt_route=… rt_backend=…`).
-enum TapEventLine {
-    static func format(_ merged: Swiftlet_Tap_V1_TapByResourceEvent, wide: Bool) -> String? {
+public enum TapEventLine {
+    public static func format(_ merged: Swiftlet_Tap_V1_TapByResourceEvent, wide: Bool) -> String? {
         let event = merged.event
         let common: (Swiftlet_Tap_V1_TapEvent.Http.StreamId) -> String = { id in
             "id=\(id.base):\(id.stream) proxy=\(Self.direction(event.proxyDirection)) src=\(TapAddressText.text(event.source)) "
@@ -62,7 +61,7 @@ enum TapEventLine {
     }
 
     /// What goes to standard error instead: a pod that cannot be tapped, events a proxy dropped.
-    static func notice(_ merged: Swiftlet_Tap_V1_TapByResourceEvent) -> String? {
+    public static func notice(_ merged: Swiftlet_Tap_V1_TapByResourceEvent) -> String? {
         if !merged.error.isEmpty { return "tap: \(merged.error)" }
         if case .dropped(let dropped) = merged.event.event {
             return "tap: the proxy of pod \(merged.proxy) dropped \(dropped.events) events: this reader was too slow for the traffic"
@@ -70,7 +69,7 @@ enum TapEventLine {
         return nil
     }
 
-    static func direction(_ direction: Swiftlet_Tap_V1_TapEvent.ProxyDirection) -> String {
+    public static func direction(_ direction: Swiftlet_Tap_V1_TapEvent.ProxyDirection) -> String {
         switch direction {
         case .inbound: "in"
         case .outbound: "out"
@@ -78,7 +77,7 @@ enum TapEventLine {
         }
     }
 
-    static func method(_ method: Swiftlet_Tap_V1_HttpMethod) -> String {
+    public static func method(_ method: Swiftlet_Tap_V1_HttpMethod) -> String {
         switch method.type {
         case .registered(let registered):
             ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "HEAD", "TRACE"].dropFirst(registered.rawValue).first ?? "GET"
@@ -87,7 +86,7 @@ enum TapEventLine {
         }
     }
 
-    static func micros(_ duration: SwiftProtobuf.Google_Protobuf_Duration) -> Int64 {
+    public static func micros(_ duration: SwiftProtobuf.Google_Protobuf_Duration) -> Int64 {
         duration.seconds * 1_000_000 + Int64(duration.nanos / 1000)
     }
 
@@ -97,18 +96,18 @@ enum TapEventLine {
         "UNAUTHENTICATED",
     ]
 
-    static func grpcStatus(_ code: UInt32) -> String {
+    public static func grpcStatus(_ code: UInt32) -> String {
         code < Self.grpcStatusNames.count ? Self.grpcStatusNames[Int(code)] : String(code)
     }
 
     /// ` src_res=deploy/web src_ns=shop`, or ` src_res=pod/web-1 …` without an owner; nothing when unknown.
-    static func resource(_ side: String, _ resource: [String: String]) -> String {
+    public static func resource(_ side: String, _ resource: [String: String]) -> String {
         guard let namespace = resource["namespace"] else { return "" }
         return " \(side)_res=\(Self.name(resource)) \(side)_ns=\(namespace)"
     }
 
     /// `deploy/web`, `sts/db`, `pod/web-1`: the owner when there is one (kubectl's short kinds), else the pod.
-    static func name(_ resource: [String: String]) -> String {
+    public static func name(_ resource: [String: String]) -> String {
         let owners: [(String, String)] = [
             ("deployment", "deploy"), ("statefulset", "sts"), ("daemonset", "ds"), ("cronjob", "cronjob"), ("job", "job"),
             ("replicaset", "rs"), ("replicationcontroller", "rc"),
