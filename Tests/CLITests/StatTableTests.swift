@@ -37,3 +37,12 @@ import Testing
         #expect(parsed[1]["rps"] is NSNull && parsed[0]["latency_ms_p99"] as? Double == 40)
     }
 }
+
+/// `viz routes` is `viz stat-outbound`: Linkerd users' word for a workload's per-route view.
+@Suite struct VizRoutesAliasTests {
+    @Test func routesParsesAsStatOutbound() throws {
+        let command = try SwiftletCommand.parseAsRoot(["viz", "routes", "deploy/web", "-n", "emojivoto", "-t", "5m"])
+        let routes = try #require(command as? VizStatOutboundCommand)
+        #expect(try routes.query() == RouteStatQuery(resource: .deployment, name: "web", namespace: "emojivoto", window: 300))
+    }
+}

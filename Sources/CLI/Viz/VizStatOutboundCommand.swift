@@ -13,8 +13,9 @@ struct VizStatOutboundCommand: AsyncCommand {
             backends under it. SUCCESS: responses below 500 (gRPC: OK) with no proxy error; TIMEOUTS: requests that ended \
             in one of the proxy's timeouts; RETRIES: retries sent, both as shares of the route's requests. A route's \
             latency is the whole request's (retries included); a backend's, each attempt's.
-            Example: swiftlet viz stat-outbound deploy/web -n emojivoto
-            """
+            Example: swiftlet viz stat-outbound deploy/web -n emojivoto (also: swiftlet viz routes deploy/web)
+            """,
+        aliases: ["routes"]
     )
 
     @Argument(help: "TYPE/NAME (or TYPE NAME): deploy/web, po/web-0, ns/shop.")
