@@ -76,15 +76,10 @@ final class AdminRequestHandler: ChannelInboundHandler {
         case .body: break
         case .end:
             guard let head = self.head else { return }
-            let parts = head.uri.split(separator: "?", maxSplits: 1)
-            let path = parts.first.map(String.init) ?? head.uri
-            var query: [String: String] = [:]
-            for item in parts.dropFirst().first?.split(separator: "&") ?? [] {
-                let pair = item.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ") }
-                query[pair[0].removingPercentEncoding ?? pair[0]] = pair.count > 1 ? pair[1].removingPercentEncoding ?? pair[1] : ""
-            }
+            let target = HTTPTarget(head.uri)
             let loopback = context.channel.remoteAddress?.isLoopbackClient ?? false
-            let response = self.route(AdminHTTPServer.Request(method: head.method, path: path, query: query, fromLoopback: loopback))
+            let response = self.route(
+                AdminHTTPServer.Request(method: head.method, path: target.path, query: target.query, fromLoopback: loopback))
             var headers = HTTPHeaders()
             headers.add(name: "content-type", value: response.contentType)
             headers.add(name: "content-length", value: String(response.body.utf8.count))

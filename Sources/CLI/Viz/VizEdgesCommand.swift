@@ -46,25 +46,16 @@ struct VizEdgesCommand: AsyncCommand {
     func execute() async throws {
         let query = try self.query()
         let client = VizStatCommand.client(self.prometheusUrl)
-        let summary: EdgesSummary
-        do {
-            summary = try await EdgesSummary.fetch(query, client: client)
-        } catch let error as VizError {
-            throw CommandFailure(error.message)
-        }
-        let rows = summary.rows
-        if self.output == "json" {
-            print(try StatTable.json(rows), terminator: "")
-            return
-        }
-        guard !rows.isEmpty else {
-            FileHandle.standardError.write(Data("No edges found.\n".utf8))
-            return
-        }
-        var lines = [["SRC", "DST", "SRC_NS", "DST_NS", "SECURED"] + (self.output == "wide" ? ["MSG", "CLIENT_ID", "SERVER_ID"] : [])]
+        let rows = try await VizOutput.reading { try await EdgesSummary.fetch(query, client: client).rows }
+        try VizOutput.print(rows, json: self.output == "json", none: "No edges found.") { Self.table($0, wide: self.output == "wide") }
+    }
+
+    /// SRC DST SRC_NS DST_NS SECURED, and with `wide` why not secured and each end's identity.
+    static func table(_ rows: [EdgeRow], wide: Bool) -> String {
+        var lines = [["SRC", "DST", "SRC_NS", "DST_NS", "SECURED"] + (wide ? ["MSG", "CLIENT_ID", "SERVER_ID"] : [])]
         for row in rows {
             var cells = [row.source, row.destination, row.sourceNamespace, row.destinationNamespace, row.secured ? "√" : "×"]
-            if self.output == "wide" {
+            if wide {
                 cells += [
                     row.message.isEmpty ? "-" : row.message, row.clientID.isEmpty ? "-" : row.clientID,
                     row.serverID.isEmpty ? "-" : row.serverID,
@@ -72,6 +63,6 @@ struct VizEdgesCommand: AsyncCommand {
             }
             lines.append(cells)
         }
-        print(StatTable.aligned(lines, left: lines[0].count), terminator: "")
+        return StatTable.aligned(lines, left: lines[0].count)
     }
 }

@@ -123,24 +123,15 @@ struct VizStatCommand: AsyncCommand {
     func execute() async throws {
         let queries = try self.queries()
         let client = Self.client(self.prometheusUrl)
-        var rows: [StatRow] = []
-        do {
+        let rows = try await VizOutput.reading {
+            var rows: [StatRow] = []
             for query in queries { rows += try await StatSummary.fetch(query, client: client).rows }
-        } catch let error as VizError {
-            throw CommandFailure(error.message)
+            return rows
         }
-        if self.output == "json" {
-            print(try StatTable.json(rows), terminator: "")
-            return
+        let qualified = Set(queries.map(\.resource)).count > 1
+        try VizOutput.print(rows, json: self.output == "json", none: "No traffic found.") {
+            StatTable.render($0, allNamespaces: self.allNamespaces, wide: self.output == "wide", qualified: qualified)
         }
-        guard !rows.isEmpty else {
-            FileHandle.standardError.write(Data("No traffic found.\n".utf8))
-            return
-        }
-        let kinds = Set(queries.map(\.resource))
-        print(
-            StatTable.render(rows, allNamespaces: self.allNamespaces, wide: self.output == "wide", qualified: kinds.count > 1),
-            terminator: "")
     }
 
 }

@@ -48,22 +48,8 @@ struct VizStatOutboundCommand: AsyncCommand {
     func execute() async throws {
         let query = try self.query()
         let client = VizStatCommand.client(self.prometheusUrl)
-        let summary: RouteStatSummary
-        do {
-            summary = try await RouteStatSummary.fetch(query, client: client)
-        } catch let error as VizError {
-            throw CommandFailure(error.message)
-        }
-        let rows = summary.rows
-        if self.output == "json" {
-            print(try StatTable.json(rows), terminator: "")
-            return
-        }
-        guard !rows.isEmpty else {
-            FileHandle.standardError.write(Data("No traffic found.\n".utf8))
-            return
-        }
-        print(Self.table(rows, name: query.name), terminator: "")
+        let rows = try await VizOutput.reading { try await RouteStatSummary.fetch(query, client: client).rows }
+        try VizOutput.print(rows, json: self.output == "json", none: "No traffic found.") { Self.table($0, name: query.name) }
     }
 
     /// Linkerd's layout: a route per row, its backends under it as a tree.

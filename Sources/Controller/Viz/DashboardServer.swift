@@ -107,7 +107,7 @@ public struct DashboardServer: Service {
 
     /// Live calls as server-sent events (`DashboardTap`) until the page goes, the tap ends, or its time is up.
     func stream(_ head: HTTPRequestHead, channel: Channel, _ outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async throws {
-        let query = Self.query(head.uri)
+        let query = HTTPTarget(head.uri).query
         let session: TapService.Session
         do throws(TapError) {
             guard let tap = self.tap else { throw TapError(.notTappable, "this controller runs no tap service") }
@@ -142,17 +142,6 @@ public struct DashboardServer: Service {
         try? await outbound.write(.end(nil))
     }
 
-    /// The query's parameters, percent-decoded.
-    static func query(_ uri: String) -> [String: String] {
-        var query: [String: String] = [:]
-        let parts = uri.split(separator: "?", maxSplits: 1)
-        for item in parts.dropFirst().first?.split(separator: "&") ?? [] {
-            let pair = item.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ") }
-            query[pair[0].removingPercentEncoding ?? pair[0]] = pair.count > 1 ? pair[1].removingPercentEncoding ?? pair[1] : ""
-        }
-        return query
-    }
-
     func respond(_ head: HTTPRequestHead) async -> (HTTPResponseStatus, String, String) {
         guard Self.isAllowed(host: head.headers.first(name: "host"), allowed: self.hosts) else {
             let host = head.headers.first(name: "host") ?? ""
@@ -163,11 +152,11 @@ public struct DashboardServer: Service {
             )
         }
         guard head.method == .GET else { return (.methodNotAllowed, "text/plain; charset=utf-8", "method not allowed\n") }
-        let parts = head.uri.split(separator: "?", maxSplits: 1)
-        let path = parts.first.map(String.init) ?? "/"
+        let target = HTTPTarget(head.uri)
+        let path = target.path
         if let asset = DashboardAssets.asset(path) { return (.ok, asset.type, asset.body) }
         guard path.hasPrefix("/api/") else { return (.notFound, "text/plain; charset=utf-8", "not found\n") }
-        let answer = await self.api.answer(path: path, query: Self.query(head.uri))
+        let answer = await self.api.answer(path: path, query: target.query)
         return (HTTPResponseStatus(statusCode: answer.status), "application/json", answer.body + "\n")
     }
 }
