@@ -249,6 +249,7 @@ let package = Package(
             name: "CLITests",
             dependencies: [
                 "CLI",
+                "Demo",
                 "Controller",
                 "SwiftletAPI",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -21,7 +21,9 @@ struct DemoScreen {
     func frame(clock: String, event: String?, table: String) -> String {
         var header = [Self.fit(self.title, clock: clock, width: self.width)]
         for (label, text) in self.lines + (event.map { [("event", $0)] } ?? []) {
-            header += Self.wrap(text, first: "  " + label.padding(toLength: 10, withPad: " ", startingAt: 0), indent: 12, width: self.width)
+            header += Self.wrap(
+                text, first: "  " + label.padding(toLength: 10, withPad: " ", startingAt: 0), indent: 12, width: self.width,
+                cutting: self.isTerminal)
         }
         let body = header + [""] + table.split(separator: "\n", omittingEmptySubsequences: false).map { String($0.prefix(self.width)) }
         guard self.isTerminal else {
@@ -40,8 +42,9 @@ struct DemoScreen {
     }
 
     /// `text` after `first`, broken at spaces into lines of `width` at most, the lines after the first indented by
-    /// `indent`; a word longer than a line is cut with `…`.
-    static func wrap(_ text: String, first: String, indent: Int, width: Int) -> [String] {
+    /// `indent`; a word longer than a line is cut with `…` when `cutting` (a terminal, where a longer line would wrap
+    /// and scroll the frame) and kept whole otherwise (piped into a log, a path must stay whole to be copied).
+    static func wrap(_ text: String, first: String, indent: Int, width: Int, cutting: Bool = true) -> [String] {
         var lines: [String] = []
         var current = first
         var empty = true
@@ -55,6 +58,7 @@ struct DemoScreen {
             empty = false
         }
         lines.append(current)
+        guard cutting else { return lines }
         return lines.map { $0.count > width ? String($0.prefix(width - 1)) + "…" : $0 }
     }
 
