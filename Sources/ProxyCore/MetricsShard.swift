@@ -12,6 +12,7 @@ public final class MetricsShard {
     /// The route families' series: per route, and per route and backend.
     var routeSeries: [RouteLabels: RouteSeries] = [:]
     var backendSeries: [RouteBackendKey: RouteSeries] = [:]
+    var inboundRouteSeries: [InboundRouteLabels: RouteSeries] = [:]
     /// The balancers whose endpoints the `outbound_http_balancer_endpoints` gauge counts, by rendered labels.
     var balancers: [String: WeakBalancer] = [:]
 
@@ -48,6 +49,15 @@ public final class MetricsShard {
         if let existing = self.routeSeries[labels] { return existing }
         let created = RouteSeries(rendered: labels.rendered, family: labels.family)
         self.routeSeries[labels] = created
+        return created
+    }
+
+    /// The series of an inbound server's route. Servers are the workload's ports and routes come from policy: the
+    /// set is bounded by the workload's configuration, not by its clients.
+    public func inboundRouteSeries(for labels: InboundRouteLabels) -> RouteSeries {
+        if let existing = self.inboundRouteSeries[labels] { return existing }
+        let created = RouteSeries(rendered: labels.rendered, family: labels.family)
+        self.inboundRouteSeries[labels] = created
         return created
     }
 
@@ -106,6 +116,9 @@ public final class MetricsShard {
         }
         for series in self.routeSeries.values { snapshot.routes[series.rendered, default: .init(family: series.family)].add(series) }
         for series in self.backendSeries.values { snapshot.backends[series.rendered, default: .init(family: series.family)].add(series) }
+        for series in self.inboundRouteSeries.values {
+            snapshot.inboundRoutes[series.rendered, default: .init(family: series.family)].add(series)
+        }
         for (labels, balancer) in self.balancers {
             guard let source = balancer.source else {
                 self.balancers[labels] = nil

@@ -8,7 +8,7 @@ extension MetricsSnapshot {
     struct RouteValues: Sendable {
         var family: RouteLabels.Family
         var requests: UInt64 = 0
-        var buckets = [UInt64](repeating: 0, count: RouteSeries.durationBounds.count + 1)
+        var buckets = [UInt64](repeating: 0, count: RouteLatencyBuckets.bounds.count + 1)
         var sumSeconds: Double = 0
         var outcomes: [RouteOutcome: UInt64] = [:]
         var retryRequests: UInt64 = 0
@@ -47,20 +47,13 @@ extension MetricsSnapshot {
         }
     }
 
-    /// Linkerd 2.16's `outbound_{http,grpc}_route_*` families, and the balancers' endpoints.
+    /// Linkerd 2.16's `outbound_{http,grpc}_route_*` families, 2.17's `inbound_{http,grpc}_route_*` ones, and the
+    /// balancers' endpoints.
     func renderRoutes(into out: inout String) {
         for family in [RouteLabels.Family.http, .grpc] {
             let prefix = "outbound_\(family.rawValue)_route"
             let routes = self.routes.filter { $0.value.family == family }
-            let routeLabels = routes.keys.sorted()
-            Self.histogram(
-                &out, "\(prefix)_request_duration_seconds", "The time between request initialization and response completion.", routeLabels,
-                routes
-            )
-            out +=
-                "# HELP \(prefix)_request_statuses_total Completed request-response streams.\n# TYPE \(prefix)_request_statuses_total "
-                + "counter\n"
-            for labels in routeLabels { Self.outcomes(&out, "\(prefix)_request_statuses_total", labels, routes[labels]!, family) }
+            let routeLabels = Self.requestFamilies(&out, prefix, routes, family)
             let retries: [(String, String, KeyPath<RouteValues, UInt64>)] = [
                 ("requests", "Retry requests emitted.", \.retryRequests),
                 ("successes", "Successful responses to retry requests.", \.retrySuccesses),
@@ -89,6 +82,10 @@ extension MetricsSnapshot {
                 Self.outcomes(&out, "\(prefix)_backend_response_statuses_total", labels, backends[labels]!, family)
             }
         }
+        for family in [RouteLabels.Family.http, .grpc] {
+            _ = Self.requestFamilies(
+                &out, "inbound_\(family.rawValue)_route", self.inboundRoutes.filter { $0.value.family == family }, family)
+        }
         out += "# HELP outbound_http_balancer_endpoints The number of a backend balancer's endpoints, by state.\n"
         out += "# TYPE outbound_http_balancer_endpoints gauge\n"
         for labels in self.balancers.keys.sorted() {
@@ -98,17 +95,31 @@ extension MetricsSnapshot {
         }
     }
 
+    /// A route family's `PREFIX_request_duration_seconds` and `PREFIX_request_statuses_total`; the labels, sorted.
+    private static func requestFamilies(
+        _ out: inout String, _ prefix: String, _ routes: [String: RouteValues], _ family: RouteLabels.Family
+    ) -> [String] {
+        let labels = routes.keys.sorted()
+        Self.histogram(
+            &out, "\(prefix)_request_duration_seconds", "The time between request initialization and response completion.", labels, routes)
+        out +=
+            "# HELP \(prefix)_request_statuses_total Completed request-response streams.\n# TYPE \(prefix)_request_statuses_total "
+            + "counter\n"
+        for label in labels { Self.outcomes(&out, "\(prefix)_request_statuses_total", label, routes[label]!, family) }
+        return labels
+    }
+
     private static func histogram(_ out: inout String, _ name: String, _ help: String, _ labels: [String], _ values: [String: RouteValues])
     {
         out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
         for label in labels {
             let value = values[label]!
             var cumulative: UInt64 = 0
-            for (index, bound) in RouteSeries.durationBounds.enumerated() {
+            for (index, bound) in RouteLatencyBuckets.labels.enumerated() {
                 cumulative &+= value.buckets[index]
                 out += "\(name)_bucket{\(label),le=\"\(bound)\"} \(cumulative)\n"
             }
-            cumulative &+= value.buckets[RouteSeries.durationBounds.count]
+            cumulative &+= value.buckets[RouteLatencyBuckets.bounds.count]
             out += "\(name)_bucket{\(label),le=\"+Inf\"} \(cumulative)\n"
             out += "\(name)_sum{\(label)} \(formatDouble(value.sumSeconds))\n"
             out += "\(name)_count{\(label)} \(cumulative)\n"

@@ -76,6 +76,7 @@ public struct MetricsSnapshot: Sendable {
     /// The route families, keyed by rendered labels.
     var routes: [String: RouteValues] = [:]
     var backends: [String: RouteValues] = [:]
+    var inboundRoutes: [String: RouteValues] = [:]
     /// `(ready, ejected)` endpoints per balancer (the loops' balancers of one backend agree: the largest is kept).
     var balancers: [String: (ready: Int, ejected: Int)] = [:]
     var httpErrors = [[UInt64]](repeating: [UInt64](repeating: 0, count: ProxyError.Code.all.count), count: 2)
@@ -88,6 +89,7 @@ public struct MetricsSnapshot: Sendable {
         for (labels, values) in other.tcp { self.tcp[labels, default: .init()].merge(values) }
         for (labels, values) in other.routes { self.routes[labels, default: .init(family: values.family)].merge(values) }
         for (labels, values) in other.backends { self.backends[labels, default: .init(family: values.family)].merge(values) }
+        for (labels, values) in other.inboundRoutes { self.inboundRoutes[labels, default: .init(family: values.family)].merge(values) }
         for (labels, states) in other.balancers {
             let known = self.balancers[labels] ?? (0, 0)
             self.balancers[labels] = (max(known.ready, states.ready), max(known.ejected, states.ejected))

@@ -61,16 +61,15 @@ public struct RouteLabels: Hashable, Sendable {
     }
 
     var rendered: String {
-        var text = self.renderedParent + ","
-        if let route {
-            let kind = route.kind == .grpc ? "GRPCRoute" : "HTTPRoute"
-            text +=
-                "route_group=\"gateway.networking.k8s.io\",route_kind=\"\(kind)\",route_namespace=\"\(escape(route.namespace))\","
-                + "route_name=\"\(escape(route.name))\""
-        } else {
-            text += "route_group=\"\",route_kind=\"default\",route_namespace=\"\",route_name=\"\(self.family.rawValue)\""
-        }
-        return text
+        self.renderedParent + "," + Self.rendered(self.route, defaultName: self.family.rawValue)
+    }
+
+    /// The `route_*` labels of `route`, or of a default route named `defaultName`.
+    static func rendered(_ route: RouteName?, defaultName: String) -> String {
+        guard let route else { return "route_group=\"\",route_kind=\"default\",route_namespace=\"\",route_name=\"\(defaultName)\"" }
+        let kind = route.kind == .grpc ? "GRPCRoute" : "HTTPRoute"
+        return "route_group=\"gateway.networking.k8s.io\",route_kind=\"\(kind)\",route_namespace=\"\(escape(route.namespace))\","
+            + "route_name=\"\(escape(route.name))\""
     }
 }
 
@@ -126,13 +125,10 @@ public struct RouteOutcome: Hashable, Sendable {
 
 /// Durations and outcomes of one series of a route family, owned by one event loop (plain increments).
 public final class RouteSeries {
-    /// Upper bounds of the `*_duration_seconds` histograms.
-    public static let durationBounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-
     let rendered: String
     let family: RouteLabels.Family
     var requests: UInt64 = 0
-    var buckets = [UInt64](repeating: 0, count: RouteSeries.durationBounds.count + 1)
+    var buckets = [UInt64](repeating: 0, count: RouteLatencyBuckets.bounds.count + 1)
     var sumSeconds: Double = 0
     var outcomes: [(outcome: RouteOutcome, count: UInt64)] = []
     var retryRequests: UInt64 = 0
@@ -155,12 +151,7 @@ public final class RouteSeries {
     public func recordRetryUnreplayable() { self.retryUnreplayable &+= 1 }
 
     public func record(_ outcome: RouteOutcome, seconds: Double) {
-        var bucket = Self.durationBounds.count
-        for (index, bound) in Self.durationBounds.enumerated() where seconds <= bound {
-            bucket = index
-            break
-        }
-        self.buckets[bucket] &+= 1
+        self.buckets[RouteLatencyBuckets.index(of: seconds)] &+= 1
         self.sumSeconds += seconds
         for index in self.outcomes.indices where self.outcomes[index].outcome == outcome {
             self.outcomes[index].count &+= 1

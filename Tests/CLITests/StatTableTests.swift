@@ -43,6 +43,25 @@ import Testing
     @Test func routesParsesAsStatOutbound() throws {
         let command = try SwiftletCommand.parseAsRoot(["viz", "routes", "deploy/web", "-n", "emojivoto", "-t", "5m"])
         let routes = try #require(command as? VizStatOutboundCommand)
-        #expect(try routes.query() == RouteStatQuery(resource: .deployment, name: "web", namespace: "emojivoto", window: 300))
+        #expect(try routes.options.query() == RouteStatQuery(resource: .deployment, name: "web", namespace: "emojivoto", window: 300))
+    }
+}
+
+/// `viz stat-inbound`: Linkerd's columns, a row per server and route.
+@Suite struct VizStatInboundTableTests {
+    @Test func aServerPerRowUnderLinkerdsColumns() throws {
+        let command = try SwiftletCommand.parseAsRoot(["viz", "stat-inbound", "deploy/voting", "-n", "emojivoto"])
+        let inbound = try #require(command as? VizStatInboundCommand)
+        #expect(try inbound.options.query() == RouteStatQuery(resource: .deployment, name: "voting", namespace: "emojivoto", window: 60))
+        let table = VizStatInboundCommand.table(
+            [
+                InboundStatRow(
+                    server: "[default]:8080", route: "[default]", type: "",
+                    figures: .init(success: 0.9966, rps: 8.2, latencyMsP50: 18, latencyMsP95: 65, latencyMsP99: 93))
+            ], name: "voting")
+        let lines = table.split(separator: "\n").map { $0.split(separator: " ") }
+        #expect(lines.first == ["NAME", "SERVER", "ROUTE", "TYPE", "SUCCESS", "RPS", "LATENCY_P50", "LATENCY_P95", "LATENCY_P99"])
+        #expect(lines.last == ["voting", "[default]:8080", "[default]", "-", "99.66%", "8.2rps", "18ms", "65ms", "93ms"], "\(table)")
+        #expect(throws: (any Error).self) { try SwiftletCommand.parseAsRoot(["viz", "stat-inbound", "svc/voting"]) }
     }
 }

@@ -66,14 +66,16 @@ extension TimingSensitiveTests {
             }
             #expect(topology.console.isEmpty, "console: \(topology.console)")
 
-            // A workload: its routes with their backends, its neighbours, and its live calls as they come.
+            // A workload: its servers, its routes with their backends, its neighbours, and its live calls as they come.
             let workload = try await Self.open(
                 url + "#/workload/emojivoto/web", wait: 60,
                 until: "document.querySelectorAll('#live tbody tr').length >= 3 && "
-                    + "document.querySelector('#routes tbody').innerText.includes('voting-v2')",
+                    + "document.querySelector('#routes tbody').innerText.includes('voting-v2') && "
+                    + "document.querySelector('#inbound tbody').innerText.includes('[default]:')",
                 eval: [
                     "document.querySelector('#workload-title').textContent", "document.querySelector('#routes tbody').innerText",
                     "document.querySelector('#live tbody').innerText", "document.querySelector('#neighbours tbody').innerText",
+                    "document.querySelector('#inbound tbody').innerText",
                 ], screenshot: "dashboard-workload-web.png")
             #expect(workload.until, "\(workload.values)")
             let texts = workload.values.map { $0 as? String ?? "" }
@@ -82,6 +84,9 @@ extension TimingSensitiveTests {
             #expect(texts[2].contains("inbound\t← deploy/vote-bot"), "live calls from vote-bot: \(texts[2])")
             #expect(texts[2].contains("outbound\t→ deploy/emoji"), "live calls to emoji: \(texts[2])")
             #expect(texts[3].contains("outbound to\temojivoto/voting"), "neighbours: \(texts[3])")
+            // vote-bot calls web's port: a default server with its default route, and a rate.
+            #expect(
+                texts[4].contains("[default]:") && texts[4].contains("\t[default]\t") && texts[4].contains("rps"), "inbound: \(texts[4])")
             #expect(workload.console.isEmpty, "console: \(workload.console)")
 
             // The tap page: a query, and its events streaming.

@@ -152,6 +152,14 @@ extension TimingSensitiveTests {
                 let routeLines = outbound.split(separator: "\n")
                 #expect(routeLines.first?.hasPrefix("NAME   SERVICE") == true, "\(outbound)")
                 for (index, line) in expected.enumerated() { #expect(routeLines.contains(where: line), "row \(index): \(outbound)") }
+                // voting's servers: its gRPC port under the default policy, its default route, with traffic.
+                let inbound = try await Self.output(
+                    of: ["viz", "stat-inbound", "deploy/voting", "-n", "emojivoto"] + arguments.dropFirst(5)
+                ) { output in output.split(separator: "\n").contains { $0.hasPrefix("voting ") && $0.contains("rps") } }
+                let serverRow = try #require(inbound.split(separator: "\n").first { $0.hasPrefix("voting ") }, "\(inbound)")
+                #expect(
+                    serverRow.split(separator: " ")[1].hasPrefix("[default]:") && serverRow.split(separator: " ")[2] == "[default]",
+                    "\(inbound)")
             }
             let files = try await demo.waitForLine(containing: "  files    ")
             let directory = try #require(files.split(separator: " ").first { $0.hasPrefix("/") }.map { String($0.prefix { $0 != "{" }) })

@@ -13,7 +13,7 @@ final class PolicyMesh: @unchecked Sendable {
     /// `arguments[workload]`; `documents` are more files (routes, annotations) written before the controller starts.
     static func start(
         services: [String: [String]], arguments: [String: [String]] = [:], serviceAnnotations: [String: String] = [:],
-        documents: [String: String] = [:], grpcWorkloads: Set<String> = []
+        documents: [String: String] = [:], grpcWorkloads: Set<String> = [], controllerArguments: [String] = []
     ) async throws -> PolicyMesh {
         let directory = try E2E.temporaryDirectory()
         var upstreams: [String: FixtureProcess] = [:]
@@ -53,7 +53,7 @@ final class PolicyMesh: @unchecked Sendable {
         for (name, text) in documents {
             try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
         }
-        let controller = try await ControllerProcess.start(manifests: directory)
+        let controller = try await ControllerProcess.start(manifests: directory, extra: controllerArguments)
         let proxy = try await ProxyProcess.start([
             "SWIFTLET_PROXY_DESTINATION_ADDR": "127.0.0.1:\(controller.destinationPort)", "SWIFTLET_PROXY_NAMESPACE": "demo",
         ])
@@ -160,6 +160,8 @@ struct ClientResult: CustomStringConvertible {
     var errors: [String: Int] = [:]
     var transport: [String: Int] = [:]
     var digestMismatches = 0
+    /// The answered requests' latency quantiles, as the client measured them: `0.5`, `0.95` and `0.99`.
+    var quantilesMilliseconds: [Double: Double] = [:]
     let line: String
 
     init(_ line: Substring) {
@@ -187,6 +189,9 @@ struct ClientResult: CustomStringConvertible {
             case "error": self.errors = counts()
             case "transport": self.transport = counts()
             case "digest_mismatch": self.digestMismatches = Int(value) ?? 0
+            case "p50_ms": self.quantilesMilliseconds[0.5] = Double(value)
+            case "p95_ms": self.quantilesMilliseconds[0.95] = Double(value)
+            case "p99_ms": self.quantilesMilliseconds[0.99] = Double(value)
             default: break
             }
         }

@@ -73,17 +73,34 @@ struct VizStatTests {
         #expect((row["tcp_open_connections"] as? Int) == 2, "h2load's two connections: \(row)")
         #expect(Set(row.keys).isSuperset(of: ["tcp_read_bytes_rate", "tcp_write_bytes_rate"]), "every row has every key")
 
+        // Per server and route: the application's port is a default server with its default route, the same figures.
+        let inbound = try await run(
+            ControllerProcess.binary,
+            ["viz", "stat-inbound", "deploy/web", "-n", "demo", "-t", "30s", "-o", "json", "--prometheus-url", "http://127.0.0.1:\(port)"])
+        #expect(inbound.status == 0, "\(inbound.output)")
+        let servers = try Self.rows(inbound.output)
+        #expect(servers.count == 1, "\(inbound.output)")
+        #expect(servers.first?["server"] as? String == "[default]:\(app.port)" && servers.first?["route"] as? String == "[default]")
+        let figures = try #require(servers.first?["figures"] as? [String: Any], "\(inbound.output)")
+        #expect(abs((figures["rps"] as? Double ?? 0) - 10) <= 1 && abs((figures["success"] as? Double ?? 0) - 0.8) <= 0.01, "\(figures)")
+        let table = try await run(
+            ControllerProcess.binary, ["viz", "stat-inbound", "deploy/web", "-n", "demo", "--prometheus-url", "http://127.0.0.1:\(port)"])
+        #expect(
+            table.output.split(separator: "\n").first?.split(separator: " ") == [
+                "NAME", "SERVER", "ROUTE", "TYPE", "SUCCESS", "RPS", "LATENCY_P50", "LATENCY_P95", "LATENCY_P99",
+            ], "\(table.output)")
+
         // The table, by pod: the meshed one with traffic, the other counted and empty.
-        let table = try await Self.stat(["po", "-n", "demo", "-t", "30s"], prometheus: port)
-        #expect(table.status == 0, "\(table.output)")
-        let lines = table.output.split(separator: "\n")
+        let pods = try await Self.stat(["po", "-n", "demo", "-t", "30s"], prometheus: port)
+        #expect(pods.status == 0, "\(pods.output)")
+        let lines = pods.output.split(separator: "\n")
         #expect(
             lines.first?.split(separator: " ", omittingEmptySubsequences: true) == [
                 "NAME", "MESHED", "SUCCESS", "RPS", "LATENCY_P50", "LATENCY_P95", "LATENCY_P99", "TCP_CONN",
-            ], "\(table.output)")
-        let web0 = try #require(lines.first { $0.hasPrefix("web-0 ") }, "\(table.output)").split(separator: " ")
+            ], "\(pods.output)")
+        let web0 = try #require(lines.first { $0.hasPrefix("web-0 ") }, "\(pods.output)").split(separator: " ")
         #expect(web0[1] == "1/1" && web0[2].hasSuffix("%") && web0[3].hasSuffix("rps"), "\(web0)")
-        let web1 = try #require(lines.first { $0.hasPrefix("web-1 ") }, "\(table.output)").split(separator: " ")
+        let web1 = try #require(lines.first { $0.hasPrefix("web-1 ") }, "\(pods.output)").split(separator: " ")
         #expect(web1[1] == "0/1" && web1[2] == "-" && web1[3] == "-", "\(web1)")
 
         // -A puts the namespace first; nothing in a namespace with no pods and no traffic says so on stderr.

@@ -4,7 +4,9 @@
 Arguments: PORT AUTHORITY PATH N [--method M] [--header NAME:VALUE ...] [--body-bytes B] [--connections C] [--rate R]
 (--rate: requests a second in all, spread evenly; unpaced without it)
 Prints one line: "RESULT total=N ok=<2xx> elapsed_ms=<ms> status=200:n,500:n by=<x-served-by>:n,...
- error=<swiftlet-proxy-error prefix>:n,... max_ms=<slowest request>" — and FAILURE lines for transport errors.
+ error=<swiftlet-proxy-error prefix>:n,... max_ms=<slowest request> p50_ms=… p95_ms=… p99_ms=…" (the quantiles of the
+answered requests' latencies: the smallest with at least that share of them at or below it) — and FAILURE lines for
+transport errors.
 """
 import argparse, hashlib, http.client, os, threading, time
 from collections import Counter
@@ -29,6 +31,7 @@ for pair in args.header:
 statuses, served, errors, transport = Counter(), Counter(), Counter(), Counter()
 lock = threading.Lock()
 slowest = [0.0]
+latencies = []
 digest = hashlib.sha256(body).hexdigest() if body else None
 mismatched = [0]
 
@@ -62,6 +65,7 @@ def worker(n):
             if error:
                 errors[error.split(":")[0]] += 1
             slowest[0] = max(slowest[0], took)
+            latencies.append(took)
             if digest and response.status == 200 and args.path == "/digest" and digest.encode() not in data:
                 mismatched[0] += 1
     connection.close()
@@ -79,9 +83,12 @@ for thread in threads:
     thread.join()
 elapsed = (time.monotonic() - started) * 1000
 ok = sum(n for status, n in statuses.items() if 200 <= status < 300)
+latencies.sort()
+quantile = lambda q: latencies[max(-(-int(q * 1000) * len(latencies) // 1000) - 1, 0)] if latencies else 0.0
 fmt = lambda counter: ",".join(f"{k}:{v}" for k, v in sorted(counter.items(), key=lambda kv: str(kv[0]))) or "-"
 print(
     f"RESULT total={args.count} ok={ok} elapsed_ms={elapsed:.0f} status={fmt(statuses)} by={fmt(served)} "
-    f"error={fmt(errors)} transport={fmt(transport)} max_ms={slowest[0]:.1f} digest_mismatch={mismatched[0]}",
+    f"error={fmt(errors)} transport={fmt(transport)} max_ms={slowest[0]:.1f} digest_mismatch={mismatched[0]} "
+    f"p50_ms={quantile(0.5):.2f} p95_ms={quantile(0.95):.2f} p99_ms={quantile(0.99):.2f}",
     flush=True,
 )

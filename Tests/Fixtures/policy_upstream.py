@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """An HTTP/1.1 upstream for the traffic-policy tests: it fails, hangs and counts on command.
 
-Arguments: NAME [--port P] [--fail-rate F] [--status S] [--delay MS]
+Arguments: NAME [--port P] [--fail-rate F] [--status S] [--delay MS] [--delays MS,MS,...]
   NAME         said in every answer (`x-served-by: NAME`, body "NAME <method> <path>")
   --fail-rate  a fraction of requests answered 500 (drawn at random)
   --status     every request answered with this status (overrides --fail-rate)
   --delay      every answer waits MS milliseconds first
+  --delays     the n-th request waits the n-th of these (cycled; overrides --delay): N requests in a row, for N
+               the list's length, wait exactly the list — a known latency distribution
 
 GET  /_stats             "requests=N" (requests served other than /_stats and /_control), never failed
 POST /_control?fail-rate=F&status=S&delay=MS   changes the behaviour (omitted keys keep theirs; status=0 clears)
@@ -23,6 +25,7 @@ parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--fail-rate", type=float, default=0.0)
 parser.add_argument("--status", type=int, default=0)
 parser.add_argument("--delay", type=int, default=0)
+parser.add_argument("--delays", type=lambda text: [float(ms) for ms in text.split(",")], default=[])
 args = parser.parse_args()
 
 state = {"fail_rate": args.fail_rate, "status": args.status, "delay": args.delay, "requests": 0}
@@ -68,6 +71,8 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             state["requests"] += 1
             status, fail_rate, delay = state["status"], state["fail_rate"], state["delay"]
+            if args.delays:
+                delay = args.delays[(state["requests"] - 1) % len(args.delays)]
         if delay:
             time.sleep(delay / 1000)
         if status:

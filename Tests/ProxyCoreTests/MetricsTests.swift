@@ -33,6 +33,29 @@ import Testing
         #expect(text.contains("response_latency_ms_count{\(prefix),status_code=\"503\"} 1\n"))
     }
 
+    @Test func anInboundPortsDefaultServerAndRouteCarryLinkerdsLabelsInEachFamily() {
+        let shard = MetricsShard()
+        let http = shard.inboundRouteSeries(for: InboundRouteLabels(family: .http, port: 8080))
+        http.record(RouteOutcome(status: 200, grpcStatus: nil, error: nil), seconds: 0.012)
+        http.record(RouteOutcome(status: nil, grpcStatus: nil, error: "cancelled"), seconds: 0.5)
+        shard.inboundRouteSeries(for: InboundRouteLabels(family: .grpc, port: 9090))
+            .record(RouteOutcome(status: 200, grpcStatus: 14, error: nil), seconds: 0.001)
+        let text = self.render(shard)
+        let server = "srv_group=\"\",srv_kind=\"default\",srv_name=\"all-unauthenticated\""
+        let route = "route_group=\"\",route_kind=\"default\",route_namespace=\"\",route_name=\"default\""
+        #expect(
+            text.contains(
+                "inbound_http_route_request_statuses_total{\(server),srv_port=\"8080\",\(route),http_status=\"200\",error=\"\"} 1\n"))
+        #expect(
+            text.contains(
+                "inbound_http_route_request_statuses_total{\(server),srv_port=\"8080\",\(route),http_status=\"\",error=\"cancelled\"} 1\n"))
+        #expect(text.contains("inbound_http_route_request_duration_seconds_count{\(server),srv_port=\"8080\",\(route)} 2\n"))
+        #expect(
+            text.contains(
+                "inbound_grpc_route_request_statuses_total{\(server),srv_port=\"9090\",\(route),grpc_status=\"14\",error=\"\"} 1\n"))
+        #expect(text.contains("# TYPE inbound_grpc_route_request_duration_seconds histogram\n"))
+    }
+
     @Test func aNonZeroGRPCStatusIsAFailureEvenWithHTTP200() {
         let shard = MetricsShard()
         let series = shard.requestMetrics(for: self.labels)

@@ -6,7 +6,8 @@ struct VizCommand: ParsableCommand {
         commandName: "viz",
         abstract: "Sees the mesh: golden metrics (stat), who talks to whom (edges) and live requests through the proxies (tap, top).",
         subcommands: [
-            VizInstallCommand.self, VizCheckCommand.self, VizStatCommand.self, VizStatOutboundCommand.self, VizEdgesCommand.self,
+            VizInstallCommand.self, VizCheckCommand.self, VizStatCommand.self, VizStatInboundCommand.self, VizStatOutboundCommand.self,
+            VizEdgesCommand.self,
             VizTapCommand.self,
             VizTopCommand.self,
         ]

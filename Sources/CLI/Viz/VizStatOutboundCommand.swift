@@ -18,38 +18,20 @@ struct VizStatOutboundCommand: AsyncCommand {
         aliases: ["routes"]
     )
 
-    @Argument(help: "TYPE/NAME (or TYPE NAME): deploy/web, po/web-0, ns/shop.")
-    var target: [String] = []
+    @OptionGroup var options: RouteViewOptions
 
-    @Option(name: [.customShort("n"), .customLong("namespace")], help: "The resource's namespace.")
-    var namespace = "default"
-
-    @Option(name: [.customShort("t"), .customLong("time-window")], help: "The window (e.g. 30s, 1m, 10m).")
-    var timeWindow = "1m"
-
-    @Option(name: [.customShort("o"), .customLong("output")], help: "table or json.")
-    var output = "table"
-
-    @Option(help: "The Prometheus to read (default: $SWIFTLET_PROMETHEUS_URL, else http://127.0.0.1:9090).")
-    var prometheusUrl: String?
-
-    func query() throws -> RouteStatQuery {
-        let words = self.target.count == 1 ? self.target[0].split(separator: "/", maxSplits: 1).map(String.init) : self.target
-        guard words.count == 2, !words[1].isEmpty else { throw ValidationError("name one resource: TYPE/NAME (deploy/web)") }
-        guard let kind = StatResource(word: words[0]), kind != .service else {
-            throw ValidationError("unknown resource type \"\(words[0])\": use deploy, sts, ds, job, cj, rs, rc, po or ns")
-        }
-        guard ["table", "json"].contains(self.output) else { throw ValidationError("-o must be table or json") }
-        return RouteStatQuery(resource: kind, name: words[1], namespace: self.namespace, window: try VizStatCommand.window(self.timeWindow))
-    }
-
-    func validate() throws { _ = try self.query() }
+    func validate() throws { _ = try self.options.query() }
 
     func execute() async throws {
-        let query = try self.query()
-        let client = VizStatCommand.client(self.prometheusUrl)
-        let rows = try await VizOutput.reading { try await RouteStatSummary.fetch(query, client: client).rows }
-        try VizOutput.print(rows, json: self.output == "json", none: "No traffic found.") { Self.table($0, name: query.name) }
+        try await self.options.show({ try await RouteStatSummary.fetch($0, client: $1).rows }, table: Self.table)
+    }
+
+    /// SUCCESS RPS LATENCY_P50 LATENCY_P95 LATENCY_P99 of a row, as the tables print them.
+    static func figures(_ figures: RouteStatRow.Figures) -> [String] {
+        [
+            figures.success.map { String(format: "%.2f%%", $0 * 100) } ?? "-", figures.rps.map { String(format: "%.1frps", $0) } ?? "-",
+            StatTable.latency(figures.latencyMsP50), StatTable.latency(figures.latencyMsP95), StatTable.latency(figures.latencyMsP99),
+        ]
     }
 
     /// Linkerd's layout: a route per row, its backends under it as a tree.
@@ -60,12 +42,7 @@ struct VizStatOutboundCommand: AsyncCommand {
                 "RETRIES",
             ]
         ]
-        func figures(_ figures: RouteStatRow.Figures) -> [String] {
-            [
-                figures.success.map { String(format: "%.2f%%", $0 * 100) } ?? "-", figures.rps.map { String(format: "%.1frps", $0) } ?? "-",
-                StatTable.latency(figures.latencyMsP50), StatTable.latency(figures.latencyMsP95), StatTable.latency(figures.latencyMsP99),
-            ]
-        }
+        let figures = Self.figures
         func share(_ value: Double?) -> String { value.map { String(format: "%.2f%%", $0 * 100) } ?? "-" }
         for (index, row) in rows.enumerated() {
             lines.append(

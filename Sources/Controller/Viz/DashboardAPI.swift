@@ -7,6 +7,7 @@ import Foundation
 ///     GET /api/v1/topology?namespace=NS&window=1m             Topology: nodes and edges (namespace: all when absent)
 ///     GET /api/v1/stat?kind=deploy&namespace=NS&name=N&window=1m      [StatRow], as `viz stat -o json`
 ///     GET /api/v1/routes?kind=deploy&namespace=NS&name=N&window=1m    [RouteStatRow], as `viz stat-outbound -o json`
+///     GET /api/v1/inbound?kind=deploy&namespace=NS&name=N&window=1m   [InboundStatRow], as `viz stat-inbound -o json`
 ///     GET /api/v1/edges?kind=deploy&namespace=NS&window=1m            [EdgeRow], as `viz edges -o json`
 ///
 /// A bad parameter is 400 and Prometheus failing 502, each with `{"error": "…"}`.
@@ -40,6 +41,10 @@ public struct DashboardAPI: Sendable {
                 guard let name = query["name"], let namespace else { throw VizError(.invalidArgument, "routes need namespace and name") }
                 let routes = RouteStatQuery(resource: try Self.kind(query), name: name, namespace: namespace, window: window)
                 return try Self.json(try await RouteStatSummary.fetch(routes, client: self.prometheus).rows)
+            case "/api/v1/inbound":
+                guard let name = query["name"], let namespace else { throw VizError(.invalidArgument, "inbound needs namespace and name") }
+                let inbound = RouteStatQuery(resource: try Self.kind(query), name: name, namespace: namespace, window: window)
+                return try Self.json(try await InboundStatSummary.fetch(inbound, client: self.prometheus).rows)
             case "/api/v1/edges":
                 let edges = EdgesQuery(resource: try Self.kind(query), namespace: namespace, window: window)
                 return try Self.json(try await EdgesSummary.fetch(edges, client: self.prometheus).rows)

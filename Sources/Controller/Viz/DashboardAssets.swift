@@ -62,6 +62,11 @@ enum DashboardAssets {
               <thead><tr><th>Meshed</th><th>Success</th><th>RPS</th><th>P50</th><th>P95</th><th>P99</th><th>TCP</th></tr></thead>
               <tbody></tbody>
             </table>
+            <h3>Inbound servers and routes</h3>
+            <table id="inbound">
+              <thead><tr><th>Server</th><th>Route</th><th>Success</th><th>RPS</th><th>P50</th><th>P95</th><th>P99</th></tr></thead>
+              <tbody></tbody>
+            </table>
             <h3>Outbound routes and backends</h3>
             <table id="routes">
               <thead><tr>
@@ -284,8 +289,9 @@ enum DashboardAssets {
 
         async function showWorkload(namespace, name) {
           $("#workload-title").textContent = `deploy/${name} (${namespace})`;
-          const [stat, routes, topology] = await Promise.all([
+          const [stat, inbound, routes, topology] = await Promise.all([
             api("stat", { kind: "deployment", namespace, name }),
+            api("inbound", { kind: "deployment", namespace, name }),
             api("routes", { kind: "deployment", namespace, name }),
             api("topology", { namespace }),
           ]);
@@ -297,6 +303,18 @@ enum DashboardAssets {
               ms(row.latency_ms_p99), row.tcp_open_connections ?? "-"];
             for (const text of figures) { cell(tr, String(text)); }
             golden.appendChild(tr);
+          }
+          const servers = $("#inbound tbody");
+          servers.replaceChildren();
+          for (const server of inbound) {
+            const tr = document.createElement("tr");
+            cell(tr, server.server);
+            cell(tr, server.route + (server.type ? ` (${server.type})` : ""));
+            const figures = server.figures;
+            cell(tr, pct(figures.success), failing(figures.success) ? "failing" : "");
+            const rest = [rps(figures.rps), ms(figures.latency_ms_p50), ms(figures.latency_ms_p95), ms(figures.latency_ms_p99)];
+            for (const text of rest) { cell(tr, text); }
+            servers.appendChild(tr);
           }
           const body = $("#routes tbody");
           body.replaceChildren();

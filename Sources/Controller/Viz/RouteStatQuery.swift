@@ -1,6 +1,6 @@
-/// The PromQL of `swiftlet viz stat-outbound`: a resource's outbound traffic per route (the parent Service, its
-/// HTTPRoute or GRPCRoute, or the default route) and per backend of each route, from the route families the proxy
-/// exports as Linkerd's do (`outbound_{http,grpc}_route_…`).
+/// The PromQL of `swiftlet viz stat-outbound` (and, in `RouteStatQuery+Inbound`, of `viz stat-inbound`): a
+/// resource's outbound traffic per route (the parent Service, its HTTPRoute or GRPCRoute, or the default route) and
+/// per backend of each route, from the route families the proxy exports as Linkerd's do (`outbound_{http,grpc}_route_…`).
 ///
 /// SUCCESS is Linkerd's: an HTTP response below 500, or a gRPC status of OK, with no proxy error; TIMEOUTS the
 /// share of a route's requests that ended in one of the proxy's timeouts; RETRIES the retries sent, as a share of the
@@ -24,12 +24,15 @@ public struct RouteStatQuery: Sendable, Equatable {
     /// The proxy's errors that are timeouts.
     public static let timeouts: Set<String> = ["request_timeout", "response_timeout", "idle_timeout", "connect_timeout"]
 
-    func selector(_ family: String) -> String {
+    func selector(_ family: String) -> String { self.selector(metrics: "outbound_(http|grpc)_route_\(family)") }
+
+    /// The series of the metrics `pattern` matches from the resource's pods (a namespace: every pod in it).
+    func selector(metrics pattern: String) -> String {
         let source =
             self.resource == .namespace
             ? "namespace=\"\(StatQuery.escaped(self.name))\""
             : "namespace=\"\(StatQuery.escaped(self.namespace))\", \(self.resource.label)=\"\(StatQuery.escaped(self.name))\""
-        return "{__name__=~\"outbound_(http|grpc)_route_\(family)\", \(source)}"
+        return "{__name__=~\"\(pattern)\", \(source)}"
     }
 
     var range: String { "[\(self.window)s]" }

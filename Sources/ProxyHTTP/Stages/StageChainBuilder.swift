@@ -4,7 +4,8 @@ import ProxyCore
 
 /// Builds every chain of the request path, and alone decides its order (DESIGN §3):
 ///
-///     tap → authorization → metrics → route (match, filters) → [rule] fault → split → timeout → retry
+///     tap → authorization → metrics → [inbound] server route metrics
+///         → [outbound] route (match, filters) → [rule] fault → split → timeout → retry
 ///         → [backend] backend metrics → balancer → endpoint
 ///
 /// A destination's chain ends at the route, which branches to the matched rule's chain; the rule's split branches
@@ -48,6 +49,10 @@ public struct StageChainBuilder: Sendable {
     func chain(for target: StageTarget, resources: LoopContext) -> StageChain {
         var stages = self.first(target)
         stages.append(MetricsStage(shard: resources.metrics))
+        // The inbound server's route series: the server is the port the connection came to.
+        if target.direction == .inbound, let port = HostPort(parsing: Substring(target.name))?.port {
+            stages.append(InboundRouteMetricsStage(shard: resources.metrics, port: port))
+        }
         stages += self.then(target)
         var balancer = Balancer(.resolved)
         if target.discovered, let destination = resources.destination(for: target.name) {
