@@ -4,8 +4,8 @@ import ProxyCore
 
 /// Builds every chain of the request path, and alone decides its order (DESIGN §3):
 ///
-///     tap → authorization → metrics → [inbound] server route metrics
-///         → [outbound] route (match, filters) → [rule] fault → split → timeout → retry
+///     tap → authorization → metrics (inbound: and the server's route) → [outbound] route (match, filters)
+///         → [rule] fault → split → timeout → retry
 ///         → [backend] backend metrics → balancer → endpoint
 ///
 /// A destination's chain ends at the route, which branches to the matched rule's chain; the rule's split branches
@@ -48,11 +48,9 @@ public struct StageChainBuilder: Sendable {
     /// A destination's chain, on the loop that will use it.
     func chain(for target: StageTarget, resources: LoopContext) -> StageChain {
         var stages = self.first(target)
-        stages.append(MetricsStage(shard: resources.metrics))
-        // The inbound server's route series: the server is the port the connection came to.
-        if target.direction == .inbound, let port = HostPort(parsing: Substring(target.name))?.port {
-            stages.append(InboundRouteMetricsStage(shard: resources.metrics, port: port))
-        }
+        // Inbound, the server's route series too: the server is the port the connection came to.
+        let serverPort = target.direction == .inbound ? HostPort(parsing: Substring(target.name))?.port : nil
+        stages.append(MetricsStage(shard: resources.metrics, serverPort: serverPort))
         stages += self.then(target)
         var balancer = Balancer(.resolved)
         if target.discovered, let destination = resources.destination(for: target.name) {
