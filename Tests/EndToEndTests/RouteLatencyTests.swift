@@ -5,7 +5,8 @@ extension TimingSensitiveTests {
     /// The quantiles `viz stat-outbound` prints for a route are within 10 % of the truth: an upstream answers a
     /// thousand requests after delays drawn from an exponential distribution (a long tail, as real services have), a
     /// real Prometheus scrapes the client's proxy, and p50/p95/p99 from its `histogram_quantile` are compared with
-    /// those of the latencies the client measured. The eleven bounds these histograms had (Linkerd's are coarser still: its issue #13483) put such a p95 a quarter too high.
+    /// those of the latencies the client measured. The eleven bounds these histograms had (Linkerd's are coarser
+    /// still: its issue #13483) put such a p95 a quarter too high.
     @Suite(.enabled(if: E2E.available("prometheus", "curl")))
     struct RouteLatencyTests {
         /// 1,000 delays in milliseconds: 30 ms and an exponential tail of mean 50 ms (p50 ≈ 65 ms, p99 ≈ 260 ms), in a
